@@ -1,0 +1,1 @@
+//! Datasets: MNIST in IDX format.

@@ -1,0 +1,126 @@
+//! Kernels, one file per op family. Each family exposes `prepare`, which validates
+//! shapes and types, computes every per-op constant once, and returns the output shapes
+//! and a [`Kernel`] that only computes.
+
+use crate::interp::value::{View, ViewMut};
+use crate::interp::{KernelError, TensorInfo};
+use crate::ir::{self, Op, Operator};
+
+pub mod activation;
+pub mod common;
+pub mod concat;
+pub mod conv;
+pub mod densify;
+pub mod elementwise;
+pub mod fully_connected;
+pub mod pad;
+pub mod pool;
+pub mod quantize;
+pub mod reduce;
+pub mod shape;
+pub mod softmax;
+pub mod transpose;
+
+/// A prepared operator: everything that depends only on shapes, types and constants is
+/// already computed, so `run` only moves and computes data.
+pub trait Kernel: Send + Sync {
+    /// `inputs` line up with the operator's inputs (`View::Absent` for an omitted one);
+    /// `outputs` with its outputs, sized to the shapes `prepare` returned.
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError>;
+
+    /// True when the outputs depend only on input shapes, not values (SHAPE): the planner
+    /// then computes them once at plan time.
+    fn shape_only(&self) -> bool {
+        false
+    }
+}
+
+/// What `prepare` sees: the operator, what is known of each input at plan time, and the
+/// output tensors as the model declares them (their dtype and quantization are binding;
+/// their shapes are recomputed by `prepare`).
+pub struct PrepareCtx<'a> {
+    pub op: &'a Operator,
+    pub inputs: Vec<Option<&'a TensorInfo>>,
+    pub outputs: Vec<&'a ir::Tensor>,
+}
+
+impl<'a> PrepareCtx<'a> {
+    /// Required input `i`.
+    pub fn input(&self, i: usize) -> Result<&'a TensorInfo, KernelError> {
+        self.inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| KernelError::new(format!("input {i} is missing")))
+    }
+
+    /// Optional input `i` (absent when omitted or past the end).
+    pub fn opt_input(&self, i: usize) -> Option<&'a TensorInfo> {
+        self.inputs.get(i).copied().flatten()
+    }
+
+    /// The declared output tensor `i`.
+    pub fn output(&self, i: usize) -> Result<&'a ir::Tensor, KernelError> {
+        self.outputs
+            .get(i)
+            .copied()
+            .ok_or_else(|| KernelError::new(format!("output {i} is missing")))
+    }
+
+    /// Fails unless the op has between `min` and `max` inputs and exactly `outputs` outputs.
+    pub fn expect_arity(&self, min: usize, max: usize, outputs: usize) -> Result<(), KernelError> {
+        let n = self.inputs.len();
+        if n < min || n > max {
+            return Err(KernelError::new(if min == max {
+                format!("expects {min} inputs, has {n}")
+            } else {
+                format!("expects {min} to {max} inputs, has {n}")
+            }));
+        }
+        if self.outputs.len() != outputs {
+            return Err(KernelError::new(format!(
+                "expects {outputs} outputs, has {}",
+                self.outputs.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The result of `prepare`: one shape per output and the kernel.
+pub struct Prepared {
+    pub output_shapes: Vec<Vec<usize>>,
+    pub kernel: Box<dyn Kernel>,
+}
+
+impl Prepared {
+    pub fn new(output_shapes: Vec<Vec<usize>>, kernel: impl Kernel + 'static) -> Prepared {
+        Prepared {
+            output_shapes,
+            kernel: Box::new(kernel),
+        }
+    }
+}
+
+/// Prepares one operator by dispatching to its family.
+pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
+    match &ctx.op.op {
+        Op::Conv2d(_) | Op::DepthwiseConv2d(_) => conv::prepare(ctx),
+        Op::FullyConnected(_) => fully_connected::prepare(ctx),
+        Op::MaxPool2d(_) | Op::AveragePool2d(_) => pool::prepare(ctx),
+        Op::Relu | Op::Relu6 | Op::LeakyRelu { .. } | Op::Logistic | Op::Tanh | Op::HardSwish => {
+            activation::prepare(ctx)
+        }
+        Op::Softmax { .. } => softmax::prepare(ctx),
+        Op::Add { .. } | Op::Sub { .. } | Op::Mul { .. } | Op::Div { .. } => elementwise::prepare(ctx),
+        Op::Concatenation { .. } => concat::prepare(ctx),
+        Op::Mean { .. } => reduce::prepare(ctx),
+        Op::Pad => pad::prepare(ctx),
+        Op::Transpose => transpose::prepare(ctx),
+        Op::Reshape { .. } | Op::Squeeze { .. } | Op::Shape { .. } | Op::StridedSlice(_) | Op::Pack { .. } => {
+            shape::prepare(ctx)
+        }
+        Op::Dequantize | Op::Quantize => quantize::prepare(ctx),
+        Op::Densify => densify::prepare(ctx),
+    }
+}

@@ -1,0 +1,186 @@
+//! The built-in interpreter: a planner that specializes a model to concrete input
+//! shapes (validating every op, computing per-op constants once, folding what is known
+//! at plan time, assigning arena offsets by tensor lifetime) and kernels that compute.
+
+pub mod kernels;
+mod plan;
+pub mod value;
+
+use std::sync::Arc;
+
+use crate::ir::{DType, Model, Quantization, Sparsity};
+pub use plan::Plan;
+pub use value::{TensorBuf, Value, View, ViewMut};
+
+/// A kernel's complaint, without context; the planner adds which operator it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KernelError(pub String);
+
+impl KernelError {
+    pub fn new(msg: impl Into<String>) -> KernelError {
+        KernelError(msg.into())
+    }
+}
+
+/// Returns early with a [`KernelError`] built like `format!`.
+#[macro_export]
+macro_rules! kbail {
+    ($($arg:tt)*) => {
+        return Err($crate::interp::KernelError::new(format!($($arg)*)))
+    };
+}
+
+/// Why a model could not be planned for the given input shapes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error("operator #{index} {op}: {message}")]
+    Operator {
+        index: usize,
+        op: &'static str,
+        message: String,
+    },
+    #[error("operator #{index} {op} reads tensor {tensor} ('{name}'), which no earlier operator produces and which is neither a model input nor a constant")]
+    UndefinedTensor {
+        index: usize,
+        op: &'static str,
+        tensor: usize,
+        name: String,
+    },
+    #[error("tensor {tensor} ('{name}') is written by more than one operator, or is a model input that an operator writes")]
+    RedefinedTensor { tensor: usize, name: String },
+    #[error("model output {tensor} ('{name}') is never produced")]
+    OutputNotProduced { tensor: usize, name: String },
+    #[error("the model has {expected} inputs, {got} were given")]
+    InputCount { expected: usize, got: usize },
+    #[error("input {index} ('{name}') expects {expected} data, got {got}")]
+    InputType {
+        index: usize,
+        name: String,
+        expected: DType,
+        got: DType,
+    },
+    #[error("input {index} ('{name}') expects shape {expected}, got {got:?}")]
+    InputShape {
+        index: usize,
+        name: String,
+        expected: String,
+        got: Vec<usize>,
+    },
+    #[error("input {index} ('{name}') has {got} elements but its shape {shape:?} needs {expected}")]
+    InputSize {
+        index: usize,
+        name: String,
+        shape: Vec<usize>,
+        expected: usize,
+        got: usize,
+    },
+    #[error("tensor {tensor} ('{name}') would need {bytes} bytes, more than the {limit}-byte limit")]
+    TooLarge {
+        tensor: usize,
+        name: String,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+/// An error while running a planned model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("operator #{index} {op} failed: {message}")]
+    Kernel {
+        index: usize,
+        op: &'static str,
+        message: String,
+    },
+}
+
+/// What the planner knows of a tensor: type, concrete shape, quantization, and its
+/// contents when they are constant (model constants and plan-time folded results).
+#[derive(Clone, Debug)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub quantization: Option<Quantization>,
+    pub sparsity: Option<Sparsity>,
+    pub constant: Option<Arc<TensorBuf>>,
+}
+
+impl TensorInfo {
+    pub fn num_elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Per-tensor (scale, zero point), if quantized per tensor.
+    pub fn scale_zero_point(&self) -> Option<(f32, i64)> {
+        let q = self.quantization.as_ref()?;
+        match (q.scale.as_slice(), q.zero_point.as_slice()) {
+            ([s], [z]) => Some((*s, *z)),
+            _ => None,
+        }
+    }
+
+    /// The constant contents, or an error naming the tensor (for inputs that kernels
+    /// need at prepare time, such as reshape targets or paddings).
+    pub fn constant_or_err(&self, what: &str) -> Result<&TensorBuf, KernelError> {
+        self.constant.as_deref().ok_or_else(|| {
+            KernelError::new(format!(
+                "{what} ('{}') must be known when the model is planned (a constant or computed from shapes)",
+                self.name
+            ))
+        })
+    }
+}
+
+/// Largest single tensor the planner will allocate (1 GiB): shapes come from files, and
+/// a hostile file must get an error, not an allocation failure.
+pub const MAX_TENSOR_BYTES: usize = 1 << 30;
+
+/// Runs a model, re-planning when the input shapes change (e.g. a new batch size).
+pub struct Interpreter {
+    model: Arc<Model>,
+    plan: Plan,
+}
+
+impl Interpreter {
+    /// Plans `model` for the shapes its inputs declare, which validates every operator.
+    pub fn new(model: Model) -> Result<Interpreter, PlanError> {
+        let model = Arc::new(model);
+        let shapes: Vec<Vec<usize>> = model
+            .graph
+            .inputs
+            .iter()
+            .map(|&i| model.graph.tensors[i].shape.clone())
+            .collect();
+        let plan = Plan::new(&model, &shapes)?;
+        Ok(Interpreter { model, plan })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The current plan (for arena size and per-op details).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Re-plans for new input shapes unless they are the planned ones.
+    pub fn resize(&mut self, shapes: &[Vec<usize>]) -> Result<(), PlanError> {
+        if self.plan.input_shapes() != shapes {
+            self.plan = Plan::new(&self.model, shapes)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one batch. Inputs must match the model's input types; their shapes may
+    /// differ from the declared ones in the batch (first) dimension.
+    pub fn run(&mut self, inputs: &[Value]) -> Result<Vec<Value>, RunError> {
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape.clone()).collect();
+        self.resize(&shapes)?;
+        self.plan.run(inputs)
+    }
+}

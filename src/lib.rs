@@ -1,0 +1,13 @@
+//! ferrolite: a TensorFlow-free model compression toolkit.
+//!
+//! Data flow: `data` → `nn` (train) → export → [`ir`] → `quant` / [`sparse`] →
+//! [`tflite::write`]; and [`tflite::read`] → [`ir`] → [`interp`] → results, cross-checked
+//! by [`verify`].
+
+pub mod cli;
+pub mod data;
+pub mod interp;
+pub mod ir;
+pub mod sparse;
+pub mod tflite;
+pub mod verify;

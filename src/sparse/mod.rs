@@ -1,0 +1,1 @@
+//! Sparse tensor encodings (TACO-style, as TFLite stores them): densify and encode.

@@ -1,0 +1,1 @@
+//! Cross-checks against other runtimes (tract).
