@@ -1,3 +1,3 @@
 fn main() {
-    println!("ferrolite: not ready yet");
+    std::process::exit(ferrolite::cli::main());
 }

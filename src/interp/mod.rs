@@ -67,7 +67,9 @@ pub enum PlanError {
         expected: String,
         got: Vec<usize>,
     },
-    #[error("input {index} ('{name}') has {got} elements but its shape {shape:?} needs {expected}")]
+    #[error(
+        "input {index} ('{name}') has {got} elements but its shape {shape:?} needs {expected}"
+    )]
     InputSize {
         index: usize,
         name: String,
@@ -75,7 +77,9 @@ pub enum PlanError {
         expected: usize,
         got: usize,
     },
-    #[error("tensor {tensor} ('{name}') would need {bytes} bytes, more than the {limit}-byte limit")]
+    #[error(
+        "tensor {tensor} ('{name}') would need {bytes} bytes, more than the {limit}-byte limit"
+    )]
     TooLarge {
         tensor: usize,
         name: String,

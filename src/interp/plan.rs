@@ -16,7 +16,11 @@ const ALIGN: usize = 64;
 enum Slot {
     Absent,
     Const(usize),
-    Arena { offset: usize, len: usize, dtype: DType },
+    Arena {
+        offset: usize,
+        len: usize,
+        dtype: DType,
+    },
 }
 
 struct Step {
@@ -160,7 +164,11 @@ impl Plan {
                     .iter()
                     .map(|i| i.and_then(|t| infos[t].as_ref()))
                     .collect(),
-                outputs: operator.outputs.iter().map(|&t| &graph.tensors[t]).collect(),
+                outputs: operator
+                    .outputs
+                    .iter()
+                    .map(|&t| &graph.tensors[t])
+                    .collect(),
             };
             let prepared = kernels::prepare(&ctx).map_err(|e| op_err(e.0))?;
             if prepared.output_shapes.len() != operator.outputs.len() {
@@ -185,9 +193,14 @@ impl Plan {
                 let views: Vec<View<'_>> = operator
                     .inputs
                     .iter()
-                    .map(|i| match i.and_then(|t| infos[t].as_ref()).and_then(|i| i.constant.as_deref()) {
-                        Some(buf) => buf.view(),
-                        None => View::Absent,
+                    .map(|i| {
+                        match i
+                            .and_then(|t| infos[t].as_ref())
+                            .and_then(|i| i.constant.as_deref())
+                        {
+                            Some(buf) => buf.view(),
+                            None => View::Absent,
+                        }
                     })
                     .collect();
                 outs = operator
@@ -196,7 +209,8 @@ impl Plan {
                     .zip(&prepared.output_shapes)
                     .map(|(&t, s)| TensorBuf::zeros(graph.tensors[t].dtype, s.iter().product()))
                     .collect();
-                let mut out_views: Vec<ViewMut<'_>> = outs.iter_mut().map(|b| b.view_mut()).collect();
+                let mut out_views: Vec<ViewMut<'_>> =
+                    outs.iter_mut().map(|b| b.view_mut()).collect();
                 prepared
                     .kernel
                     .run(&views, &mut out_views)
@@ -206,7 +220,10 @@ impl Plan {
             for (&t, shape) in operator.outputs.iter().zip(prepared.output_shapes) {
                 let decl = &graph.tensors[t];
                 let constant = if fold {
-                    let buf = Arc::new(outs.next().unwrap_or_else(|| TensorBuf::zeros(decl.dtype, 0)));
+                    let buf = Arc::new(
+                        outs.next()
+                            .unwrap_or_else(|| TensorBuf::zeros(decl.dtype, 0)),
+                    );
                     const_slot[t] = Some(constants.len());
                     constants.push(buf.clone());
                     Some(buf)
@@ -333,12 +350,24 @@ impl Plan {
         let outputs = graph
             .outputs
             .iter()
-            .map(|&t| (slot_of(t), infos[t].as_ref().map(|i| i.shape.clone()).unwrap_or_default()))
+            .map(|&t| {
+                (
+                    slot_of(t),
+                    infos[t]
+                        .as_ref()
+                        .map(|i| i.shape.clone())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
 
         Ok(Plan {
             input_shapes: input_shapes.to_vec(),
-            input_names: graph.inputs.iter().map(|&t| graph.tensors[t].name.clone()).collect(),
+            input_names: graph
+                .inputs
+                .iter()
+                .map(|&t| graph.tensors[t].name.clone())
+                .collect(),
             inputs,
             outputs,
             steps,
@@ -459,8 +488,14 @@ impl Plan {
     }
 }
 
-fn check_input_shape(k: usize, name: &str, declared: &[usize], given: &[usize]) -> Result<(), PlanError> {
-    let ok = declared.len() == given.len() && declared.iter().zip(given).skip(1).all(|(a, b)| a == b);
+fn check_input_shape(
+    k: usize,
+    name: &str,
+    declared: &[usize],
+    given: &[usize],
+) -> Result<(), PlanError> {
+    let ok =
+        declared.len() == given.len() && declared.iter().zip(given).skip(1).all(|(a, b)| a == b);
     if ok {
         return Ok(());
     }
@@ -563,7 +598,7 @@ unsafe fn view_mut_at<'a>(base: *mut u8, slot: Slot) -> ViewMut<'a> {
                 DType::F32 => ViewMut::F32(raw(p as *mut f32, len)),
                 DType::F16 => ViewMut::F16(raw(p as *mut half::f16, len)),
                 DType::I8 => ViewMut::I8(raw(p as *mut i8, len)),
-                DType::U8 => ViewMut::U8(raw(p as *mut u8, len)),
+                DType::U8 => ViewMut::U8(raw(p, len)),
                 DType::I16 => ViewMut::I16(raw(p as *mut i16, len)),
                 DType::I32 => ViewMut::I32(raw(p as *mut i32, len)),
                 DType::I64 => ViewMut::I64(raw(p as *mut i64, len)),

@@ -47,7 +47,9 @@ impl TensorBuf {
 
     /// The constant contents of an IR tensor (for a sparse tensor: its stored values).
     pub fn from_tensor(t: &Tensor) -> Option<TensorBuf> {
-        t.data.as_ref().map(|d| TensorBuf::from_le_bytes(t.dtype, d))
+        t.data
+            .as_ref()
+            .map(|d| TensorBuf::from_le_bytes(t.dtype, d))
     }
 
     /// Little-endian bytes, as a `.tflite` buffer stores them.

@@ -95,13 +95,24 @@ pub struct StridedSliceOptions {
 /// The operator kinds ferrolite reads, writes and runs, with their options.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
-    Add { activation: Activation },
-    Sub { activation: Activation },
-    Mul { activation: Activation },
-    Div { activation: Activation },
+    Add {
+        activation: Activation,
+    },
+    Sub {
+        activation: Activation,
+    },
+    Mul {
+        activation: Activation,
+    },
+    Div {
+        activation: Activation,
+    },
     AveragePool2d(Pool2dOptions),
     MaxPool2d(Pool2dOptions),
-    Concatenation { axis: i32, activation: Activation },
+    Concatenation {
+        axis: i32,
+        activation: Activation,
+    },
     Conv2d(Conv2dOptions),
     DepthwiseConv2d(DepthwiseConv2dOptions),
     FullyConnected(FullyConnectedOptions),
@@ -112,18 +123,33 @@ pub enum Op {
     Tanh,
     Relu,
     Relu6,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     HardSwish,
-    Softmax { beta: f32 },
+    Softmax {
+        beta: f32,
+    },
     /// `new_shape` from the options; the shape may instead come as input 1.
-    Reshape { new_shape: Option<Vec<i32>> },
-    Squeeze { dims: Vec<i32> },
-    Shape { out_type: DType },
+    Reshape {
+        new_shape: Option<Vec<i32>>,
+    },
+    Squeeze {
+        dims: Vec<i32>,
+    },
+    Shape {
+        out_type: DType,
+    },
     StridedSlice(StridedSliceOptions),
-    Pack { values_count: i32, axis: i32 },
+    Pack {
+        values_count: i32,
+        axis: i32,
+    },
     Pad,
     Transpose,
-    Mean { keep_dims: bool },
+    Mean {
+        keep_dims: bool,
+    },
 }
 
 /// TFLite `BuiltinOperator` codes (schema v3 values).

@@ -132,8 +132,13 @@ impl IndexVector {
 /// Storage format of one traversal level of a sparse tensor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DimensionMetadata {
-    Dense { size: usize },
-    SparseCsr { segments: IndexVector, indices: IndexVector },
+    Dense {
+        size: usize,
+    },
+    SparseCsr {
+        segments: IndexVector,
+        indices: IndexVector,
+    },
 }
 
 /// TACO-style sparsity description (see docs §5): `traversal_order` lists the n dense
@@ -178,7 +183,12 @@ impl Tensor {
     }
 
     /// A dense constant from raw little-endian bytes.
-    pub fn constant(name: impl Into<String>, dtype: DType, shape: Vec<usize>, data: Vec<u8>) -> Tensor {
+    pub fn constant(
+        name: impl Into<String>,
+        dtype: DType,
+        shape: Vec<usize>,
+        data: Vec<u8>,
+    ) -> Tensor {
         Tensor {
             data: Some(data),
             ..Tensor::activation(name, dtype, shape)
@@ -186,15 +196,30 @@ impl Tensor {
     }
 
     pub fn constant_f32(name: impl Into<String>, shape: Vec<usize>, values: &[f32]) -> Tensor {
-        Tensor::constant(name, DType::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Tensor::constant(
+            name,
+            DType::F32,
+            shape,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
     }
 
     pub fn constant_i32(name: impl Into<String>, shape: Vec<usize>, values: &[i32]) -> Tensor {
-        Tensor::constant(name, DType::I32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Tensor::constant(
+            name,
+            DType::I32,
+            shape,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
     }
 
     pub fn constant_i8(name: impl Into<String>, shape: Vec<usize>, values: &[i8]) -> Tensor {
-        Tensor::constant(name, DType::I8, shape, values.iter().map(|&v| v as u8).collect())
+        Tensor::constant(
+            name,
+            DType::I8,
+            shape,
+            values.iter().map(|&v| v as u8).collect(),
+        )
     }
 
     pub fn is_constant(&self) -> bool {

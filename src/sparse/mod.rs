@@ -12,7 +12,13 @@ pub enum SparseError {
 
 /// Expands the stored `values` of a tensor with dense shape `dense_shape` and encoding
 /// `sparsity` into a dense row-major buffer of the same element type.
-pub fn densify(sparsity: &Sparsity, dense_shape: &[usize], values: &TensorBuf) -> Result<TensorBuf, SparseError> {
+pub fn densify(
+    sparsity: &Sparsity,
+    dense_shape: &[usize],
+    values: &TensorBuf,
+) -> Result<TensorBuf, SparseError> {
     let _ = (sparsity, dense_shape, values);
-    Err(SparseError::Invalid("densify is not implemented yet".into()))
+    Err(SparseError::Invalid(
+        "densify is not implemented yet".into(),
+    ))
 }

@@ -78,8 +78,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>, KernelEr
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -111,7 +119,11 @@ pub fn axis(value: i64, rank: usize, what: &str) -> Result<usize, KernelError> {
     if value < -r || value >= r.max(1) {
         kbail!("{what} {value} is out of range for rank {rank}");
     }
-    Ok(if value < 0 { (value + r) as usize } else { value as usize })
+    Ok(if value < 0 {
+        (value + r) as usize
+    } else {
+        value as usize
+    })
 }
 
 #[cfg(test)]
@@ -132,7 +144,10 @@ mod tests {
 
     #[test]
     fn broadcasting_aligns_trailing_dims() {
-        assert_eq!(broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
+        assert_eq!(
+            broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap(),
+            vec![2, 4, 3]
+        );
         assert!(broadcast_shapes(&[2, 3], &[4]).is_err());
         assert_eq!(broadcast_strides(&[4, 1], &[2, 4, 3]), vec![0, 1, 0]);
     }

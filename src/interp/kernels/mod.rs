@@ -112,14 +112,18 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             activation::prepare(ctx)
         }
         Op::Softmax { .. } => softmax::prepare(ctx),
-        Op::Add { .. } | Op::Sub { .. } | Op::Mul { .. } | Op::Div { .. } => elementwise::prepare(ctx),
+        Op::Add { .. } | Op::Sub { .. } | Op::Mul { .. } | Op::Div { .. } => {
+            elementwise::prepare(ctx)
+        }
         Op::Concatenation { .. } => concat::prepare(ctx),
         Op::Mean { .. } => reduce::prepare(ctx),
         Op::Pad => pad::prepare(ctx),
         Op::Transpose => transpose::prepare(ctx),
-        Op::Reshape { .. } | Op::Squeeze { .. } | Op::Shape { .. } | Op::StridedSlice(_) | Op::Pack { .. } => {
-            shape::prepare(ctx)
-        }
+        Op::Reshape { .. }
+        | Op::Squeeze { .. }
+        | Op::Shape { .. }
+        | Op::StridedSlice(_)
+        | Op::Pack { .. } => shape::prepare(ctx),
         Op::Dequantize | Op::Quantize => quantize::prepare(ctx),
         Op::Densify => densify::prepare(ctx),
     }

@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{default_data_dir, load_model, progress_bar, Out};
+use crate::data::{self, Split};
+use crate::interp::Interpreter;
+use crate::verify::accuracy;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .tflite model (input: one 28×28 image per batch row; output: class scores).
+    model: PathBuf,
+    /// MNIST directory with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)
+    /// [default: the vendored fixtures/mnist].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Evaluate only the first N test images.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Images per interpreter call.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Print {"accuracy", "samples", "seconds", ...} as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let out = Out::new(a.json);
+    let model = load_model(&a.model)?;
+    let dir = default_data_dir(a.data);
+    let mnist = data::load(&dir, Split::Test)?;
+    let mut interp = Interpreter::new(model).context("planning the model")?;
+    let total = a.limit.unwrap_or(mnist.count).min(mnist.count);
+    let bar = progress_bar(total as u64, "evaluating");
+    let result = accuracy::evaluate(&mut interp, &mnist, a.limit, a.batch, |done| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    let acc = result?;
+    out.line(format!(
+        "accuracy {:.2}% ({}/{} MNIST test images) in {:.2} s",
+        acc.accuracy * 100.0,
+        acc.correct,
+        acc.samples,
+        acc.seconds
+    ));
+    if a.json {
+        out.json(&serde_json::json!({
+            "accuracy": acc.accuracy,
+            "correct": acc.correct,
+            "samples": acc.samples,
+            "seconds": acc.seconds,
+        }));
+    }
+    Ok(0)
+}

@@ -1,0 +1,260 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::{load_model, Out};
+use crate::interp::Interpreter;
+use crate::ir::{DimensionMetadata, Model, Op, Tensor};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .tflite model.
+    model: PathBuf,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let out = Out::new(a.json);
+    let file_bytes = std::fs::metadata(&a.model)
+        .with_context(|| format!("reading {}", a.model.display()))?
+        .len();
+    let model = load_model(&a.model)?;
+    let constant_bytes = model.graph.constant_bytes();
+    // Planning validates every op; a model that cannot be planned is still inspectable.
+    let (arena, plan_error) = match Interpreter::new(model.clone()) {
+        Ok(i) => (Some(i.plan().arena_bytes()), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+
+    let g = &model.graph;
+    out.line(format!(
+        "{}: {} bytes, {} operators, {} tensors, {} constant bytes, arena {}",
+        a.model.display(),
+        file_bytes,
+        g.operators.len(),
+        g.tensors.len(),
+        constant_bytes,
+        arena
+            .map(|b| format!("{b} bytes"))
+            .unwrap_or_else(|| "n/a".into())
+    ));
+    if let Some(e) = &plan_error {
+        out.line(format!("the interpreter cannot plan this model: {e}"));
+    }
+    out.line(format!("inputs: {}", names(&model, &g.inputs)));
+    out.line(format!("outputs: {}", names(&model, &g.outputs)));
+    out.line("operators:");
+    for (i, op) in g.operators.iter().enumerate() {
+        let ins: Vec<String> = op
+            .inputs
+            .iter()
+            .map(|t| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into()))
+            .collect();
+        let outs: Vec<String> = op.outputs.iter().map(|t| t.to_string()).collect();
+        out.line(format!(
+            "  #{i:<3} {:<18} in [{}] out [{}] {}",
+            op.op.name(),
+            ins.join(", "),
+            outs.join(", "),
+            options(&op.op)
+        ));
+    }
+    out.line("tensors:");
+    for (i, t) in g.tensors.iter().enumerate() {
+        out.line(format!(
+            "  {i:<4} {:<8} {:<16} {:<10} {}{}{} '{}'",
+            t.dtype.name(),
+            format!("{:?}", t.shape),
+            t.data
+                .as_ref()
+                .map(|d| format!("{} B", d.len()))
+                .unwrap_or_else(|| "-".into()),
+            quant_text(t),
+            if t.sparsity.is_some() { " " } else { "" },
+            sparsity_text(t),
+            t.name
+        ));
+    }
+    if a.json {
+        let tensors: Vec<_> = g
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                json!({
+                    "index": i,
+                    "name": t.name,
+                    "dtype": t.dtype.name(),
+                    "shape": t.shape,
+                    "shape_signature": t.shape_signature,
+                    "constant_bytes": t.data.as_ref().map(|d| d.len()),
+                    "quantization": t.quantization.as_ref().filter(|q| q.is_quantized()).map(|q| json!({
+                        "scale": q.scale,
+                        "zero_point": q.zero_point,
+                        "quantized_dimension": q.quantized_dimension,
+                    })),
+                    "sparsity": t.sparsity.as_ref().map(|_| sparsity_text(t)),
+                })
+            })
+            .collect();
+        let ops: Vec<_> = g
+            .operators
+            .iter()
+            .enumerate()
+            .map(|(i, op)| {
+                json!({
+                    "index": i,
+                    "op": op.op.name(),
+                    "inputs": op.inputs,
+                    "outputs": op.outputs,
+                    "options": options(&op.op),
+                })
+            })
+            .collect();
+        out.json(&json!({
+            "file": a.model.display().to_string(),
+            "file_bytes": file_bytes,
+            "constant_bytes": constant_bytes,
+            "arena_bytes": arena,
+            "plan_error": plan_error,
+            "inputs": g.inputs,
+            "outputs": g.outputs,
+            "operators": ops,
+            "tensors": tensors,
+        }));
+    }
+    Ok(0)
+}
+
+fn names(model: &Model, idx: &[usize]) -> String {
+    idx.iter()
+        .map(|&i| {
+            let t = &model.graph.tensors[i];
+            format!("{i} '{}' {} {:?}", t.name, t.dtype, t.shape)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn quant_text(t: &Tensor) -> String {
+    match &t.quantization {
+        Some(q) if q.is_quantized() => {
+            if q.scale.len() == 1 {
+                format!(
+                    "scale {:e} zp {}",
+                    q.scale[0],
+                    q.zero_point.first().copied().unwrap_or(0)
+                )
+            } else {
+                format!(
+                    "per-axis dim {}: {} scales",
+                    q.quantized_dimension,
+                    q.scale.len()
+                )
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+fn sparsity_text(t: &Tensor) -> String {
+    let Some(s) = &t.sparsity else {
+        return String::new();
+    };
+    let levels: Vec<String> = s
+        .dim_metadata
+        .iter()
+        .map(|d| match d {
+            DimensionMetadata::Dense { size } => format!("D{size}"),
+            DimensionMetadata::SparseCsr { indices, .. } => format!("CSR({} idx)", indices.len()),
+        })
+        .collect();
+    let dense = t.num_elements().max(1);
+    let stored = t
+        .data
+        .as_ref()
+        .map(|d| d.len() / t.dtype.size())
+        .unwrap_or(0);
+    format!(
+        "sparse order {:?} blocks {:?} [{}] {:.1}% stored",
+        s.traversal_order,
+        s.block_map,
+        levels.join(","),
+        100.0 * stored as f64 / dense as f64
+    )
+}
+
+fn options(op: &Op) -> String {
+    match op {
+        Op::Conv2d(o) => format!(
+            "{:?} stride {}x{} dilation {}x{} {}",
+            o.padding,
+            o.stride_h,
+            o.stride_w,
+            o.dilation_h,
+            o.dilation_w,
+            o.activation.name()
+        ),
+        Op::DepthwiseConv2d(o) => format!(
+            "{:?} stride {}x{} dilation {}x{} multiplier {} {}",
+            o.padding,
+            o.stride_h,
+            o.stride_w,
+            o.dilation_h,
+            o.dilation_w,
+            o.depth_multiplier,
+            o.activation.name()
+        ),
+        Op::MaxPool2d(o) | Op::AveragePool2d(o) => format!(
+            "{:?} filter {}x{} stride {}x{} {}",
+            o.padding,
+            o.filter_h,
+            o.filter_w,
+            o.stride_h,
+            o.stride_w,
+            o.activation.name()
+        ),
+        Op::FullyConnected(o) => format!(
+            "{}{}{}",
+            o.activation.name(),
+            if o.keep_num_dims {
+                " keep_num_dims"
+            } else {
+                ""
+            },
+            if o.asymmetric_quantize_inputs {
+                " asymmetric_inputs"
+            } else {
+                ""
+            }
+        ),
+        Op::Add { activation }
+        | Op::Sub { activation }
+        | Op::Mul { activation }
+        | Op::Div { activation } => activation.name().to_string(),
+        Op::Concatenation { axis, activation } => format!("axis {axis} {}", activation.name()),
+        Op::Softmax { beta } => format!("beta {beta}"),
+        Op::LeakyRelu { alpha } => format!("alpha {alpha}"),
+        Op::Reshape { new_shape } => new_shape
+            .as_ref()
+            .map(|s| format!("new_shape {s:?}"))
+            .unwrap_or_default(),
+        Op::Squeeze { dims } => format!("dims {dims:?}"),
+        Op::Shape { out_type } => format!("out {out_type}"),
+        Op::StridedSlice(o) => format!(
+            "masks begin {} end {} ellipsis {} new_axis {} shrink {}{}",
+            o.begin_mask,
+            o.end_mask,
+            o.ellipsis_mask,
+            o.new_axis_mask,
+            o.shrink_axis_mask,
+            if o.offset { " offset" } else { "" }
+        ),
+        Op::Pack { values_count, axis } => format!("values {values_count} axis {axis}"),
+        Op::Mean { keep_dims } => format!("keep_dims {keep_dims}"),
+        _ => String::new(),
+    }
+}

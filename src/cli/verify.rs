@@ -1,0 +1,125 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{load_model, Out};
+use crate::data::{self, npy, Split};
+use crate::interp::Interpreter;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .tflite model.
+    model: PathBuf,
+    /// Input array (.npy) in the model's input dtype [default: the first 8 MNIST test
+    /// images when the model takes MNIST images, else fixed-seed random values].
+    #[arg(long, short)]
+    input: Option<PathBuf>,
+    /// Allowed absolute difference per element.
+    #[arg(long, default_value_t = 1e-4)]
+    abs_tol: f64,
+    /// Allowed difference relative to tract's value.
+    #[arg(long, default_value_t = 1e-4)]
+    rel_tol: f64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let out = Out::new(a.json);
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let model = load_model(&a.model)?;
+    let inputs = match &a.input {
+        Some(p) => vec![npy::read(p)?],
+        None => {
+            let mnist = data::load(&data::default_dir(), Split::Test).ok();
+            crate::verify::sample_inputs(&model, 8, mnist.as_ref())?
+        }
+    };
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape.clone()).collect();
+    let mut interp = Interpreter::new(model.clone()).context("planning the model")?;
+    let ours = interp
+        .run(&inputs)
+        .context("running the built-in interpreter")?;
+    check_tract(&a, &out, &bytes, &model, &shapes, &inputs, &ours)
+}
+
+#[cfg(feature = "tract")]
+fn check_tract(
+    a: &Args,
+    out: &Out,
+    bytes: &[u8],
+    model: &crate::ir::Model,
+    shapes: &[Vec<usize>],
+    inputs: &[crate::interp::Value],
+    ours: &[crate::interp::Value],
+) -> Result<i32> {
+    let (mut runner, setup) = crate::verify::tract_for(bytes, model, shapes)?;
+    if let Some(why) = &setup.original_error {
+        out.line(format!("tract cannot run the original file ({why})"));
+    }
+    if let Some(l) = &setup.lowering {
+        out.line(format!(
+            "checking a lowered twin instead: folded {} into constants{}",
+            if l.folded.is_empty() {
+                "nothing".to_string()
+            } else {
+                l.folded.join(", ")
+            },
+            if l.densified.is_empty() {
+                String::new()
+            } else {
+                format!(", stored {} dense", l.densified.join(", "))
+            }
+        ));
+    }
+    let theirs = runner.run(inputs)?;
+    let diff = crate::verify::compare(ours, &theirs, a.abs_tol, a.rel_tol)?;
+    let agree = diff.outside_tolerance == 0;
+    out.line(format!(
+        "ferrolite vs tract ({}): max abs diff {:.3e}, max rel diff {:.3e} over {} elements: {}",
+        setup.model,
+        diff.max_abs,
+        diff.max_rel,
+        diff.elements,
+        if agree {
+            format!("agree within {:e} + {:e}·|x|", a.abs_tol, a.rel_tol)
+        } else {
+            format!("{} elements outside tolerance", diff.outside_tolerance)
+        }
+    ));
+    if a.json {
+        out.json(&serde_json::json!({
+            "agree": agree,
+            "max_abs_diff": diff.max_abs,
+            "max_rel_diff": diff.max_rel,
+            "elements": diff.elements,
+            "outside_tolerance": diff.outside_tolerance,
+            "abs_tol": a.abs_tol,
+            "rel_tol": a.rel_tol,
+            "tract_model": setup.model,
+            "tract_original_error": setup.original_error,
+            "lowering": setup.lowering,
+        }));
+    }
+    if agree {
+        Ok(0)
+    } else {
+        eprintln!("error: ferrolite and tract disagree beyond the tolerance");
+        Ok(1)
+    }
+}
+
+#[cfg(not(feature = "tract"))]
+fn check_tract(
+    _a: &Args,
+    _out: &Out,
+    _bytes: &[u8],
+    _model: &crate::ir::Model,
+    _shapes: &[Vec<usize>],
+    _inputs: &[crate::interp::Value],
+    _ours: &[crate::interp::Value],
+) -> Result<i32> {
+    anyhow::bail!("this ferrolite was built without the `tract` feature; rebuild with default features to verify")
+}

@@ -1,0 +1,144 @@
+//! Running `.tflite` bytes with tract-tflite, the peer runtime for cross-checks and
+//! benchmarks.
+
+use tract_tflite::prelude::*;
+
+use super::VerifyError;
+use crate::interp::{TensorBuf, Value};
+
+/// Ops tract-tflite 0.23 has no translation for, among those ferrolite runs.
+pub const TRACT_LACKS: &[&str] = &["PACK", "QUANTIZE", "DEQUANTIZE", "DENSIFY"];
+
+/// A model loaded into tract, planned for fixed input shapes.
+pub struct TractRunner {
+    state: TypedSimpleState,
+}
+
+fn tract_err(context: &str, e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Tract(format!("{context}: {e}"))
+}
+
+impl TractRunner {
+    /// Loads `bytes` with tract, fixes the input shapes, optimizes and plans.
+    pub fn new(bytes: &[u8], input_shapes: &[Vec<usize>]) -> Result<TractRunner, VerifyError> {
+        let mut model = tract_tflite::tflite()
+            .model_for_read(&mut &bytes[..])
+            .map_err(|e| tract_err("loading", format!("{e:#}")))?;
+        for (i, shape) in input_shapes.iter().enumerate() {
+            let dt = model
+                .input_fact(i)
+                .map_err(|e| tract_err("reading input facts", e))?
+                .datum_type;
+            model = model
+                .with_input_fact(i, TypedFact::dt_shape(dt, shape.as_slice()))
+                .map_err(|e| tract_err("setting input shapes", e))?;
+        }
+        let plan = model
+            .into_optimized()
+            .map_err(|e| tract_err("optimizing", format!("{e:#}")))?
+            .into_runnable()
+            .map_err(|e| tract_err("planning", e))?;
+        let state = tract_tflite::internal::tract_core::plan::SimpleState::new(&plan)
+            .map_err(|e| tract_err("planning", e))?;
+        Ok(TractRunner { state })
+    }
+
+    /// Runs one batch.
+    pub fn run(&mut self, inputs: &[Value]) -> Result<Vec<Value>, VerifyError> {
+        let mut tv: TVec<TValue> = TVec::new();
+        for (i, v) in inputs.iter().enumerate() {
+            let fact_dt = self
+                .state
+                .model()
+                .input_fact(i)
+                .map_err(|e| tract_err("input facts", e))?
+                .datum_type;
+            let t = to_tensor(v)?;
+            // Quantized inputs carry their scale in tract's datum type.
+            let t = if t.datum_type() != fact_dt && fact_dt.unquantized() == t.datum_type() {
+                let mut t = t;
+                unsafe { t.set_datum_type(fact_dt) };
+                t
+            } else {
+                t
+            };
+            tv.push(t.into_tvalue());
+        }
+        let outs = self
+            .state
+            .run(tv)
+            .map_err(|e| tract_err("running", format!("{e:#}")))?;
+        outs.iter().map(|t| from_tensor(t)).collect()
+    }
+}
+
+fn to_tensor(v: &Value) -> Result<Tensor, VerifyError> {
+    let s = &v.shape;
+    let t = match &v.data {
+        TensorBuf::F32(d) => Tensor::from_shape(s, d),
+        TensorBuf::I8(d) => Tensor::from_shape(s, d),
+        TensorBuf::U8(d) => Tensor::from_shape(s, d),
+        TensorBuf::I16(d) => Tensor::from_shape(s, d),
+        TensorBuf::I32(d) => Tensor::from_shape(s, d),
+        TensorBuf::I64(d) => Tensor::from_shape(s, d),
+        TensorBuf::Bool(d) => Tensor::from_shape(s, d),
+        TensorBuf::F16(d) => Tensor::from_shape(s, d),
+    };
+    t.map_err(|e| tract_err("building an input tensor", e))
+}
+
+fn from_tensor(t: &Tensor) -> Result<Value, VerifyError> {
+    let shape = t.shape().to_vec();
+    let plain = t.datum_type().unquantized();
+    let cast = |dt: DatumType| {
+        t.cast_to_dt(dt)
+            .map_err(|e| tract_err("reading an output", e))
+    };
+    let data = match plain {
+        DatumType::F32 => TensorBuf::F32(
+            cast(DatumType::F32)?
+                .to_plain_array_view::<f32>()
+                .map_err(|e| tract_err("output", e))?
+                .iter()
+                .copied()
+                .collect(),
+        ),
+        DatumType::I8 => {
+            let mut t = t.clone();
+            unsafe { t.set_datum_type(DatumType::I8) };
+            TensorBuf::I8(
+                t.to_plain_array_view::<i8>()
+                    .map_err(|e| tract_err("output", e))?
+                    .iter()
+                    .copied()
+                    .collect(),
+            )
+        }
+        DatumType::U8 => {
+            let mut t = t.clone();
+            unsafe { t.set_datum_type(DatumType::U8) };
+            TensorBuf::U8(
+                t.to_plain_array_view::<u8>()
+                    .map_err(|e| tract_err("output", e))?
+                    .iter()
+                    .copied()
+                    .collect(),
+            )
+        }
+        DatumType::I32 => TensorBuf::I32(
+            cast(DatumType::I32)?
+                .to_plain_array_view::<i32>()
+                .map_err(|e| tract_err("output", e))?
+                .iter()
+                .copied()
+                .collect(),
+        ),
+        other => {
+            return Err(tract_err(
+                "reading an output",
+                format!("unexpected type {other:?}"),
+            ))
+        }
+    };
+    Ok(Value::new(shape, data))
+}
