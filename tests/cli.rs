@@ -1,0 +1,148 @@
+//! The command line as a user meets it: outputs on good input, one-line errors and a
+//! non-zero exit on bad input, never a panic, never an overwritten input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ferrolite"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite").join(name)
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ferrolite-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Asserts a failed run with exactly one line on stderr, starting "error:".
+fn assert_one_line_error(out: &Output, must_mention: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error:"), "{stderr}");
+    assert!(
+        lines[0].contains(must_mention),
+        "error should mention '{must_mention}': {stderr}"
+    );
+}
+
+#[test]
+fn missing_model_file_is_one_line() {
+    let out = bin().args(["inspect", "/nonexistent/model.tflite"]).output().unwrap();
+    assert_one_line_error(&out, "/nonexistent/model.tflite");
+}
+
+#[test]
+fn truncated_model_is_one_line() {
+    let d = scratch("trunc");
+    let bytes = std::fs::read(fixture("mnist_cnn_float32.tflite")).unwrap();
+    let path = d.join("cut.tflite");
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    let out = bin().arg("inspect").arg(&path).output().unwrap();
+    assert_one_line_error(&out, "cut.tflite");
+}
+
+#[test]
+fn wrong_input_dtype_is_one_line() {
+    let d = scratch("dtype");
+    // The int8 model's input fed to the float model.
+    let out = bin()
+        .arg("run")
+        .arg(fixture("mnist_cnn_float32.tflite"))
+        .arg("--input")
+        .arg(fixture("mnist_cnn_int8.input.npy"))
+        .arg("--output")
+        .arg(d.join("o.npy"))
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "int8");
+}
+
+#[test]
+fn wrong_input_shape_is_one_line() {
+    let d = scratch("shape");
+    let out = bin()
+        .arg("run")
+        .arg(fixture("mnist_cnn_float32.tflite"))
+        .arg("--input")
+        .arg(fixture("mnist_cnn_float32.output.ref.npy"))
+        .arg("--output")
+        .arg(d.join("o.npy"))
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "shape");
+}
+
+#[test]
+fn run_writes_the_reference_output() {
+    let d = scratch("run");
+    let out_path = d.join("out.npy");
+    let out = bin()
+        .arg("run")
+        .arg(fixture("mnist_cnn_float32.tflite"))
+        .arg("--input")
+        .arg(fixture("mnist_cnn_float32.input.npy"))
+        .arg("--output")
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours = ferrolite::data::npy::read(&out_path).unwrap();
+    let reference = ferrolite::data::npy::read(&fixture("mnist_cnn_float32.output.ref.npy")).unwrap();
+    let diff = ferrolite::verify::compare(&[ours], &[reference], 1e-5, 1e-5).unwrap();
+    assert_eq!(diff.outside_tolerance, 0);
+}
+
+#[test]
+fn convert_refuses_to_overwrite_its_input() {
+    let d = scratch("convert");
+    let model = d.join("m.tflite");
+    let original = std::fs::read(fixture("mnist_mlp_float32.tflite")).unwrap();
+    std::fs::write(&model, &original).unwrap();
+    let out = bin().arg("convert").arg(&model).arg("-o").arg(d.join(".").join("m.tflite")).output().unwrap();
+    assert_one_line_error(&out, "input");
+    assert_eq!(std::fs::read(&model).unwrap(), original);
+    let out = bin().arg("convert").arg(&model).arg("-o").arg(d.join("n.tflite")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(ferrolite::tflite::read(&std::fs::read(d.join("n.tflite")).unwrap()).is_ok());
+}
+
+#[test]
+fn eval_json_is_the_last_stdout_line() {
+    let out = bin()
+        .arg("eval")
+        .arg(fixture("mnist_cnn_float32.tflite"))
+        .args(["--limit", "200", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(v["samples"], 200);
+    let acc = v["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.8 && acc <= 1.0, "{acc}");
+    assert!(v["seconds"].as_f64().unwrap() >= 0.0);
+}
+
+#[test]
+fn inspect_json_reports_arena_and_sizes() {
+    let out = bin()
+        .arg("inspect")
+        .arg(fixture("mnist_cnn_float32.tflite"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["file_bytes"], 84924);
+    assert!(v["arena_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(v["operators"].as_array().unwrap().len(), 8);
+}
