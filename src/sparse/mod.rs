@@ -397,7 +397,7 @@ pub fn encode(dense: &TensorBuf, shape: &[usize], block: Option<&[usize]>) -> Re
         }
     }
     let geometry = BlockGeometry::new(shape, block);
-    let (segments, indices, kept) = map_encode(dense, &geometry)?;
+    let (segments, indices, kept) = map_encode(dense, &geometry);
     if segments.last().copied().unwrap_or(0) > i32::MAX as usize {
         return Err(invalid("too many kept blocks for the index vectors"));
     }
@@ -460,15 +460,23 @@ impl BlockGeometry {
 /// `(segments, indices, kept values)` of TensorFlow's encoding.
 type Encoded<T> = (Vec<usize>, Vec<usize>, Vec<T>);
 
-fn map_encode(dense: &TensorBuf, g: &BlockGeometry) -> Result<(Vec<usize>, Vec<usize>, TensorBuf), SparseError> {
-    let mut seg_idx = None;
-    let kept = map_buf!(dense, v => {
-        let (s, i, kept) = encode_typed(v, g);
-        seg_idx = Some((s, i));
-        kept
-    });
-    let (segments, indices) = seg_idx.unwrap_or_default();
-    Ok((segments, indices, kept))
+fn map_encode(dense: &TensorBuf, g: &BlockGeometry) -> (Vec<usize>, Vec<usize>, TensorBuf) {
+    macro_rules! typed {
+        ($variant:ident, $v:expr) => {{
+            let (segments, indices, kept) = encode_typed($v, g);
+            (segments, indices, TensorBuf::$variant(kept))
+        }};
+    }
+    match dense {
+        TensorBuf::F32(v) => typed!(F32, v),
+        TensorBuf::F16(v) => typed!(F16, v),
+        TensorBuf::I8(v) => typed!(I8, v),
+        TensorBuf::U8(v) => typed!(U8, v),
+        TensorBuf::I16(v) => typed!(I16, v),
+        TensorBuf::I32(v) => typed!(I32, v),
+        TensorBuf::I64(v) => typed!(I64, v),
+        TensorBuf::Bool(v) => typed!(Bool, v),
+    }
 }
 
 /// Zero is `T::default()`, compared with `==`, as TensorFlow's `IsZero` does (so -0.0
