@@ -57,7 +57,9 @@ impl SparseLayout {
         let k = sparsity.block_map.len();
         let total = n + k;
         if total > MAX_LEVELS {
-            return Err(invalid(format!("{total} traversal levels (more than {MAX_LEVELS})")));
+            return Err(invalid(format!(
+                "{total} traversal levels (more than {MAX_LEVELS})"
+            )));
         }
         let dense_len = dense_shape
             .iter()
@@ -75,7 +77,9 @@ impl SparseLayout {
                         "block_map[{b}] = {d} is not a dimension of the rank-{n} dense shape"
                     )))
                 }
-                Some(Some(_)) => return Err(invalid(format!("block_map splits dimension {d} twice"))),
+                Some(Some(_)) => {
+                    return Err(invalid(format!("block_map splits dimension {d} twice")))
+                }
                 Some(slot) => *slot = Some(b),
             }
         }
@@ -94,7 +98,11 @@ impl SparseLayout {
         // level_of[dim] = traversal position of expanded dim `dim`.
         let mut level_of: Vec<Option<usize>> = vec![None; total];
         for (pos, &dim) in sparsity.traversal_order.iter().enumerate() {
-            let range_ok = if pos < n { dim < n } else { dim >= n && dim < total };
+            let range_ok = if pos < n {
+                dim < n
+            } else {
+                dim >= n && dim < total
+            };
             let slot = level_of.get_mut(dim).filter(|_| range_ok);
             match slot {
                 Some(s @ None) => *s = Some(pos),
@@ -144,7 +152,10 @@ impl SparseLayout {
         for (pos, (&dim, m)) in sparsity.traversal_order.iter().zip(meta).enumerate() {
             let (extent, stride) = if dim < n {
                 match block_of_dim[dim] {
-                    Some(b) => (dense_shape[dim] / block_size[b], dense_stride[dim] * block_size[b]),
+                    Some(b) => (
+                        dense_shape[dim] / block_size[b],
+                        dense_stride[dim] * block_size[b],
+                    ),
                     None => (dense_shape[dim], dense_stride[dim]),
                 }
             } else {
@@ -169,7 +180,11 @@ impl SparseLayout {
                     Some((segments.clone(), indices.clone()))
                 }
             };
-            levels.push(Level { extent, stride, csr });
+            levels.push(Level {
+                extent,
+                stride,
+                csr,
+            });
         }
         Ok(SparseLayout {
             dense_len,
@@ -189,7 +204,11 @@ impl SparseLayout {
     }
 
     /// Writes the dense tensor into `out` (zeros where nothing is stored).
-    pub fn expand_into<T: Copy + Default>(&self, values: &[T], out: &mut [T]) -> Result<(), SparseError> {
+    pub fn expand_into<T: Copy + Default>(
+        &self,
+        values: &[T],
+        out: &mut [T],
+    ) -> Result<(), SparseError> {
         if values.len() != self.stored_len {
             return Err(invalid(format!(
                 "{} values are stored, the encoding describes {}",
@@ -237,7 +256,14 @@ impl SparseLayout {
         match &lv.csr {
             None => {
                 for c in 0..lv.extent {
-                    self.fill(level + 1, parent * lv.extent + c, base + c * lv.stride, values, next, out)?;
+                    self.fill(
+                        level + 1,
+                        parent * lv.extent + c,
+                        base + c * lv.stride,
+                        values,
+                        next,
+                        out,
+                    )?;
                 }
             }
             Some((segments, indices)) => {
@@ -262,7 +288,9 @@ fn check_csr(
     segments: &IndexVector,
     indices: &IndexVector,
 ) -> Result<usize, SparseError> {
-    let want = parents.checked_add(1).ok_or_else(|| invalid("too many stored positions"))?;
+    let want = parents
+        .checked_add(1)
+        .ok_or_else(|| invalid("too many stored positions"))?;
     if segments.len() != want {
         return Err(invalid(format!(
             "level {level}: array_segments has {} entries, expected {want} (one per parent position plus one)",
@@ -275,7 +303,9 @@ fn check_csr(
             .ok_or_else(|| invalid(format!("level {level}: array_segments[{i}] is negative")))
     };
     if seg(0)? != 0 {
-        return Err(invalid(format!("level {level}: array_segments does not start at 0")));
+        return Err(invalid(format!(
+            "level {level}: array_segments does not start at 0"
+        )));
     }
     // Marks coordinates seen in the current segment, so a duplicate (two stored values
     // for one dense element) is refused; cleared after each segment.
@@ -284,7 +314,10 @@ fn check_csr(
     for p in 0..parents {
         let end = seg(p + 1)?;
         if end < prev {
-            return Err(invalid(format!("level {level}: array_segments decreases at entry {}", p + 1)));
+            return Err(invalid(format!(
+                "level {level}: array_segments decreases at entry {}",
+                p + 1
+            )));
         }
         if end > indices.len() {
             return Err(invalid(format!(
@@ -306,8 +339,8 @@ fn check_csr(
             match seen.get_mut(c) {
                 None => {
                     return Err(invalid(format!(
-                        "level {level}: array_indices[{i}] = {c} is not below the level size {extent}"
-                    )))
+                    "level {level}: array_indices[{i}] = {c} is not below the level size {extent}"
+                )))
                 }
                 Some(true) => {
                     return Err(invalid(format!(
@@ -352,7 +385,11 @@ macro_rules! map_buf {
 
 /// Expands the stored `values` of a tensor with dense shape `dense_shape` and encoding
 /// `sparsity` into a dense row-major buffer of the same element type.
-pub fn densify(sparsity: &Sparsity, dense_shape: &[usize], values: &TensorBuf) -> Result<TensorBuf, SparseError> {
+pub fn densify(
+    sparsity: &Sparsity,
+    dense_shape: &[usize],
+    values: &TensorBuf,
+) -> Result<TensorBuf, SparseError> {
     let layout = SparseLayout::new(sparsity, dense_shape)?;
     if layout.dense_len().saturating_mul(values.dtype().size()) > MAX_TENSOR_BYTES {
         return Err(invalid(format!(
@@ -368,7 +405,11 @@ pub fn densify(sparsity: &Sparsity, dense_shape: &[usize], values: &TensorBuf) -
 /// SPARSE_CSR, then one DENSE level per blocked dim. `block` gives a block size per
 /// dim (1 = not blocked; e.g. `[1, 4]` for FC 1×4 blocks). A block is kept whole when
 /// any of its elements is nonzero. Index vectors use the narrowest width.
-pub fn encode(dense: &TensorBuf, shape: &[usize], block: Option<&[usize]>) -> Result<(Sparsity, TensorBuf), SparseError> {
+pub fn encode(
+    dense: &TensorBuf,
+    shape: &[usize],
+    block: Option<&[usize]>,
+) -> Result<(Sparsity, TensorBuf), SparseError> {
     let n = shape.len();
     if n == 0 {
         return Err(invalid("cannot sparse-encode a scalar"));
@@ -384,16 +425,22 @@ pub fn encode(dense: &TensorBuf, shape: &[usize], block: Option<&[usize]>) -> Re
         )));
     }
     if shape.iter().any(|&d| d > i32::MAX as usize) {
-        return Err(invalid(format!("shape {shape:?} has a dim too large for the index vectors")));
+        return Err(invalid(format!(
+            "shape {shape:?} has a dim too large for the index vectors"
+        )));
     }
     let ones = vec![1usize; n];
     let block = block.unwrap_or(&ones);
     if block.len() != n {
-        return Err(invalid(format!("block {block:?} does not have one size per dim of {shape:?}")));
+        return Err(invalid(format!(
+            "block {block:?} does not have one size per dim of {shape:?}"
+        )));
     }
     for (d, (&b, &s)) in block.iter().zip(shape).enumerate() {
         if b == 0 || s % b != 0 {
-            return Err(invalid(format!("block size {b} does not divide dim {d} of size {s}")));
+            return Err(invalid(format!(
+                "block size {b} does not divide dim {d} of size {s}"
+            )));
         }
     }
     let geometry = BlockGeometry::new(shape, block);
@@ -409,7 +456,12 @@ pub fn encode(dense: &TensorBuf, shape: &[usize], block: Option<&[usize]>) -> Re
         segments: IndexVector::narrowest(&segments),
         indices: IndexVector::narrowest(&indices),
     });
-    dim_metadata.extend(geometry.block_map.iter().map(|&d| DimensionMetadata::Dense { size: block[d] }));
+    dim_metadata.extend(
+        geometry
+            .block_map
+            .iter()
+            .map(|&d| DimensionMetadata::Dense { size: block[d] }),
+    );
     let sparsity = Sparsity {
         traversal_order: (0..n + geometry.block_map.len()).collect(),
         block_map: geometry.block_map.clone(),
@@ -500,7 +552,9 @@ fn encode_typed<T: Copy + PartialEq + Default>(dense: &[T], g: &BlockGeometry) -
             .sum();
         for j in 0..g.blocked[last] {
             let base = row_base + j * g.block[last] * g.dense_stride[last];
-            let elems = offsets.iter().map(|&o| dense.get(base + o).copied().unwrap_or_default());
+            let elems = offsets
+                .iter()
+                .map(|&o| dense.get(base + o).copied().unwrap_or_default());
             if elems.clone().any(|x| x != T::default()) {
                 indices.push(j);
                 kept.extend(elems);

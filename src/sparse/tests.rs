@@ -12,7 +12,11 @@ fn csr(segments: &[usize], indices: &[usize]) -> DimensionMetadata {
     }
 }
 
-fn sp(traversal_order: &[usize], block_map: &[usize], dim_metadata: Vec<DimensionMetadata>) -> Sparsity {
+fn sp(
+    traversal_order: &[usize],
+    block_map: &[usize],
+    dim_metadata: Vec<DimensionMetadata>,
+) -> Sparsity {
     Sparsity {
         traversal_order: traversal_order.to_vec(),
         block_map: block_map.to_vec(),
@@ -32,7 +36,11 @@ fn f32s(buf: &TensorBuf) -> Vec<f32> {
 /// block (1,1) is [[5,0],[0,6]]; so block row 0 keeps block cols {0,1}, block row 1 keeps
 /// {1}: segments [0,2,3], indices [0,1,1].
 fn tf_sparse_tensor_json() -> (Sparsity, Vec<f32>, Vec<f32>) {
-    let s = sp(&[0, 1, 2, 3], &[0, 1], vec![dense(2), csr(&[0, 2, 3], &[0, 1, 1]), dense(2), dense(2)]);
+    let s = sp(
+        &[0, 1, 2, 3],
+        &[0, 1],
+        vec![dense(2), csr(&[0, 2, 3], &[0, 1, 1]), dense(2), dense(2)],
+    );
     let values = vec![1., 0., 0., 4., 2., 3., 0., 0., 5., 0., 0., 6.];
     #[rustfmt::skip]
     let expected = vec![
@@ -59,7 +67,10 @@ fn densify_tf_sparse_tensor_json() {
 fn densify_doc_csr_example() {
     let s = sp(&[0, 1], &[], vec![dense(3), csr(&[0, 1, 1, 3], &[1, 0, 3])]);
     let out = densify(&s, &[3, 4], &TensorBuf::F32(vec![1.5, 2.0, -3.0])).unwrap();
-    assert_eq!(f32s(&out), vec![0., 1.5, 0., 0., 0., 0., 0., 0., 2., 0., 0., -3.]);
+    assert_eq!(
+        f32s(&out),
+        vec![0., 1.5, 0., 0., 0., 0., 0., 0., 2., 0., 0., -3.]
+    );
     let w = TensorBuf::F32(vec![0., 1.5, 0., 0., 0., 0., 0., 0., 2., 0., 0., -3.]);
     let (s2, kept) = encode(&w, &[3, 4], None).unwrap();
     assert_eq!(s2, s);
@@ -68,8 +79,17 @@ fn densify_doc_csr_example() {
 
 #[test]
 fn densify_doc_1x4_block_example() {
-    let s = sp(&[0, 1, 2], &[1], vec![dense(2), csr(&[0, 1, 2], &[1, 0]), dense(4)]);
-    let out = densify(&s, &[2, 8], &TensorBuf::F32(vec![1., 2., 0., 3., 4., 0., 0., 0.])).unwrap();
+    let s = sp(
+        &[0, 1, 2],
+        &[1],
+        vec![dense(2), csr(&[0, 1, 2], &[1, 0]), dense(4)],
+    );
+    let out = densify(
+        &s,
+        &[2, 8],
+        &TensorBuf::F32(vec![1., 2., 0., 3., 4., 0., 0., 0.]),
+    )
+    .unwrap();
     #[rustfmt::skip]
     let expected = vec![
         0., 0., 0., 0., 1., 2., 0., 3.,
@@ -115,11 +135,17 @@ fn wide_index_vectors() {
         ],
     };
     let out = f32s(&densify(&s, &[1, 300], &TensorBuf::F32(vec![1., 2.])).unwrap());
-    assert_eq!((out[3], out[299], out.iter().filter(|&&x| x != 0.).count()), (1., 2., 2));
+    assert_eq!(
+        (out[3], out[299], out.iter().filter(|&&x| x != 0.).count()),
+        (1., 2., 2)
+    );
     let (s2, _) = encode(&TensorBuf::F32(out), &[1, 300], None).unwrap();
     assert!(matches!(
         &s2.dim_metadata[1],
-        DimensionMetadata::SparseCsr { segments: IndexVector::U8(_), indices: IndexVector::U16(_) }
+        DimensionMetadata::SparseCsr {
+            segments: IndexVector::U8(_),
+            indices: IndexVector::U16(_)
+        }
     ));
 }
 
@@ -128,8 +154,17 @@ fn permuted_block_dims() {
     // 2×4 with a 2×2 block (block_map [0,1]), inner block order column-major
     // (traversal [0,1,3,2]). Blocks: (0,0)=[[1,2],[3,4]], (0,1)=[[5,6],[7,8]].
     // Column-major within a block: 1,3,2,4 then 5,7,6,8.
-    let s = sp(&[0, 1, 3, 2], &[0, 1], vec![dense(1), dense(2), dense(2), dense(2)]);
-    let out = densify(&s, &[2, 4], &TensorBuf::F32(vec![1., 3., 2., 4., 5., 7., 6., 8.])).unwrap();
+    let s = sp(
+        &[0, 1, 3, 2],
+        &[0, 1],
+        vec![dense(1), dense(2), dense(2), dense(2)],
+    );
+    let out = densify(
+        &s,
+        &[2, 4],
+        &TensorBuf::F32(vec![1., 3., 2., 4., 5., 7., 6., 8.]),
+    )
+    .unwrap();
     assert_eq!(f32s(&out), vec![1., 2., 5., 6., 3., 4., 7., 8.]);
 }
 
@@ -164,7 +199,12 @@ fn hostile_encodings_are_errors() {
     check(&s, &[4, 4], &vals, "block_map repeats a dim");
 
     check(&good, &[4, 5], &vals, "block size does not divide the dim");
-    check(&good, &[6, 4], &vals, "dense size disagrees with the blocked extent");
+    check(
+        &good,
+        &[6, 4],
+        &vals,
+        "dense size disagrees with the blocked extent",
+    );
 
     let with_csr = |segments: IndexVector, indices: IndexVector| {
         let mut s = good.clone();
@@ -172,16 +212,66 @@ fn hostile_encodings_are_errors() {
         s
     };
     use IndexVector::{I32, U8};
-    check(&with_csr(U8(vec![1, 2, 3]), U8(vec![0, 1, 1])), &[4, 4], &vals, "segments not from 0");
-    check(&with_csr(U8(vec![0, 2, 1]), U8(vec![0, 1, 1])), &[4, 4], &vals, "decreasing segments");
-    check(&with_csr(U8(vec![0, 3]), U8(vec![0, 1, 1])), &[4, 4], &vals, "too few segments");
-    check(&with_csr(U8(vec![0, 2, 3, 3]), U8(vec![0, 1, 1])), &[4, 4], &vals, "too many segments");
-    check(&with_csr(U8(vec![0, 2, 4]), U8(vec![0, 1, 1])), &[4, 4], &vals, "segment past indices");
-    check(&with_csr(U8(vec![0, 2, 2]), U8(vec![0, 1, 1])), &[4, 4], &vals, "indices beyond last segment");
-    check(&with_csr(U8(vec![0, 2, 3]), U8(vec![0, 2, 1])), &[4, 4], &vals, "index >= level size");
-    check(&with_csr(U8(vec![0, 2, 3]), U8(vec![1, 1, 1])), &[4, 4], &vals, "duplicate index");
-    check(&with_csr(I32(vec![0, -2, 3]), I32(vec![0, 1, 1])), &[4, 4], &vals, "negative segment");
-    check(&with_csr(I32(vec![0, 2, 3]), I32(vec![0, -1, 1])), &[4, 4], &vals, "negative index");
+    check(
+        &with_csr(U8(vec![1, 2, 3]), U8(vec![0, 1, 1])),
+        &[4, 4],
+        &vals,
+        "segments not from 0",
+    );
+    check(
+        &with_csr(U8(vec![0, 2, 1]), U8(vec![0, 1, 1])),
+        &[4, 4],
+        &vals,
+        "decreasing segments",
+    );
+    check(
+        &with_csr(U8(vec![0, 3]), U8(vec![0, 1, 1])),
+        &[4, 4],
+        &vals,
+        "too few segments",
+    );
+    check(
+        &with_csr(U8(vec![0, 2, 3, 3]), U8(vec![0, 1, 1])),
+        &[4, 4],
+        &vals,
+        "too many segments",
+    );
+    check(
+        &with_csr(U8(vec![0, 2, 4]), U8(vec![0, 1, 1])),
+        &[4, 4],
+        &vals,
+        "segment past indices",
+    );
+    check(
+        &with_csr(U8(vec![0, 2, 2]), U8(vec![0, 1, 1])),
+        &[4, 4],
+        &vals,
+        "indices beyond last segment",
+    );
+    check(
+        &with_csr(U8(vec![0, 2, 3]), U8(vec![0, 2, 1])),
+        &[4, 4],
+        &vals,
+        "index >= level size",
+    );
+    check(
+        &with_csr(U8(vec![0, 2, 3]), U8(vec![1, 1, 1])),
+        &[4, 4],
+        &vals,
+        "duplicate index",
+    );
+    check(
+        &with_csr(I32(vec![0, -2, 3]), I32(vec![0, 1, 1])),
+        &[4, 4],
+        &vals,
+        "negative segment",
+    );
+    check(
+        &with_csr(I32(vec![0, 2, 3]), I32(vec![0, -1, 1])),
+        &[4, 4],
+        &vals,
+        "negative index",
+    );
     check(
         &with_csr(I32(vec![0, i32::MAX, 3]), I32(vec![0, 1, 1])),
         &[4, 4],
@@ -197,18 +287,41 @@ fn hostile_encodings_are_errors() {
     check(&good, &[4, 4], &TensorBuf::F32(long), "more values");
 
     let huge = sp(&[0, 1], &[], vec![dense(1 << 40), dense(1 << 40)]);
-    check(&huge, &[1 << 40, 1 << 40], &TensorBuf::F32(vec![]), "dense size overflow");
+    check(
+        &huge,
+        &[1 << 40, 1 << 40],
+        &TensorBuf::F32(vec![]),
+        "dense size overflow",
+    );
     let big = sp(&[0, 1], &[], vec![dense(1 << 20), dense(1 << 20)]);
-    check(&big, &[1 << 20, 1 << 20], &TensorBuf::F32(vec![]), "dense size over the tensor limit");
+    check(
+        &big,
+        &[1 << 20, 1 << 20],
+        &TensorBuf::F32(vec![]),
+        "dense size over the tensor limit",
+    );
 
-    let both_csr = sp(&[0, 1, 2], &[1], vec![dense(1), csr(&[0, 1], &[0]), csr(&[0, 1], &[0])]);
-    check(&both_csr, &[1, 4], &TensorBuf::F32(vec![1.]), "block size unknowable");
+    let both_csr = sp(
+        &[0, 1, 2],
+        &[1],
+        vec![dense(1), csr(&[0, 1], &[0]), csr(&[0, 1], &[0])],
+    );
+    check(
+        &both_csr,
+        &[1, 4],
+        &TensorBuf::F32(vec![1.]),
+        "block size unknowable",
+    );
 }
 
 #[test]
 fn csr_block_level_takes_its_size_from_the_outer_level() {
     // 1×8 in 1×4 blocks, block col 1 kept, inside it only element 2 stored (CSR block level).
-    let s = sp(&[0, 1, 2], &[1], vec![dense(1), dense(2), csr(&[0, 0, 1], &[2])]);
+    let s = sp(
+        &[0, 1, 2],
+        &[1],
+        vec![dense(1), dense(2), csr(&[0, 0, 1], &[2])],
+    );
     let out = densify(&s, &[1, 8], &TensorBuf::F32(vec![9.])).unwrap();
     assert_eq!(f32s(&out), vec![0., 0., 0., 0., 0., 0., 9., 0.]);
 }
@@ -227,7 +340,11 @@ fn encode_rejects_bad_arguments() {
 // Property tests.
 
 /// A dense tensor with its shape, per-dim block sizes, and a fraction of zeros.
-fn dense_case(max_rank: usize, max_blocked: usize, max_block: usize) -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<f32>)> {
+fn dense_case(
+    max_rank: usize,
+    max_blocked: usize,
+    max_block: usize,
+) -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<f32>)> {
     (1..=max_rank)
         .prop_flat_map(move |rank| {
             (
@@ -240,7 +357,13 @@ fn dense_case(max_rank: usize, max_blocked: usize, max_block: usize) -> impl Str
             let shape: Vec<usize> = blocked.iter().zip(&block).map(|(a, b)| a * b).collect();
             let len: usize = shape.iter().product();
             let values = prop::collection::vec(
-                (0.0f64..1.0, -50i32..50).prop_map(move |(u, x)| if u < zero_frac || x == 0 { 0.0 } else { x as f32 }),
+                (0.0f64..1.0, -50i32..50).prop_map(move |(u, x)| {
+                    if u < zero_frac || x == 0 {
+                        0.0
+                    } else {
+                        x as f32
+                    }
+                }),
                 len,
             );
             (Just(shape), Just(block), values)
@@ -298,7 +421,9 @@ proptest! {
 
 fn shuffle(mut v: Vec<usize>, mut seed: u64) -> Vec<usize> {
     for i in (1..v.len()).rev() {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let j = (seed >> 33) as usize % (i + 1);
         v.swap(i, j);
     }
@@ -317,7 +442,18 @@ fn reference_encode(
 ) -> (Sparsity, Vec<f32>) {
     let n = shape.len();
     let bsize = |b: usize| block[block_map[b]];
-    let extent = |dim: usize| if dim < n { shape[dim] / block.get(dim).copied().filter(|_| block_map.contains(&dim)).unwrap_or(1) } else { bsize(dim - n) };
+    let extent = |dim: usize| {
+        if dim < n {
+            shape[dim]
+                / block
+                    .get(dim)
+                    .copied()
+                    .filter(|_| block_map.contains(&dim))
+                    .unwrap_or(1)
+        } else {
+            bsize(dim - n)
+        }
+    };
     // Expanded coordinates (indexed by expanded dim) of every dense element.
     let expanded: Vec<Vec<usize>> = (0..values.len())
         .map(|flat| {
@@ -328,9 +464,7 @@ fn reference_encode(
                 r /= shape[d];
             }
             let mut e = vec![0usize; n + block_map.len()];
-            for d in 0..n {
-                e[d] = idx[d];
-            }
+            e[..n].copy_from_slice(&idx);
             for (b, &d) in block_map.iter().enumerate() {
                 e[d] = idx[d] / block[d];
                 e[n + b] = idx[d] % block[d];
@@ -344,7 +478,12 @@ fn reference_encode(
     let mut stored = Vec::new();
     let mut prefix = Vec::new();
 
-    fn nonzero_below(prefix: &[usize], order: &[usize], expanded: &[Vec<usize>], values: &[f32]) -> bool {
+    fn nonzero_below(
+        prefix: &[usize],
+        order: &[usize],
+        expanded: &[Vec<usize>],
+        values: &[f32],
+    ) -> bool {
         expanded
             .iter()
             .zip(values)
@@ -381,7 +520,18 @@ fn reference_encode(
                 if sparse[level] {
                     indices[level].push(c);
                 }
-                walk(level + 1, prefix, order, sparse, extent, expanded, values, segments, indices, stored);
+                walk(
+                    level + 1,
+                    prefix,
+                    order,
+                    sparse,
+                    extent,
+                    expanded,
+                    values,
+                    segments,
+                    indices,
+                    stored,
+                );
             }
             prefix.pop();
         }
@@ -390,7 +540,18 @@ fn reference_encode(
             segments[level].push(len);
         }
     }
-    walk(0, &mut prefix, order, sparse, &extent, &expanded, values, &mut segments, &mut indices, &mut stored);
+    walk(
+        0,
+        &mut prefix,
+        order,
+        sparse,
+        &extent,
+        &expanded,
+        values,
+        &mut segments,
+        &mut indices,
+        &mut stored,
+    );
     let dim_metadata = (0..levels)
         .map(|l| {
             if sparse[l] {
@@ -405,7 +566,9 @@ fn reference_encode(
                     indices: wide(&indices[l]),
                 }
             } else {
-                DimensionMetadata::Dense { size: extent(order[l]) }
+                DimensionMetadata::Dense {
+                    size: extent(order[l]),
+                }
             }
         })
         .collect();

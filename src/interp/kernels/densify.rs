@@ -25,10 +25,17 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         );
     };
     if !matches!(input.dtype, DType::F32 | DType::F16 | DType::I8) {
-        crate::kbail!("input type {} is not supported (float32, float16 or int8)", input.dtype);
+        crate::kbail!(
+            "input type {} is not supported (float32, float16 or int8)",
+            input.dtype
+        );
     }
     if output.dtype != input.dtype {
-        crate::kbail!("output type {} differs from input type {}", output.dtype, input.dtype);
+        crate::kbail!(
+            "output type {} differs from input type {}",
+            output.dtype,
+            input.dtype
+        );
     }
     let layout = SparseLayout::new(sparsity, &input.shape)
         .map_err(|e| KernelError::new(format!("input '{}': {e}", input.name)))?;
@@ -56,7 +63,11 @@ impl Kernel for Densify {
             (View::F32(v), ViewMut::F32(o)) => self.layout.expand_into(v, o),
             (View::F16(v), ViewMut::F16(o)) => self.layout.expand_into(v, o),
             (View::I8(v), ViewMut::I8(o)) => self.layout.expand_into(v, o),
-            (i, o) => crate::kbail!("cannot densify {} data into a {} tensor", i.type_name(), o.type_name()),
+            (i, o) => crate::kbail!(
+                "cannot densify {} data into a {} tensor",
+                i.type_name(),
+                o.type_name()
+            ),
         };
         result.map_err(|e| KernelError::new(e.to_string()))
     }
@@ -132,7 +143,9 @@ mod tests {
         let mut w = Tensor::constant("w", DType::F16, vec![2, 8], halves);
         w.sparsity = Some(block_1x4());
         let out = Interpreter::new(model_with(w)).unwrap().run(&[]).unwrap();
-        let TensorBuf::F16(v) = &out[0].data else { panic!("not f16") };
+        let TensorBuf::F16(v) = &out[0].data else {
+            panic!("not f16")
+        };
         assert_eq!(v[4], f16::from_f32(1.5));
         assert_eq!(v[8], f16::from_f32(4.));
         assert_eq!(v.iter().filter(|x| x.to_f32() != 0.).count(), 4);

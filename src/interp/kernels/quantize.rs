@@ -117,7 +117,10 @@ fn prepare_dequantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let input: &TensorInfo = ctx.input(0)?;
     let output = ctx.output(0)?;
     if output.dtype != DType::F32 {
-        crate::kbail!("output type is {}, DEQUANTIZE produces float32", output.dtype);
+        crate::kbail!(
+            "output type is {}, DEQUANTIZE produces float32",
+            output.dtype
+        );
     }
     let params = match input.dtype {
         DType::F16 => None,
@@ -126,9 +129,14 @@ fn prepare_dequantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             &input.shape,
             &format!("input '{}'", input.name),
         )?),
-        other => crate::kbail!("input type {other} cannot be dequantized (int8, uint8, int16 or float16)"),
+        other => crate::kbail!(
+            "input type {other} cannot be dequantized (int8, uint8, int16 or float16)"
+        ),
     };
-    Ok(Prepared::new(vec![input.shape.clone()], Dequantize { params }))
+    Ok(Prepared::new(
+        vec![input.shape.clone()],
+        Dequantize { params },
+    ))
 }
 
 struct Dequantize {
@@ -137,11 +145,18 @@ struct Dequantize {
 }
 
 impl Dequantize {
-    fn affine<T: Copy + Into<i32>>(&self, a: &Affine, input: &[T], out: &mut [f32]) -> Result<(), KernelError> {
+    fn affine<T: Copy + Into<i32>>(
+        &self,
+        a: &Affine,
+        input: &[T],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
         same_len("DEQUANTIZE", input.len(), out.len())?;
         let mut pos = 0usize;
         a.for_each_run(input, |scale, zp, run| {
-            let Some(dst) = out.get_mut(pos..pos + run.len()) else { return };
+            let Some(dst) = out.get_mut(pos..pos + run.len()) else {
+                return;
+            };
             if a.per_tensor {
                 let scale = scale as f64;
                 for (d, &q) in dst.iter_mut().zip(run) {
@@ -189,7 +204,10 @@ fn prepare_quantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let input = ctx.input(0)?;
     let output = ctx.output(0)?;
     if !matches!(output.dtype, DType::I8 | DType::U8 | DType::I16) {
-        crate::kbail!("output type {} is not supported (int8, uint8 or int16)", output.dtype);
+        crate::kbail!(
+            "output type {} is not supported (int8, uint8 or int16)",
+            output.dtype
+        );
     }
     match input.dtype {
         DType::F32 => {}
@@ -206,9 +224,15 @@ fn prepare_quantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         &format!("output '{}'", output.name),
     )?;
     if let Some(s) = params.scales.iter().find(|&&s| s <= 0.0) {
-        crate::kbail!("output '{}' has scale {s}; quantizing needs a positive scale", output.name);
+        crate::kbail!(
+            "output '{}' has scale {s}; quantizing needs a positive scale",
+            output.name
+        );
     }
-    Ok(Prepared::new(vec![input.shape.clone()], Quantize { params }))
+    Ok(Prepared::new(
+        vec![input.shape.clone()],
+        Quantize { params },
+    ))
 }
 
 struct Quantize {
@@ -241,7 +265,9 @@ impl Quantize {
         same_len("QUANTIZE", input.len(), out.len())?;
         let mut pos = 0usize;
         self.params.for_each_run(input, |scale, zp, run| {
-            let Some(dst) = out.get_mut(pos..pos + run.len()) else { return };
+            let Some(dst) = out.get_mut(pos..pos + run.len()) else {
+                return;
+            };
             let zp = f64::from(zp);
             for (d, &x) in dst.iter_mut().zip(run) {
                 // f32 division and f32 round (half away from zero), as TFLite does.
@@ -324,19 +350,39 @@ mod tests {
     }
 
     fn quantize(x: &[f32], shape: &[usize], out: DType, q: Quantization) -> TensorBuf {
-        run_op(Op::Quantize, TensorBuf::F32(x.to_vec()), shape, None, out, Some(q)).unwrap()
+        run_op(
+            Op::Quantize,
+            TensorBuf::F32(x.to_vec()),
+            shape,
+            None,
+            out,
+            Some(q),
+        )
+        .unwrap()
     }
 
     #[test]
     fn dequantize_per_tensor() {
         // 0.5 * (q + 3)
-        let y = dequant(TensorBuf::I8(vec![-128, -3, 0, 127]), &[4], quant(&[0.5], &[-3], 0));
+        let y = dequant(
+            TensorBuf::I8(vec![-128, -3, 0, 127]),
+            &[4],
+            quant(&[0.5], &[-3], 0),
+        );
         assert_eq!(y, vec![-62.5, 0.0, 1.5, 65.0]);
         // uint8 with zp 128, scale 2^-7: 0 → -1, 255 → 127/128.
-        let y = dequant(TensorBuf::U8(vec![0, 128, 255]), &[3], quant(&[1.0 / 128.0], &[128], 0));
+        let y = dequant(
+            TensorBuf::U8(vec![0, 128, 255]),
+            &[3],
+            quant(&[1.0 / 128.0], &[128], 0),
+        );
         assert_eq!(y, vec![-1.0, 0.0, 0.9921875]);
         // int16 symmetric, scale 2^-15.
-        let y = dequant(TensorBuf::I16(vec![-32768, 16384, 1]), &[3], quant(&[1.0 / 32768.0], &[0], 0));
+        let y = dequant(
+            TensorBuf::I16(vec![-32768, 16384, 1]),
+            &[3],
+            quant(&[1.0 / 32768.0], &[0], 0),
+        );
         assert_eq!(y, vec![-1.0, 0.5, 1.0 / 32768.0]);
         // 0.1f32 · 7 = 0.70000001043… exactly, which rounds to the f32 nearest 0.7.
         let y = dequant(TensorBuf::I8(vec![7]), &[1], quant(&[0.1], &[], 0));
@@ -346,13 +392,25 @@ mod tests {
     #[test]
     fn dequantize_per_axis() {
         // Axis 0 of [2,3]: row 0 scale 1 zp 0, row 1 scale 0.5 zp 2.
-        let y = dequant(TensorBuf::I8(vec![1, 2, 3, 4, 5, 6]), &[2, 3], quant(&[1.0, 0.5], &[0, 2], 0));
+        let y = dequant(
+            TensorBuf::I8(vec![1, 2, 3, 4, 5, 6]),
+            &[2, 3],
+            quant(&[1.0, 0.5], &[0, 2], 0),
+        );
         assert_eq!(y, vec![1.0, 2.0, 3.0, 1.0, 1.5, 2.0]);
         // Last axis of [2,3]: column scales [1,2,4], zps [0,0,1].
-        let y = dequant(TensorBuf::I8(vec![1, 1, 1, 2, 2, 2]), &[2, 3], quant(&[1.0, 2.0, 4.0], &[0, 0, 1], 1));
+        let y = dequant(
+            TensorBuf::I8(vec![1, 1, 1, 2, 2, 2]),
+            &[2, 3],
+            quant(&[1.0, 2.0, 4.0], &[0, 0, 1], 1),
+        );
         assert_eq!(y, vec![1.0, 2.0, 0.0, 2.0, 4.0, 4.0]);
         // Middle axis of [2,2,2] (as depthwise-style layouts would use): scales [1, 10].
-        let y = dequant(TensorBuf::U8(vec![1, 2, 3, 4, 5, 6, 7, 8]), &[2, 2, 2], quant(&[1.0, 10.0], &[0, 0], 1));
+        let y = dequant(
+            TensorBuf::U8(vec![1, 2, 3, 4, 5, 6, 7, 8]),
+            &[2, 2, 2],
+            quant(&[1.0, 10.0], &[0, 0], 1),
+        );
         assert_eq!(y, vec![1.0, 2.0, 30.0, 40.0, 5.0, 6.0, 70.0, 80.0]);
     }
 
@@ -362,7 +420,16 @@ mod tests {
             .iter()
             .map(|&x| f16::from_f32(x))
             .collect::<Vec<_>>();
-        let y = match run_op(Op::Dequantize, TensorBuf::F16(halves), &[5], None, DType::F32, None).unwrap() {
+        let y = match run_op(
+            Op::Dequantize,
+            TensorBuf::F16(halves),
+            &[5],
+            None,
+            DType::F32,
+            None,
+        )
+        .unwrap()
+        {
             TensorBuf::F32(v) => v,
             _ => unreachable!(),
         };
@@ -376,9 +443,19 @@ mod tests {
         let q = quantize(&x, &[8], DType::I8, quant(&[1.0], &[0], 0));
         assert_eq!(q, TensorBuf::I8(vec![3, -3, 1, -1, 1, 127, -128, 0]));
         // uint8 zp 128, scale 0.5: 1.25/0.5 = 2.5 → 3 → 131.
-        let q = quantize(&[1.25, -100.0, 100.0, -0.25], &[4], DType::U8, quant(&[0.5], &[128], 0));
+        let q = quantize(
+            &[1.25, -100.0, 100.0, -0.25],
+            &[4],
+            DType::U8,
+            quant(&[0.5], &[128], 0),
+        );
         assert_eq!(q, TensorBuf::U8(vec![131, 0, 255, 127]));
-        let q = quantize(&[1.0, -1.0, 0.25], &[3], DType::I16, quant(&[1.0 / 32768.0], &[0], 0));
+        let q = quantize(
+            &[1.0, -1.0, 0.25],
+            &[3],
+            DType::I16,
+            quant(&[1.0 / 32768.0], &[0], 0),
+        );
         assert_eq!(q, TensorBuf::I16(vec![32767, -32768, 8192]));
         // The zero point is added after rounding: (-1.5 → -2) + 5 = 3, not round(3.5) = 4.
         let q = quantize(&[-1.5], &[1], DType::I8, quant(&[1.0], &[5], 0));
@@ -395,7 +472,12 @@ mod tests {
 
     #[test]
     fn quantize_per_axis() {
-        let q = quantize(&[1.0, 1.0, 3.0, 3.0], &[2, 2], DType::I8, quant(&[1.0, 2.0], &[0, -1], 1));
+        let q = quantize(
+            &[1.0, 1.0, 3.0, 3.0],
+            &[2, 2],
+            DType::I8,
+            quant(&[1.0, 2.0], &[0, -1], 1),
+        );
         // columns: scale 1 zp 0, scale 2 zp -1 → [1, round(0.5)-1 = 0, 3, round(1.5)-1 = 1]
         assert_eq!(q, TensorBuf::I8(vec![1, 0, 3, 1]));
     }
@@ -411,8 +493,18 @@ mod tests {
             DType::U8,
             Some(quant(&[1.0], &[128], 0)),
         ));
-        assert_eq!(e, "requantizing QUANTIZE (int8→uint8) is not implemented yet");
-        let e = err(run_op(Op::Dequantize, TensorBuf::I8(vec![0]), &[1], None, DType::F32, None));
+        assert_eq!(
+            e,
+            "requantizing QUANTIZE (int8→uint8) is not implemented yet"
+        );
+        let e = err(run_op(
+            Op::Dequantize,
+            TensorBuf::I8(vec![0]),
+            &[1],
+            None,
+            DType::F32,
+            None,
+        ));
         assert!(e.contains("no quantization parameters"), "{e}");
         let e = err(run_op(
             Op::Dequantize,
