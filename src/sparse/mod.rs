@@ -6,7 +6,13 @@
 //! Each level is DENSE (every coordinate present) or SPARSE_CSR (per parent position,
 //! `segments[p]..segments[p+1]` delimit the `indices` present below parent `p`). The
 //! stored values are the leaves in traversal order. Semantics follow TFLite's
-//! `sparsity_format_converter.cc` (`FormatConverter::SparseToDense`).
+//! `sparsity_format_converter.cc` (`FormatConverter::SparseToDense`), with two
+//! deliberate differences for inputs TFLite mishandles or leaves unchecked:
+//! * the block size of block dim `n+i` is the DENSE size of the level that traverses it
+//!   (TFLite reads `dense_size[traversal_order[n+i]]`, which agrees for up to two block
+//!   dims but not for a 3-cycle of block dims);
+//! * a SPARSE_CSR block level (no stated size) takes its size from the DENSE level of
+//!   the dim it splits; a repeated index within one segment is refused.
 
 use crate::interp::{TensorBuf, MAX_TENSOR_BYTES};
 use crate::ir::{DimensionMetadata, IndexVector, Sparsity};
