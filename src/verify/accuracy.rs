@@ -35,7 +35,8 @@ pub fn mnist_batch(input: &Tensor, pixels: &[u8], count: usize) -> Result<Value,
     }
     let mut shape = input.shape.clone();
     shape[0] = count;
-    let scaled = pixels.iter().map(|&p| p as f32 / 255.0);
+    // Rounded once from the exact quotient, as numpy computes uint8 / 255.0.
+    let scaled = pixels.iter().map(|&p| (p as f64 / 255.0) as f32);
     let data = match input.dtype {
         DType::F32 => TensorBuf::F32(scaled.collect()),
         DType::I8 | DType::U8 | DType::I16 => {
