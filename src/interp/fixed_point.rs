@@ -1,0 +1,1 @@
+//! Fixed-point arithmetic of TFLite's integer reference kernels (not implemented yet).
