@@ -11,13 +11,23 @@ use ferrolite::tflite::{read, write, ReadError};
 use flatbuffers::FlatBufferBuilder;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite").join(name)).expect("fixture")
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/tflite")
+            .join(name),
+    )
+    .expect("fixture")
 }
 
 /// Planning allocates arenas for the declared shapes; skip models that would need
 /// absurd amounts (the reader allows tensors up to 2 GiB each).
 fn plan_if_small(model: Model) {
-    let declared: usize = model.graph.tensors.iter().map(|t| t.dense_bytes()).fold(0, usize::saturating_add);
+    let declared: usize = model
+        .graph
+        .tensors
+        .iter()
+        .map(|t| t.dense_bytes())
+        .fold(0, usize::saturating_add);
     if declared <= 64 << 20 {
         let _ = Interpreter::new(model);
     }
@@ -43,7 +53,10 @@ fn read_and_plan(bytes: &[u8]) -> Result<Result<(), ReadError>, String> {
 
 #[test]
 fn truncated_files_are_errors() {
-    for name in ["mnist_cnn_int8.tflite", "mnist_cnn_dense_block16x1_pruned80_sparse_int8.tflite"] {
+    for name in [
+        "mnist_cnn_int8.tflite",
+        "mnist_cnn_dense_block16x1_pruned80_sparse_int8.tflite",
+    ] {
         let full = fixture(name);
         let ours = write(&read(&full).unwrap()).unwrap();
         for bytes in [&full, &ours] {
@@ -89,7 +102,11 @@ fn flipped_bytes_never_panic() {
     let mut panics = Vec::new();
     let mut accepted = 0;
     let mut cases = 0;
-    for name in ["mnist_cnn_int8.tflite", "mnist_cnn_pruned80_sparse_int8.tflite", "mnist_mlp_int8.tflite"] {
+    for name in [
+        "mnist_cnn_int8.tflite",
+        "mnist_cnn_pruned80_sparse_int8.tflite",
+        "mnist_mlp_int8.tflite",
+    ] {
         let tf = fixture(name);
         let ours = write(&read(&tf).unwrap()).unwrap();
         for original in [tf, ours] {
@@ -121,9 +138,17 @@ fn flipped_bytes_never_panic() {
             }
         }
     }
-    assert!(panics.is_empty(), "{} of {cases} mutated files panicked:\n{}", panics.len(), panics.join("\n"));
+    assert!(
+        panics.is_empty(),
+        "{} of {cases} mutated files panicked:\n{}",
+        panics.len(),
+        panics.join("\n")
+    );
     // Most flips hit weights, so many mutants stay readable and reach planning.
-    assert!(accepted > cases / 10, "only {accepted} of {cases} mutants were readable");
+    assert!(
+        accepted > cases / 10,
+        "only {accepted} of {cases} mutants were readable"
+    );
 }
 
 #[test]
@@ -134,12 +159,18 @@ fn wrong_identifier_and_version() {
     assert!(matches!(e, ReadError::WrongIdentifier { .. }));
     assert!(e.to_string().contains("TFL2"), "{e}");
 
-    let raw = Raw { version: 2, ..Raw::minimal() };
+    let raw = Raw {
+        version: 2,
+        ..Raw::minimal()
+    };
     let e = read(&raw.build()).unwrap_err();
     assert_eq!(e, ReadError::SchemaVersion { version: 2 });
     assert!(e.to_string().contains("version 2"), "{e}");
 
-    let raw = Raw { no_subgraphs: true, ..Raw::minimal() };
+    let raw = Raw {
+        no_subgraphs: true,
+        ..Raw::minimal()
+    };
     assert_eq!(read(&raw.build()).unwrap_err(), ReadError::NoSubgraphs);
 
     // The minimal model itself is fine, so the failures above come from the patches.
@@ -229,7 +260,14 @@ impl Raw {
             .iter()
             .map(|(d, off)| {
                 let data = (!d.is_empty()).then(|| fbb.create_vector(d));
-                fb::Buffer::create(&mut fbb, &fb::BufferArgs { data, offset: *off, size: if *off > 0 { 16 } else { 0 } })
+                fb::Buffer::create(
+                    &mut fbb,
+                    &fb::BufferArgs {
+                        data,
+                        offset: *off,
+                        size: if *off > 0 { 16 } else { 0 },
+                    },
+                )
             })
             .collect();
         let tensors: Vec<_> = self
@@ -256,15 +294,25 @@ impl Raw {
                         .iter()
                         .map(|&(csr, size, has_vectors)| {
                             let mut args = fb::DimensionMetadataArgs {
-                                format: if csr { fb::DimensionType::SPARSE_CSR } else { fb::DimensionType::DENSE },
+                                format: if csr {
+                                    fb::DimensionType::SPARSE_CSR
+                                } else {
+                                    fb::DimensionType::DENSE
+                                },
                                 dense_size: size,
                                 ..Default::default()
                             };
                             if has_vectors {
                                 let values = Some(fbb.create_vector(&[0u8, 1]));
-                                let seg = fb::Uint8Vector::create(&mut fbb, &fb::Uint8VectorArgs { values });
+                                let seg = fb::Uint8Vector::create(
+                                    &mut fbb,
+                                    &fb::Uint8VectorArgs { values },
+                                );
                                 let values = Some(fbb.create_vector(&[0u8]));
-                                let idx = fb::Uint8Vector::create(&mut fbb, &fb::Uint8VectorArgs { values });
+                                let idx = fb::Uint8Vector::create(
+                                    &mut fbb,
+                                    &fb::Uint8VectorArgs { values },
+                                );
                                 args.array_segments_type = fb::SparseIndexVector::Uint8Vector;
                                 args.array_segments = Some(seg.as_union_value());
                                 args.array_indices_type = fb::SparseIndexVector::Uint8Vector;
@@ -278,7 +326,11 @@ impl Raw {
                     let dim_metadata = Some(fbb.create_vector(&metas));
                     fb::SparsityParameters::create(
                         &mut fbb,
-                        &fb::SparsityParametersArgs { traversal_order, block_map, dim_metadata },
+                        &fb::SparsityParametersArgs {
+                            traversal_order,
+                            block_map,
+                            dim_metadata,
+                        },
                     )
                 });
                 fb::Tensor::create(
@@ -302,7 +354,15 @@ impl Raw {
             .map(|(code, ins, outs)| {
                 let inputs = Some(fbb.create_vector(ins));
                 let outputs = Some(fbb.create_vector(outs));
-                fb::Operator::create(&mut fbb, &fb::OperatorArgs { opcode_index: *code, inputs, outputs, ..Default::default() })
+                fb::Operator::create(
+                    &mut fbb,
+                    &fb::OperatorArgs {
+                        opcode_index: *code,
+                        inputs,
+                        outputs,
+                        ..Default::default()
+                    },
+                )
             })
             .collect();
         let subgraph = {
@@ -310,7 +370,16 @@ impl Raw {
             let inputs = Some(fbb.create_vector(&self.inputs));
             let outputs = Some(fbb.create_vector(&self.outputs));
             let operators = Some(fbb.create_vector(&ops));
-            fb::SubGraph::create(&mut fbb, &fb::SubGraphArgs { tensors, inputs, outputs, operators, name: None })
+            fb::SubGraph::create(
+                &mut fbb,
+                &fb::SubGraphArgs {
+                    tensors,
+                    inputs,
+                    outputs,
+                    operators,
+                    name: None,
+                },
+            )
         };
         let opcodes: Vec<_> = self
             .opcodes
@@ -333,7 +402,13 @@ impl Raw {
         let buffers = Some(fbb.create_vector(&buffers));
         let root = fb::Model::create(
             &mut fbb,
-            &fb::ModelArgs { version: self.version, operator_codes, subgraphs, buffers, ..Default::default() },
+            &fb::ModelArgs {
+                version: self.version,
+                operator_codes,
+                subgraphs,
+                buffers,
+                ..Default::default()
+            },
         );
         fbb.finish(root, Some("TFL3"));
         fbb.finished_data().to_vec()
@@ -377,7 +452,17 @@ fn hostile_shapes() {
     let mut r = Raw::minimal();
     r.tensors[2].shape = vec![3, 2];
     let e = expect_err(&r, &["'c'", "24", "16"]);
-    assert!(matches!(e, ReadError::BufferTooSmall { need: 24, have: 16, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ReadError::BufferTooSmall {
+                need: 24,
+                have: 16,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -413,7 +498,17 @@ fn op_reading_an_undefined_tensor() {
     let mut r = Raw::minimal();
     r.ops[0].1 = vec![1];
     let e = expect_err(&r, &["operator #0", "RELU", "'y'"]);
-    assert!(matches!(e, ReadError::UndefinedInput { op: 0, tensor: 1, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ReadError::UndefinedInput {
+                op: 0,
+                tensor: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     // An output nobody writes.
     let mut r = Raw::minimal();
@@ -437,7 +532,10 @@ fn unsupported_types_ops_and_buffers() {
     let mut r = Raw::minimal();
     r.opcodes = vec![(126, None)];
     let e = expect_err(&r, &["operator #0", "BATCH_MATMUL", "code 126"]);
-    assert_eq!(e.to_string(), "operator #0 uses BATCH_MATMUL (code 126), which ferrolite does not support");
+    assert_eq!(
+        e.to_string(),
+        "operator #0 uses BATCH_MATMUL (code 126), which ferrolite does not support"
+    );
 
     let mut r = Raw::minimal();
     r.opcodes = vec![(32, Some("TFLite_Detection_PostProcess"))];
@@ -474,14 +572,21 @@ fn bad_quantization() {
     r.tensors[2].scale = vec![0.5, 0.25];
     r.tensors[2].zero_point = vec![0, 0];
     let m = read(&r.build()).unwrap();
-    assert_eq!(m.graph.tensors[2].quantization.as_ref().unwrap().scale, vec![0.5, 0.25]);
+    assert_eq!(
+        m.graph.tensors[2].quantization.as_ref().unwrap().scale,
+        vec![0.5, 0.25]
+    );
     // An empty parameter table (as TF writes on float tensors) means "not quantized".
     assert_eq!(m.graph.tensors[0].quantization, None);
 }
 
 #[test]
 fn malformed_sparsity() {
-    let good = RawSparsity { traversal_order: vec![0, 1], block_map: vec![], levels: vec![(false, 2, false), (true, 0, true)] };
+    let good = RawSparsity {
+        traversal_order: vec![0, 1],
+        block_map: vec![],
+        levels: vec![(false, 2, false), (true, 0, true)],
+    };
     let with = |s: RawSparsity| {
         let mut r = Raw::minimal();
         r.tensors[2].sparse = Some(s);
@@ -489,20 +594,54 @@ fn malformed_sparsity() {
     };
     read(&with(good.clone()).build()).unwrap();
 
-    expect_err(&with(RawSparsity { traversal_order: vec![0], ..good.clone() }), &["'c'", "traversal_order has 1"]);
-    expect_err(&with(RawSparsity { traversal_order: vec![0, 0], ..good.clone() }), &["'c'", "repeats"]);
-    expect_err(&with(RawSparsity { traversal_order: vec![0, 5], ..good.clone() }), &["'c'", "traversal_order entry 5"]);
-    expect_err(&with(RawSparsity { levels: vec![(false, 2, false)], ..good.clone() }), &["'c'", "dim_metadata has 1"]);
     expect_err(
-        &with(RawSparsity { levels: vec![(false, 2, false), (true, 0, false)], ..good.clone() }),
+        &with(RawSparsity {
+            traversal_order: vec![0],
+            ..good.clone()
+        }),
+        &["'c'", "traversal_order has 1"],
+    );
+    expect_err(
+        &with(RawSparsity {
+            traversal_order: vec![0, 0],
+            ..good.clone()
+        }),
+        &["'c'", "repeats"],
+    );
+    expect_err(
+        &with(RawSparsity {
+            traversal_order: vec![0, 5],
+            ..good.clone()
+        }),
+        &["'c'", "traversal_order entry 5"],
+    );
+    expect_err(
+        &with(RawSparsity {
+            levels: vec![(false, 2, false)],
+            ..good.clone()
+        }),
+        &["'c'", "dim_metadata has 1"],
+    );
+    expect_err(
+        &with(RawSparsity {
+            levels: vec![(false, 2, false), (true, 0, false)],
+            ..good.clone()
+        }),
         &["'c'", "level 1", "array_segments"],
     );
     expect_err(
-        &with(RawSparsity { traversal_order: vec![0, 1, 2], block_map: vec![4], levels: good.levels.clone() }),
+        &with(RawSparsity {
+            traversal_order: vec![0, 1, 2],
+            block_map: vec![4],
+            levels: good.levels.clone(),
+        }),
         &["'c'", "block_map entry 4"],
     );
     expect_err(
-        &with(RawSparsity { levels: vec![(false, -3, false), (true, 0, true)], ..good }),
+        &with(RawSparsity {
+            levels: vec![(false, -3, false), (true, 0, true)],
+            ..good
+        }),
         &["'c'", "dense_size -3"],
     );
 }
@@ -512,6 +651,10 @@ fn writer_rejects_dangling_indices() {
     let mut m = read(&fixture("mnist_mlp_float32.tflite")).unwrap();
     m.graph.operators[1].inputs[0] = Some(999);
     let e = write(&m).unwrap_err();
-    assert!(e.to_string().contains("operator #1 (FULLY_CONNECTED) input 0"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("operator #1 (FULLY_CONNECTED) input 0"),
+        "{e}"
+    );
     assert!(e.to_string().contains("999"), "{e}");
 }

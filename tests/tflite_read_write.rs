@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrolite::ir::{DType, FullyConnectedOptions, Graph, Model, Op, Operator, Quantization, Tensor};
+use ferrolite::ir::{
+    DType, FullyConnectedOptions, Graph, Model, Op, Operator, Quantization, Tensor,
+};
 use ferrolite::tflite::schema_generated::tflite as fb;
 use ferrolite::tflite::{read, write};
 use serde_json::Value;
@@ -47,22 +49,41 @@ fn dtype_from_name(n: &str) -> DType {
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("uint") as usize).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("uint") as usize)
+        .collect()
 }
 
 fn i32s(v: &Value) -> Vec<i32> {
-    v.as_array().expect("array").iter().map(|x| x.as_i64().expect("int") as i32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_i64().expect("int") as i32)
+        .collect()
 }
 
 fn check_io(graph: &Graph, index: usize, spec: &Value, file: &str) {
     let t = &graph.tensors[index];
     assert_eq!(t.name, spec["name"].as_str().unwrap(), "{file}");
-    assert_eq!(t.dtype, dtype_from_name(spec["dtype"].as_str().unwrap()), "{file}");
+    assert_eq!(
+        t.dtype,
+        dtype_from_name(spec["dtype"].as_str().unwrap()),
+        "{file}"
+    );
     assert_eq!(t.shape, usizes(&spec["shape"]), "{file}");
-    assert_eq!(t.shape_signature.as_deref(), Some(i32s(&spec["shape_signature"]).as_slice()), "{file}");
+    assert_eq!(
+        t.shape_signature.as_deref(),
+        Some(i32s(&spec["shape_signature"]).as_slice()),
+        "{file}"
+    );
     let scale = spec["scale"].as_f64().unwrap() as f32;
     if scale == 0.0 {
-        assert_eq!(t.quantization, None, "{file}: float I/O has no quantization");
+        assert_eq!(
+            t.quantization, None,
+            "{file}: float I/O has no quantization"
+        );
     } else {
         let zp = spec["zero_point"].as_i64().unwrap();
         assert_eq!(t.scale_zero_point(), Some((scale, zp)), "{file}");
@@ -75,7 +96,12 @@ fn fixtures_read_with_manifest_ops_and_io() {
         let model = read(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
         let g = &model.graph;
         let ops: Vec<&str> = g.operators.iter().map(|o| o.op.name()).collect();
-        let expected: Vec<&str> = entry["ops"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let expected: Vec<&str> = entry["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert_eq!(ops, expected, "{file}");
 
         assert_eq!(g.inputs.len(), 1, "{file}");
@@ -85,8 +111,16 @@ fn fixtures_read_with_manifest_ops_and_io() {
 
         let sig = model.signature.as_ref().expect("TF writes a signature");
         assert_eq!(sig.key, "serving_default", "{file}");
-        assert_eq!(sig.inputs.iter().map(|s| s.1).collect::<Vec<_>>(), g.inputs, "{file}");
-        assert_eq!(sig.outputs.iter().map(|s| s.1).collect::<Vec<_>>(), g.outputs, "{file}");
+        assert_eq!(
+            sig.inputs.iter().map(|s| s.1).collect::<Vec<_>>(),
+            g.inputs,
+            "{file}"
+        );
+        assert_eq!(
+            sig.outputs.iter().map(|s| s.1).collect::<Vec<_>>(),
+            g.outputs,
+            "{file}"
+        );
 
         for (i, t) in g.tensors.iter().enumerate() {
             assert!(t.shape.len() <= 4, "{file}: tensor {i} {:?}", t.shape);
@@ -94,7 +128,10 @@ fn fixtures_read_with_manifest_ops_and_io() {
                 if t.sparsity.is_none() {
                     assert_eq!(d.len(), t.dense_bytes(), "{file}: tensor {i} '{}'", t.name);
                 } else {
-                    assert!(d.len() < t.dense_bytes(), "{file}: sparse tensor {i} stores fewer bytes");
+                    assert!(
+                        d.len() < t.dense_bytes(),
+                        "{file}: sparse tensor {i} stores fewer bytes"
+                    );
                     assert_eq!(d.len() % t.dtype.size(), 0);
                 }
             }
@@ -112,7 +149,8 @@ fn fixtures_read_with_manifest_ops_and_io() {
                 let w = op.input(1).expect("weights");
                 let produced = g.producer(w).map(|p| g.operators[p].op.name());
                 assert!(
-                    g.tensors[w].is_constant() || matches!(produced, Some("DENSIFY") | Some("DEQUANTIZE")),
+                    g.tensors[w].is_constant()
+                        || matches!(produced, Some("DENSIFY") | Some("DEQUANTIZE")),
                     "{file}: weights of {}",
                     op.op.name()
                 );
@@ -126,10 +164,19 @@ fn fixture_details_match_what_tf_wrote() {
     let bytes = std::fs::read(fixture_dir().join("mnist_cnn_int8.tflite")).unwrap();
     let m = read(&bytes).unwrap();
     let g = &m.graph;
-    let conv = g.operators.iter().find(|o| matches!(o.op, Op::Conv2d(_))).unwrap();
-    let Op::Conv2d(o) = &conv.op else { unreachable!() };
+    let conv = g
+        .operators
+        .iter()
+        .find(|o| matches!(o.op, Op::Conv2d(_)))
+        .unwrap();
+    let Op::Conv2d(o) = &conv.op else {
+        unreachable!()
+    };
     // Keras: Conv2D(12, 3x3, valid, relu), default strides and dilation.
-    assert_eq!((o.stride_w, o.stride_h, o.dilation_w, o.dilation_h), (1, 1, 1, 1));
+    assert_eq!(
+        (o.stride_w, o.stride_h, o.dilation_w, o.dilation_h),
+        (1, 1, 1, 1)
+    );
     assert_eq!(o.padding, ferrolite::ir::Padding::Valid);
     assert_eq!(o.activation, ferrolite::ir::Activation::Relu);
     let filter = g.tensor(conv.input(1).unwrap());
@@ -142,21 +189,43 @@ fn fixture_details_match_what_tf_wrote() {
     let bias = g.tensor(conv.input(2).unwrap());
     assert_eq!((bias.dtype, bias.shape.clone()), (DType::I32, vec![12]));
 
-    let pool = g.operators.iter().find(|o| matches!(o.op, Op::MaxPool2d(_))).unwrap();
-    let Op::MaxPool2d(p) = &pool.op else { unreachable!() };
-    assert_eq!((p.filter_w, p.filter_h, p.stride_w, p.stride_h), (2, 2, 2, 2));
+    let pool = g
+        .operators
+        .iter()
+        .find(|o| matches!(o.op, Op::MaxPool2d(_)))
+        .unwrap();
+    let Op::MaxPool2d(p) = &pool.op else {
+        unreachable!()
+    };
+    assert_eq!(
+        (p.filter_w, p.filter_h, p.stride_w, p.stride_h),
+        (2, 2, 2, 2)
+    );
 
     // The block-sparse int8 FC keeps its sparsity: [DENSE, SPARSE_CSR, DENSE 16].
-    let bytes = std::fs::read(fixture_dir().join("mnist_cnn_dense_block16x1_pruned80_sparse_int8.tflite")).unwrap();
+    let bytes =
+        std::fs::read(fixture_dir().join("mnist_cnn_dense_block16x1_pruned80_sparse_int8.tflite"))
+            .unwrap();
     let m = read(&bytes).unwrap();
-    let fc = m.graph.operators.iter().find(|o| matches!(o.op, Op::FullyConnected(_))).unwrap();
+    let fc = m
+        .graph
+        .operators
+        .iter()
+        .find(|o| matches!(o.op, Op::FullyConnected(_)))
+        .unwrap();
     let w = m.graph.tensor(fc.input(1).unwrap());
     let s = w.sparsity.as_ref().expect("sparse FC weights");
     assert_eq!(s.traversal_order, vec![0, 1, 2]);
     assert_eq!(s.block_map, vec![1]);
     assert_eq!(s.dim_metadata.len(), 3);
-    assert_eq!(s.dim_metadata[2], ferrolite::ir::DimensionMetadata::Dense { size: 16 });
-    assert!(matches!(s.dim_metadata[1], ferrolite::ir::DimensionMetadata::SparseCsr { .. }));
+    assert_eq!(
+        s.dim_metadata[2],
+        ferrolite::ir::DimensionMetadata::Dense { size: 16 }
+    );
+    assert!(matches!(
+        s.dim_metadata[1],
+        ferrolite::ir::DimensionMetadata::SparseCsr { .. }
+    ));
 }
 
 #[test]
@@ -166,15 +235,27 @@ fn round_trip_is_lossless_and_reproducible() {
         let written = write(&model).unwrap_or_else(|e| panic!("{file}: {e}"));
         let again = read(&written).unwrap_or_else(|e| panic!("{file}: re-read: {e}"));
         assert_eq!(model, again, "{file}");
-        assert_eq!(written, write(&model).unwrap(), "{file}: writing twice differs");
-        assert_eq!(written, write(&again).unwrap(), "{file}: writing the re-read model differs");
+        assert_eq!(
+            written,
+            write(&model).unwrap(),
+            "{file}: writing twice differs"
+        );
+        assert_eq!(
+            written,
+            write(&again).unwrap(),
+            "{file}: writing the re-read model differs"
+        );
     }
 }
 
 fn metadata_string(m: &fb::Model, name: &str) -> Option<String> {
     let entry = m.metadata()?.iter().find(|e| e.name() == Some(name))?;
     let data = m.buffers()?.get(entry.buffer() as usize).data()?;
-    Some(String::from_utf8_lossy(data.bytes()).trim_end_matches('\0').to_string())
+    Some(
+        String::from_utf8_lossy(data.bytes())
+            .trim_end_matches('\0')
+            .to_string(),
+    )
 }
 
 #[test]
@@ -185,7 +266,10 @@ fn written_files_have_tflite_layout() {
         let m = fb::root_as_model(&written).unwrap();
         assert_eq!(m.version(), 3);
         let buffers = m.buffers().unwrap();
-        assert!(buffers.get(0).data().is_none_or(|d| d.is_empty()), "{file}: buffer 0 must be empty");
+        assert!(
+            buffers.get(0).data().is_none_or(|d| d.is_empty()),
+            "{file}: buffer 0 must be empty"
+        );
 
         // Constant data starts on a 16-byte boundary of the file.
         let base = written.as_ptr() as usize;
@@ -205,17 +289,27 @@ fn written_files_have_tflite_layout() {
         let mut used = std::collections::HashSet::new();
         for t in sg.tensors().unwrap().iter() {
             if t.buffer() != 0 {
-                assert!(used.insert(t.buffer()), "{file}: buffer {} shared", t.buffer());
+                assert!(
+                    used.insert(t.buffer()),
+                    "{file}: buffer {} shared",
+                    t.buffer()
+                );
             }
         }
 
         // The runtime-version string equals the one TF computed for the same ops.
-        let ours = metadata_string(&m, "min_runtime_version").expect("min_runtime_version metadata");
+        let ours =
+            metadata_string(&m, "min_runtime_version").expect("min_runtime_version metadata");
         let tf_model = fb::root_as_model(&bytes).unwrap();
         let theirs = metadata_string(&tf_model, "min_runtime_version").expect("TF wrote one");
         assert_eq!(ours, theirs, "{file}");
         let raw = m.buffers().unwrap();
-        let entry = m.metadata().unwrap().iter().find(|e| e.name() == Some("min_runtime_version")).unwrap();
+        let entry = m
+            .metadata()
+            .unwrap()
+            .iter()
+            .find(|e| e.name() == Some("min_runtime_version"))
+            .unwrap();
         assert_eq!(raw.get(entry.buffer() as usize).data().unwrap().len(), 16);
 
         let sig = m.signature_defs().unwrap().get(0);
@@ -231,7 +325,13 @@ fn opcode_versions(bytes: &[u8]) -> Vec<(String, i32)> {
         .iter()
         .map(|c| {
             let code = c.builtin_code().0.max(c.deprecated_builtin_code() as i32);
-            (fb::BuiltinOperator(code).variant_name().unwrap().to_string(), c.version())
+            (
+                fb::BuiltinOperator(code)
+                    .variant_name()
+                    .unwrap()
+                    .to_string(),
+                c.version(),
+            )
         })
         .collect();
     v.sort();
@@ -247,7 +347,12 @@ fn opcode_versions_agree_with_tensorflow() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["name"].as_str().unwrap().to_string(), c["version"].as_i64().unwrap() as i32))
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["version"].as_i64().unwrap() as i32,
+                )
+            })
             .collect();
         theirs.sort();
         assert_eq!(ours, theirs, "{file}");
@@ -255,18 +360,30 @@ fn opcode_versions_agree_with_tensorflow() {
         assert_eq!(opcode_versions(&bytes), theirs, "{file}");
     }
     // Spot checks named in the format notes.
-    let int8 = write(&read(&std::fs::read(fixture_dir().join("mnist_cnn_int8.tflite")).unwrap()).unwrap()).unwrap();
+    let int8 =
+        write(&read(&std::fs::read(fixture_dir().join("mnist_cnn_int8.tflite")).unwrap()).unwrap())
+            .unwrap();
     let v = opcode_versions(&int8);
     assert!(v.contains(&("CONV_2D".to_string(), 3)));
     assert!(v.contains(&("FULLY_CONNECTED".to_string(), 4)));
     assert!(v.contains(&("MAX_POOL_2D".to_string(), 2)));
 }
 
-fn tiny_fc_model(input: DType, weights: DType, per_channel: bool, with_bias: bool, fc: FullyConnectedOptions) -> Model {
+fn tiny_fc_model(
+    input: DType,
+    weights: DType,
+    per_channel: bool,
+    with_bias: bool,
+    fc: FullyConnectedOptions,
+) -> Model {
     let mut w = Tensor::constant("w", weights, vec![2, 3], vec![0; 6 * weights.size()]);
     if weights == DType::I8 {
         w.quantization = Some(if per_channel {
-            Quantization { scale: vec![0.5, 0.25], zero_point: vec![0, 0], ..Default::default() }
+            Quantization {
+                scale: vec![0.5, 0.25],
+                zero_point: vec![0, 0],
+                ..Default::default()
+            }
         } else {
             Quantization::per_tensor(0.5, 0)
         });
@@ -280,7 +397,11 @@ fn tiny_fc_model(input: DType, weights: DType, per_channel: bool, with_bias: boo
     let mut tensors = vec![x, w, y];
     let mut inputs = vec![0, 1];
     if with_bias {
-        let bias_type = if input == DType::I8 { DType::I32 } else { DType::F32 };
+        let bias_type = if input == DType::I8 {
+            DType::I32
+        } else {
+            DType::F32
+        };
         tensors.push(Tensor::constant("b", bias_type, vec![2], vec![0; 8]));
         inputs.push(3);
     }
@@ -304,16 +425,76 @@ fn fc_version(m: &Model) -> i32 {
 #[test]
 fn fully_connected_versions_follow_tf_rules() {
     let plain = FullyConnectedOptions::default();
-    let asym = FullyConnectedOptions { asymmetric_quantize_inputs: true, ..Default::default() };
-    let keep = FullyConnectedOptions { keep_num_dims: true, ..Default::default() };
-    assert_eq!(fc_version(&tiny_fc_model(DType::F32, DType::F32, false, true, plain.clone())), 1);
-    assert_eq!(fc_version(&tiny_fc_model(DType::I8, DType::I8, false, true, plain.clone())), 4);
-    assert_eq!(fc_version(&tiny_fc_model(DType::I8, DType::I8, true, true, plain.clone())), 4);
-    assert_eq!(fc_version(&tiny_fc_model(DType::F32, DType::I8, false, true, plain.clone())), 3);
-    assert_eq!(fc_version(&tiny_fc_model(DType::F32, DType::I8, false, true, asym)), 9);
-    assert_eq!(fc_version(&tiny_fc_model(DType::F32, DType::I8, true, true, plain.clone())), 12);
-    assert_eq!(fc_version(&tiny_fc_model(DType::F32, DType::F32, false, false, plain)), 6);
-    assert_eq!(fc_version(&tiny_fc_model(DType::F32, DType::F32, false, true, keep)), 5);
+    let asym = FullyConnectedOptions {
+        asymmetric_quantize_inputs: true,
+        ..Default::default()
+    };
+    let keep = FullyConnectedOptions {
+        keep_num_dims: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        fc_version(&tiny_fc_model(
+            DType::F32,
+            DType::F32,
+            false,
+            true,
+            plain.clone()
+        )),
+        1
+    );
+    assert_eq!(
+        fc_version(&tiny_fc_model(
+            DType::I8,
+            DType::I8,
+            false,
+            true,
+            plain.clone()
+        )),
+        4
+    );
+    assert_eq!(
+        fc_version(&tiny_fc_model(
+            DType::I8,
+            DType::I8,
+            true,
+            true,
+            plain.clone()
+        )),
+        4
+    );
+    assert_eq!(
+        fc_version(&tiny_fc_model(
+            DType::F32,
+            DType::I8,
+            false,
+            true,
+            plain.clone()
+        )),
+        3
+    );
+    assert_eq!(
+        fc_version(&tiny_fc_model(DType::F32, DType::I8, false, true, asym)),
+        9
+    );
+    assert_eq!(
+        fc_version(&tiny_fc_model(
+            DType::F32,
+            DType::I8,
+            true,
+            true,
+            plain.clone()
+        )),
+        12
+    );
+    assert_eq!(
+        fc_version(&tiny_fc_model(DType::F32, DType::F32, false, false, plain)),
+        6
+    );
+    assert_eq!(
+        fc_version(&tiny_fc_model(DType::F32, DType::F32, false, true, keep)),
+        5
+    );
 }
 
 #[test]
@@ -333,27 +514,52 @@ fn opcodes_are_deduplicated_per_code_and_version() {
         .operators()
         .unwrap()
         .iter()
-        .filter(|o| codes.get(o.opcode_index() as usize).builtin_code() == fb::BuiltinOperator::FULLY_CONNECTED)
+        .filter(|o| {
+            codes.get(o.opcode_index() as usize).builtin_code()
+                == fb::BuiltinOperator::FULLY_CONNECTED
+        })
         .map(|o| o.opcode_index())
         .collect();
     assert_eq!(fc_opcodes.len(), 2);
     assert_eq!(fc_opcodes[0], fc_opcodes[1]);
 
-    let mut mixed = tiny_fc_model(DType::F32, DType::F32, false, true, FullyConnectedOptions::default());
+    let mut mixed = tiny_fc_model(
+        DType::F32,
+        DType::F32,
+        false,
+        true,
+        FullyConnectedOptions::default(),
+    );
     let g = &mut mixed.graph;
-    g.tensors.push(Tensor::activation("z", DType::F32, vec![1, 2]));
+    g.tensors
+        .push(Tensor::activation("z", DType::F32, vec![1, 2]));
     g.operators.push(Operator::new(
-        Op::FullyConnected(FullyConnectedOptions { keep_num_dims: true, ..Default::default() }),
+        Op::FullyConnected(FullyConnectedOptions {
+            keep_num_dims: true,
+            ..Default::default()
+        }),
         vec![0, 1, 3],
         vec![4],
     ));
     let v = opcode_versions(&write(&mixed).unwrap());
-    assert_eq!(v, vec![("FULLY_CONNECTED".to_string(), 1), ("FULLY_CONNECTED".to_string(), 5)]);
+    assert_eq!(
+        v,
+        vec![
+            ("FULLY_CONNECTED".to_string(), 1),
+            ("FULLY_CONNECTED".to_string(), 5)
+        ]
+    );
 }
 
 #[test]
 fn model_without_signature_gets_serving_default() {
-    let mut m = tiny_fc_model(DType::F32, DType::F32, false, true, FullyConnectedOptions::default());
+    let mut m = tiny_fc_model(
+        DType::F32,
+        DType::F32,
+        false,
+        true,
+        FullyConnectedOptions::default(),
+    );
     m.signature = None;
     m.description = Some("made by a test".into());
     let back = read(&write(&m).unwrap()).unwrap();

@@ -12,7 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(model) = ferrolite::tflite::read(data) else {
         return;
     };
-    let declared: usize = model.graph.tensors.iter().map(|t| t.dense_bytes()).fold(0, usize::saturating_add);
+    let declared: usize = model
+        .graph
+        .tensors
+        .iter()
+        .map(|t| t.dense_bytes())
+        .fold(0, usize::saturating_add);
     if declared <= MAX_PLANNED_BYTES {
         let _ = ferrolite::interp::Interpreter::new(model);
     }

@@ -10,9 +10,9 @@
 
 use super::schema_generated::tflite as fb;
 use crate::ir::{
-    Activation, Conv2dOptions, DType, DepthwiseConv2dOptions, DimensionMetadata, FullyConnectedOptions, Graph,
-    IndexVector, Model, Op, Operator, Padding, Pool2dOptions, Quantization, Signature, Sparsity,
-    StridedSliceOptions, Tensor,
+    Activation, Conv2dOptions, DType, DepthwiseConv2dOptions, DimensionMetadata,
+    FullyConnectedOptions, Graph, IndexVector, Model, Op, Operator, Padding, Pool2dOptions,
+    Quantization, Signature, Sparsity, StridedSliceOptions, Tensor,
 };
 
 /// Largest dense tensor (in bytes) a model may declare. TFLite files cannot exceed 2 GiB,
@@ -36,33 +36,82 @@ pub enum ReadError {
     #[error("model has no subgraphs")]
     NoSubgraphs,
     #[error("tensor #{tensor} '{name}' uses buffer {buffer}, which is stored outside the flatbuffer (offset {offset}, size {size}); external buffers are not supported")]
-    ExternalBuffer { tensor: usize, name: String, buffer: usize, offset: u64, size: u64 },
+    ExternalBuffer {
+        tensor: usize,
+        name: String,
+        buffer: usize,
+        offset: u64,
+        size: u64,
+    },
     #[error("tensor #{tensor} '{name}' has shape {shape:?} ({dtype}), which needs {need} bytes, but its buffer holds only {have}")]
-    BufferTooSmall { tensor: usize, name: String, shape: Vec<usize>, dtype: DType, need: usize, have: usize },
-    #[error("tensor #{tensor} '{name}' refers to buffer {buffer}, but the model has {count} buffers")]
-    BufferIndex { tensor: usize, name: String, buffer: u32, count: usize },
+    BufferTooSmall {
+        tensor: usize,
+        name: String,
+        shape: Vec<usize>,
+        dtype: DType,
+        need: usize,
+        have: usize,
+    },
+    #[error(
+        "tensor #{tensor} '{name}' refers to buffer {buffer}, but the model has {count} buffers"
+    )]
+    BufferIndex {
+        tensor: usize,
+        name: String,
+        buffer: u32,
+        count: usize,
+    },
     #[error("{what} refers to tensor {index}, but subgraph 0 has {count} tensors")]
-    TensorIndex { what: String, index: i64, count: usize },
+    TensorIndex {
+        what: String,
+        index: i64,
+        count: usize,
+    },
     #[error("operator #{op} uses opcode {index}, but the model has {count} operator codes")]
     OpcodeIndex { op: usize, index: u32, count: usize },
     #[error("operator #{op} ({op_name}) reads tensor #{tensor} '{name}', which no earlier operator produces and which is neither a graph input nor a constant")]
-    UndefinedInput { op: usize, op_name: String, tensor: usize, name: String },
+    UndefinedInput {
+        op: usize,
+        op_name: String,
+        tensor: usize,
+        name: String,
+    },
     #[error("graph output tensor #{tensor} '{name}' is never produced, and is neither a graph input nor a constant")]
     UndefinedOutput { tensor: usize, name: String },
     #[error("tensor #{tensor} '{name}' has a bad shape: {message}")]
-    BadShape { tensor: usize, name: String, message: String },
+    BadShape {
+        tensor: usize,
+        name: String,
+        message: String,
+    },
     #[error("tensor #{tensor} '{name}' has type {type_name}, which ferrolite does not support")]
-    UnsupportedType { tensor: usize, name: String, type_name: String },
+    UnsupportedType {
+        tensor: usize,
+        name: String,
+        type_name: String,
+    },
     #[error("operator #{op} uses {name} (code {code}), which ferrolite does not support")]
     UnsupportedOp { op: usize, name: String, code: i32 },
     #[error("operator #{op} is the custom op '{custom_code}', which ferrolite does not support")]
     UnsupportedCustomOp { op: usize, custom_code: String },
     #[error("operator #{op} ({op_name}): {message}")]
-    BadOperator { op: usize, op_name: String, message: String },
+    BadOperator {
+        op: usize,
+        op_name: String,
+        message: String,
+    },
     #[error("tensor #{tensor} '{name}' has bad quantization: {message}")]
-    BadQuantization { tensor: usize, name: String, message: String },
+    BadQuantization {
+        tensor: usize,
+        name: String,
+        message: String,
+    },
     #[error("tensor #{tensor} '{name}' has bad sparsity parameters: {message}")]
-    BadSparsity { tensor: usize, name: String, message: String },
+    BadSparsity {
+        tensor: usize,
+        name: String,
+        message: String,
+    },
     #[error("bad signature: {message}")]
     BadSignature { message: String },
 }
@@ -86,10 +135,15 @@ pub fn read(bytes: &[u8]) -> Result<Model, ReadError> {
         max_apparent_size: bytes.len().saturating_mul(4).max(1 << 20),
         ignore_missing_null_terminator: false,
     };
-    let model = flatbuffers::root_with_opts::<fb::Model>(&opts, bytes)
-        .map_err(|e| ReadError::Flatbuffer { message: one_line(&e.to_string()) })?;
+    let model = flatbuffers::root_with_opts::<fb::Model>(&opts, bytes).map_err(|e| {
+        ReadError::Flatbuffer {
+            message: one_line(&e.to_string()),
+        }
+    })?;
     if model.version() != 3 {
-        return Err(ReadError::SchemaVersion { version: model.version() });
+        return Err(ReadError::SchemaVersion {
+            version: model.version(),
+        });
     }
     let subgraph = model
         .subgraphs()
@@ -118,20 +172,31 @@ fn lower_graph(model: &fb::Model, subgraph: &fb::SubGraph) -> Result<Graph, Read
     }
     let count = tensors.len();
     let graph_index = |what: &str, v: i32| -> Result<usize, ReadError> {
-        usize::try_from(v).ok().filter(|&i| i < count).ok_or_else(|| ReadError::TensorIndex {
-            what: what.to_string(),
-            index: v.into(),
-            count,
-        })
+        usize::try_from(v)
+            .ok()
+            .filter(|&i| i < count)
+            .ok_or_else(|| ReadError::TensorIndex {
+                what: what.to_string(),
+                index: v.into(),
+                count,
+            })
     };
     let inputs = subgraph
         .inputs()
-        .map(|v| v.iter().map(|i| graph_index("graph input list", i)).collect::<Result<Vec<_>, _>>())
+        .map(|v| {
+            v.iter()
+                .map(|i| graph_index("graph input list", i))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()?
         .unwrap_or_default();
     let outputs = subgraph
         .outputs()
-        .map(|v| v.iter().map(|i| graph_index("graph output list", i)).collect::<Result<Vec<_>, _>>())
+        .map(|v| {
+            v.iter()
+                .map(|i| graph_index("graph output list", i))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()?
         .unwrap_or_default();
 
@@ -154,8 +219,15 @@ fn lower_graph(model: &fb::Model, subgraph: &fb::SubGraph) -> Result<Graph, Read
             let opcode = opcodes
                 .filter(|_| (code_index as usize) < opcode_count)
                 .map(|o| o.get(code_index as usize))
-                .ok_or(ReadError::OpcodeIndex { op: op_index, index: code_index, count: opcode_count })?;
-            let code = opcode.builtin_code().0.max(i32::from(opcode.deprecated_builtin_code()));
+                .ok_or(ReadError::OpcodeIndex {
+                    op: op_index,
+                    index: code_index,
+                    count: opcode_count,
+                })?;
+            let code = opcode
+                .builtin_code()
+                .0
+                .max(i32::from(opcode.deprecated_builtin_code()));
             let op = lower_op(op_index, code, &opcode, &fop)?;
             let name = op.name();
 
@@ -181,19 +253,27 @@ fn lower_graph(model: &fb::Model, subgraph: &fb::SubGraph) -> Result<Graph, Read
             let mut op_outputs = Vec::new();
             if let Some(list) = fop.outputs() {
                 for (slot, v) in list.iter().enumerate() {
-                    let t = graph_index(&format!("operator #{op_index} ({name}) output {slot}"), v)?;
+                    let t =
+                        graph_index(&format!("operator #{op_index} ({name}) output {slot}"), v)?;
                     op_outputs.push(t);
                 }
             }
             for &t in &op_outputs {
                 defined[t] = true;
             }
-            operators.push(Operator { op, inputs: op_inputs, outputs: op_outputs });
+            operators.push(Operator {
+                op,
+                inputs: op_inputs,
+                outputs: op_outputs,
+            });
         }
     }
     for &t in &outputs {
         if !defined[t] {
-            return Err(ReadError::UndefinedOutput { tensor: t, name: tensors[t].name.clone() });
+            return Err(ReadError::UndefinedOutput {
+                tensor: t,
+                name: tensors[t].name.clone(),
+            });
         }
     }
     Ok(Graph {
@@ -220,12 +300,17 @@ fn lower_dtype(t: fb::TensorType) -> Option<DType> {
 }
 
 fn type_name(t: fb::TensorType) -> String {
-    t.variant_name().map_or_else(|| format!("#{}", t.0), str::to_string)
+    t.variant_name()
+        .map_or_else(|| format!("#{}", t.0), str::to_string)
 }
 
 fn lower_tensor(model: &fb::Model, index: usize, t: &fb::Tensor) -> Result<Tensor, ReadError> {
     let name = t.name().unwrap_or("").to_string();
-    let bad_shape = |message: String| ReadError::BadShape { tensor: index, name: name.clone(), message };
+    let bad_shape = |message: String| ReadError::BadShape {
+        tensor: index,
+        name: name.clone(),
+        message,
+    };
     let dtype = lower_dtype(t.type_()).ok_or_else(|| ReadError::UnsupportedType {
         tensor: index,
         name: name.clone(),
@@ -235,8 +320,11 @@ fn lower_tensor(model: &fb::Model, index: usize, t: &fb::Tensor) -> Result<Tenso
     let mut shape = Vec::new();
     if let Some(dims) = t.shape() {
         for (axis, d) in dims.iter().enumerate() {
-            let d = usize::try_from(d)
-                .map_err(|_| bad_shape(format!("dimension {axis} is {d}; shape dimensions must be >= 0")))?;
+            let d = usize::try_from(d).map_err(|_| {
+                bad_shape(format!(
+                    "dimension {axis} is {d}; shape dimensions must be >= 0"
+                ))
+            })?;
             shape.push(d);
         }
     }
@@ -244,7 +332,11 @@ fn lower_tensor(model: &fb::Model, index: usize, t: &fb::Tensor) -> Result<Tenso
         .iter()
         .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
         .filter(|&b| b <= MAX_TENSOR_BYTES)
-        .ok_or_else(|| bad_shape(format!("{shape:?} of {dtype} exceeds the {MAX_TENSOR_BYTES}-byte tensor limit")))?;
+        .ok_or_else(|| {
+            bad_shape(format!(
+                "{shape:?} of {dtype} exceeds the {MAX_TENSOR_BYTES}-byte tensor limit"
+            ))
+        })?;
 
     let shape_signature = match t.shape_signature() {
         None => None,
@@ -258,7 +350,9 @@ fn lower_tensor(model: &fb::Model, index: usize, t: &fb::Tensor) -> Result<Tenso
                 )));
             }
             if let Some(d) = sig.iter().find(|&&d| d < -1) {
-                return Err(bad_shape(format!("shape_signature {sig:?} has dimension {d}; only -1 may be negative")));
+                return Err(bad_shape(format!(
+                    "shape_signature {sig:?} has dimension {d}; only -1 may be negative"
+                )));
             }
             Some(sig)
         }
@@ -269,7 +363,10 @@ fn lower_tensor(model: &fb::Model, index: usize, t: &fb::Tensor) -> Result<Tenso
         .map(|q| lower_quantization(index, &name, &shape, &q))
         .transpose()?
         .flatten();
-    let sparsity = t.sparsity().map(|s| lower_sparsity(index, &name, &shape, &s)).transpose()?;
+    let sparsity = t
+        .sparsity()
+        .map(|s| lower_sparsity(index, &name, &shape, &s))
+        .transpose()?;
 
     let data = tensor_data(model, index, &name, t.buffer())?;
     let data = match data {
@@ -279,7 +376,10 @@ fn lower_tensor(model: &fb::Model, index: usize, t: &fb::Tensor) -> Result<Tenso
                 return Err(ReadError::BadSparsity {
                     tensor: index,
                     name,
-                    message: format!("{} stored bytes are not a whole number of {dtype} values", bytes.len()),
+                    message: format!(
+                        "{} stored bytes are not a whole number of {dtype} values",
+                        bytes.len()
+                    ),
                 });
             }
             Some(bytes.to_vec())
@@ -313,7 +413,12 @@ fn lower_tensor(model: &fb::Model, index: usize, t: &fb::Tensor) -> Result<Tenso
 }
 
 /// The constant bytes of a tensor, or `None` for a runtime tensor (buffer 0 or empty).
-fn tensor_data<'a>(model: &fb::Model<'a>, tensor: usize, name: &str, buffer: u32) -> Result<Option<&'a [u8]>, ReadError> {
+fn tensor_data<'a>(
+    model: &fb::Model<'a>,
+    tensor: usize,
+    name: &str,
+    buffer: u32,
+) -> Result<Option<&'a [u8]>, ReadError> {
     if buffer == 0 {
         return Ok(None);
     }
@@ -322,7 +427,12 @@ fn tensor_data<'a>(model: &fb::Model<'a>, tensor: usize, name: &str, buffer: u32
     let b = buffers
         .filter(|_| (buffer as usize) < count)
         .map(|b| b.get(buffer as usize))
-        .ok_or_else(|| ReadError::BufferIndex { tensor, name: name.to_string(), buffer, count })?;
+        .ok_or_else(|| ReadError::BufferIndex {
+            tensor,
+            name: name.to_string(),
+            buffer,
+            count,
+        })?;
     if b.offset() > 1 || b.size() > 1 {
         return Err(ReadError::ExternalBuffer {
             tensor,
@@ -341,20 +451,36 @@ fn lower_quantization(
     shape: &[usize],
     q: &fb::QuantizationParameters,
 ) -> Result<Option<Quantization>, ReadError> {
-    let bad = |message: String| ReadError::BadQuantization { tensor, name: name.to_string(), message };
+    let bad = |message: String| ReadError::BadQuantization {
+        tensor,
+        name: name.to_string(),
+        message,
+    };
     let scale: Vec<f32> = q.scale().map(|v| v.iter().collect()).unwrap_or_default();
     if scale.is_empty() {
         // TF writes empty parameter tables on float tensors.
         return Ok(None);
     }
-    let zero_point: Vec<i64> = q.zero_point().map(|v| v.iter().collect()).unwrap_or_default();
+    let zero_point: Vec<i64> = q
+        .zero_point()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
     if zero_point.len() != scale.len() {
-        return Err(bad(format!("{} scales but {} zero points", scale.len(), zero_point.len())));
+        return Err(bad(format!(
+            "{} scales but {} zero points",
+            scale.len(),
+            zero_point.len()
+        )));
     }
     let qd = q.quantized_dimension();
-    let qd_usize = usize::try_from(qd).ok().filter(|&d| d < shape.len() || (shape.is_empty() && d == 0));
+    let qd_usize = usize::try_from(qd)
+        .ok()
+        .filter(|&d| d < shape.len() || (shape.is_empty() && d == 0));
     let Some(qd_usize) = qd_usize else {
-        return Err(bad(format!("quantized_dimension {qd} is out of range for rank {}", shape.len())));
+        return Err(bad(format!(
+            "quantized_dimension {qd} is out of range for rank {}",
+            shape.len()
+        )));
     };
     if scale.len() != 1 {
         let extent = shape.get(qd_usize).copied();
@@ -382,9 +508,15 @@ fn lower_index_vector(
     as_u8: Option<fb::Uint8Vector>,
 ) -> Option<IndexVector> {
     match ty {
-        fb::SparseIndexVector::Int32Vector => Some(IndexVector::I32(as_i32?.values()?.iter().collect())),
-        fb::SparseIndexVector::Uint16Vector => Some(IndexVector::U16(as_u16?.values()?.iter().collect())),
-        fb::SparseIndexVector::Uint8Vector => Some(IndexVector::U8(as_u8?.values()?.iter().collect())),
+        fb::SparseIndexVector::Int32Vector => {
+            Some(IndexVector::I32(as_i32?.values()?.iter().collect()))
+        }
+        fb::SparseIndexVector::Uint16Vector => {
+            Some(IndexVector::U16(as_u16?.values()?.iter().collect()))
+        }
+        fb::SparseIndexVector::Uint8Vector => {
+            Some(IndexVector::U8(as_u8?.values()?.iter().collect()))
+        }
         _ => None,
     }
 }
@@ -395,7 +527,11 @@ fn lower_sparsity(
     shape: &[usize],
     s: &fb::SparsityParameters,
 ) -> Result<Sparsity, ReadError> {
-    let bad = |message: String| ReadError::BadSparsity { tensor, name: name.to_string(), message };
+    let bad = |message: String| ReadError::BadSparsity {
+        tensor,
+        name: name.to_string(),
+        message,
+    };
     let rank = shape.len();
     let to_index = |what: &str, v: i32, limit: usize| -> Result<usize, ReadError> {
         usize::try_from(v)
@@ -403,13 +539,19 @@ fn lower_sparsity(
             .filter(|&x| x < limit)
             .ok_or_else(|| bad(format!("{what} entry {v} is out of range 0..{limit}")))
     };
-    let block_map_raw: Vec<i32> = s.block_map().map(|v| v.iter().collect()).unwrap_or_default();
+    let block_map_raw: Vec<i32> = s
+        .block_map()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
     let mut block_map = Vec::new();
     for v in block_map_raw {
         block_map.push(to_index("block_map", v, rank)?);
     }
     let levels = rank + block_map.len();
-    let order_raw: Vec<i32> = s.traversal_order().map(|v| v.iter().collect()).unwrap_or_default();
+    let order_raw: Vec<i32> = s
+        .traversal_order()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
     if order_raw.len() != levels {
         return Err(bad(format!(
             "traversal_order has {} entries, but rank {rank} plus {} block dimensions needs {levels}",
@@ -429,15 +571,18 @@ fn lower_sparsity(
     let metas = s.dim_metadata();
     let meta_count = metas.map_or(0, |m| m.len());
     if meta_count != levels {
-        return Err(bad(format!("dim_metadata has {meta_count} entries, but traversal_order has {levels}")));
+        return Err(bad(format!(
+            "dim_metadata has {meta_count} entries, but traversal_order has {levels}"
+        )));
     }
     let mut dim_metadata = Vec::new();
     if let Some(metas) = metas {
         for (level, m) in metas.iter().enumerate() {
             dim_metadata.push(match m.format() {
                 fb::DimensionType::DENSE => {
-                    let size = usize::try_from(m.dense_size())
-                        .map_err(|_| bad(format!("level {level} has dense_size {}", m.dense_size())))?;
+                    let size = usize::try_from(m.dense_size()).map_err(|_| {
+                        bad(format!("level {level} has dense_size {}", m.dense_size()))
+                    })?;
                     DimensionMetadata::Dense { size }
                 }
                 fb::DimensionType::SPARSE_CSR => {
@@ -461,7 +606,11 @@ fn lower_sparsity(
             });
         }
     }
-    Ok(Sparsity { traversal_order, block_map, dim_metadata })
+    Ok(Sparsity {
+        traversal_order,
+        block_map,
+        dim_metadata,
+    })
 }
 
 fn lower_signature(model: &fb::Model, tensor_count: usize) -> Result<Option<Signature>, ReadError> {
@@ -473,7 +622,9 @@ fn lower_signature(model: &fb::Model, tensor_count: usize) -> Result<Option<Sign
     };
     let key = def
         .signature_key()
-        .ok_or_else(|| ReadError::BadSignature { message: "the signature for subgraph 0 has no signature_key".into() })?
+        .ok_or_else(|| ReadError::BadSignature {
+            message: "the signature for subgraph 0 has no signature_key".into(),
+        })?
         .to_string();
     let maps = |list: Option<flatbuffers::Vector<flatbuffers::ForwardsUOffset<fb::TensorMap>>>,
                 side: &str|
@@ -497,10 +648,18 @@ fn lower_signature(model: &fb::Model, tensor_count: usize) -> Result<Option<Sign
     };
     let inputs = maps(def.inputs(), "input")?;
     let outputs = maps(def.outputs(), "output")?;
-    Ok(Some(Signature { key, inputs, outputs }))
+    Ok(Some(Signature {
+        key,
+        inputs,
+        outputs,
+    }))
 }
 
-fn activation(op: usize, op_name: &str, a: fb::ActivationFunctionType) -> Result<Activation, ReadError> {
+fn activation(
+    op: usize,
+    op_name: &str,
+    a: fb::ActivationFunctionType,
+) -> Result<Activation, ReadError> {
     Ok(match a {
         fb::ActivationFunctionType::NONE => Activation::None,
         fb::ActivationFunctionType::RELU => Activation::Relu,
@@ -533,9 +692,16 @@ fn padding(op: usize, op_name: &str, p: fb::Padding) -> Result<Padding, ReadErro
 /// Maps an operator and its options to the IR. When the options table is absent the
 /// values are the schema's field defaults (strides 0, dilation 1, ...), as if the table
 /// were present but empty; the interpreter's prepare rejects values that make no sense.
-fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operator) -> Result<Op, ReadError> {
+fn lower_op(
+    index: usize,
+    code: i32,
+    opcode: &fb::OperatorCode,
+    fop: &fb::Operator,
+) -> Result<Op, ReadError> {
     use crate::ir::builtin as b;
-    let name = fb::BuiltinOperator(code).variant_name().unwrap_or("UNKNOWN");
+    let name = fb::BuiltinOperator(code)
+        .variant_name()
+        .unwrap_or("UNKNOWN");
     let opts_type = fop.builtin_options_type();
     // Options of the wrong kind for the op are an error; absent options mean defaults.
     let wrong_options = |expected: &str| ReadError::BadOperator {
@@ -543,7 +709,9 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
         op_name: name.to_string(),
         message: format!(
             "carries {} options, expected {expected}",
-            opts_type.variant_name().map_or_else(|| format!("#{}", opts_type.0), str::to_string)
+            opts_type
+                .variant_name()
+                .map_or_else(|| format!("#{}", opts_type.0), str::to_string)
         ),
     };
     macro_rules! options {
@@ -555,14 +723,28 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
             }
         };
     }
-    let act = |a: Option<fb::ActivationFunctionType>| activation(index, name, a.unwrap_or(fb::ActivationFunctionType::NONE));
+    let act = |a: Option<fb::ActivationFunctionType>| {
+        activation(index, name, a.unwrap_or(fb::ActivationFunctionType::NONE))
+    };
     let pad = |p: Option<fb::Padding>| padding(index, name, p.unwrap_or(fb::Padding::SAME));
 
     Ok(match code {
-        b::ADD => Op::Add { activation: act(options!(builtin_options_as_add_options, "AddOptions").map(|o| o.fused_activation_function()))? },
-        b::SUB => Op::Sub { activation: act(options!(builtin_options_as_sub_options, "SubOptions").map(|o| o.fused_activation_function()))? },
-        b::MUL => Op::Mul { activation: act(options!(builtin_options_as_mul_options, "MulOptions").map(|o| o.fused_activation_function()))? },
-        b::DIV => Op::Div { activation: act(options!(builtin_options_as_div_options, "DivOptions").map(|o| o.fused_activation_function()))? },
+        b::ADD => Op::Add {
+            activation: act(options!(builtin_options_as_add_options, "AddOptions")
+                .map(|o| o.fused_activation_function()))?,
+        },
+        b::SUB => Op::Sub {
+            activation: act(options!(builtin_options_as_sub_options, "SubOptions")
+                .map(|o| o.fused_activation_function()))?,
+        },
+        b::MUL => Op::Mul {
+            activation: act(options!(builtin_options_as_mul_options, "MulOptions")
+                .map(|o| o.fused_activation_function()))?,
+        },
+        b::DIV => Op::Div {
+            activation: act(options!(builtin_options_as_div_options, "DivOptions")
+                .map(|o| o.fused_activation_function()))?,
+        },
         b::AVERAGE_POOL_2D | b::MAX_POOL_2D => {
             let o = options!(builtin_options_as_pool_2_doptions, "Pool2DOptions");
             let p = Pool2dOptions {
@@ -580,7 +762,10 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
             }
         }
         b::CONCATENATION => {
-            let o = options!(builtin_options_as_concatenation_options, "ConcatenationOptions");
+            let o = options!(
+                builtin_options_as_concatenation_options,
+                "ConcatenationOptions"
+            );
             Op::Concatenation {
                 axis: o.map_or(0, |o| o.axis()),
                 activation: act(o.map(|o| o.fused_activation_function()))?,
@@ -598,7 +783,10 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
             })
         }
         b::DEPTHWISE_CONV_2D => {
-            let o = options!(builtin_options_as_depthwise_conv_2_doptions, "DepthwiseConv2DOptions");
+            let o = options!(
+                builtin_options_as_depthwise_conv_2_doptions,
+                "DepthwiseConv2DOptions"
+            );
             Op::DepthwiseConv2d(DepthwiseConv2dOptions {
                 padding: pad(o.map(|o| o.padding()))?,
                 stride_w: o.map_or(0, |o| o.stride_w()),
@@ -610,7 +798,10 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
             })
         }
         b::FULLY_CONNECTED => {
-            let o = options!(builtin_options_as_fully_connected_options, "FullyConnectedOptions");
+            let o = options!(
+                builtin_options_as_fully_connected_options,
+                "FullyConnectedOptions"
+            );
             let shuffled_weights = match o.map(|o| o.weights_format()) {
                 None | Some(fb::FullyConnectedOptionsWeightsFormat::DEFAULT) => false,
                 Some(fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8) => true,
@@ -640,10 +831,12 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
         b::PAD => Op::Pad,
         b::TRANSPOSE => Op::Transpose,
         b::LEAKY_RELU => Op::LeakyRelu {
-            alpha: options!(builtin_options_as_leaky_relu_options, "LeakyReluOptions").map_or(0.0, |o| o.alpha()),
+            alpha: options!(builtin_options_as_leaky_relu_options, "LeakyReluOptions")
+                .map_or(0.0, |o| o.alpha()),
         },
         b::SOFTMAX => Op::Softmax {
-            beta: options!(builtin_options_as_softmax_options, "SoftmaxOptions").map_or(0.0, |o| o.beta()),
+            beta: options!(builtin_options_as_softmax_options, "SoftmaxOptions")
+                .map_or(0.0, |o| o.beta()),
         },
         b::RESHAPE => Op::Reshape {
             new_shape: options!(builtin_options_as_reshape_options, "ReshapeOptions")
@@ -658,7 +851,8 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
         },
         b::SHAPE => {
             // Without options TF's kernel would have no type; int32 is what converters write.
-            let t = options!(builtin_options_as_shape_options, "ShapeOptions").map_or(fb::TensorType::INT32, |o| o.out_type());
+            let t = options!(builtin_options_as_shape_options, "ShapeOptions")
+                .map_or(fb::TensorType::INT32, |o| o.out_type());
             let out_type = lower_dtype(t).ok_or_else(|| ReadError::BadOperator {
                 op: index,
                 op_name: name.to_string(),
@@ -667,7 +861,10 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
             Op::Shape { out_type }
         }
         b::STRIDED_SLICE => {
-            let o = options!(builtin_options_as_strided_slice_options, "StridedSliceOptions");
+            let o = options!(
+                builtin_options_as_strided_slice_options,
+                "StridedSliceOptions"
+            );
             Op::StridedSlice(StridedSliceOptions {
                 begin_mask: o.map_or(0, |o| o.begin_mask()),
                 end_mask: o.map_or(0, |o| o.end_mask()),
@@ -679,10 +876,14 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
         }
         b::PACK => {
             let o = options!(builtin_options_as_pack_options, "PackOptions");
-            Op::Pack { values_count: o.map_or(0, |o| o.values_count()), axis: o.map_or(0, |o| o.axis()) }
+            Op::Pack {
+                values_count: o.map_or(0, |o| o.values_count()),
+                axis: o.map_or(0, |o| o.axis()),
+            }
         }
         b::MEAN => Op::Mean {
-            keep_dims: options!(builtin_options_as_reducer_options, "ReducerOptions").is_some_and(|o| o.keep_dims()),
+            keep_dims: options!(builtin_options_as_reducer_options, "ReducerOptions")
+                .is_some_and(|o| o.keep_dims()),
         },
         32 => {
             return Err(ReadError::UnsupportedCustomOp {
@@ -691,8 +892,15 @@ fn lower_op(index: usize, code: i32, opcode: &fb::OperatorCode, fop: &fb::Operat
             })
         }
         _ => {
-            let name = fb::BuiltinOperator(code).variant_name().unwrap_or("an unknown operator").to_string();
-            return Err(ReadError::UnsupportedOp { op: index, name, code });
+            let name = fb::BuiltinOperator(code)
+                .variant_name()
+                .unwrap_or("an unknown operator")
+                .to_string();
+            return Err(ReadError::UnsupportedOp {
+                op: index,
+                name,
+                code,
+            });
         }
     })
 }

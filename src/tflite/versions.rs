@@ -15,7 +15,10 @@ use crate::ir::{DType, Graph, Op, Operator, Tensor};
 
 /// The tensor at operator slot `i` of `list`, if the slot is present and in range.
 fn slot<'g>(graph: &'g Graph, list: &[Option<usize>], i: usize) -> Option<&'g Tensor> {
-    list.get(i).copied().flatten().and_then(|t| graph.tensors.get(t))
+    list.get(i)
+        .copied()
+        .flatten()
+        .and_then(|t| graph.tensors.get(t))
 }
 
 fn dtype_of(t: Option<&Tensor>) -> Option<DType> {
@@ -77,7 +80,9 @@ pub fn op_version(graph: &Graph, op: &Operator) -> i32 {
     match &op.op {
         Op::Conv2d(_) => {
             let grouped = match (in0_t, in1_t) {
-                (Some(i), Some(f)) if i.shape.len() >= 4 && f.shape.len() >= 4 => i.shape[3] != f.shape[3],
+                (Some(i), Some(f)) if i.shape.len() >= 4 && f.shape.len() >= 4 => {
+                    i.shape[3] != f.shape[3]
+                }
                 _ => false,
             };
             if grouped {
@@ -328,7 +333,9 @@ pub fn runtime_version(code: i32, version: i32) -> Option<&'static str> {
             "2.11.0", "2.15.0", "2.17.0",
         ],
         LOGISTIC | TANH => &["1.14.0", "1.14.0", "2.3.0"],
-        MUL => &["1.5.0", "1.14.0", "1.15.0", "2.3.0", "2.6.0", "2.11.0", "2.13.0"],
+        MUL => &[
+            "1.5.0", "1.14.0", "1.15.0", "2.3.0", "2.6.0", "2.11.0", "2.13.0",
+        ],
         RELU => &["1.5.0", "2.1.0", "2.5.0"],
         RELU6 => &["1.5.0", "1.14.0", "2.5.0"],
         RESHAPE => &["1.5.0"],
@@ -339,7 +346,9 @@ pub fn runtime_version(code: i32, version: i32) -> Option<&'static str> {
         SUB => &["1.6.0", "1.14.0", "2.3.0", "2.4.0", "2.4.0"],
         DIV => &["1.6.0", "2.3.0"],
         SQUEEZE => &["1.6.0", "2.5.0"],
-        STRIDED_SLICE => &["1.6.0", "1.14.0", "2.1.0", "2.2.0", "2.5.0", "2.6.0", "2.14.0", "2.14.0"],
+        STRIDED_SLICE => &[
+            "1.6.0", "1.14.0", "2.1.0", "2.2.0", "2.5.0", "2.6.0", "2.14.0", "2.14.0",
+        ],
         SHAPE => &["1.10.0"],
         PACK => &["1.11.0", "1.14.0", "2.3.0", "2.13.0"],
         LEAKY_RELU => &["1.13.1", "2.3.0"],
@@ -384,7 +393,11 @@ mod tests {
 
     #[test]
     fn numeric_not_lexicographic_maximum() {
-        let v = min_runtime_version([(builtin::SHAPE, 1), (builtin::CONV_2D, 1), (builtin::PACK, 1)]);
+        let v = min_runtime_version([
+            (builtin::SHAPE, 1),
+            (builtin::CONV_2D, 1),
+            (builtin::PACK, 1),
+        ]);
         assert_eq!(v, Some("1.11.0"));
         let v = min_runtime_version([(builtin::RESHAPE, 1), (builtin::DEQUANTIZE, 1)]);
         assert_eq!(v, Some("1.13.1"));

@@ -6,19 +6,31 @@
 //! `min_runtime_version` metadata entry names the oldest runtime that registers every op.
 //! The output depends only on the IR, so the same model always gives the same bytes.
 
-use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, PushAlignment, UnionWIPOffset, Vector, WIPOffset};
+use flatbuffers::{
+    FlatBufferBuilder, ForwardsUOffset, PushAlignment, UnionWIPOffset, Vector, WIPOffset,
+};
 
 use super::schema_generated::tflite as fb;
 use super::versions;
-use crate::ir::{Activation, DType, DimensionMetadata, Graph, IndexVector, Model, Op, Padding, Sparsity, Tensor};
+use crate::ir::{
+    Activation, DType, DimensionMetadata, Graph, IndexVector, Model, Op, Padding, Sparsity, Tensor,
+};
 
 /// Why a model could not be written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WriteError {
     #[error("{what} refers to tensor {index}, but the graph has {count} tensors")]
-    TensorIndex { what: String, index: usize, count: usize },
+    TensorIndex {
+        what: String,
+        index: usize,
+        count: usize,
+    },
     #[error("tensor #{tensor} '{name}': {message}")]
-    BadTensor { tensor: usize, name: String, message: String },
+    BadTensor {
+        tensor: usize,
+        name: String,
+        message: String,
+    },
     #[error("model is too large for a flatbuffer ({bytes} bytes of constants; the format's limit is 2 GiB)")]
     TooLarge { bytes: usize },
 }
@@ -46,11 +58,19 @@ impl flatbuffers::Push for AlignedByte {
     }
 }
 
-fn check_index(what: impl FnOnce() -> String, index: usize, count: usize) -> Result<(), WriteError> {
+fn check_index(
+    what: impl FnOnce() -> String,
+    index: usize,
+    count: usize,
+) -> Result<(), WriteError> {
     if index < count {
         Ok(())
     } else {
-        Err(WriteError::TensorIndex { what: what(), index, count })
+        Err(WriteError::TensorIndex {
+            what: what(),
+            index,
+            count,
+        })
     }
 }
 
@@ -67,37 +87,65 @@ fn validate(model: &Model) -> Result<(), WriteError> {
     for (k, op) in g.operators.iter().enumerate() {
         for (slot, i) in op.inputs.iter().enumerate() {
             if let Some(i) = *i {
-                check_index(|| format!("operator #{k} ({}) input {slot}", op.op.name()), i, count)?;
+                check_index(
+                    || format!("operator #{k} ({}) input {slot}", op.op.name()),
+                    i,
+                    count,
+                )?;
             }
         }
         for (slot, &o) in op.outputs.iter().enumerate() {
-            check_index(|| format!("operator #{k} ({}) output {slot}", op.op.name()), o, count)?;
+            check_index(
+                || format!("operator #{k} ({}) output {slot}", op.op.name()),
+                o,
+                count,
+            )?;
         }
     }
     if let Some(sig) = &model.signature {
         for (name, i) in sig.inputs.iter().chain(&sig.outputs) {
-            check_index(|| format!("signature '{}' entry '{name}'", sig.key), *i, count)?;
+            check_index(
+                || format!("signature '{}' entry '{name}'", sig.key),
+                *i,
+                count,
+            )?;
         }
     }
     if i32::try_from(count).is_err() {
-        return Err(WriteError::TensorIndex { what: "tensor table".into(), index: count, count });
+        return Err(WriteError::TensorIndex {
+            what: "tensor table".into(),
+            index: count,
+            count,
+        });
     }
     let mut total = 0usize;
     for (i, t) in g.tensors.iter().enumerate() {
-        let bad = |message: String| WriteError::BadTensor { tensor: i, name: t.name.clone(), message };
+        let bad = |message: String| WriteError::BadTensor {
+            tensor: i,
+            name: t.name.clone(),
+            message,
+        };
         if t.shape.iter().any(|&d| i32::try_from(d).is_err()) {
-            return Err(bad(format!("shape {:?} has a dimension too large for the format", t.shape)));
+            return Err(bad(format!(
+                "shape {:?} has a dimension too large for the format",
+                t.shape
+            )));
         }
         if let Some(q) = &t.quantization {
             if i32::try_from(q.quantized_dimension).is_err() {
-                return Err(bad(format!("quantized_dimension {} is too large", q.quantized_dimension)));
+                return Err(bad(format!(
+                    "quantized_dimension {} is too large",
+                    q.quantized_dimension
+                )));
             }
         }
         if let Some(s) = &t.sparsity {
             let too_big = s.traversal_order.iter().chain(&s.block_map).any(|&v| i32::try_from(v).is_err())
                 || s.dim_metadata.iter().any(|m| matches!(m, DimensionMetadata::Dense { size } if i32::try_from(*size).is_err()));
             if too_big {
-                return Err(bad("sparsity parameters hold values too large for the format".into()));
+                return Err(bad(
+                    "sparsity parameters hold values too large for the format".into(),
+                ));
             }
         }
         total = total.saturating_add(t.data.as_ref().map_or(0, |d| d.len() + 16));
@@ -141,12 +189,17 @@ fn padding(p: Padding) -> fb::Padding {
 
 /// Dimensions and indices were range-checked by `validate`.
 fn to_i32s(v: &[usize]) -> Vec<i32> {
-    v.iter().map(|&x| i32::try_from(x).unwrap_or(i32::MAX)).collect()
+    v.iter()
+        .map(|&x| i32::try_from(x).unwrap_or(i32::MAX))
+        .collect()
 }
 
 type Fbb<'a> = FlatBufferBuilder<'a>;
 
-fn index_vector(fbb: &mut Fbb, v: &IndexVector) -> (fb::SparseIndexVector, WIPOffset<UnionWIPOffset>) {
+fn index_vector(
+    fbb: &mut Fbb,
+    v: &IndexVector,
+) -> (fb::SparseIndexVector, WIPOffset<UnionWIPOffset>) {
     match v {
         IndexVector::U8(x) => {
             let values = Some(fbb.create_vector(x));
@@ -193,7 +246,14 @@ fn sparsity<'a>(fbb: &mut Fbb<'a>, s: &Sparsity) -> WIPOffset<fb::SparsityParame
     let traversal_order = Some(fbb.create_vector(&to_i32s(&s.traversal_order)));
     let block_map = (!s.block_map.is_empty()).then(|| fbb.create_vector(&to_i32s(&s.block_map)));
     let dim_metadata = Some(fbb.create_vector(&metas));
-    fb::SparsityParameters::create(fbb, &fb::SparsityParametersArgs { traversal_order, block_map, dim_metadata })
+    fb::SparsityParameters::create(
+        fbb,
+        &fb::SparsityParametersArgs {
+            traversal_order,
+            block_map,
+            dim_metadata,
+        },
+    )
 }
 
 fn tensor<'a>(fbb: &mut Fbb<'a>, t: &Tensor, buffer: u32) -> WIPOffset<fb::Tensor<'a>> {
@@ -241,21 +301,45 @@ fn options(fbb: &mut Fbb, op: &Op) -> (fb::BuiltinOptions, Option<WIPOffset<Unio
     let (ty, table) = match op {
         Op::Add { activation: a } => (
             T::AddOptions,
-            fb::AddOptions::create(fbb, &fb::AddOptionsArgs { fused_activation_function: activation(*a), ..Default::default() })
-                .as_union_value(),
+            fb::AddOptions::create(
+                fbb,
+                &fb::AddOptionsArgs {
+                    fused_activation_function: activation(*a),
+                    ..Default::default()
+                },
+            )
+            .as_union_value(),
         ),
         Op::Sub { activation: a } => (
             T::SubOptions,
-            fb::SubOptions::create(fbb, &fb::SubOptionsArgs { fused_activation_function: activation(*a), ..Default::default() })
-                .as_union_value(),
+            fb::SubOptions::create(
+                fbb,
+                &fb::SubOptionsArgs {
+                    fused_activation_function: activation(*a),
+                    ..Default::default()
+                },
+            )
+            .as_union_value(),
         ),
         Op::Mul { activation: a } => (
             T::MulOptions,
-            fb::MulOptions::create(fbb, &fb::MulOptionsArgs { fused_activation_function: activation(*a) }).as_union_value(),
+            fb::MulOptions::create(
+                fbb,
+                &fb::MulOptionsArgs {
+                    fused_activation_function: activation(*a),
+                },
+            )
+            .as_union_value(),
         ),
         Op::Div { activation: a } => (
             T::DivOptions,
-            fb::DivOptions::create(fbb, &fb::DivOptionsArgs { fused_activation_function: activation(*a) }).as_union_value(),
+            fb::DivOptions::create(
+                fbb,
+                &fb::DivOptionsArgs {
+                    fused_activation_function: activation(*a),
+                },
+            )
+            .as_union_value(),
         ),
         Op::AveragePool2d(o) | Op::MaxPool2d(o) => (
             T::Pool2DOptions,
@@ -272,11 +356,17 @@ fn options(fbb: &mut Fbb, op: &Op) -> (fb::BuiltinOptions, Option<WIPOffset<Unio
             )
             .as_union_value(),
         ),
-        Op::Concatenation { axis, activation: a } => (
+        Op::Concatenation {
+            axis,
+            activation: a,
+        } => (
             T::ConcatenationOptions,
             fb::ConcatenationOptions::create(
                 fbb,
-                &fb::ConcatenationOptionsArgs { axis: *axis, fused_activation_function: activation(*a) },
+                &fb::ConcatenationOptionsArgs {
+                    axis: *axis,
+                    fused_activation_function: activation(*a),
+                },
             )
             .as_union_value(),
         ),
@@ -334,31 +424,62 @@ fn options(fbb: &mut Fbb, op: &Op) -> (fb::BuiltinOptions, Option<WIPOffset<Unio
             T::DequantizeOptions,
             fb::DequantizeOptions::create(fbb, &fb::DequantizeOptionsArgs {}).as_union_value(),
         ),
-        Op::Quantize => (T::QuantizeOptions, fb::QuantizeOptions::create(fbb, &fb::QuantizeOptionsArgs {}).as_union_value()),
-        Op::Densify => (T::DensifyOptions, fb::DensifyOptions::create(fbb, &fb::DensifyOptionsArgs {}).as_union_value()),
-        Op::HardSwish => (T::HardSwishOptions, fb::HardSwishOptions::create(fbb, &fb::HardSwishOptionsArgs {}).as_union_value()),
-        Op::Pad => (T::PadOptions, fb::PadOptions::create(fbb, &fb::PadOptionsArgs {}).as_union_value()),
-        Op::Transpose => (T::TransposeOptions, fb::TransposeOptions::create(fbb, &fb::TransposeOptionsArgs {}).as_union_value()),
+        Op::Quantize => (
+            T::QuantizeOptions,
+            fb::QuantizeOptions::create(fbb, &fb::QuantizeOptionsArgs {}).as_union_value(),
+        ),
+        Op::Densify => (
+            T::DensifyOptions,
+            fb::DensifyOptions::create(fbb, &fb::DensifyOptionsArgs {}).as_union_value(),
+        ),
+        Op::HardSwish => (
+            T::HardSwishOptions,
+            fb::HardSwishOptions::create(fbb, &fb::HardSwishOptionsArgs {}).as_union_value(),
+        ),
+        Op::Pad => (
+            T::PadOptions,
+            fb::PadOptions::create(fbb, &fb::PadOptionsArgs {}).as_union_value(),
+        ),
+        Op::Transpose => (
+            T::TransposeOptions,
+            fb::TransposeOptions::create(fbb, &fb::TransposeOptionsArgs {}).as_union_value(),
+        ),
         Op::Logistic | Op::Tanh | Op::Relu | Op::Relu6 => return (T::NONE, None),
         Op::LeakyRelu { alpha } => (
             T::LeakyReluOptions,
-            fb::LeakyReluOptions::create(fbb, &fb::LeakyReluOptionsArgs { alpha: *alpha }).as_union_value(),
+            fb::LeakyReluOptions::create(fbb, &fb::LeakyReluOptionsArgs { alpha: *alpha })
+                .as_union_value(),
         ),
         Op::Softmax { beta } => (
             T::SoftmaxOptions,
-            fb::SoftmaxOptions::create(fbb, &fb::SoftmaxOptionsArgs { beta: *beta }).as_union_value(),
+            fb::SoftmaxOptions::create(fbb, &fb::SoftmaxOptionsArgs { beta: *beta })
+                .as_union_value(),
         ),
         Op::Reshape { new_shape } => {
             let new_shape = new_shape.as_ref().map(|s| fbb.create_vector(s));
-            (T::ReshapeOptions, fb::ReshapeOptions::create(fbb, &fb::ReshapeOptionsArgs { new_shape }).as_union_value())
+            (
+                T::ReshapeOptions,
+                fb::ReshapeOptions::create(fbb, &fb::ReshapeOptionsArgs { new_shape })
+                    .as_union_value(),
+            )
         }
         Op::Squeeze { dims } => {
             let squeeze_dims = (!dims.is_empty()).then(|| fbb.create_vector(dims));
-            (T::SqueezeOptions, fb::SqueezeOptions::create(fbb, &fb::SqueezeOptionsArgs { squeeze_dims }).as_union_value())
+            (
+                T::SqueezeOptions,
+                fb::SqueezeOptions::create(fbb, &fb::SqueezeOptionsArgs { squeeze_dims })
+                    .as_union_value(),
+            )
         }
         Op::Shape { out_type } => (
             T::ShapeOptions,
-            fb::ShapeOptions::create(fbb, &fb::ShapeOptionsArgs { out_type: tensor_type(*out_type) }).as_union_value(),
+            fb::ShapeOptions::create(
+                fbb,
+                &fb::ShapeOptionsArgs {
+                    out_type: tensor_type(*out_type),
+                },
+            )
+            .as_union_value(),
         ),
         Op::StridedSlice(o) => (
             T::StridedSliceOptions,
@@ -377,11 +498,24 @@ fn options(fbb: &mut Fbb, op: &Op) -> (fb::BuiltinOptions, Option<WIPOffset<Unio
         ),
         Op::Pack { values_count, axis } => (
             T::PackOptions,
-            fb::PackOptions::create(fbb, &fb::PackOptionsArgs { values_count: *values_count, axis: *axis }).as_union_value(),
+            fb::PackOptions::create(
+                fbb,
+                &fb::PackOptionsArgs {
+                    values_count: *values_count,
+                    axis: *axis,
+                },
+            )
+            .as_union_value(),
         ),
         Op::Mean { keep_dims } => (
             T::ReducerOptions,
-            fb::ReducerOptions::create(fbb, &fb::ReducerOptionsArgs { keep_dims: *keep_dims }).as_union_value(),
+            fb::ReducerOptions::create(
+                fbb,
+                &fb::ReducerOptionsArgs {
+                    keep_dims: *keep_dims,
+                },
+            )
+            .as_union_value(),
         ),
     };
     (ty, Some(table))
@@ -406,12 +540,18 @@ fn opcode_table(g: &Graph) -> (Vec<(i32, i32)>, Vec<u32>) {
     (codes, indices)
 }
 
-fn tensor_maps<'a>(fbb: &mut Fbb<'a>, list: &[(String, usize)]) -> WIPOffset<Vector<'a, ForwardsUOffset<fb::TensorMap<'a>>>> {
+fn tensor_maps<'a>(
+    fbb: &mut Fbb<'a>,
+    list: &[(String, usize)],
+) -> WIPOffset<Vector<'a, ForwardsUOffset<fb::TensorMap<'a>>>> {
     let mut maps = Vec::new();
     for (name, index) in list {
         let name = Some(fbb.create_string(name));
         let tensor_index = u32::try_from(*index).unwrap_or(u32::MAX);
-        maps.push(fb::TensorMap::create(fbb, &fb::TensorMapArgs { name, tensor_index }));
+        maps.push(fb::TensorMap::create(
+            fbb,
+            &fb::TensorMapArgs { name, tensor_index },
+        ));
     }
     fbb.create_vector(&maps)
 }
@@ -434,7 +574,13 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
             Some(d) => {
                 let aligned: Vec<AlignedByte> = d.iter().map(|&b| AlignedByte(b)).collect();
                 let data = Some(fbb.create_vector(&aligned));
-                buffers.push(fb::Buffer::create(&mut fbb, &fb::BufferArgs { data, ..Default::default() }));
+                buffers.push(fb::Buffer::create(
+                    &mut fbb,
+                    &fb::BufferArgs {
+                        data,
+                        ..Default::default()
+                    },
+                ));
                 tensor_buffer.push(u32::try_from(buffers.len() - 1).unwrap_or(u32::MAX));
             }
             None => tensor_buffer.push(0),
@@ -450,7 +596,13 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
     }
     let aligned: Vec<AlignedByte> = version_bytes.iter().map(|&b| AlignedByte(b)).collect();
     let data = Some(fbb.create_vector(&aligned));
-    buffers.push(fb::Buffer::create(&mut fbb, &fb::BufferArgs { data, ..Default::default() }));
+    buffers.push(fb::Buffer::create(
+        &mut fbb,
+        &fb::BufferArgs {
+            data,
+            ..Default::default()
+        },
+    ));
     let version_buffer = u32::try_from(buffers.len() - 1).unwrap_or(u32::MAX);
 
     let mut tensors = Vec::with_capacity(g.tensors.len());
@@ -459,7 +611,11 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
     }
     let mut operators = Vec::with_capacity(g.operators.len());
     for (op, &code_index) in g.operators.iter().zip(&opcode_index) {
-        let ins: Vec<i32> = op.inputs.iter().map(|i| i.map_or(-1, |i| i32::try_from(i).unwrap_or(-1))).collect();
+        let ins: Vec<i32> = op
+            .inputs
+            .iter()
+            .map(|i| i.map_or(-1, |i| i32::try_from(i).unwrap_or(-1)))
+            .collect();
         let inputs = Some(fbb.create_vector(&ins));
         let outputs = Some(fbb.create_vector(&to_i32s(&op.outputs)));
         let (builtin_options_type, builtin_options) = options(&mut fbb, &op.op);
@@ -481,7 +637,16 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
         let outputs = Some(fbb.create_vector(&to_i32s(&g.outputs)));
         let operators = Some(fbb.create_vector(&operators));
         let name = g.name.as_ref().map(|n| fbb.create_string(n));
-        fb::SubGraph::create(&mut fbb, &fb::SubGraphArgs { tensors, inputs, outputs, operators, name })
+        fb::SubGraph::create(
+            &mut fbb,
+            &fb::SubGraphArgs {
+                tensors,
+                inputs,
+                outputs,
+                operators,
+                name,
+            },
+        )
     };
 
     let mut opcodes = Vec::with_capacity(codes.len());
@@ -502,7 +667,11 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
     let signature = match &model.signature {
         Some(s) => s,
         None => {
-            let named = |list: &[usize]| list.iter().map(|&i| (g.tensors[i].name.clone(), i)).collect();
+            let named = |list: &[usize]| {
+                list.iter()
+                    .map(|&i| (g.tensors[i].name.clone(), i))
+                    .collect()
+            };
             default_signature = crate::ir::Signature {
                 key: "serving_default".to_string(),
                 inputs: named(&g.inputs),
@@ -515,12 +684,26 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
         let inputs = Some(tensor_maps(&mut fbb, &signature.inputs));
         let outputs = Some(tensor_maps(&mut fbb, &signature.outputs));
         let signature_key = Some(fbb.create_string(&signature.key));
-        fb::SignatureDef::create(&mut fbb, &fb::SignatureDefArgs { inputs, outputs, signature_key, subgraph_index: 0 })
+        fb::SignatureDef::create(
+            &mut fbb,
+            &fb::SignatureDefArgs {
+                inputs,
+                outputs,
+                signature_key,
+                subgraph_index: 0,
+            },
+        )
     };
 
     let metadata = {
         let name = Some(fbb.create_string(MIN_RUNTIME_VERSION));
-        fb::Metadata::create(&mut fbb, &fb::MetadataArgs { name, buffer: version_buffer })
+        fb::Metadata::create(
+            &mut fbb,
+            &fb::MetadataArgs {
+                name,
+                buffer: version_buffer,
+            },
+        )
     };
     let root = {
         let operator_codes = Some(fbb.create_vector(&opcodes));
