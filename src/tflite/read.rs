@@ -207,7 +207,9 @@ fn lower_graph(model: &fb::Model, subgraph: &fb::SubGraph) -> Result<Graph, Read
         defined[i] = true;
     }
     for (i, t) in tensors.iter().enumerate() {
-        if t.is_constant() || t.is_variable {
+        // A tensor with no elements has nothing to be missing (its buffer is necessarily
+        // empty, so it cannot be told apart from a runtime tensor); variables hold state.
+        if t.is_constant() || t.is_variable || t.num_elements() == 0 {
             defined[i] = true;
         }
     }
