@@ -5,9 +5,10 @@
 pub mod schema_generated;
 
 mod read;
+pub mod versions;
 mod write;
 
-pub use read::{read, ReadError};
+pub use read::{read, ReadError, MAX_TENSOR_BYTES};
 pub use write::{write, WriteError};
 
 /// Reads and lowers a `.tflite` file.
