@@ -31,15 +31,8 @@ impl Kind {
                     x
                 }
             }
-            Kind::Relu6 => {
-                if x > 6.0 {
-                    6.0
-                } else if x < 0.0 {
-                    0.0
-                } else {
-                    x
-                }
-            }
+            // f32::clamp also lets NaN through.
+            Kind::Relu6 => x.clamp(0.0, 6.0),
             Kind::LeakyRelu(alpha) => {
                 if x > 0.0 {
                     x
@@ -155,7 +148,10 @@ mod tests {
         let x = [-7.0, -0.5, 0.0, 0.5, 6.5];
         assert_eq!(act(Op::Relu, &x), vec![0.0, 0.0, 0.0, 0.5, 6.5]);
         assert_eq!(act(Op::Relu6, &x), vec![0.0, 0.0, 0.0, 0.5, 6.0]);
-        assert_eq!(act(Op::LeakyRelu { alpha: 0.2 }, &x), vec![-1.4, -0.1, 0.0, 0.5, 6.5]);
+        assert_eq!(
+            act(Op::LeakyRelu { alpha: 0.2 }, &x),
+            vec![-1.4, -0.1, 0.0, 0.5, 6.5]
+        );
     }
 
     #[test]

@@ -19,12 +19,20 @@ struct ConcatKernel {
 }
 
 impl ConcatKernel {
-    fn run_typed<T: Elem>(&self, inputs: &[View<'_>], out: &mut ViewMut<'_>) -> Result<(), KernelError> {
+    fn run_typed<T: Elem>(
+        &self,
+        inputs: &[View<'_>],
+        out: &mut ViewMut<'_>,
+    ) -> Result<(), KernelError> {
         let out = T::slice_mut(out)?;
         let row: usize = self.blocks.iter().sum();
         check_len("output", out.len(), self.outer * row)?;
         if inputs.len() != self.blocks.len() {
-            kbail!("expected {} inputs, got {}", self.blocks.len(), inputs.len());
+            kbail!(
+                "expected {} inputs, got {}",
+                self.blocks.len(),
+                inputs.len()
+            );
         }
         let mut at = 0;
         for (src, &block) in inputs.iter().zip(&self.blocks) {
@@ -85,7 +93,11 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             kbail!("input {i} is {}, input 0 is {dtype}", t.dtype);
         }
         let same_rest = t.shape.len() == rank
-            && t.shape.iter().zip(&first.shape).enumerate().all(|(d, (a, b))| d == axis || a == b);
+            && t.shape
+                .iter()
+                .zip(&first.shape)
+                .enumerate()
+                .all(|(d, (a, b))| d == axis || a == b);
         if !same_rest {
             kbail!(
                 "input {i} has shape {:?}, which does not match {:?} outside axis {axis}",
@@ -105,7 +117,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let clamp = match (activation, dtype) {
         (Activation::None, _) => None,
         (act, DType::F32) => Some(activation_range_f32(act)?),
-        (act, other) => kbail!("fused activation {} on {other} CONCATENATION is not supported", act.name()),
+        (act, other) => kbail!(
+            "fused activation {} on {other} CONCATENATION is not supported",
+            act.name()
+        ),
     };
     let outer = first.shape[..axis].iter().product();
     Ok(Prepared::new(
@@ -125,7 +140,12 @@ mod tests {
     use crate::ir::{Activation, DType, Graph, Model, Op, Operator, Tensor};
 
     /// Concatenates runtime input `a` with constants `rest`.
-    fn concat(axis: i32, activation: Activation, a: Value, rest: Vec<Tensor>) -> Result<Value, String> {
+    fn concat(
+        axis: i32,
+        activation: Activation,
+        a: Value,
+        rest: Vec<Tensor>,
+    ) -> Result<Value, String> {
         let dtype = a.dtype();
         let mut tensors = vec![Tensor::activation("a", dtype, a.shape.clone())];
         let mut inputs = vec![0];
@@ -140,9 +160,14 @@ mod tests {
             tensors,
             inputs: vec![0],
             outputs: vec![y],
-            operators: vec![Operator::new(Op::Concatenation { axis, activation }, inputs, vec![y])],
+            operators: vec![Operator::new(
+                Op::Concatenation { axis, activation },
+                inputs,
+                vec![y],
+            )],
         };
-        let mut interp = Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
         let mut out = interp.run(&[a]).map_err(|e| e.to_string())?;
         Ok(out.remove(0))
     }
@@ -151,14 +176,24 @@ mod tests {
     fn three_inputs_middle_axis_and_negative_axis() {
         // a: [2,1,2] = [[[0,1]],[[2,3]]]; b: [2,2,2] = 10..18; c: [2,1,2] = [[[-1,-2]],[[-3,-4]]].
         let a = Value::new(vec![2, 1, 2], TensorBuf::F32(vec![0., 1., 2., 3.]));
-        let b = Tensor::constant_f32("b", vec![2, 2, 2], &[10., 11., 12., 13., 14., 15., 16., 17.]);
+        let b = Tensor::constant_f32(
+            "b",
+            vec![2, 2, 2],
+            &[10., 11., 12., 13., 14., 15., 16., 17.],
+        );
         let c = Tensor::constant_f32("c", vec![2, 1, 2], &[-1., -2., -3., -4.]);
         let want = vec![
             0., 1., 10., 11., 12., 13., -1., -2., //
             2., 3., 14., 15., 16., 17., -3., -4.,
         ];
         for axis in [1, -2] {
-            let y = concat(axis, Activation::None, a.clone(), vec![b.clone(), c.clone()]).unwrap();
+            let y = concat(
+                axis,
+                Activation::None,
+                a.clone(),
+                vec![b.clone(), c.clone()],
+            )
+            .unwrap();
             assert_eq!(y.shape, vec![2, 4, 2]);
             assert_eq!(y.data, TensorBuf::F32(want.clone()));
         }

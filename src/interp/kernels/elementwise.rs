@@ -35,7 +35,11 @@ enum Layout {
     /// General broadcast over a simplified shape (unit dims dropped, contiguous runs
     /// merged); the output is row-major over `shape`, inputs read with `sa`/`sb`
     /// (0 along broadcast dims).
-    Broadcast { shape: Vec<usize>, sa: Vec<usize>, sb: Vec<usize> },
+    Broadcast {
+        shape: Vec<usize>,
+        sa: Vec<usize>,
+        sb: Vec<usize>,
+    },
     /// The output has no elements.
     Empty,
 }
@@ -106,7 +110,9 @@ impl Layout {
                     }
                 }
             }
-            Layout::Broadcast { shape, sa, sb } => broadcast_rec(shape, sa, sb, a, 0, b, 0, out, &f),
+            Layout::Broadcast { shape, sa, sb } => {
+                broadcast_rec(shape, sa, sb, a, 0, b, 0, out, &f)
+            }
         }
     }
 }
@@ -243,7 +249,14 @@ struct BinaryKernel {
 }
 
 impl BinaryKernel {
-    fn run_typed<T: Arith>(&self, a: &View<'_>, b: &View<'_>, out: &mut ViewMut<'_>, lo: T, hi: T) -> Result<(), KernelError> {
+    fn run_typed<T: Arith>(
+        &self,
+        a: &View<'_>,
+        b: &View<'_>,
+        out: &mut ViewMut<'_>,
+        lo: T,
+        hi: T,
+    ) -> Result<(), KernelError> {
         let a = T::slice(a)?;
         let b = T::slice(b)?;
         let out = T::slice_mut(out)?;
@@ -256,7 +269,7 @@ impl BinaryKernel {
             BinOp::Sub => l.apply(a, b, out, |x, y| clamp(x.sub(y), lo, hi)),
             BinOp::Mul => l.apply(a, b, out, |x, y| clamp(x.mul(y), lo, hi)),
             BinOp::Div => {
-                if T::CHECK_ZERO_DIVISOR && b.iter().any(|&v| v == T::ZERO) {
+                if T::CHECK_ZERO_DIVISOR && b.contains(&T::ZERO) {
                     kbail!("integer division by zero");
                 }
                 l.apply(a, b, out, |x, y| clamp(x.div(y), lo, hi))
@@ -268,7 +281,8 @@ impl BinaryKernel {
 
 impl Kernel for BinaryKernel {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
-        let (Some(a), Some(b), Some(out)) = (inputs.first(), inputs.get(1), outputs.first_mut()) else {
+        let (Some(a), Some(b), Some(out)) = (inputs.first(), inputs.get(1), outputs.first_mut())
+        else {
             kbail!("missing input or output");
         };
         match self.range {
@@ -361,7 +375,8 @@ mod tests {
             outputs: vec![2],
             operators: vec![Operator::new(op, vec![0, 1], vec![2])],
         };
-        let mut interp = Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
         let mut out = interp.run(&[a, b]).map_err(|e| e.to_string())?;
         Ok(out.remove(0))
     }
@@ -396,7 +411,9 @@ mod tests {
         // Swapped operands of SUB: b - a = 100j - 10i - k.
         let y = binary(Op::Sub { activation: NONE }, b, a).unwrap();
         let neg: Vec<f32> = (0..2)
-            .flat_map(|i| (0..4).flat_map(move |j| (0..3).map(move |k| (100 * j - 10 * i - k) as f32)))
+            .flat_map(|i| {
+                (0..4).flat_map(move |j| (0..3).map(move |k| (100 * j - 10 * i - k) as f32))
+            })
             .collect();
         assert_eq!(y.data, TensorBuf::F32(neg));
     }
@@ -407,32 +424,62 @@ mod tests {
         // Scalar on the right, then on the left.
         let y = binary(Op::Mul { activation: NONE }, a.clone(), f(vec![], vec![2.])).unwrap();
         assert_eq!(y.data, TensorBuf::F32(vec![2., 4., 6., 8., 10., 12.]));
-        let y = binary(Op::Div { activation: NONE }, f(vec![1], vec![12.]), a.clone()).unwrap();
+        let y = binary(
+            Op::Div { activation: NONE },
+            f(vec![1], vec![12.]),
+            a.clone(),
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![2, 3]);
         assert_eq!(y.data, TensorBuf::F32(vec![12., 6., 4., 3., 2.4, 2.]));
         // Bias-like [3] along the last dim.
-        let y = binary(Op::Add { activation: NONE }, a.clone(), f(vec![3], vec![10., 20., 30.])).unwrap();
+        let y = binary(
+            Op::Add { activation: NONE },
+            a.clone(),
+            f(vec![3], vec![10., 20., 30.]),
+        )
+        .unwrap();
         assert_eq!(y.data, TensorBuf::F32(vec![11., 22., 33., 14., 25., 36.]));
         // Per-row [2,1].
         let y = binary(Op::Sub { activation: NONE }, a, f(vec![2, 1], vec![1., 4.])).unwrap();
         assert_eq!(y.data, TensorBuf::F32(vec![0., 1., 2., 0., 1., 2.]));
-        assert!(binary(Op::Add { activation: NONE }, f(vec![2, 3], vec![0.; 6]), f(vec![2], vec![0.; 2])).is_err());
+        assert!(binary(
+            Op::Add { activation: NONE },
+            f(vec![2, 3], vec![0.; 6]),
+            f(vec![2], vec![0.; 2])
+        )
+        .is_err());
     }
 
     #[test]
     fn fused_activations_float() {
         let a = f(vec![4], vec![-3., -0.5, 0.5, 7.]);
         let z = f(vec![4], vec![0.; 4]);
-        let run = |act| match binary(Op::Add { activation: act }, a.clone(), z.clone()).unwrap().data {
+        let run = |act| match binary(Op::Add { activation: act }, a.clone(), z.clone())
+            .unwrap()
+            .data
+        {
             TensorBuf::F32(v) => v,
             _ => unreachable!(),
         };
         assert_eq!(run(Activation::Relu), vec![0., 0., 0.5, 7.]);
         assert_eq!(run(Activation::Relu6), vec![0., 0., 0.5, 6.]);
         assert_eq!(run(Activation::ReluN1To1), vec![-1., -0.5, 0.5, 1.]);
-        assert!(binary(Op::Add { activation: Activation::Tanh }, a.clone(), z.clone()).is_err());
+        assert!(binary(
+            Op::Add {
+                activation: Activation::Tanh
+            },
+            a.clone(),
+            z.clone()
+        )
+        .is_err());
         // Without activation TFLite saturates infinities to the finite range.
-        let y = binary(Op::Div { activation: NONE }, f(vec![2], vec![1., -1.]), f(vec![2], vec![0., 0.])).unwrap();
+        let y = binary(
+            Op::Div { activation: NONE },
+            f(vec![2], vec![1., -1.]),
+            f(vec![2], vec![0., 0.]),
+        )
+        .unwrap();
         assert_eq!(y.data, TensorBuf::F32(vec![f32::MAX, f32::MIN]));
     }
 
@@ -443,11 +490,30 @@ mod tests {
         // C++ integer division truncates toward zero.
         let y = binary(Op::Div { activation: NONE }, a.clone(), b.clone()).unwrap();
         assert_eq!(y.data, TensorBuf::I32(vec![-3, 3, -2, 2]));
-        let y = binary(Op::Mul { activation: Activation::Relu6 }, a.clone(), b.clone()).unwrap();
+        let y = binary(
+            Op::Mul {
+                activation: Activation::Relu6,
+            },
+            a.clone(),
+            b.clone(),
+        )
+        .unwrap();
         assert_eq!(y.data, TensorBuf::I32(vec![0, 6, 0, 6]));
-        let y = binary(Op::Sub { activation: Activation::Relu }, a.clone(), b).unwrap();
+        let y = binary(
+            Op::Sub {
+                activation: Activation::Relu,
+            },
+            a.clone(),
+            b,
+        )
+        .unwrap();
         assert_eq!(y.data, TensorBuf::I32(vec![0, 5, 13, 0]));
-        let err = binary(Op::Div { activation: NONE }, a, i(vec![4], vec![1, 0, 1, 1])).unwrap_err();
+        let err = binary(
+            Op::Div { activation: NONE },
+            a,
+            i(vec![4], vec![1, 0, 1, 1]),
+        )
+        .unwrap_err();
         assert!(err.contains("division by zero"), "{err}");
     }
 
@@ -460,7 +526,12 @@ mod tests {
         let err = binary(Op::Div { activation: NONE }, a, b).unwrap_err();
         assert!(err.contains("int64"), "{err}");
         // Mixed types are refused.
-        assert!(binary(Op::Add { activation: NONE }, f(vec![1], vec![1.]), i(vec![1], vec![1])).is_err());
+        assert!(binary(
+            Op::Add { activation: NONE },
+            f(vec![1], vec![1.]),
+            i(vec![1], vec![1])
+        )
+        .is_err());
         let _ = DType::I64;
     }
 }

@@ -79,7 +79,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         kbail!("paddings must be int32 or int64, got {}", pads_info.dtype);
     }
     if pads_info.shape != [rank, 2] {
-        kbail!("paddings must have shape [{rank}, 2], has {:?}", pads_info.shape);
+        kbail!(
+            "paddings must have shape [{rank}, 2], has {:?}",
+            pads_info.shape
+        );
     }
     let pads = const_ints(pads_info, "the paddings")?;
     let mut out_shape = Vec::with_capacity(rank);
@@ -97,26 +100,38 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
     let out_elements = super::shape::checked_elements(&out_shape)?;
 
-    let zero_point = ctx.output(0)?.scale_zero_point().map(|(_, z)| z).unwrap_or(0);
-    let fill = match dtype {
-        DType::I8 => Fill::I8(
-            i8::try_from(zero_point).map_err(|_| KernelError::new(format!("zero point {zero_point} is not an int8")))?,
-        ),
-        DType::U8 => Fill::U8(
-            u8::try_from(zero_point).map_err(|_| KernelError::new(format!("zero point {zero_point} is not a uint8")))?,
-        ),
-        _ => Fill::Zero,
-    };
+    let zero_point = ctx
+        .output(0)?
+        .scale_zero_point()
+        .map(|(_, z)| z)
+        .unwrap_or(0);
+    let fill =
+        match dtype {
+            DType::I8 => Fill::I8(i8::try_from(zero_point).map_err(|_| {
+                KernelError::new(format!("zero point {zero_point} is not an int8"))
+            })?),
+            DType::U8 => Fill::U8(u8::try_from(zero_point).map_err(|_| {
+                KernelError::new(format!("zero point {zero_point} is not a uint8"))
+            })?),
+            _ => Fill::Zero,
+        };
 
     // The input lands in the box of the output that starts at the leading paddings.
     let out_strides = strides_isize(&out_shape);
-    let dst_start: usize = before.iter().zip(&out_strides).map(|(&b, &s)| b * s as usize).sum();
+    let dst_start: usize = before
+        .iter()
+        .zip(&out_strides)
+        .map(|(&b, &s)| b * s as usize)
+        .sum();
     let copy = StridedCopy::new(
         &input.shape,
         (&strides_isize(&input.shape), 0, input.num_elements()),
         (&out_strides, dst_start, out_elements),
     )?;
-    Ok(Prepared::new(vec![out_shape], PadKernel { dtype, fill, copy }))
+    Ok(Prepared::new(
+        vec![out_shape],
+        PadKernel { dtype, fill, copy },
+    ))
 }
 
 #[cfg(test)]
@@ -124,7 +139,12 @@ mod tests {
     use crate::interp::{Interpreter, TensorBuf, Value};
     use crate::ir::{DType, Graph, Model, Op, Operator, Quantization, Tensor};
 
-    fn pad(shape: Vec<usize>, x: TensorBuf, pads: Tensor, out_q: Option<Quantization>) -> Result<Value, String> {
+    fn pad(
+        shape: Vec<usize>,
+        x: TensorBuf,
+        pads: Tensor,
+        out_q: Option<Quantization>,
+    ) -> Result<Value, String> {
         let mut y = Tensor::activation("y", x.dtype(), vec![]);
         y.quantization = out_q;
         let graph = Graph {
@@ -134,8 +154,11 @@ mod tests {
             outputs: vec![2],
             operators: vec![Operator::new(Op::Pad, vec![0, 1], vec![2])],
         };
-        let mut interp = Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
-        let mut out = interp.run(&[Value::new(shape, x)]).map_err(|e| e.to_string())?;
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut out = interp
+            .run(&[Value::new(shape, x)])
+            .map_err(|e| e.to_string())?;
         Ok(out.remove(0))
     }
 

@@ -96,7 +96,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         kbail!("axes must be int32 or int64, got {}", axes_info.dtype);
     }
     if axes_info.shape.len() > 1 {
-        kbail!("axes must be a scalar or 1-D, has shape {:?}", axes_info.shape);
+        kbail!(
+            "axes must be a scalar or 1-D, has shape {:?}",
+            axes_info.shape
+        );
     }
     let rank = input.shape.len();
     let mut reduced = vec![false; rank];
@@ -118,7 +121,13 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         })
         .collect();
     let len_out: usize = out_shape.iter().product();
-    let count: usize = input.shape.iter().zip(&reduced).filter(|(_, &r)| r).map(|(&n, _)| n).product();
+    let count: usize = input
+        .shape
+        .iter()
+        .zip(&reduced)
+        .filter(|(_, &r)| r)
+        .map(|(&n, _)| n)
+        .product();
 
     // Output stride of each input dim (0 on reduced dims), then merge runs of dims
     // that step through the output uniformly.
@@ -162,7 +171,12 @@ mod tests {
     use crate::interp::{Interpreter, TensorBuf, Value};
     use crate::ir::{DType, Graph, Model, Op, Operator, Tensor};
 
-    fn mean(shape: Vec<usize>, x: Vec<f32>, axes: Tensor, keep_dims: bool) -> Result<Value, String> {
+    fn mean(
+        shape: Vec<usize>,
+        x: Vec<f32>,
+        axes: Tensor,
+        keep_dims: bool,
+    ) -> Result<Value, String> {
         let graph = Graph {
             name: None,
             tensors: vec![
@@ -174,7 +188,8 @@ mod tests {
             outputs: vec![2],
             operators: vec![Operator::new(Op::Mean { keep_dims }, vec![0, 1], vec![2])],
         };
-        let mut interp = Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
         let mut out = interp
             .run(&[Value::new(shape, TensorBuf::F32(x))])
             .map_err(|e| e.to_string())?;
@@ -207,7 +222,10 @@ mod tests {
         // Over j: 12i + 4 + k.
         let y = mean(vec![2, 3, 4], iota(), axes(&[1]), false).unwrap();
         assert_eq!(y.shape, vec![2, 4]);
-        assert_eq!(y.data, TensorBuf::F32(vec![4., 5., 6., 7., 16., 17., 18., 19.]));
+        assert_eq!(
+            y.data,
+            TensorBuf::F32(vec![4., 5., 6., 7., 16., 17., 18., 19.])
+        );
         // Over i and k (scalar-per-axis constant given as int64): 6 + 4j + 1.5.
         let ax = Tensor::constant(
             "axes",
@@ -219,7 +237,13 @@ mod tests {
         assert_eq!(y.shape, vec![1, 3, 1]);
         assert_eq!(y.data, TensorBuf::F32(vec![7.5, 11.5, 15.5]));
         // A scalar axes tensor.
-        let y = mean(vec![2, 3, 4], iota(), Tensor::constant_i32("axes", vec![], &[0]), false).unwrap();
+        let y = mean(
+            vec![2, 3, 4],
+            iota(),
+            Tensor::constant_i32("axes", vec![], &[0]),
+            false,
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![3, 4]);
         let want: Vec<f32> = (0..12).map(|v| v as f32 + 6.0).collect();
         assert_eq!(y.data, TensorBuf::F32(want));

@@ -87,7 +87,11 @@ macro_rules! by_dtype {
 pub(crate) use by_dtype;
 
 /// Fails unless the model declares output `i` with `dtype`.
-pub(crate) fn expect_output_dtype(ctx: &PrepareCtx<'_>, i: usize, dtype: DType) -> Result<(), KernelError> {
+pub(crate) fn expect_output_dtype(
+    ctx: &PrepareCtx<'_>,
+    i: usize,
+    dtype: DType,
+) -> Result<(), KernelError> {
     let declared = ctx.output(i)?.dtype;
     if declared != dtype {
         kbail!("output {i} is declared {declared}, but this op produces {dtype} here");
@@ -185,14 +189,17 @@ impl StridedCopy {
         };
         if !empty {
             let range = |start: isize, strides: &[isize]| {
-                copy.shape.iter().zip(strides).fold((start, start), |(lo, hi), (&n, &s)| {
-                    let span = (n as isize - 1) * s;
-                    if span < 0 {
-                        (lo + span, hi)
-                    } else {
-                        (lo, hi + span)
-                    }
-                })
+                copy.shape
+                    .iter()
+                    .zip(strides)
+                    .fold((start, start), |(lo, hi), (&n, &s)| {
+                        let span = (n as isize - 1) * s;
+                        if span < 0 {
+                            (lo + span, hi)
+                        } else {
+                            (lo, hi + span)
+                        }
+                    })
             };
             let (slo, shi) = range(copy.src_start, &copy.src_strides);
             let (dlo, dhi) = range(copy.dst_start, &copy.dst_strides);
@@ -222,7 +229,15 @@ impl StridedCopy {
     }
 }
 
-fn copy_rec<T: Copy>(shape: &[usize], ss: &[isize], ds: &[isize], src: &[T], so: isize, dst: &mut [T], d0: isize) {
+fn copy_rec<T: Copy>(
+    shape: &[usize],
+    ss: &[isize],
+    ds: &[isize],
+    src: &[T],
+    so: isize,
+    dst: &mut [T],
+    d0: isize,
+) {
     match (shape, ss, ds) {
         ([], _, _) => dst[d0 as usize] = src[so as usize],
         ([n], [1], [1]) => {
@@ -245,7 +260,10 @@ fn copy_rec<T: Copy>(shape: &[usize], ss: &[isize], ds: &[isize], src: &[T], so:
 
 /// Row-major strides as isize.
 pub(crate) fn strides_isize(shape: &[usize]) -> Vec<isize> {
-    super::common::strides(shape).into_iter().map(|s| s as isize).collect()
+    super::common::strides(shape)
+        .into_iter()
+        .map(|s| s as isize)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------
@@ -282,7 +300,10 @@ fn passthrough_dtype(ctx: &PrepareCtx<'_>) -> Result<DType, KernelError> {
     Ok(dtype)
 }
 
-fn prepare_reshape(ctx: &PrepareCtx<'_>, option_shape: Option<&[i32]>) -> Result<Prepared, KernelError> {
+fn prepare_reshape(
+    ctx: &PrepareCtx<'_>,
+    option_shape: Option<&[i32]>,
+) -> Result<Prepared, KernelError> {
     ctx.expect_arity(1, 2, 1)?;
     let input = ctx.input(0)?;
     passthrough_dtype(ctx)?;
@@ -292,7 +313,10 @@ fn prepare_reshape(ctx: &PrepareCtx<'_>, option_shape: Option<&[i32]>) -> Result
     let requested: Vec<i64> = match ctx.opt_input(1) {
         Some(shape) if shape.shape.len() == 1 => {
             if !matches!(shape.dtype, DType::I32 | DType::I64) {
-                kbail!("the shape input must be int32 or int64, got {}", shape.dtype);
+                kbail!(
+                    "the shape input must be int32 or int64, got {}",
+                    shape.dtype
+                );
             }
             const_ints(shape, "the target shape")?
         }
@@ -325,8 +349,17 @@ fn prepare_reshape(ctx: &PrepareCtx<'_>, option_shape: Option<&[i32]>) -> Result
         // As TFLite: with zero input elements and a non-zero rest the -1 is 0;
         // otherwise it is the input count over the rest, ignoring zero dims.
         let nonzero_in: usize = input.shape.iter().filter(|&&d| d != 0).product();
-        let nonzero_out: usize = out.iter().enumerate().filter(|&(j, &d)| j != i && d != 0).map(|(_, &d)| d).product();
-        out[i] = if in_elements == 0 && known != 0 { 0 } else { nonzero_in / nonzero_out.max(1) };
+        let nonzero_out: usize = out
+            .iter()
+            .enumerate()
+            .filter(|&(j, &d)| j != i && d != 0)
+            .map(|(_, &d)| d)
+            .product();
+        out[i] = if in_elements == 0 && known != 0 {
+            0
+        } else {
+            nonzero_in / nonzero_out.max(1)
+        };
     }
     let out_elements = checked_elements(&out)?;
     if out_elements != in_elements {
@@ -352,7 +385,10 @@ fn prepare_squeeze(ctx: &PrepareCtx<'_>, dims: &[i32]) -> Result<Prepared, Kerne
         for &d in dims {
             let axis = super::common::axis(d as i64, rank, "squeeze dim")?;
             if input.shape.get(axis) != Some(&1) {
-                kbail!("cannot squeeze dim {d} of shape {:?}: its size is not 1", input.shape);
+                kbail!(
+                    "cannot squeeze dim {d} of shape {:?}: its size is not 1",
+                    input.shape
+                );
             }
             if let Some(s) = squeeze.get_mut(axis) {
                 *s = true;
@@ -463,7 +499,10 @@ fn effective_spec(
 ) -> Result<Vec<SliceDim>, KernelError> {
     let count = begin.len();
     if o.ellipsis_mask.count_ones() > 1 {
-        kbail!("only one ellipsis is allowed (ellipsis_mask {:#b})", o.ellipsis_mask);
+        kbail!(
+            "only one ellipsis is allowed (ellipsis_mask {:#b})",
+            o.ellipsis_mask
+        );
     }
     let num_add_axis = (0..count)
         .filter(|&i| !bit(o.ellipsis_mask, i) && bit(o.new_axis_mask, i))
@@ -534,7 +573,8 @@ fn effective_spec(
                 dims.push(full(d));
             } else {
                 let k = i - added_ellipsis;
-                let (Some(&b), Some(&e), Some(&s)) = (begin.get(k), end.get(k), strides.get(k)) else {
+                let (Some(&b), Some(&e), Some(&s)) = (begin.get(k), end.get(k), strides.get(k))
+                else {
                     kbail!("slice spec does not fit an input of rank {rank}");
                 };
                 dims.push(SliceDim {
@@ -580,7 +620,10 @@ fn slice_range(dim: &SliceDim, size: usize, offset: bool) -> Result<(i64, usize)
         // TensorFlow rejects a shrunk index outside the dim; TFLite would silently
         // produce nothing, which leaves the output undefined.
         if start < 0 || start >= size {
-            kbail!("shrink index {} is out of range for a dim of size {size}", dim.begin);
+            kbail!(
+                "shrink index {} is out of range for a dim of size {size}",
+                dim.begin
+            );
         }
         return Ok((start, 1));
     }
@@ -591,7 +634,11 @@ fn slice_range(dim: &SliceDim, size: usize, offset: bool) -> Result<(i64, usize)
             -1
         }
     } else {
-        let e = if offset { dim.end.saturating_add(start) } else { dim.end };
+        let e = if offset {
+            dim.end.saturating_add(start)
+        } else {
+            dim.end
+        };
         clamp_index(e)
     };
     let count = if stride > 0 {
@@ -608,7 +655,10 @@ fn slice_range(dim: &SliceDim, size: usize, offset: bool) -> Result<(i64, usize)
     Ok((start, count as usize))
 }
 
-fn prepare_strided_slice(ctx: &PrepareCtx<'_>, o: &StridedSliceOptions) -> Result<Prepared, KernelError> {
+fn prepare_strided_slice(
+    ctx: &PrepareCtx<'_>,
+    o: &StridedSliceOptions,
+) -> Result<Prepared, KernelError> {
     ctx.expect_arity(4, 4, 1)?;
     let input = ctx.input(0)?;
     let dtype = passthrough_dtype(ctx)?;
@@ -654,7 +704,11 @@ fn prepare_strided_slice(ctx: &PrepareCtx<'_>, o: &StridedSliceOptions) -> Resul
     let dst_strides = strides_isize(&copy_shape);
     let copy = StridedCopy::new(
         &copy_shape,
-        (&src_strides, src_start.max(0) as usize, input.num_elements()),
+        (
+            &src_strides,
+            src_start.max(0) as usize,
+            input.num_elements(),
+        ),
         (&dst_strides, 0, out_elements),
     )?;
     Ok(Prepared::new(vec![out_shape], strided_kernel(dtype, copy)))
@@ -669,7 +723,11 @@ struct PackKernel {
 }
 
 impl PackKernel {
-    fn run_typed<T: Elem>(&self, inputs: &[View<'_>], out: &mut ViewMut<'_>) -> Result<(), KernelError> {
+    fn run_typed<T: Elem>(
+        &self,
+        inputs: &[View<'_>],
+        out: &mut ViewMut<'_>,
+    ) -> Result<(), KernelError> {
         let out = T::slice_mut(out)?;
         check_len("output", out.len(), self.outer * self.inner * inputs.len())?;
         let srcs = inputs.iter().map(T::slice);
@@ -678,7 +736,8 @@ impl PackKernel {
             check_len("input", src.len(), self.outer * self.inner)?;
             for o in 0..self.outer {
                 let dst_at = (o * inputs.len() + k) * self.inner;
-                out[dst_at..dst_at + self.inner].copy_from_slice(&src[o * self.inner..(o + 1) * self.inner]);
+                out[dst_at..dst_at + self.inner]
+                    .copy_from_slice(&src[o * self.inner..(o + 1) * self.inner]);
             }
         }
         Ok(())
@@ -694,7 +753,11 @@ impl Kernel for PackKernel {
     }
 }
 
-fn prepare_pack(ctx: &PrepareCtx<'_>, values_count: i32, axis: i32) -> Result<Prepared, KernelError> {
+fn prepare_pack(
+    ctx: &PrepareCtx<'_>,
+    values_count: i32,
+    axis: i32,
+) -> Result<Prepared, KernelError> {
     let n = super::common::positive(values_count, "values_count")?;
     ctx.expect_arity(n, n, 1)?;
     let first = ctx.input(0)?;
@@ -709,7 +772,9 @@ fn prepare_pack(ctx: &PrepareCtx<'_>, values_count: i32, axis: i32) -> Result<Pr
                 first.shape
             );
         }
-        if matches!(dtype, DType::I8 | DType::U8) && t.scale_zero_point() != first.scale_zero_point() {
+        if matches!(dtype, DType::I8 | DType::U8)
+            && t.scale_zero_point() != first.scale_zero_point()
+        {
             kbail!("quantized inputs of PACK must share scale and zero point");
         }
     }
@@ -720,7 +785,14 @@ fn prepare_pack(ctx: &PrepareCtx<'_>, values_count: i32, axis: i32) -> Result<Pr
     checked_elements(&out_shape)?;
     let outer = first.shape[..axis].iter().product();
     let inner = first.shape[axis..].iter().product();
-    Ok(Prepared::new(vec![out_shape], PackKernel { dtype, outer, inner }))
+    Ok(Prepared::new(
+        vec![out_shape],
+        PackKernel {
+            dtype,
+            outer,
+            inner,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -735,7 +807,13 @@ mod tests {
 
     /// Plans and runs a one-op model with a float input `x` of `shape` and the given
     /// constant extra inputs; returns (output shape, output value).
-    fn run_one(op: Op, x_shape: Vec<usize>, x: TensorBuf, consts: Vec<Tensor>, out_dtype: DType) -> Result<Value, String> {
+    fn run_one(
+        op: Op,
+        x_shape: Vec<usize>,
+        x: TensorBuf,
+        consts: Vec<Tensor>,
+        out_dtype: DType,
+    ) -> Result<Value, String> {
         let mut tensors = vec![Tensor::activation("x", x.dtype(), x_shape.clone())];
         let mut inputs = vec![0];
         for c in consts {
@@ -751,8 +829,11 @@ mod tests {
             outputs: vec![out],
             operators: vec![Operator::new(op, inputs, vec![out])],
         };
-        let mut interp = Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
-        let mut outs = interp.run(&[Value::new(x_shape, x)]).map_err(|e| e.to_string())?;
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut outs = interp
+            .run(&[Value::new(x_shape, x)])
+            .map_err(|e| e.to_string())?;
         Ok(outs.remove(0))
     }
 
@@ -764,7 +845,13 @@ mod tests {
         Op::StridedSlice(o)
     }
 
-    fn ss(x_shape: Vec<usize>, b: &[i32], e: &[i32], s: &[i32], o: StridedSliceOptions) -> Result<Value, String> {
+    fn ss(
+        x_shape: Vec<usize>,
+        b: &[i32],
+        e: &[i32],
+        s: &[i32],
+        o: StridedSliceOptions,
+    ) -> Result<Value, String> {
         let n = x_shape.iter().product();
         let k = b.len();
         run_one(
@@ -797,7 +884,13 @@ mod tests {
             Tensor::activation("y", DType::F32, vec![1, 28, 28, 1]),
         ];
         let operators = vec![
-            Operator::new(Op::Shape { out_type: DType::I32 }, vec![0], vec![1]),
+            Operator::new(
+                Op::Shape {
+                    out_type: DType::I32,
+                },
+                vec![0],
+                vec![1],
+            ),
             Operator::new(
                 Op::StridedSlice(StridedSliceOptions {
                     shrink_axis_mask: 1,
@@ -850,7 +943,9 @@ mod tests {
     #[test]
     fn shape_writes_int64_too() {
         let v = run_one(
-            Op::Shape { out_type: DType::I64 },
+            Op::Shape {
+                out_type: DType::I64,
+            },
             vec![2, 5, 1],
             TensorBuf::F32(vec![0.0; 10]),
             vec![],
@@ -861,7 +956,9 @@ mod tests {
         assert_eq!(v.data, TensorBuf::I64(vec![2, 5, 1]));
         // The declared output type must match out_type.
         assert!(run_one(
-            Op::Shape { out_type: DType::I64 },
+            Op::Shape {
+                out_type: DType::I64
+            },
             vec![2],
             TensorBuf::F32(vec![0.0; 2]),
             vec![],
@@ -884,8 +981,20 @@ mod tests {
         assert_eq!(v.shape, vec![2, 2, 3]);
         assert_eq!(v.data, x);
         // int64 shape input.
-        let s64 = Tensor::constant("s", DType::I64, vec![2], [6i64, 2].iter().flat_map(|v| v.to_le_bytes()).collect());
-        let v = run_one(Op::Reshape { new_shape: None }, vec![3, 4], x.clone(), vec![s64], DType::F32).unwrap();
+        let s64 = Tensor::constant(
+            "s",
+            DType::I64,
+            vec![2],
+            [6i64, 2].iter().flat_map(|v| v.to_le_bytes()).collect(),
+        );
+        let v = run_one(
+            Op::Reshape { new_shape: None },
+            vec![3, 4],
+            x.clone(),
+            vec![s64],
+            DType::F32,
+        )
+        .unwrap();
         assert_eq!(v.shape, vec![6, 2]);
         // No shape input: the options.
         let v = run_one(
@@ -913,7 +1022,9 @@ mod tests {
         assert_eq!(v.shape, vec![12]);
         // Legacy [0] option means a scalar.
         let v = run_one(
-            Op::Reshape { new_shape: Some(vec![0]) },
+            Op::Reshape {
+                new_shape: Some(vec![0]),
+            },
             vec![1, 1],
             TensorBuf::F32(vec![7.0]),
             vec![],
@@ -937,13 +1048,41 @@ mod tests {
     #[test]
     fn squeeze_all_or_named_dims() {
         let x = TensorBuf::F32(iota(6));
-        let all = run_one(Op::Squeeze { dims: vec![] }, vec![1, 2, 1, 3, 1], x.clone(), vec![], DType::F32).unwrap();
+        let all = run_one(
+            Op::Squeeze { dims: vec![] },
+            vec![1, 2, 1, 3, 1],
+            x.clone(),
+            vec![],
+            DType::F32,
+        )
+        .unwrap();
         assert_eq!(all.shape, vec![2, 3]);
-        let some = run_one(Op::Squeeze { dims: vec![-1, 0] }, vec![1, 2, 1, 3, 1], x.clone(), vec![], DType::F32).unwrap();
+        let some = run_one(
+            Op::Squeeze { dims: vec![-1, 0] },
+            vec![1, 2, 1, 3, 1],
+            x.clone(),
+            vec![],
+            DType::F32,
+        )
+        .unwrap();
         assert_eq!(some.shape, vec![2, 1, 3]);
         assert_eq!(some.data, x);
-        assert!(run_one(Op::Squeeze { dims: vec![1] }, vec![1, 2, 1, 3, 1], x.clone(), vec![], DType::F32).is_err());
-        assert!(run_one(Op::Squeeze { dims: vec![5] }, vec![1, 2, 1, 3, 1], x, vec![], DType::F32).is_err());
+        assert!(run_one(
+            Op::Squeeze { dims: vec![1] },
+            vec![1, 2, 1, 3, 1],
+            x.clone(),
+            vec![],
+            DType::F32
+        )
+        .is_err());
+        assert!(run_one(
+            Op::Squeeze { dims: vec![5] },
+            vec![1, 2, 1, 3, 1],
+            x,
+            vec![],
+            DType::F32
+        )
+        .is_err());
     }
 
     #[test]
@@ -1016,7 +1155,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.shape, vec![2, 3, 2]);
-        let want: Vec<f32> = (0..6).flat_map(|r| [r as f32 * 4.0 + 1.0, r as f32 * 4.0 + 2.0]).collect();
+        let want: Vec<f32> = (0..6)
+            .flat_map(|r| [r as f32 * 4.0 + 1.0, r as f32 * 4.0 + 2.0])
+            .collect();
         assert_eq!(v.data, TensorBuf::F32(want));
         // x[newaxis, 0, ..., 2]: new axis first, dim 0 shrunk, ellipsis, last dim shrunk.
         let v = ss(
@@ -1085,7 +1226,10 @@ mod tests {
         let b = Tensor::constant_f32("b", vec![2, 2], &[10.0, 11.0, 12.0, 13.0]);
         let pack = |axis| {
             run_one(
-                Op::Pack { values_count: 2, axis },
+                Op::Pack {
+                    values_count: 2,
+                    axis,
+                },
                 vec![2, 2],
                 TensorBuf::F32(iota(4)),
                 vec![b.clone()],
@@ -1094,13 +1238,22 @@ mod tests {
         };
         let v = pack(0).unwrap();
         assert_eq!(v.shape, vec![2, 2, 2]);
-        assert_eq!(v.data, TensorBuf::F32(vec![0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0]));
+        assert_eq!(
+            v.data,
+            TensorBuf::F32(vec![0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0])
+        );
         let v = pack(1).unwrap();
         assert_eq!(v.shape, vec![2, 2, 2]);
-        assert_eq!(v.data, TensorBuf::F32(vec![0.0, 1.0, 10.0, 11.0, 2.0, 3.0, 12.0, 13.0]));
+        assert_eq!(
+            v.data,
+            TensorBuf::F32(vec![0.0, 1.0, 10.0, 11.0, 2.0, 3.0, 12.0, 13.0])
+        );
         let v = pack(-1).unwrap();
         assert_eq!(v.shape, vec![2, 2, 2]);
-        assert_eq!(v.data, TensorBuf::F32(vec![0.0, 10.0, 1.0, 11.0, 2.0, 12.0, 3.0, 13.0]));
+        assert_eq!(
+            v.data,
+            TensorBuf::F32(vec![0.0, 10.0, 1.0, 11.0, 2.0, 12.0, 3.0, 13.0])
+        );
         assert!(pack(3).is_err());
         assert!(pack(-4).is_err());
     }

@@ -26,7 +26,10 @@ impl Kernel for FloatSoftmax {
         if self.depth == 0 {
             return Ok(());
         }
-        for (xr, yr) in x.chunks_exact(self.depth).zip(y.chunks_exact_mut(self.depth)) {
+        for (xr, yr) in x
+            .chunks_exact(self.depth)
+            .zip(y.chunks_exact_mut(self.depth))
+        {
             // Subtracting the row max keeps every exponent ≤ 0, so nothing overflows.
             let max = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let mut sum = 0.0f32;
@@ -81,7 +84,8 @@ mod tests {
             outputs: vec![1],
             operators: vec![Operator::new(Op::Softmax { beta }, vec![0], vec![1])],
         };
-        let mut interp = Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
         let out = interp
             .run(&[Value::new(shape, TensorBuf::F32(x))])
             .map_err(|e| e.to_string())?;

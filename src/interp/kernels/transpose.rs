@@ -13,15 +13,24 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let perm_info = ctx.input(1)?;
     expect_output_dtype(ctx, 0, input.dtype)?;
     if !matches!(perm_info.dtype, DType::I32 | DType::I64) {
-        kbail!("the permutation must be int32 or int64, got {}", perm_info.dtype);
+        kbail!(
+            "the permutation must be int32 or int64, got {}",
+            perm_info.dtype
+        );
     }
     if perm_info.shape.len() != 1 {
-        kbail!("the permutation must be 1-D, has shape {:?}", perm_info.shape);
+        kbail!(
+            "the permutation must be 1-D, has shape {:?}",
+            perm_info.shape
+        );
     }
     let rank = input.shape.len();
     let perm_raw = const_ints(perm_info, "the permutation")?;
     if perm_raw.len() != rank {
-        kbail!("permutation {perm_raw:?} has {} entries for an input of rank {rank}", perm_raw.len());
+        kbail!(
+            "permutation {perm_raw:?} has {} entries for an input of rank {rank}",
+            perm_raw.len()
+        );
     }
     // Recent TFLite accepts entries in [-rank, rank), counting negatives from the end.
     let mut perm = Vec::with_capacity(rank);
@@ -46,7 +55,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         (&src_strides, 0, n),
         (&strides_isize(&out_shape), 0, n),
     )?;
-    Ok(Prepared::new(vec![out_shape], strided_kernel(input.dtype, copy)))
+    Ok(Prepared::new(
+        vec![out_shape],
+        strided_kernel(input.dtype, copy),
+    ))
 }
 
 #[cfg(test)]
@@ -66,8 +78,11 @@ mod tests {
             outputs: vec![2],
             operators: vec![Operator::new(Op::Transpose, vec![0, 1], vec![2])],
         };
-        let mut interp = Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
-        let mut out = interp.run(&[Value::new(shape, x)]).map_err(|e| e.to_string())?;
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut out = interp
+            .run(&[Value::new(shape, x)])
+            .map_err(|e| e.to_string())?;
         Ok(out.remove(0))
     }
 
@@ -98,7 +113,12 @@ mod tests {
 
     #[test]
     fn matrix_transpose_and_bad_perms() {
-        let y = transpose(vec![2, 3], TensorBuf::F32(vec![1., 2., 3., 4., 5., 6.]), &[1, 0]).unwrap();
+        let y = transpose(
+            vec![2, 3],
+            TensorBuf::F32(vec![1., 2., 3., 4., 5., 6.]),
+            &[1, 0],
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![3, 2]);
         assert_eq!(y.data, TensorBuf::F32(vec![1., 4., 2., 5., 3., 6.]));
         let x = TensorBuf::F32(vec![0.0; 6]);
