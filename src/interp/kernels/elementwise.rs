@@ -418,6 +418,68 @@ mod tests {
         assert_eq!(y.data, TensorBuf::F32(neg));
     }
 
+    /// Every pairing of a few shapes against a naive per-element broadcast.
+    #[test]
+    fn broadcast_matches_naive_indexing() {
+        let shapes: [&[usize]; 7] = [
+            &[],
+            &[1],
+            &[3],
+            &[2, 1],
+            &[2, 3],
+            &[1, 2, 1, 3],
+            &[4, 1, 1, 3],
+        ];
+        for a_shape in shapes {
+            for b_shape in shapes {
+                let rank = a_shape.len().max(b_shape.len());
+                let pad = |s: &[usize]| {
+                    let mut p = vec![1; rank - s.len()];
+                    p.extend_from_slice(s);
+                    p
+                };
+                let (pa, pb) = (pad(a_shape), pad(b_shape));
+                if pa
+                    .iter()
+                    .zip(&pb)
+                    .any(|(&x, &y)| x != y && x != 1 && y != 1)
+                {
+                    continue;
+                }
+                let out: Vec<usize> = pa.iter().zip(&pb).map(|(&x, &y)| x.max(y)).collect();
+                let na: usize = a_shape.iter().product();
+                let nb: usize = b_shape.iter().product();
+                let av: Vec<f32> = (0..na).map(|v| v as f32).collect();
+                let bv: Vec<f32> = (0..nb).map(|v| 1000.0 * v as f32).collect();
+                // Naive: decompose each output index and re-flatten into each input.
+                let n: usize = out.iter().product();
+                let flat = |idx: &[usize], shape: &[usize]| {
+                    idx.iter()
+                        .zip(shape)
+                        .fold(0, |acc, (&i, &d)| acc * d + if d == 1 { 0 } else { i })
+                };
+                let mut want = Vec::with_capacity(n);
+                for k in 0..n {
+                    let mut idx = vec![0; rank];
+                    let mut r = k;
+                    for d in (0..rank).rev() {
+                        idx[d] = r % out[d];
+                        r /= out[d];
+                    }
+                    want.push(av[flat(&idx, &pa)] + bv[flat(&idx, &pb)]);
+                }
+                let y = binary(
+                    Op::Add { activation: NONE },
+                    f(a_shape.to_vec(), av),
+                    f(b_shape.to_vec(), bv),
+                )
+                .unwrap();
+                assert_eq!(y.shape, out, "{a_shape:?} + {b_shape:?}");
+                assert_eq!(y.data, TensorBuf::F32(want), "{a_shape:?} + {b_shape:?}");
+            }
+        }
+    }
+
     #[test]
     fn fast_paths_scalar_and_last_dim() {
         let a = f(vec![2, 3], vec![1., 2., 3., 4., 5., 6.]);

@@ -206,6 +206,8 @@ mod tests {
         let neg = Tensor::constant_i32("p", vec![2, 2], &[0, -1, 0, 0]);
         assert!(pad(vec![2, 2], x.clone(), neg, None).is_err());
         let wrong_shape = Tensor::constant_i32("p", vec![1, 2], &[0, 1]);
-        assert!(pad(vec![2, 2], x, wrong_shape, None).is_err());
+        assert!(pad(vec![2, 2], x.clone(), wrong_shape, None).is_err());
+        let huge = Tensor::constant_i32("p", vec![2, 2], &[0, i32::MAX, 0, i32::MAX]);
+        assert!(pad(vec![2, 2], x, huge, None).is_err());
     }
 }

@@ -117,11 +117,13 @@ pub(crate) fn const_ints(info: &TensorInfo, what: &str) -> Result<Vec<i64>, Kern
     Ok(values)
 }
 
-/// Element count of a shape computed by a kernel, refusing overflow.
+/// Element count of a shape computed by a kernel. Refuses counts the planner could
+/// never allocate, so index arithmetic on such shapes cannot overflow.
 pub(crate) fn checked_elements(shape: &[usize]) -> Result<usize, KernelError> {
     shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= crate::interp::MAX_TENSOR_BYTES)
         .ok_or_else(|| KernelError::new(format!("shape {shape:?} has too many elements")))
 }
 
@@ -641,14 +643,14 @@ fn slice_range(dim: &SliceDim, size: usize, offset: bool) -> Result<(i64, usize)
         };
         clamp_index(e)
     };
-    let count = if stride > 0 {
-        if stop > start {
-            (stop - start + stride - 1) / stride
-        } else {
-            0
-        }
-    } else if start > stop {
-        (start - stop + (-stride) - 1) / (-stride)
+    // ceil(span / |stride|) without overflow for any stride.
+    let span = if stride > 0 {
+        stop - start
+    } else {
+        start - stop
+    };
+    let count = if span > 0 {
+        (span as u64 - 1) / stride.unsigned_abs() + 1
     } else {
         0
     };
@@ -695,7 +697,16 @@ fn prepare_strided_slice(
             src_start += start * in_stride as i64;
         }
         copy_shape.push(count);
-        src_strides.push(in_stride * dim.stride as isize);
+        // A step only matters when it is taken; then |stride| < size and this fits.
+        let step = if count <= 1 {
+            0
+        } else {
+            (in_stride as i64)
+                .checked_mul(dim.stride)
+                .and_then(|v| isize::try_from(v).ok())
+                .ok_or_else(|| KernelError::new("slice stride is too large"))?
+        };
+        src_strides.push(step);
         if !dim.shrink {
             out_shape.push(count);
         }
@@ -1122,7 +1133,18 @@ mod tests {
         let v = ss(vec![3, 4], &[1], &[2], &[1], o.clone()).unwrap();
         assert_eq!(v.shape, vec![1, 4]);
         assert_eq!(v.data, TensorBuf::F32(vec![4.0, 5.0, 6.0, 7.0]));
-        assert!(ss(vec![3, 4], &[0, 0], &[1, 1], &[1, 0], o).is_err());
+        assert!(ss(vec![3, 4], &[0, 0], &[1, 1], &[1, 0], o.clone()).is_err());
+        // Extreme strides and indices clamp instead of overflowing: row 0 only, and an
+        // empty backward range.
+        let v = ss(
+            vec![3, 4],
+            &[i32::MIN, 0],
+            &[i32::MAX, 4],
+            &[i32::MAX, i32::MIN],
+            o,
+        )
+        .unwrap();
+        assert_eq!(v.shape, vec![1, 0]);
     }
 
     #[test]
