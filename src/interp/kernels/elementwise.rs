@@ -1,8 +1,599 @@
-//! (not implemented yet)
+//! Binary elementwise ops ADD, SUB, MUL, DIV with NumPy broadcasting and a fused
+//! activation. Float32 and int32 throughout, int64 for ADD/SUB/MUL (TFLite's DIV has no
+//! int64). Quantized variants will dispatch on dtype beside these.
+//!
+//! TFLite clamps every result to the fused activation range, and with no activation
+//! that range is [lowest, max] of the type: a float result of ±inf comes out as
+//! ±f32::MAX, NaN passes through. Integer arithmetic wraps (TFLite's C++ overflow is
+//! undefined; wrapping is what it does in practice).
 
-use super::{PrepareCtx, Prepared};
+use super::common::{broadcast_shapes, broadcast_strides};
+use super::shape::{check_len, expect_output_dtype, Elem};
+use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
+use crate::ir::{Activation, DType, Op};
+use crate::kbail;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// How the two inputs line up with the output, decided once at prepare.
+#[derive(Clone, Debug)]
+enum Layout {
+    /// Equal shapes: element i with element i.
+    Same,
+    /// The left input is a single element.
+    ScalarA,
+    /// The right input is a single element.
+    ScalarB,
+    /// General broadcast over a simplified shape (unit dims dropped, contiguous runs
+    /// merged); the output is row-major over `shape`, inputs read with `sa`/`sb`
+    /// (0 along broadcast dims).
+    Broadcast {
+        shape: Vec<usize>,
+        sa: Vec<usize>,
+        sb: Vec<usize>,
+    },
+    /// The output has no elements.
+    Empty,
+}
+
+impl Layout {
+    fn new(a: &[usize], b: &[usize], out: &[usize]) -> Layout {
+        let n_a: usize = a.iter().product();
+        let n_b: usize = b.iter().product();
+        let n_out: usize = out.iter().product();
+        if n_out == 0 {
+            return Layout::Empty;
+        }
+        if a == b {
+            return Layout::Same;
+        }
+        if n_a == 1 {
+            return Layout::ScalarA;
+        }
+        if n_b == 1 {
+            return Layout::ScalarB;
+        }
+        let full_a = broadcast_strides(a, out);
+        let full_b = broadcast_strides(b, out);
+        let mut dims: Vec<(usize, usize, usize)> = Vec::new();
+        for ((&n, &sa), &sb) in out.iter().zip(&full_a).zip(&full_b) {
+            if n == 1 {
+                continue;
+            }
+            if let Some(last) = dims.last_mut() {
+                if last.1 == sa * n && last.2 == sb * n {
+                    *last = (last.0 * n, sa, sb);
+                    continue;
+                }
+            }
+            dims.push((n, sa, sb));
+        }
+        if let [(_, 1, 1)] = dims[..] {
+            // Only possible when the element orders coincide.
+            return Layout::Same;
+        }
+        Layout::Broadcast {
+            shape: dims.iter().map(|d| d.0).collect(),
+            sa: dims.iter().map(|d| d.1).collect(),
+            sb: dims.iter().map(|d| d.2).collect(),
+        }
+    }
+
+    #[inline]
+    fn apply<T: Copy, F: Fn(T, T) -> T>(&self, a: &[T], b: &[T], out: &mut [T], f: F) {
+        match self {
+            Layout::Empty => {}
+            Layout::Same => {
+                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                    *o = f(x, y);
+                }
+            }
+            Layout::ScalarA => {
+                if let Some(&x) = a.first() {
+                    for (o, &y) in out.iter_mut().zip(b) {
+                        *o = f(x, y);
+                    }
+                }
+            }
+            Layout::ScalarB => {
+                if let Some(&y) = b.first() {
+                    for (o, &x) in out.iter_mut().zip(a) {
+                        *o = f(x, y);
+                    }
+                }
+            }
+            Layout::Broadcast { shape, sa, sb } => {
+                broadcast_rec(shape, sa, sb, a, 0, b, 0, out, &f)
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn broadcast_rec<T: Copy, F: Fn(T, T) -> T>(
+    shape: &[usize],
+    sa: &[usize],
+    sb: &[usize],
+    a: &[T],
+    oa: usize,
+    b: &[T],
+    ob: usize,
+    out: &mut [T],
+    f: &F,
+) {
+    match (shape, sa, sb) {
+        ([], _, _) => {
+            if let Some(o) = out.first_mut() {
+                *o = f(a[oa], b[ob]);
+            }
+        }
+        // The innermost dim: the common cases as plain slice loops.
+        ([n], [1], [1]) => {
+            for ((o, &x), &y) in out.iter_mut().zip(&a[oa..oa + n]).zip(&b[ob..ob + n]) {
+                *o = f(x, y);
+            }
+        }
+        ([n], [0], [1]) => {
+            let x = a[oa];
+            for (o, &y) in out.iter_mut().zip(&b[ob..ob + n]) {
+                *o = f(x, y);
+            }
+        }
+        ([n], [1], [0]) => {
+            let y = b[ob];
+            for (o, &x) in out.iter_mut().zip(&a[oa..oa + n]) {
+                *o = f(x, y);
+            }
+        }
+        ([_], [s], [t]) => {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = f(a[oa + i * s], b[ob + i * t]);
+            }
+        }
+        ([_, inner @ ..], [s, sa_in @ ..], [t, sb_in @ ..]) => {
+            let block: usize = inner.iter().product();
+            for (i, chunk) in out.chunks_exact_mut(block).enumerate() {
+                broadcast_rec(inner, sa_in, sb_in, a, oa + i * s, b, ob + i * t, chunk, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Element types with the four operations as TFLite computes them.
+trait Arith: Elem + PartialOrd {
+    const ZERO: Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    /// Integers truncate toward zero (C++ `/`); callers rule out a zero divisor.
+    fn div(self, o: Self) -> Self;
+    /// Integer division by zero is an error; float division gives ±inf/NaN.
+    const CHECK_ZERO_DIVISOR: bool;
+}
+
+impl Arith for f32 {
+    const ZERO: f32 = 0.0;
+    const CHECK_ZERO_DIVISOR: bool = false;
+    fn add(self, o: f32) -> f32 {
+        self + o
+    }
+    fn sub(self, o: f32) -> f32 {
+        self - o
+    }
+    fn mul(self, o: f32) -> f32 {
+        self * o
+    }
+    fn div(self, o: f32) -> f32 {
+        self / o
+    }
+}
+
+macro_rules! int_arith {
+    ($($t:ty),*) => {$(
+        impl Arith for $t {
+            const ZERO: $t = 0;
+            const CHECK_ZERO_DIVISOR: bool = true;
+            fn add(self, o: $t) -> $t {
+                self.wrapping_add(o)
+            }
+            fn sub(self, o: $t) -> $t {
+                self.wrapping_sub(o)
+            }
+            fn mul(self, o: $t) -> $t {
+                self.wrapping_mul(o)
+            }
+            fn div(self, o: $t) -> $t {
+                // MIN / -1 overflows; wrapping keeps it defined. o == 0 is excluded.
+                self.checked_div(o).unwrap_or(self.wrapping_neg())
+            }
+        }
+    )*};
+}
+int_arith!(i32, i64);
+
+#[inline(always)]
+fn clamp<T: PartialOrd>(v: T, lo: T, hi: T) -> T {
+    if v < lo {
+        lo
+    } else if v > hi {
+        hi
+    } else {
+        v
+    }
+}
+
+/// Fused activation range, in the widest form; narrowed per type at prepare.
+#[derive(Clone, Copy, Debug)]
+enum Range {
+    F32(f32, f32),
+    I32(i32, i32),
+    I64(i64, i64),
+}
+
+struct BinaryKernel {
+    op: BinOp,
+    layout: Layout,
+    range: Range,
+    len_a: usize,
+    len_b: usize,
+    len_out: usize,
+}
+
+impl BinaryKernel {
+    fn run_typed<T: Arith>(
+        &self,
+        a: &View<'_>,
+        b: &View<'_>,
+        out: &mut ViewMut<'_>,
+        lo: T,
+        hi: T,
+    ) -> Result<(), KernelError> {
+        let a = T::slice(a)?;
+        let b = T::slice(b)?;
+        let out = T::slice_mut(out)?;
+        check_len("input 0", a.len(), self.len_a)?;
+        check_len("input 1", b.len(), self.len_b)?;
+        check_len("output", out.len(), self.len_out)?;
+        let l = &self.layout;
+        match self.op {
+            BinOp::Add => l.apply(a, b, out, |x, y| clamp(x.add(y), lo, hi)),
+            BinOp::Sub => l.apply(a, b, out, |x, y| clamp(x.sub(y), lo, hi)),
+            BinOp::Mul => l.apply(a, b, out, |x, y| clamp(x.mul(y), lo, hi)),
+            BinOp::Div => {
+                if T::CHECK_ZERO_DIVISOR && b.contains(&T::ZERO) {
+                    kbail!("integer division by zero");
+                }
+                l.apply(a, b, out, |x, y| clamp(x.div(y), lo, hi))
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Kernel for BinaryKernel {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let (Some(a), Some(b), Some(out)) = (inputs.first(), inputs.get(1), outputs.first_mut())
+        else {
+            kbail!("missing input or output");
+        };
+        match self.range {
+            Range::F32(lo, hi) => self.run_typed::<f32>(a, b, out, lo, hi),
+            Range::I32(lo, hi) => self.run_typed::<i32>(a, b, out, lo, hi),
+            Range::I64(lo, hi) => self.run_typed::<i64>(a, b, out, lo, hi),
+        }
+    }
+}
+
+/// TFLite's `CalculateActivationRange` for integer outputs.
+fn int_range(act: Activation, min: i64, max: i64) -> Result<(i64, i64), KernelError> {
+    Ok(match act {
+        Activation::None => (min, max),
+        Activation::Relu => (0, max),
+        Activation::ReluN1To1 => (-1, 1),
+        Activation::Relu6 => (0, 6),
+        other => kbail!("fused activation {} is not supported here", other.name()),
+    })
+}
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
-    crate::kbail!("{} is not implemented yet", ctx.op.op.name())
+    ctx.expect_arity(2, 2, 1)?;
+    let (op, act) = match ctx.op.op {
+        Op::Add { activation } => (BinOp::Add, activation),
+        Op::Sub { activation } => (BinOp::Sub, activation),
+        Op::Mul { activation } => (BinOp::Mul, activation),
+        Op::Div { activation } => (BinOp::Div, activation),
+        ref other => kbail!("{} is not a binary elementwise op", other.name()),
+    };
+    let name = ctx.op.op.name();
+    let a = ctx.input(0)?;
+    let b = ctx.input(1)?;
+    if a.dtype != b.dtype {
+        kbail!("inputs have different types: {} and {}", a.dtype, b.dtype);
+    }
+    let dtype = a.dtype;
+    expect_output_dtype(ctx, 0, dtype)?;
+    let range = match (dtype, op) {
+        (DType::F32, _) => match act {
+            // Not ±inf: TFLite clamps to the finite float range even without activation.
+            Activation::None => Range::F32(f32::MIN, f32::MAX),
+            other => {
+                let (lo, hi) = super::common::activation_range_f32(other)?;
+                Range::F32(lo, hi)
+            }
+        },
+        (DType::I32, _) => {
+            let (lo, hi) = int_range(act, i32::MIN as i64, i32::MAX as i64)?;
+            Range::I32(lo as i32, hi as i32)
+        }
+        (DType::I64, BinOp::Add | BinOp::Sub | BinOp::Mul) => {
+            let (lo, hi) = int_range(act, i64::MIN, i64::MAX)?;
+            Range::I64(lo, hi)
+        }
+        (other, _) => kbail!("{name} of {other} tensors is not supported"),
+    };
+    let out_shape = broadcast_shapes(&a.shape, &b.shape)?;
+    let len_out = super::shape::checked_elements(&out_shape)?;
+    let layout = Layout::new(&a.shape, &b.shape, &out_shape);
+    Ok(Prepared::new(
+        vec![out_shape],
+        BinaryKernel {
+            op,
+            layout,
+            range,
+            len_a: a.num_elements(),
+            len_b: b.num_elements(),
+            len_out,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp::{Interpreter, TensorBuf, Value};
+    use crate::ir::{Activation, DType, Graph, Model, Op, Operator, Tensor};
+
+    /// Runs `a op b` with both as model inputs.
+    fn binary(op: Op, a: Value, b: Value) -> Result<Value, String> {
+        let dtype = a.dtype();
+        let graph = Graph {
+            name: None,
+            tensors: vec![
+                Tensor::activation("a", dtype, a.shape.clone()),
+                Tensor::activation("b", b.dtype(), b.shape.clone()),
+                Tensor::activation("y", dtype, vec![]),
+            ],
+            inputs: vec![0, 1],
+            outputs: vec![2],
+            operators: vec![Operator::new(op, vec![0, 1], vec![2])],
+        };
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut out = interp.run(&[a, b]).map_err(|e| e.to_string())?;
+        Ok(out.remove(0))
+    }
+
+    fn f(shape: Vec<usize>, v: Vec<f32>) -> Value {
+        Value::new(shape, TensorBuf::F32(v))
+    }
+
+    fn i(shape: Vec<usize>, v: Vec<i32>) -> Value {
+        Value::new(shape, TensorBuf::I32(v))
+    }
+
+    const NONE: Activation = Activation::None;
+
+    #[test]
+    fn broadcast_2x1x3_plus_4x1() {
+        // a[i][0][k] = 10i + k (i<2, k<3); b[j][0] = 100j (j<4).
+        // y[i][j][k] = 10i + k + 100j, shape [2,4,3].
+        let a = f(vec![2, 1, 3], vec![0., 1., 2., 10., 11., 12.]);
+        let b = f(vec![4, 1], vec![0., 100., 200., 300.]);
+        let y = binary(Op::Add { activation: NONE }, a.clone(), b.clone()).unwrap();
+        assert_eq!(y.shape, vec![2, 4, 3]);
+        let mut want = Vec::new();
+        for i in 0..2 {
+            for j in 0..4 {
+                for k in 0..3 {
+                    want.push((10 * i + k + 100 * j) as f32);
+                }
+            }
+        }
+        assert_eq!(y.data, TensorBuf::F32(want.clone()));
+        // Swapped operands of SUB: b - a = 100j - 10i - k.
+        let y = binary(Op::Sub { activation: NONE }, b, a).unwrap();
+        let neg: Vec<f32> = (0..2)
+            .flat_map(|i| {
+                (0..4).flat_map(move |j| (0..3).map(move |k| (100 * j - 10 * i - k) as f32))
+            })
+            .collect();
+        assert_eq!(y.data, TensorBuf::F32(neg));
+    }
+
+    /// Every pairing of a few shapes against a naive per-element broadcast.
+    #[test]
+    fn broadcast_matches_naive_indexing() {
+        let shapes: [&[usize]; 7] = [
+            &[],
+            &[1],
+            &[3],
+            &[2, 1],
+            &[2, 3],
+            &[1, 2, 1, 3],
+            &[4, 1, 1, 3],
+        ];
+        for a_shape in shapes {
+            for b_shape in shapes {
+                let rank = a_shape.len().max(b_shape.len());
+                let pad = |s: &[usize]| {
+                    let mut p = vec![1; rank - s.len()];
+                    p.extend_from_slice(s);
+                    p
+                };
+                let (pa, pb) = (pad(a_shape), pad(b_shape));
+                if pa
+                    .iter()
+                    .zip(&pb)
+                    .any(|(&x, &y)| x != y && x != 1 && y != 1)
+                {
+                    continue;
+                }
+                let out: Vec<usize> = pa.iter().zip(&pb).map(|(&x, &y)| x.max(y)).collect();
+                let na: usize = a_shape.iter().product();
+                let nb: usize = b_shape.iter().product();
+                let av: Vec<f32> = (0..na).map(|v| v as f32).collect();
+                let bv: Vec<f32> = (0..nb).map(|v| 1000.0 * v as f32).collect();
+                // Naive: decompose each output index and re-flatten into each input.
+                let n: usize = out.iter().product();
+                let flat = |idx: &[usize], shape: &[usize]| {
+                    idx.iter()
+                        .zip(shape)
+                        .fold(0, |acc, (&i, &d)| acc * d + if d == 1 { 0 } else { i })
+                };
+                let mut want = Vec::with_capacity(n);
+                for k in 0..n {
+                    let mut idx = vec![0; rank];
+                    let mut r = k;
+                    for d in (0..rank).rev() {
+                        idx[d] = r % out[d];
+                        r /= out[d];
+                    }
+                    want.push(av[flat(&idx, &pa)] + bv[flat(&idx, &pb)]);
+                }
+                let y = binary(
+                    Op::Add { activation: NONE },
+                    f(a_shape.to_vec(), av),
+                    f(b_shape.to_vec(), bv),
+                )
+                .unwrap();
+                assert_eq!(y.shape, out, "{a_shape:?} + {b_shape:?}");
+                assert_eq!(y.data, TensorBuf::F32(want), "{a_shape:?} + {b_shape:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_paths_scalar_and_last_dim() {
+        let a = f(vec![2, 3], vec![1., 2., 3., 4., 5., 6.]);
+        // Scalar on the right, then on the left.
+        let y = binary(Op::Mul { activation: NONE }, a.clone(), f(vec![], vec![2.])).unwrap();
+        assert_eq!(y.data, TensorBuf::F32(vec![2., 4., 6., 8., 10., 12.]));
+        let y = binary(
+            Op::Div { activation: NONE },
+            f(vec![1], vec![12.]),
+            a.clone(),
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![2, 3]);
+        assert_eq!(y.data, TensorBuf::F32(vec![12., 6., 4., 3., 2.4, 2.]));
+        // Bias-like [3] along the last dim.
+        let y = binary(
+            Op::Add { activation: NONE },
+            a.clone(),
+            f(vec![3], vec![10., 20., 30.]),
+        )
+        .unwrap();
+        assert_eq!(y.data, TensorBuf::F32(vec![11., 22., 33., 14., 25., 36.]));
+        // Per-row [2,1].
+        let y = binary(Op::Sub { activation: NONE }, a, f(vec![2, 1], vec![1., 4.])).unwrap();
+        assert_eq!(y.data, TensorBuf::F32(vec![0., 1., 2., 0., 1., 2.]));
+        assert!(binary(
+            Op::Add { activation: NONE },
+            f(vec![2, 3], vec![0.; 6]),
+            f(vec![2], vec![0.; 2])
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn fused_activations_float() {
+        let a = f(vec![4], vec![-3., -0.5, 0.5, 7.]);
+        let z = f(vec![4], vec![0.; 4]);
+        let run = |act| match binary(Op::Add { activation: act }, a.clone(), z.clone())
+            .unwrap()
+            .data
+        {
+            TensorBuf::F32(v) => v,
+            _ => unreachable!(),
+        };
+        assert_eq!(run(Activation::Relu), vec![0., 0., 0.5, 7.]);
+        assert_eq!(run(Activation::Relu6), vec![0., 0., 0.5, 6.]);
+        assert_eq!(run(Activation::ReluN1To1), vec![-1., -0.5, 0.5, 1.]);
+        assert!(binary(
+            Op::Add {
+                activation: Activation::Tanh
+            },
+            a.clone(),
+            z.clone()
+        )
+        .is_err());
+        // Without activation TFLite saturates infinities to the finite range.
+        let y = binary(
+            Op::Div { activation: NONE },
+            f(vec![2], vec![1., -1.]),
+            f(vec![2], vec![0., 0.]),
+        )
+        .unwrap();
+        assert_eq!(y.data, TensorBuf::F32(vec![f32::MAX, f32::MIN]));
+    }
+
+    #[test]
+    fn int32_arithmetic_clamps_and_division() {
+        let a = i(vec![4], vec![-7, 7, 9, -9]);
+        let b = i(vec![4], vec![2, 2, -4, -4]);
+        // C++ integer division truncates toward zero.
+        let y = binary(Op::Div { activation: NONE }, a.clone(), b.clone()).unwrap();
+        assert_eq!(y.data, TensorBuf::I32(vec![-3, 3, -2, 2]));
+        let y = binary(
+            Op::Mul {
+                activation: Activation::Relu6,
+            },
+            a.clone(),
+            b.clone(),
+        )
+        .unwrap();
+        assert_eq!(y.data, TensorBuf::I32(vec![0, 6, 0, 6]));
+        let y = binary(
+            Op::Sub {
+                activation: Activation::Relu,
+            },
+            a.clone(),
+            b,
+        )
+        .unwrap();
+        assert_eq!(y.data, TensorBuf::I32(vec![0, 5, 13, 0]));
+        let err = binary(
+            Op::Div { activation: NONE },
+            a,
+            i(vec![4], vec![1, 0, 1, 1]),
+        )
+        .unwrap_err();
+        assert!(err.contains("division by zero"), "{err}");
+    }
+
+    #[test]
+    fn int64_add_and_no_int64_div() {
+        let a = Value::new(vec![2], TensorBuf::I64(vec![1 << 40, -5]));
+        let b = Value::new(vec![1], TensorBuf::I64(vec![3]));
+        let y = binary(Op::Add { activation: NONE }, a.clone(), b.clone()).unwrap();
+        assert_eq!(y.data, TensorBuf::I64(vec![(1 << 40) + 3, -2]));
+        let err = binary(Op::Div { activation: NONE }, a, b).unwrap_err();
+        assert!(err.contains("int64"), "{err}");
+        // Mixed types are refused.
+        assert!(binary(
+            Op::Add { activation: NONE },
+            f(vec![1], vec![1.]),
+            i(vec![1], vec![1])
+        )
+        .is_err());
+        let _ = DType::I64;
+    }
 }

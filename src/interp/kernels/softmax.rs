@@ -1,8 +1,123 @@
-//! (not implemented yet)
+//! SOFTMAX over the last dimension with TFLite's beta:
+//! y = exp((x - max)·beta) / Σ exp((x - max)·beta), per row.
 
-use super::{PrepareCtx, Prepared};
+use super::shape::{check_len, expect_output_dtype};
+use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
+use crate::ir::{DType, Op};
+use crate::kbail;
+
+struct FloatSoftmax {
+    beta: f32,
+    depth: usize,
+    len: usize,
+}
+
+impl Kernel for FloatSoftmax {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
+            kbail!("missing input or output");
+        };
+        let x = x.f32()?;
+        let y = y.f32()?;
+        check_len("input", x.len(), self.len)?;
+        check_len("output", y.len(), self.len)?;
+        if self.depth == 0 {
+            return Ok(());
+        }
+        for (xr, yr) in x
+            .chunks_exact(self.depth)
+            .zip(y.chunks_exact_mut(self.depth))
+        {
+            // Subtracting the row max keeps every exponent ≤ 0, so nothing overflows.
+            let max = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0f32;
+            for (y, &x) in yr.iter_mut().zip(xr) {
+                *y = ((x - max) * self.beta).exp();
+                sum += *y;
+            }
+            for y in yr.iter_mut() {
+                *y /= sum;
+            }
+        }
+        Ok(())
+    }
+}
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
-    crate::kbail!("{} is not implemented yet", ctx.op.op.name())
+    ctx.expect_arity(1, 1, 1)?;
+    let Op::Softmax { beta } = ctx.op.op else {
+        kbail!("not a softmax");
+    };
+    let input = ctx.input(0)?;
+    expect_output_dtype(ctx, 0, input.dtype)?;
+    let Some(&depth) = input.shape.last() else {
+        kbail!("SOFTMAX needs an input of rank at least 1");
+    };
+    match input.dtype {
+        DType::F32 => Ok(Prepared::new(
+            vec![input.shape.clone()],
+            FloatSoftmax {
+                beta,
+                depth,
+                len: input.num_elements(),
+            },
+        )),
+        other => kbail!("SOFTMAX on {other} tensors is not supported"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::interp::{Interpreter, TensorBuf, Value};
+    use crate::ir::{DType, Graph, Model, Op, Operator, Tensor};
+
+    fn softmax(beta: f32, shape: Vec<usize>, x: Vec<f32>) -> Result<Vec<f32>, String> {
+        let graph = Graph {
+            name: None,
+            tensors: vec![
+                Tensor::activation("x", DType::F32, shape.clone()),
+                Tensor::activation("y", DType::F32, shape.clone()),
+            ],
+            inputs: vec![0],
+            outputs: vec![1],
+            operators: vec![Operator::new(Op::Softmax { beta }, vec![0], vec![1])],
+        };
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let out = interp
+            .run(&[Value::new(shape, TensorBuf::F32(x))])
+            .map_err(|e| e.to_string())?;
+        match &out[0].data {
+            TensorBuf::F32(v) => Ok(v.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn rows_sum_to_one_and_match_hand_values() {
+        // Row [0, ln 2, ln 3]: exps 1, 2, 3 → 1/6, 2/6, 3/6. Row [1000, 1000, 1000]
+        // would overflow without the max shift: 1/3 each.
+        let (l2, l3) = (2f32.ln(), 3f32.ln());
+        let y = softmax(1.0, vec![2, 3], vec![0.0, l2, l3, 1000.0, 1000.0, 1000.0]).unwrap();
+        let want = [1.0 / 6.0, 2.0 / 6.0, 0.5, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0];
+        for (a, b) in y.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{y:?}");
+        }
+        for row in y.chunks(3) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn beta_scales_logits_and_rank_one_and_three_work() {
+        // beta 2 on [0, ln 2]: exps 1, 4 → 0.2, 0.8.
+        let y = softmax(2.0, vec![2], vec![0.0, 2f32.ln()]).unwrap();
+        assert!((y[0] - 0.2).abs() < 1e-6 && (y[1] - 0.8).abs() < 1e-6);
+        // Rank 3: softmax runs over the last dim only.
+        let y = softmax(1.0, vec![2, 1, 2], vec![0.0, 0.0, 5.0, 5.0]).unwrap();
+        assert_eq!(y, vec![0.5; 4]);
+        assert!(softmax(1.0, vec![], vec![1.0]).is_err());
+    }
 }
