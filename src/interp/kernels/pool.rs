@@ -50,6 +50,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                     win,
                     channels: c,
                     range,
+                    avx2: avx2_available(),
                 },
             ))
         }
@@ -74,6 +75,7 @@ struct PoolF32 {
     win: Window2d,
     channels: usize,
     range: (f32, f32),
+    avx2: bool,
 }
 
 impl Kernel for PoolF32 {
@@ -96,54 +98,116 @@ impl Kernel for PoolF32 {
         if out.is_empty() {
             return Ok(());
         }
-        let mut out_pixels = out.chunks_exact_mut(c);
-        for n in 0..self.win.batch {
-            let image = &input[n * image_len..(n + 1) * image_len];
-            for ty in &self.win.h.taps {
-                for tx in &self.win.w.taps {
-                    let Some(pixel) = out_pixels.next() else {
-                        return Ok(());
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { pool_f32_avx2(self, input, out) };
+            return Ok(());
+        }
+        pool_f32_body(self, input, out);
+        Ok(())
+    }
+}
+
+fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn pool_f32_avx2(p: &PoolF32, input: &[f32], out: &mut [f32]) {
+    pool_f32_body(p, input, out);
+}
+
+/// Buffer lengths were checked by `run` (and are non-zero); the tap ranges keep every
+/// read inside the image.
+#[inline(always)]
+fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
+    let (h, w, c) = (p.win.h.input, p.win.w.input, p.channels);
+    let image_len = h * w * c;
+    let mut out_pixels = out.chunks_exact_mut(c);
+    for n in 0..p.win.batch {
+        let image = &input[n * image_len..(n + 1) * image_len];
+        for ty in &p.win.h.taps {
+            for tx in &p.win.w.taps {
+                let Some(pixel) = out_pixels.next() else { return };
+                let window = Window {
+                    image,
+                    row_len: w * c,
+                    channels: c,
+                    rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
+                    cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
+                };
+                // Channels go in register-sized chunks, each reduced over the whole window
+                // before it is stored.
+                let mut ch = 0;
+                while ch < c {
+                    let left = c - ch;
+                    let done = if left >= 16 {
+                        pool_chunk::<16>(p, &window, ch, &mut pixel[ch..ch + 16])
+                    } else if left >= 8 {
+                        pool_chunk::<8>(p, &window, ch, &mut pixel[ch..ch + 8])
+                    } else if left >= 4 {
+                        pool_chunk::<4>(p, &window, ch, &mut pixel[ch..ch + 4])
+                    } else {
+                        pool_chunk::<1>(p, &window, ch, &mut pixel[ch..ch + 1])
                     };
-                    let rows = ty.first_input..ty.first_input + (ty.hi - ty.lo);
-                    let cols = tx.first_input..tx.first_input + (tx.hi - tx.lo);
-                    match self.kind {
-                        PoolKind::Max => {
-                            // TFLite starts from the lowest finite float, not -inf.
-                            pixel.fill(f32::MIN);
-                            for iy in rows {
-                                for ix in cols.clone() {
-                                    let px = (iy * w + ix) * c;
-                                    for (o, &x) in pixel.iter_mut().zip(&image[px..px + c]) {
-                                        // Same choice as TFLite's std::max(o, x) on NaN.
-                                        *o = if *o < x { x } else { *o };
-                                    }
-                                }
-                            }
-                            for o in pixel.iter_mut() {
-                                *o = clamp(*o, self.range);
-                            }
-                        }
-                        PoolKind::Average => {
-                            pixel.fill(0.0);
-                            let count = (rows.len() * cols.len()) as f32;
-                            for iy in rows {
-                                for ix in cols.clone() {
-                                    let px = (iy * w + ix) * c;
-                                    for (o, &x) in pixel.iter_mut().zip(&image[px..px + c]) {
-                                        *o += x;
-                                    }
-                                }
-                            }
-                            for o in pixel.iter_mut() {
-                                *o = clamp(*o / count, self.range);
-                            }
-                        }
-                    }
+                    ch += done;
                 }
             }
         }
-        Ok(())
     }
+}
+
+/// The in-image part of one pooling window.
+struct Window<'a> {
+    image: &'a [f32],
+    row_len: usize,
+    channels: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+}
+
+/// Reduces channels `ch..ch+L` of one window into `dst` (L long); returns L.
+#[inline(always)]
+fn pool_chunk<const L: usize>(p: &PoolF32, win: &Window<'_>, ch: usize, dst: &mut [f32]) -> usize {
+    let max = p.kind == PoolKind::Max;
+    // TFLite starts a max from the lowest finite float, not -inf.
+    let mut acc = [if max { f32::MIN } else { 0.0 }; L];
+    for iy in win.rows.clone() {
+        let row = &win.image[iy * win.row_len..(iy + 1) * win.row_len];
+        for ix in win.cols.clone() {
+            let at = ix * win.channels + ch;
+            let Some(x) = row[at..].first_chunk::<L>() else { return L };
+            if max {
+                for j in 0..L {
+                    // Same choice as TFLite's std::max(acc, x) when x is NaN.
+                    acc[j] = if acc[j] < x[j] { x[j] } else { acc[j] };
+                }
+            } else {
+                for j in 0..L {
+                    acc[j] += x[j];
+                }
+            }
+        }
+    }
+    if !max {
+        let count = (win.rows.len() * win.cols.len()) as f32;
+        for a in acc.iter_mut() {
+            *a /= count;
+        }
+    }
+    for (d, a) in dst.iter_mut().zip(acc) {
+        *d = clamp(a, p.range);
+    }
+    L
 }
 
 #[cfg(test)]
