@@ -214,32 +214,90 @@ fn fc_f32_body<const FUSED: bool>(
     if units == 0 {
         return;
     }
+    let bias_of = |u: usize| bias.and_then(|b| b.get(u)).copied().unwrap_or(0.0);
     for (x, out_row) in input.chunks_exact(depth).zip(out.chunks_exact_mut(units)) {
-        for (u, (o, w)) in out_row.iter_mut().zip(weights.chunks_exact(depth)).enumerate() {
-            let b = bias.and_then(|b| b.get(u)).copied().unwrap_or(0.0);
-            *o = clamp(dot::<FUSED>(x, w) + b, range);
+        // Four units at a time share each load of the input row.
+        let mut u = 0;
+        for (w, o) in weights.chunks_exact(UNITS * depth).zip(out_row.chunks_exact_mut(UNITS)) {
+            let sums = dot_units::<FUSED>(x, w, depth);
+            for (k, (o, s)) in o.iter_mut().zip(sums).enumerate() {
+                *o = clamp(s + bias_of(u + k), range);
+            }
+            u += UNITS;
+        }
+        for (k, w) in weights[u * depth..].chunks_exact(depth).enumerate() {
+            if let Some(o) = out_row.get_mut(u + k) {
+                *o = clamp(dot::<FUSED>(x, w) + bias_of(u + k), range);
+            }
         }
     }
 }
 
-/// Dot product with `LANES` independent partial sums, so the loop vectorizes (float
-/// addition is not associative, so LLVM will not split a single running sum itself).
+/// Units computed together by `dot_units`.
+const UNITS: usize = 4;
+/// Partial sums per dot product: independent accumulators let the loop vectorize (float
+/// addition is not associative, so LLVM will not split one running sum itself) and hide
+/// the multiply-add latency.
+const LANES: usize = 16;
+
+/// Dot products of `x` with `UNITS` consecutive weight rows of length `depth`.
+#[inline(always)]
+fn dot_units<const FUSED: bool>(x: &[f32], w: &[f32], depth: usize) -> [f32; UNITS] {
+    let (w0, rest) = w.split_at(depth);
+    let (w1, rest) = rest.split_at(depth);
+    let (w2, w3) = rest.split_at(depth);
+    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
+    let rows = [w0, w1, w2, w3];
+    let [c0, c1, c2, c3] = rows.map(|r| r.as_chunks::<LANES>().0);
+    let mut a0 = [0.0f32; LANES];
+    let mut a1 = [0.0f32; LANES];
+    let mut a2 = [0.0f32; LANES];
+    let mut a3 = [0.0f32; LANES];
+    for ((((xc, k0), k1), k2), k3) in x_chunks.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
+        for j in 0..LANES {
+            a0[j] = madd::<FUSED>(a0[j], xc[j], k0[j]);
+            a1[j] = madd::<FUSED>(a1[j], xc[j], k1[j]);
+            a2[j] = madd::<FUSED>(a2[j], xc[j], k2[j]);
+            a3[j] = madd::<FUSED>(a3[j], xc[j], k3[j]);
+        }
+    }
+    let done = x_chunks.len() * LANES;
+    let tail = |row: &[f32]| {
+        let mut t = 0.0f32;
+        for (&a, &b) in x_tail.iter().zip(&row[done.min(row.len())..]) {
+            t = madd::<FUSED>(t, a, b);
+        }
+        t
+    };
+    [
+        reduce(a0) + tail(w0),
+        reduce(a1) + tail(w1),
+        reduce(a2) + tail(w2),
+        reduce(a3) + tail(w3),
+    ]
+}
+
+/// One dot product.
 #[inline(always)]
 fn dot<const FUSED: bool>(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
     let (a_chunks, a_tail) = a.as_chunks::<LANES>();
     let (b_chunks, b_tail) = b.as_chunks::<LANES>();
     let mut acc = [0.0f32; LANES];
     for (x, y) in a_chunks.iter().zip(b_chunks) {
         for j in 0..LANES {
-            acc[j] = if FUSED { x[j].mul_add(y[j], acc[j]) } else { acc[j] + x[j] * y[j] };
+            acc[j] = madd::<FUSED>(acc[j], x[j], y[j]);
         }
     }
     let mut tail = 0.0f32;
     for (&x, &y) in a_tail.iter().zip(b_tail) {
-        tail = if FUSED { x.mul_add(y, tail) } else { tail + x * y };
+        tail = madd::<FUSED>(tail, x, y);
     }
-    // Pairwise reduction of the partial sums.
+    reduce(acc) + tail
+}
+
+/// Pairwise sum of the partial sums.
+#[inline(always)]
+fn reduce(mut acc: [f32; LANES]) -> f32 {
     let mut width = LANES;
     while width > 1 {
         width /= 2;
@@ -247,7 +305,18 @@ fn dot<const FUSED: bool>(a: &[f32], b: &[f32]) -> f32 {
             acc[j] += acc[j + width];
         }
     }
-    acc[0] + tail
+    acc[0]
+}
+
+/// `acc + a*b`, fused when the caller was compiled for FMA (a plain `mul_add` would be a
+/// slow library call otherwise).
+#[inline(always)]
+fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
+    if FUSED {
+        a.mul_add(b, acc)
+    } else {
+        acc + a * b
+    }
 }
 
 /// Fused-activation clamp that lets NaN through, as TFLite's min/max does.

@@ -149,17 +149,18 @@ fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
                 // before it is stored.
                 let mut ch = 0;
                 while ch < c {
-                    let left = c - ch;
-                    let done = if left >= 16 {
-                        pool_chunk::<16>(p, &window, ch, &mut pixel[ch..ch + 16])
-                    } else if left >= 8 {
-                        pool_chunk::<8>(p, &window, ch, &mut pixel[ch..ch + 8])
-                    } else if left >= 4 {
-                        pool_chunk::<4>(p, &window, ch, &mut pixel[ch..ch + 4])
+                    let rest = &mut pixel[ch..];
+                    ch += if let Some(dst) = rest.first_chunk_mut::<16>() {
+                        pool_chunk(p, &window, ch, dst)
+                    } else if let Some(dst) = rest.first_chunk_mut::<8>() {
+                        pool_chunk(p, &window, ch, dst)
+                    } else if let Some(dst) = rest.first_chunk_mut::<4>() {
+                        pool_chunk(p, &window, ch, dst)
+                    } else if let Some(dst) = rest.first_chunk_mut::<1>() {
+                        pool_chunk(p, &window, ch, dst)
                     } else {
-                        pool_chunk::<1>(p, &window, ch, &mut pixel[ch..ch + 1])
+                        return;
                     };
-                    ch += done;
                 }
             }
         }
@@ -175,9 +176,9 @@ struct Window<'a> {
     cols: std::ops::Range<usize>,
 }
 
-/// Reduces channels `ch..ch+L` of one window into `dst` (L long); returns L.
+/// Reduces channels `ch..ch+L` of one window into `dst`; returns L.
 #[inline(always)]
-fn pool_chunk<const L: usize>(p: &PoolF32, win: &Window<'_>, ch: usize, dst: &mut [f32]) -> usize {
+fn pool_chunk<const L: usize>(p: &PoolF32, win: &Window<'_>, ch: usize, dst: &mut [f32; L]) -> usize {
     let max = p.kind == PoolKind::Max;
     // TFLite starts a max from the lowest finite float, not -inf.
     let mut acc = [if max { f32::MIN } else { 0.0 }; L];
@@ -204,8 +205,8 @@ fn pool_chunk<const L: usize>(p: &PoolF32, win: &Window<'_>, ch: usize, dst: &mu
             *a /= count;
         }
     }
-    for (d, a) in dst.iter_mut().zip(acc) {
-        *d = clamp(a, p.range);
+    for j in 0..L {
+        dst[j] = clamp(acc[j], p.range);
     }
     L
 }
