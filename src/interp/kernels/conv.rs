@@ -1,8 +1,1547 @@
-//! (not implemented yet)
+//! CONV_2D and DEPTHWISE_CONV_2D.
+//!
+//! `prepare` dispatches on the (input, filter) element types so integer variants can sit
+//! beside the float ones. Everything that depends only on shapes is resolved there: the
+//! output size, the filter taps that land inside the image for every output row and
+//! column (so inner loops need no bounds tests and padding costs nothing), and a copy of
+//! the conv filter repacked so the innermost loop runs over contiguous output channels.
 
-use super::{PrepareCtx, Prepared};
-use crate::interp::KernelError;
+use std::sync::Mutex;
+
+use super::common::{activation_range_f32, positive, window_dim};
+use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::value::{View, ViewMut};
+use crate::interp::{KernelError, TensorInfo};
+use crate::ir::{Activation, DType, Op, Padding};
+use crate::kbail;
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
-    crate::kbail!("{} is not implemented yet", ctx.op.op.name())
+    match &ctx.op.op {
+        Op::Conv2d(o) => {
+            let params = WindowParams {
+                padding: o.padding,
+                stride_h: o.stride_h,
+                stride_w: o.stride_w,
+                dilation_h: o.dilation_h,
+                dilation_w: o.dilation_w,
+                activation: o.activation,
+            };
+            prepare_conv(ctx, &params)
+        }
+        // The depth multiplier option is redundant with the shapes and TFLite itself
+        // derives it from them, so the option is not consulted.
+        Op::DepthwiseConv2d(o) => {
+            let params = WindowParams {
+                padding: o.padding,
+                stride_h: o.stride_h,
+                stride_w: o.stride_w,
+                dilation_h: o.dilation_h,
+                dilation_w: o.dilation_w,
+                activation: o.activation,
+            };
+            prepare_depthwise(ctx, &params)
+        }
+        other => kbail!("the convolution kernel cannot run {}", other.name()),
+    }
+}
+
+/// The options both convolutions share.
+struct WindowParams {
+    padding: Padding,
+    stride_h: i32,
+    stride_w: i32,
+    dilation_h: i32,
+    dilation_w: i32,
+    activation: Activation,
+}
+
+/// One spatial axis of a sliding window, resolved for concrete sizes.
+#[derive(Clone, Debug)]
+pub(crate) struct WindowAxis {
+    pub input: usize,
+    pub output: usize,
+    pub stride: usize,
+    pub dilation: usize,
+    /// Output positions `full.0..full.1` use every filter tap (the unpadded interior;
+    /// positions with all taps inside the image form one contiguous run).
+    pub full: (usize, usize),
+    /// For each output position: the first input coordinate its window reads (tap
+    /// `lo`), and the range `lo..hi` of filter taps that fall inside the input.
+    pub taps: Vec<TapRange>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TapRange {
+    pub first_input: usize,
+    pub lo: usize,
+    pub hi: usize,
+}
+
+impl WindowAxis {
+    /// Output size and per-position valid taps of one axis, with TFLite's padding rule.
+    pub fn new(
+        padding: Padding,
+        input: usize,
+        filter: usize,
+        stride: usize,
+        dilation: usize,
+    ) -> Result<WindowAxis, KernelError> {
+        let (output, pad) = window_dim(padding, input, filter, stride, dilation)?;
+        let (input_i, filter_i, stride_i, dilation_i, pad_i) = (
+            to_i128(input),
+            to_i128(filter),
+            to_i128(stride),
+            to_i128(dilation),
+            to_i128(pad),
+        );
+        let mut taps = Vec::with_capacity(output);
+        for o in 0..output {
+            // Input coordinate of tap k is start + k*dilation; keep the taps in range.
+            let start = to_i128(o) * stride_i - pad_i;
+            let lo = if start < 0 { (-start + dilation_i - 1) / dilation_i } else { 0 };
+            let hi = if start >= input_i { 0 } else { (input_i - start + dilation_i - 1) / dilation_i };
+            let lo = lo.min(filter_i);
+            let hi = hi.min(filter_i).max(lo);
+            let first = start + lo * dilation_i;
+            taps.push(TapRange {
+                first_input: if lo < hi { first as usize } else { 0 },
+                lo: lo as usize,
+                hi: hi as usize,
+            });
+        }
+        let is_full = |t: &TapRange| t.lo == 0 && t.hi == filter;
+        let full = match taps.iter().position(is_full) {
+            Some(lo) => (lo, lo + taps[lo..].iter().take_while(|t| is_full(t)).count()),
+            None => (0, 0),
+        };
+        Ok(WindowAxis {
+            input,
+            output,
+            stride,
+            dilation,
+            full,
+            taps,
+        })
+    }
+}
+
+fn to_i128(v: usize) -> i128 {
+    v as i128
+}
+
+/// Spatial geometry of a windowed NHWC op.
+#[derive(Clone, Debug)]
+pub(crate) struct Window2d {
+    pub batch: usize,
+    pub h: WindowAxis,
+    pub w: WindowAxis,
+}
+
+/// Checks an input is a rank-4 NHWC tensor and returns its dims.
+pub(crate) fn nhwc(info: &TensorInfo, what: &str) -> Result<[usize; 4], KernelError> {
+    match info.shape.as_slice() {
+        &[n, h, w, c] => Ok([n, h, w, c]),
+        s => kbail!("{what} must be 4-D (NHWC), got shape {s:?}"),
+    }
+}
+
+/// Checks a float output is declared float32 (the float kernels write nothing else).
+fn expect_f32_output(ctx: &PrepareCtx<'_>, input: DType, filter: DType) -> Result<(), KernelError> {
+    let out = ctx.output(0)?.dtype;
+    if out != DType::F32 {
+        kbail!("{input} input with {filter} filter must produce float32 output, the model declares {out}");
+    }
+    Ok(())
+}
+
+/// Validates an optional float bias of `len` elements.
+fn check_bias(ctx: &PrepareCtx<'_>, len: usize) -> Result<(), KernelError> {
+    if let Some(bias) = ctx.opt_input(2) {
+        if bias.dtype != DType::F32 {
+            kbail!("bias must be float32 for float convolution, got {}", bias.dtype);
+        }
+        if bias.num_elements() != len {
+            kbail!("bias has {} elements, the output has {len} channels", bias.num_elements());
+        }
+    }
+    Ok(())
+}
+
+fn window2d(
+    params: &WindowParams,
+    batch: usize,
+    in_h: usize,
+    in_w: usize,
+    k_h: usize,
+    k_w: usize,
+) -> Result<Window2d, KernelError> {
+    let stride_h = positive(params.stride_h, "stride_h")?;
+    let stride_w = positive(params.stride_w, "stride_w")?;
+    let dilation_h = positive(params.dilation_h, "dilation_h")?;
+    let dilation_w = positive(params.dilation_w, "dilation_w")?;
+    Ok(Window2d {
+        batch,
+        h: WindowAxis::new(params.padding, in_h, k_h, stride_h, dilation_h)?,
+        w: WindowAxis::new(params.padding, in_w, k_w, stride_w, dilation_w)?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// CONV_2D
+
+fn prepare_conv(ctx: &PrepareCtx<'_>, params: &WindowParams) -> Result<Prepared, KernelError> {
+    ctx.expect_arity(2, 3, 1)?;
+    let input = ctx.input(0)?;
+    let filter = ctx.input(1)?;
+    match (input.dtype, filter.dtype) {
+        (DType::F32, DType::F32) => prepare_conv_f32(ctx, params, input, filter),
+        (i, f) => kbail!("CONV_2D with {i} input and {f} filter is not supported"),
+    }
+}
+
+/// Output channels are computed in blocks of this many (and one final block of
+/// `LANES`), held in registers across all taps of one output pixel.
+const BLOCK: usize = 16;
+const LANES: usize = 8;
+
+/// Shapes of a float convolution after validation.
+#[derive(Clone, Debug)]
+struct ConvShape {
+    win: Window2d,
+    in_c: usize,
+    /// Input channels per group (the filter's last dim).
+    group_in: usize,
+    groups: usize,
+    out_c: usize,
+    /// Output channels per group.
+    group_out: usize,
+    /// `group_out` rounded up to `LANES`: the stride of one tap row in the packed filter.
+    group_out_padded: usize,
+    k_h: usize,
+    k_w: usize,
+    /// One group and no horizontal dilation: the taps of a filter row read one
+    /// contiguous run of input.
+    contiguous_taps: bool,
+}
+
+impl ConvShape {
+    fn packed_len(&self) -> usize {
+        self.groups * self.k_h * self.k_w * self.group_in * self.group_out_padded
+    }
+
+    /// Rewrites a [out_c, k_h, k_w, group_in] filter as
+    /// [groups, k_h, k_w, group_in, group_out_padded] (zero padded) into `packed`.
+    fn pack_filter(&self, filter: &[f32], packed: &mut [f32]) {
+        packed.fill(0.0);
+        let tap_len = self.group_in * self.group_out_padded;
+        for g in 0..self.groups {
+            for j in 0..self.group_out {
+                let oc = g * self.group_out + j;
+                for ky in 0..self.k_h {
+                    for kx in 0..self.k_w {
+                        let src = ((oc * self.k_h + ky) * self.k_w + kx) * self.group_in;
+                        let dst = ((g * self.k_h + ky) * self.k_w + kx) * tap_len + j;
+                        for ic in 0..self.group_in {
+                            packed[dst + ic * self.group_out_padded] = filter[src + ic];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum PackedFilter {
+    /// Packed once at prepare from a constant filter.
+    Constant(Vec<f32>),
+    /// The filter arrives at run time; it is packed into this buffer (sized at
+    /// prepare) on every run.
+    Runtime(Mutex<Vec<f32>>),
+}
+
+struct ConvF32 {
+    shape: ConvShape,
+    filter: PackedFilter,
+    range: (f32, f32),
+    fused: bool,
+}
+
+fn prepare_conv_f32(
+    ctx: &PrepareCtx<'_>,
+    params: &WindowParams,
+    input: &TensorInfo,
+    filter: &TensorInfo,
+) -> Result<Prepared, KernelError> {
+    expect_f32_output(ctx, input.dtype, filter.dtype)?;
+    let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
+    let [out_c, k_h, k_w, group_in] = nhwc(filter, "filter")?;
+    if group_in == 0 || in_c % group_in != 0 {
+        kbail!("input has {in_c} channels, not a multiple of the filter's {group_in} input channels");
+    }
+    let groups = in_c / group_in;
+    if groups == 0 || out_c % groups != 0 {
+        kbail!("{out_c} output channels cannot be split into {groups} groups");
+    }
+    check_bias(ctx, out_c)?;
+    let range = activation_range_f32(params.activation)?;
+    let win = window2d(params, n, in_h, in_w, k_h, k_w)?;
+    let group_out = out_c / groups;
+    let shape = ConvShape {
+        in_c,
+        group_in,
+        groups,
+        out_c,
+        group_out,
+        group_out_padded: group_out.div_ceil(LANES) * LANES,
+        k_h,
+        k_w,
+        contiguous_taps: groups == 1 && win.w.dilation == 1,
+        win,
+    };
+    let output_shape = vec![n, shape.win.h.output, shape.win.w.output, out_c];
+    let packed_len = shape.packed_len();
+    let filter = match filter.constant.as_deref() {
+        Some(buf) => {
+            let View::F32(values) = buf.view() else {
+                kbail!("filter constant is not float32");
+            };
+            if values.len() != filter.num_elements() {
+                kbail!("filter has {} values, its shape needs {}", values.len(), filter.num_elements());
+            }
+            let mut packed = vec![0.0; packed_len];
+            shape.pack_filter(values, &mut packed);
+            PackedFilter::Constant(packed)
+        }
+        None => PackedFilter::Runtime(Mutex::new(vec![0.0; packed_len])),
+    };
+    Ok(Prepared::new(
+        vec![output_shape],
+        ConvF32 {
+            shape,
+            filter,
+            range,
+            fused: fma_available(),
+        },
+    ))
+}
+
+impl Kernel for ConvF32 {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let s = &self.shape;
+        let input = input_f32(inputs, 0)?;
+        let bias = optional_f32(inputs, 2)?;
+        let out = output_f32(outputs)?;
+        let in_len = s.win.batch * s.win.h.input * s.win.w.input * s.in_c;
+        let out_len = s.win.batch * s.win.h.output * s.win.w.output * s.out_c;
+        if input.len() != in_len || out.len() != out_len || bias.is_some_and(|b| b.len() != s.out_c) {
+            kbail!("CONV_2D buffers do not match the planned shapes");
+        }
+        match &self.filter {
+            PackedFilter::Constant(packed) => conv_f32(s, input, packed, bias, out, self.range, self.fused),
+            PackedFilter::Runtime(scratch) => {
+                let filter = input_f32(inputs, 1)?;
+                if filter.len() != s.out_c * s.k_h * s.k_w * s.group_in {
+                    kbail!("CONV_2D filter does not match the planned shape");
+                }
+                let mut packed = scratch
+                    .lock()
+                    .map_err(|_| KernelError::new("CONV_2D filter scratch was poisoned by an earlier panic"))?;
+                s.pack_filter(filter, &mut packed);
+                conv_f32(s, input, &packed, bias, out, self.range, self.fused)
+            }
+        }
+        Ok(())
+    }
+}
+
+fn input_f32<'a>(inputs: &[View<'a>], i: usize) -> Result<&'a [f32], KernelError> {
+    match inputs.get(i) {
+        Some(v) => v.f32(),
+        None => kbail!("input {i} is missing"),
+    }
+}
+
+fn optional_f32<'a>(inputs: &[View<'a>], i: usize) -> Result<Option<&'a [f32]>, KernelError> {
+    match inputs.get(i) {
+        None | Some(View::Absent) => Ok(None),
+        Some(v) => v.f32().map(Some),
+    }
+}
+
+fn output_f32<'a, 'b>(outputs: &'a mut [ViewMut<'b>]) -> Result<&'a mut [f32], KernelError> {
+    match outputs.first_mut() {
+        Some(v) => v.f32(),
+        None => kbail!("output 0 is missing"),
+    }
+}
+
+/// True when the CPU can run the fused multiply-add variants of the inner loops.
+fn fma_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `acc + a*b`, fused when the caller was compiled for FMA (a plain `mul_add` would be a
+/// slow library call otherwise).
+#[inline(always)]
+fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
+    if FUSED {
+        a.mul_add(b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
+fn conv_f32(
+    s: &ConvShape,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    range: (f32, f32),
+    fused: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if fused {
+        // SAFETY: `fused` is only true when `fma_available` saw AVX2 and FMA at run time.
+        unsafe { conv_f32_avx2(s, input, packed, bias, out, range) };
+        return;
+    }
+    let _ = fused;
+    conv_f32_body::<false>(s, input, packed, bias, out, range);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn conv_f32_avx2(s: &ConvShape, input: &[f32], packed: &[f32], bias: Option<&[f32]>, out: &mut [f32], range: (f32, f32)) {
+    conv_f32_body::<true>(s, input, packed, bias, out, range);
+}
+
+/// Output pixels of one row computed together in the image interior: their
+/// accumulators (TILE x block width) stay in registers while each filter block is
+/// loaded once per tap and reused for all of them.
+const TILE: usize = 4;
+
+/// The convolution proper, one output row and channel block at a time. Buffer lengths
+/// were checked against `s` by the caller and the tap ranges keep every input coordinate
+/// inside the image, so the slicing below stays in bounds by construction.
+#[inline(always)]
+fn conv_f32_body<const FUSED: bool>(
+    s: &ConvShape,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    range: (f32, f32),
+) {
+    let image_len = s.win.h.input * s.win.w.input * s.in_c;
+    let out_row_len = s.win.w.output * s.out_c;
+    let group_filter_len = s.k_h * s.k_w * s.group_in * s.group_out_padded;
+    if out_row_len == 0 {
+        return;
+    }
+    let mut rows = out.chunks_exact_mut(out_row_len);
+    for n in 0..s.win.batch {
+        let image = &input[n * image_len..(n + 1) * image_len];
+        for ty in &s.win.h.taps {
+            let Some(out_row) = rows.next() else { return };
+            for g in 0..s.groups {
+                let mut start = 0;
+                while start < s.group_out {
+                    let row = RowCtx {
+                        s,
+                        image,
+                        filter: &packed[g * group_filter_len..(g + 1) * group_filter_len],
+                        ty,
+                        channel0: g * s.group_in,
+                        start,
+                        out_channel0: g * s.group_out + start,
+                    };
+                    if s.group_out_padded - start >= BLOCK {
+                        conv_row::<BLOCK, FUSED>(&row, bias, out_row, range);
+                        start += BLOCK;
+                    } else {
+                        conv_row::<LANES, FUSED>(&row, bias, out_row, range);
+                        start += LANES;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One output row, one group, one block of output channels.
+struct RowCtx<'a> {
+    s: &'a ConvShape,
+    /// The current batch element.
+    image: &'a [f32],
+    /// The current group's packed filter.
+    filter: &'a [f32],
+    ty: &'a TapRange,
+    /// First input channel of the group.
+    channel0: usize,
+    /// First output channel of the block within the group.
+    start: usize,
+    /// First output channel of the block within the pixel.
+    out_channel0: usize,
+}
+
+#[inline(always)]
+fn conv_row<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, bias: Option<&[f32]>, out_row: &mut [f32], range: (f32, f32)) {
+    let s = c.s;
+    let valid = (s.group_out - c.start).min(W);
+    let mut block_bias = [0.0f32; W];
+    if let Some(b) = bias {
+        block_bias[..valid].copy_from_slice(&b[c.out_channel0..c.out_channel0 + valid]);
+    }
+    let (full_lo, full_hi) = s.win.w.full;
+    let mut ox = 0;
+    while ox < s.win.w.output {
+        if ox >= full_lo && ox + TILE <= full_hi {
+            let acc = conv_tile::<W, FUSED>(c, s.win.w.taps[ox].first_input);
+            for (t, acc) in acc.iter().enumerate() {
+                let at = (ox + t) * s.out_c + c.out_channel0;
+                store(&mut out_row[at..at + valid], acc, &block_bias, range);
+            }
+            ox += TILE;
+        } else {
+            let acc = conv_pixel::<W, FUSED>(c, &s.win.w.taps[ox]);
+            let at = ox * s.out_c + c.out_channel0;
+            store(&mut out_row[at..at + valid], &acc, &block_bias, range);
+            ox += 1;
+        }
+    }
+}
+
+/// TILE neighbouring output pixels whose windows lie wholly inside the image
+/// horizontally; `first_col` is the input column of the first pixel's first tap.
+#[inline(always)]
+fn conv_tile<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, first_col: usize) -> [[f32; W]; TILE] {
+    let s = c.s;
+    let (in_w, in_c) = (s.win.w.input, s.in_c);
+    let stride = s.win.w.stride * in_c;
+    let dilation = s.win.w.dilation * in_c;
+    let tap_len = s.group_in * s.group_out_padded;
+    let x0 = first_col * in_c + c.channel0;
+    let mut acc = [[0.0f32; W]; TILE];
+    if s.contiguous_taps {
+        // One filter row's taps read one contiguous run of the input row, and their
+        // packed blocks follow each other: a single loop over (kx, ic).
+        let run = s.k_w * in_c;
+        let span = (TILE - 1) * stride + run;
+        for ky in c.ty.lo..c.ty.hi {
+            let iy = c.ty.first_input + (ky - c.ty.lo) * s.win.h.dilation;
+            let at = iy * in_w * in_c + x0;
+            let xs = &c.image[at..at + span];
+            let taps = &c.filter[ky * run * s.group_out_padded..(ky + 1) * run * s.group_out_padded];
+            for j in 0..run {
+                let o = j * s.group_out_padded + c.start;
+                let w: &[f32; W] = as_block(&taps[o..o + W]);
+                for (t, acc) in acc.iter_mut().enumerate() {
+                    let x = xs[t * stride + j];
+                    for k in 0..W {
+                        acc[k] = madd::<FUSED>(acc[k], x, w[k]);
+                    }
+                }
+            }
+        }
+        return acc;
+    }
+    let span = (TILE - 1) * stride + s.group_in;
+    for ky in c.ty.lo..c.ty.hi {
+        let iy = c.ty.first_input + (ky - c.ty.lo) * s.win.h.dilation;
+        let row = &c.image[iy * in_w * in_c..(iy + 1) * in_w * in_c];
+        for kx in 0..s.k_w {
+            let p = x0 + kx * dilation;
+            let xs = &row[p..p + span];
+            let tap = &c.filter[(ky * s.k_w + kx) * tap_len..(ky * s.k_w + kx + 1) * tap_len];
+            for ic in 0..s.group_in {
+                let o = ic * s.group_out_padded + c.start;
+                let w: &[f32; W] = as_block(&tap[o..o + W]);
+                for (t, acc) in acc.iter_mut().enumerate() {
+                    let x = xs[t * stride + ic];
+                    for j in 0..W {
+                        acc[j] = madd::<FUSED>(acc[j], x, w[j]);
+                    }
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// One output pixel, reading only the taps inside the image.
+#[inline(always)]
+fn conv_pixel<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, tx: &TapRange) -> [f32; W] {
+    let s = c.s;
+    let (in_w, in_c) = (s.win.w.input, s.in_c);
+    let tap_len = s.group_in * s.group_out_padded;
+    let mut acc = [0.0f32; W];
+    for ky in c.ty.lo..c.ty.hi {
+        let iy = c.ty.first_input + (ky - c.ty.lo) * s.win.h.dilation;
+        for kx in tx.lo..tx.hi {
+            let ix = tx.first_input + (kx - tx.lo) * s.win.w.dilation;
+            let px = (iy * in_w + ix) * in_c + c.channel0;
+            let pixel = &c.image[px..px + s.group_in];
+            let tap = &c.filter[(ky * s.k_w + kx) * tap_len..(ky * s.k_w + kx + 1) * tap_len];
+            for (ic, &x) in pixel.iter().enumerate() {
+                let o = ic * s.group_out_padded + c.start;
+                let w: &[f32; W] = as_block(&tap[o..o + W]);
+                for j in 0..W {
+                    acc[j] = madd::<FUSED>(acc[j], x, w[j]);
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// A W-long slice as an array reference (the packed filter is padded so every block is
+/// whole).
+#[inline(always)]
+fn as_block<const W: usize>(s: &[f32]) -> &[f32; W] {
+    match s.first_chunk::<W>() {
+        Some(b) => b,
+        None => unreachable!("packed filter blocks are padded to whole lanes"),
+    }
+}
+
+/// Writes one block of accumulators: bias added after the taps (as TFLite does, which
+/// keeps rounding closer to it), then the fused activation.
+#[inline(always)]
+fn store<const W: usize>(dst: &mut [f32], acc: &[f32; W], bias: &[f32; W], range: (f32, f32)) {
+    let mut values = [0.0f32; W];
+    for j in 0..W {
+        values[j] = clamp(acc[j] + bias[j], range);
+    }
+    if let Some(dst) = dst.first_chunk_mut::<W>() {
+        *dst = values;
+        return;
+    }
+    // A partial block (a channel count that is not a multiple of W): fixed-size pieces
+    // compile to vector stores where a variable-length copy would call memcpy.
+    let mut at = 0;
+    while dst.len() - at >= 4 {
+        dst[at..at + 4].copy_from_slice(&values[at..at + 4]);
+        at += 4;
+    }
+    for (d, v) in dst[at..].iter_mut().zip(&values[at..]) {
+        *d = *v;
+    }
+}
+
+/// Fused-activation clamp that lets NaN through, as TFLite's min/max does.
+#[inline(always)]
+pub(crate) fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// DEPTHWISE_CONV_2D
+
+fn prepare_depthwise(ctx: &PrepareCtx<'_>, params: &WindowParams) -> Result<Prepared, KernelError> {
+    ctx.expect_arity(2, 3, 1)?;
+    let input = ctx.input(0)?;
+    let filter = ctx.input(1)?;
+    match (input.dtype, filter.dtype) {
+        (DType::F32, DType::F32) => prepare_depthwise_f32(ctx, params, input, filter),
+        (i, f) => kbail!("DEPTHWISE_CONV_2D with {i} input and {f} filter is not supported"),
+    }
+}
+
+#[derive(Clone, Debug)]
+struct DepthwiseShape {
+    win: Window2d,
+    in_c: usize,
+    multiplier: usize,
+    out_c: usize,
+    k_h: usize,
+    k_w: usize,
+}
+
+struct DepthwiseF32 {
+    shape: DepthwiseShape,
+    range: (f32, f32),
+    fused: bool,
+}
+
+fn prepare_depthwise_f32(
+    ctx: &PrepareCtx<'_>,
+    params: &WindowParams,
+    input: &TensorInfo,
+    filter: &TensorInfo,
+) -> Result<Prepared, KernelError> {
+    expect_f32_output(ctx, input.dtype, filter.dtype)?;
+    let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
+    let [one, k_h, k_w, out_c] = nhwc(filter, "filter")?;
+    if one != 1 {
+        kbail!("depthwise filter must have shape [1, KH, KW, C], got {:?}", filter.shape);
+    }
+    if in_c == 0 || out_c % in_c != 0 {
+        kbail!("filter has {out_c} output channels, not a multiple of the input's {in_c} channels");
+    }
+    check_bias(ctx, out_c)?;
+    let range = activation_range_f32(params.activation)?;
+    let win = window2d(params, n, in_h, in_w, k_h, k_w)?;
+    let output_shape = vec![n, win.h.output, win.w.output, out_c];
+    let shape = DepthwiseShape {
+        win,
+        in_c,
+        multiplier: out_c / in_c,
+        out_c,
+        k_h,
+        k_w,
+    };
+    Ok(Prepared::new(
+        vec![output_shape],
+        DepthwiseF32 {
+            shape,
+            range,
+            fused: fma_available(),
+        },
+    ))
+}
+
+impl Kernel for DepthwiseF32 {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let s = &self.shape;
+        let input = input_f32(inputs, 0)?;
+        let filter = input_f32(inputs, 1)?;
+        let bias = optional_f32(inputs, 2)?;
+        let out = output_f32(outputs)?;
+        let in_len = s.win.batch * s.win.h.input * s.win.w.input * s.in_c;
+        let out_len = s.win.batch * s.win.h.output * s.win.w.output * s.out_c;
+        if input.len() != in_len
+            || out.len() != out_len
+            || filter.len() != s.k_h * s.k_w * s.out_c
+            || bias.is_some_and(|b| b.len() != s.out_c)
+        {
+            kbail!("DEPTHWISE_CONV_2D buffers do not match the planned shapes");
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.fused {
+            // SAFETY: `fused` is only true when `fma_available` saw AVX2 and FMA.
+            unsafe { depthwise_f32_avx2(s, input, filter, bias, out, self.range) };
+            return Ok(());
+        }
+        depthwise_f32_body::<false>(s, input, filter, bias, out, self.range);
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn depthwise_f32_avx2(
+    s: &DepthwiseShape,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    range: (f32, f32),
+) {
+    depthwise_f32_body::<true>(s, input, filter, bias, out, range);
+}
+
+/// Accumulates straight into the output pixel, one tap at a time, so the loop over
+/// channels is contiguous in input, filter and output. Lengths were checked by `run`.
+#[inline(always)]
+fn depthwise_f32_body<const FUSED: bool>(
+    s: &DepthwiseShape,
+    input: &[f32],
+    filter: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    range: (f32, f32),
+) {
+    let (in_h, in_w) = (s.win.h.input, s.win.w.input);
+    let (dil_h, dil_w) = (s.win.h.dilation, s.win.w.dilation);
+    let image_len = in_h * in_w * s.in_c;
+    let mut out_pixels = out.chunks_exact_mut(s.out_c);
+    for n in 0..s.win.batch {
+        let image = &input[n * image_len..(n + 1) * image_len];
+        for ty in &s.win.h.taps {
+            for tx in &s.win.w.taps {
+                let Some(pixel) = out_pixels.next() else { return };
+                pixel.fill(0.0);
+                for ky in ty.lo..ty.hi {
+                    let iy = ty.first_input + (ky - ty.lo) * dil_h;
+                    for kx in tx.lo..tx.hi {
+                        let ix = tx.first_input + (kx - tx.lo) * dil_w;
+                        let px = (iy * in_w + ix) * s.in_c;
+                        let x = &image[px..px + s.in_c];
+                        let w = &filter[(ky * s.k_w + kx) * s.out_c..(ky * s.k_w + kx + 1) * s.out_c];
+                        if s.multiplier == 1 {
+                            for ((o, &x), &w) in pixel.iter_mut().zip(x).zip(w) {
+                                *o = madd::<FUSED>(*o, x, w);
+                            }
+                        } else {
+                            let m = s.multiplier;
+                            for ((o, &x), w) in pixel.chunks_exact_mut(m).zip(x).zip(w.chunks_exact(m)) {
+                                for (o, &w) in o.iter_mut().zip(w) {
+                                    *o = madd::<FUSED>(*o, x, w);
+                                }
+                            }
+                        }
+                    }
+                }
+                match bias {
+                    Some(b) => {
+                        for (o, &b) in pixel.iter_mut().zip(b) {
+                            *o = clamp(*o + b, range);
+                        }
+                    }
+                    None => {
+                        for o in pixel.iter_mut() {
+                            *o = clamp(*o, range);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+
+/// Helpers the kernel tests of this directory share: run one op on float tensors, a
+/// small deterministic PRNG, and comparison with a tolerance.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::sync::Arc;
+
+    use crate::interp::kernels::{prepare, PrepareCtx, Prepared};
+    use crate::interp::value::{TensorBuf, View, ViewMut};
+    use crate::interp::{KernelError, TensorInfo};
+    use crate::ir::{self, DType, Op, Operator};
+
+    /// A float input: shape, values, and whether the planner would know it as a constant.
+    pub struct In {
+        pub shape: Vec<usize>,
+        pub data: Vec<f32>,
+        pub constant: bool,
+    }
+
+    pub fn var(shape: &[usize], data: Vec<f32>) -> Option<In> {
+        Some(In {
+            shape: shape.to_vec(),
+            data,
+            constant: false,
+        })
+    }
+
+    pub fn cst(shape: &[usize], data: Vec<f32>) -> Option<In> {
+        Some(In {
+            shape: shape.to_vec(),
+            data,
+            constant: true,
+        })
+    }
+
+    pub fn info(i: &In) -> TensorInfo {
+        TensorInfo {
+            name: "t".into(),
+            dtype: DType::F32,
+            shape: i.shape.clone(),
+            quantization: None,
+            sparsity: None,
+            constant: i.constant.then(|| Arc::new(TensorBuf::F32(i.data.clone()))),
+        }
+    }
+
+    /// Prepares `op` with the given tensor infos (None = omitted input).
+    pub fn prepare_infos(op: Op, infos: &[Option<TensorInfo>]) -> Result<Prepared, KernelError> {
+        let operator = Operator {
+            op,
+            inputs: (0..infos.len()).map(Some).collect(),
+            outputs: vec![infos.len()],
+        };
+        let out = ir::Tensor::activation("out", DType::F32, vec![]);
+        let ctx = PrepareCtx {
+            op: &operator,
+            inputs: infos.iter().map(|i| i.as_ref()).collect(),
+            outputs: vec![&out],
+        };
+        prepare(&ctx)
+    }
+
+    /// Prepares and runs `op` once; returns the output shape and values.
+    pub fn run_f32(op: Op, ins: &[Option<In>]) -> Result<(Vec<usize>, Vec<f32>), KernelError> {
+        let infos: Vec<Option<TensorInfo>> = ins.iter().map(|i| i.as_ref().map(info)).collect();
+        let prepared = prepare_infos(op, &infos)?;
+        let shape = prepared.output_shapes[0].clone();
+        let mut out = vec![f32::NAN; shape.iter().product()];
+        let views: Vec<View<'_>> = ins
+            .iter()
+            .map(|i| match i {
+                Some(i) => View::F32(&i.data),
+                None => View::Absent,
+            })
+            .collect();
+        prepared.kernel.run(&views, &mut [ViewMut::F32(&mut out)])?;
+        Ok((shape, out))
+    }
+
+    /// xorshift64*: deterministic, good enough for test data.
+    pub struct Rng(pub u64);
+
+    impl Rng {
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        /// Uniform in lo..=hi.
+        pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+            lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+        }
+
+        /// Uniform in [-1, 1).
+        pub fn unit(&mut self) -> f32 {
+            (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        }
+
+        pub fn vec(&mut self, n: usize) -> Vec<f32> {
+            (0..n).map(|_| self.unit()).collect()
+        }
+    }
+
+    /// Element-wise closeness with an absolute tolerance scaled by the data magnitude.
+    pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}: element {i}: got {g}, want {w}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{assert_close, cst, run_f32, var, In, Rng};
+    use super::*;
+    use crate::interp::kernels::common::window_dim;
+    use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions};
+
+    fn conv_op(padding: Padding, stride: (i32, i32), dilation: (i32, i32), activation: Activation) -> Op {
+        Op::Conv2d(Conv2dOptions {
+            padding,
+            stride_h: stride.0,
+            stride_w: stride.1,
+            dilation_h: dilation.0,
+            dilation_w: dilation.1,
+            activation,
+        })
+    }
+
+    fn dw_op(padding: Padding, stride: (i32, i32), dilation: (i32, i32), activation: Activation, mult: i32) -> Op {
+        Op::DepthwiseConv2d(DepthwiseConv2dOptions {
+            padding,
+            stride_h: stride.0,
+            stride_w: stride.1,
+            depth_multiplier: mult,
+            dilation_h: dilation.0,
+            dilation_w: dilation.1,
+            activation,
+        })
+    }
+
+    fn iota(n: usize) -> Vec<f32> {
+        (1..=n).map(|v| v as f32).collect()
+    }
+
+    #[test]
+    fn conv_valid_2x2_with_bias() {
+        // Image 1..9 (3x3), filter [[1,2],[3,4]]: top-left window 1*1+2*2+4*3+5*4 = 37,
+        // then 47, 67, 77; bias 1 adds one to each.
+        let (shape, out) = run_f32(
+            conv_op(Padding::Valid, (1, 1), (1, 1), Activation::None),
+            &[var(&[1, 3, 3, 1], iota(9)), cst(&[1, 2, 2, 1], vec![1., 2., 3., 4.]), cst(&[1], vec![1.])],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 2, 2, 1]);
+        assert_eq!(out, vec![38., 48., 68., 78.]);
+    }
+
+    #[test]
+    fn conv_same_padding_borders_and_relu() {
+        // 3x3 ones over image 1..9 with one pixel of zero padding: each output is the sum
+        // of its 3x3 neighbourhood (12 21 16 / 27 45 33 / 24 39 28); bias -30 then RELU
+        // leaves 45-30, 33-30, 39-30.
+        let (shape, out) = run_f32(
+            conv_op(Padding::Same, (1, 1), (1, 1), Activation::Relu),
+            &[var(&[1, 3, 3, 1], iota(9)), cst(&[1, 3, 3, 1], vec![1.; 9]), cst(&[1], vec![-30.])],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 3, 3, 1]);
+        assert_eq!(out, vec![0., 0., 0., 0., 15., 3., 0., 9., 0.]);
+    }
+
+    #[test]
+    fn conv_same_stride_2_puts_extra_padding_at_the_end() {
+        // Image 1..16 (4x4), 3x3 ones, stride 2 SAME: 2x2 output, total padding 1 which
+        // goes after the image. Windows: rows/cols 0-2 → 1+2+3+5+6+7+9+10+11 = 54;
+        // cols 2-3 → 3+4+7+8+11+12 = 45; rows 2-3 → 9+10+11+13+14+15 = 72;
+        // rows and cols 2-3 → 11+12+15+16 = 54.
+        let (shape, out) = run_f32(
+            conv_op(Padding::Same, (2, 2), (1, 1), Activation::None),
+            &[var(&[1, 4, 4, 1], iota(16)), cst(&[1, 3, 3, 1], vec![1.; 9]), None],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 2, 2, 1]);
+        assert_eq!(out, vec![54., 45., 72., 54.]);
+    }
+
+    #[test]
+    fn conv_dilation_2() {
+        // Image 5x5 with value 5r+c+1, filter [[1,2],[3,4]] dilated by 2 (5 wide... no,
+        // 3 wide): out(0,0) = 1*1 + 2*3 + 3*11 + 4*13 = 92, and every step of the input
+        // by d adds 10*d (the filter sums to 10): out(y,x) = 92 + 10*(5y+x).
+        let (shape, out) = run_f32(
+            conv_op(Padding::Valid, (1, 1), (2, 2), Activation::None),
+            &[var(&[1, 5, 5, 1], iota(25)), cst(&[1, 2, 2, 1], vec![1., 2., 3., 4.]), None],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 3, 3, 1]);
+        let want: Vec<f32> = (0..9).map(|i| 92. + 10. * (5 * (i / 3) + i % 3) as f32).collect();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn conv_channels_groups_and_batch() {
+        // One pixel with channels [1, 2]: filters pick ch0, ch1 and their sum (+10).
+        let (_, out) = run_f32(
+            conv_op(Padding::Valid, (1, 1), (1, 1), Activation::None),
+            &[
+                var(&[1, 1, 1, 2], vec![1., 2.]),
+                cst(&[3, 1, 1, 2], vec![1., 0., 0., 1., 1., 1.]),
+                cst(&[3], vec![0., 0., 10.]),
+            ],
+        )
+        .unwrap();
+        assert_eq!(out, vec![1., 2., 13.]);
+        // Two groups of two input channels: oc0 = 1+2, oc1 = 3-4. Second batch doubled.
+        let (shape, out) = run_f32(
+            conv_op(Padding::Valid, (1, 1), (1, 1), Activation::None),
+            &[
+                var(&[2, 1, 1, 4], vec![1., 2., 3., 4., 2., 4., 6., 8.]),
+                cst(&[2, 1, 1, 2], vec![1., 1., 1., -1.]),
+                None,
+            ],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![2, 1, 1, 2]);
+        assert_eq!(out, vec![3., -1., 6., -2.]);
+    }
+
+    #[test]
+    fn conv_relu6_and_relu_n1_to_1() {
+        let run = |act| {
+            run_f32(
+                conv_op(Padding::Valid, (1, 1), (1, 1), act),
+                &[var(&[1, 1, 3, 1], vec![-7., 0.5, 9.]), cst(&[1, 1, 1, 1], vec![1.]), None],
+            )
+            .unwrap()
+            .1
+        };
+        assert_eq!(run(Activation::Relu6), vec![0., 0.5, 6.]);
+        assert_eq!(run(Activation::ReluN1To1), vec![-1., 0.5, 1.]);
+        assert_eq!(run(Activation::None), vec![-7., 0.5, 9.]);
+    }
+
+    #[test]
+    fn conv_rejects_bad_shapes_and_types() {
+        let op = || conv_op(Padding::Valid, (1, 1), (1, 1), Activation::None);
+        // 3 input channels, filter expects 2 per group.
+        assert!(run_f32(op(), &[var(&[1, 2, 2, 3], vec![0.; 12]), cst(&[1, 1, 1, 2], vec![0.; 2])]).is_err());
+        // Bias of the wrong length.
+        assert!(run_f32(op(), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[2, 1, 1, 1], vec![0.; 2]), cst(&[3], vec![0.; 3])]).is_err());
+        // Zero stride, TANH fused activation.
+        assert!(run_f32(conv_op(Padding::Valid, (0, 1), (1, 1), Activation::None), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[1, 1, 1, 1], vec![1.])]).is_err());
+        assert!(run_f32(conv_op(Padding::Valid, (1, 1), (1, 1), Activation::Tanh), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[1, 1, 1, 1], vec![1.])]).is_err());
+        // Filter 3 dims.
+        assert!(run_f32(op(), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[1, 1, 1], vec![1.])]).is_err());
+        // int8 input with float filter names both types.
+        let mut i8_in = super::testutil::info(&var(&[1, 2, 2, 1], vec![0.; 4]).unwrap());
+        i8_in.dtype = DType::I8;
+        let f = super::testutil::info(&cst(&[1, 1, 1, 1], vec![1.]).unwrap());
+        let err = super::testutil::prepare_infos(op(), &[Some(i8_in), Some(f)]).err().unwrap();
+        assert!(err.0.contains("int8") && err.0.contains("float32"), "{}", err.0);
+    }
+
+    #[test]
+    fn depthwise_multiplier_2() {
+        // 2x2 image, channels c0 = 1,2,3,4 and c1 = 10,20,30,40 (interleaved NHWC).
+        // Output oc = ic*2 + m. Per tap (0,0),(0,1),(1,0),(1,1) the filter rows are
+        // [oc0 oc1 oc2 oc3]: oc0 all ones → 1+2+3+4 = 10; oc1 = 1,2,3,4 → 1+4+9+16 = 30;
+        // oc2 ones on c1 → 100; oc3 = 1,0,0,-1 on c1 → 10-40 = -30, bias 5 → -25.
+        let (shape, out) = run_f32(
+            dw_op(Padding::Valid, (1, 1), (1, 1), Activation::None, 2),
+            &[
+                var(&[1, 2, 2, 2], vec![1., 10., 2., 20., 3., 30., 4., 40.]),
+                cst(&[1, 2, 2, 4], vec![1., 1., 1., 1., 1., 2., 1., 0., 1., 3., 1., 0., 1., 4., 1., -1.]),
+                cst(&[4], vec![0., 0., 0., 5.]),
+            ],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 1, 1, 4]);
+        assert_eq!(out, vec![10., 30., 100., -25.]);
+    }
+
+    #[test]
+    fn depthwise_same_padding_ignores_a_disagreeing_multiplier_option() {
+        // Same neighbourhood sums as the conv SAME test, per channel (c1 = 10x c0); the
+        // option says multiplier 3 but the shapes say 1.
+        let image: Vec<f32> = (1..=9).flat_map(|v| [v as f32, 10. * v as f32]).collect();
+        let (shape, out) = run_f32(
+            dw_op(Padding::Same, (1, 1), (1, 1), Activation::None, 3),
+            &[var(&[1, 3, 3, 2], image), cst(&[1, 3, 3, 2], vec![1.; 18]), None],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 3, 3, 2]);
+        let sums = [12., 21., 16., 27., 45., 33., 24., 39., 28.];
+        let want: Vec<f32> = sums.iter().flat_map(|&s| [s, 10. * s]).collect();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn depthwise_stride_2_dilation_2() {
+        // 5x5 image 1..25, 2x2 filter [[1,0],[0,1]] dilated by 2 (3 wide), stride 2
+        // VALID: outputs at (0,0) and (0,2),(2,0),(2,2) of the input grid:
+        // in(y,x)+in(y+2,x+2) = (5y+x+1) + (5y+x+13) → 14, 18, 34, 38.
+        let (shape, out) = run_f32(
+            dw_op(Padding::Valid, (2, 2), (2, 2), Activation::None, 0),
+            &[var(&[1, 5, 5, 1], iota(25)), cst(&[1, 2, 2, 1], vec![1., 0., 0., 1.]), None],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 2, 2, 1]);
+        assert_eq!(out, vec![14., 18., 34., 38.]);
+    }
+
+    #[test]
+    fn depthwise_rejects_bad_filter() {
+        let op = || dw_op(Padding::Valid, (1, 1), (1, 1), Activation::None, 1);
+        // Leading filter dim must be 1; output channels must be a multiple of 3.
+        assert!(run_f32(op(), &[var(&[1, 2, 2, 3], vec![0.; 12]), cst(&[2, 1, 1, 3], vec![0.; 6])]).is_err());
+        assert!(run_f32(op(), &[var(&[1, 2, 2, 3], vec![0.; 12]), cst(&[1, 1, 1, 4], vec![0.; 4])]).is_err());
+    }
+
+    /// The specification: TFLite's reference convolution, one output at a time.
+    #[allow(clippy::too_many_arguments)]
+    fn reference_conv(
+        input: &[f32],
+        [n, h, w, c]: [usize; 4],
+        filter: &[f32],
+        [oc_n, kh, kw, cf]: [usize; 4],
+        bias: Option<&[f32]>,
+        padding: Padding,
+        (sh, sw): (usize, usize),
+        (dh, dw): (usize, usize),
+        range: (f32, f32),
+    ) -> Vec<f32> {
+        let (oh, pt) = window_dim(padding, h, kh, sh, dh).unwrap();
+        let (ow, pl) = window_dim(padding, w, kw, sw, dw).unwrap();
+        let per_group = oc_n / (c / cf);
+        let mut out = Vec::new();
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for oc in 0..oc_n {
+                        let g = oc / per_group;
+                        let mut total = 0.0f32;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy * sh + ky * dh) as isize - pt as isize;
+                                let ix = (ox * sw + kx * dw) as isize - pl as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    continue;
+                                }
+                                for ic in 0..cf {
+                                    let x = input[((b * h + iy as usize) * w + ix as usize) * c + g * cf + ic];
+                                    total += x * filter[((oc * kh + ky) * kw + kx) * cf + ic];
+                                }
+                            }
+                        }
+                        let v = total + bias.map_or(0.0, |b| b[oc]);
+                        out.push(v.max(range.0).min(range.1));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The specification of the depthwise convolution.
+    #[allow(clippy::too_many_arguments)]
+    fn reference_depthwise(
+        input: &[f32],
+        [n, h, w, c]: [usize; 4],
+        filter: &[f32],
+        [kh, kw, oc_n]: [usize; 3],
+        bias: Option<&[f32]>,
+        padding: Padding,
+        (sh, sw): (usize, usize),
+        (dh, dw): (usize, usize),
+        range: (f32, f32),
+    ) -> Vec<f32> {
+        let (oh, pt) = window_dim(padding, h, kh, sh, dh).unwrap();
+        let (ow, pl) = window_dim(padding, w, kw, sw, dw).unwrap();
+        let m = oc_n / c;
+        let mut out = Vec::new();
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for ic in 0..c {
+                        for mi in 0..m {
+                            let oc = ic * m + mi;
+                            let mut total = 0.0f32;
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let iy = (oy * sh + ky * dh) as isize - pt as isize;
+                                    let ix = (ox * sw + kx * dw) as isize - pl as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let x = input[((b * h + iy as usize) * w + ix as usize) * c + ic];
+                                    total += x * filter[(ky * kw + kx) * oc_n + oc];
+                                }
+                            }
+                            let v = total + bias.map_or(0.0, |b| b[oc]);
+                            out.push(v.max(range.0).min(range.1));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    struct RandomWindow {
+        padding: Padding,
+        stride: (usize, usize),
+        dilation: (usize, usize),
+        act: Activation,
+    }
+
+    fn random_window(rng: &mut Rng) -> RandomWindow {
+        RandomWindow {
+            padding: if rng.range(0, 1) == 0 { Padding::Same } else { Padding::Valid },
+            stride: (rng.range(1, 3), rng.range(1, 3)),
+            dilation: (rng.range(1, 2), rng.range(1, 2)),
+            act: [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][rng.range(0, 3)],
+        }
+    }
+
+    #[test]
+    fn conv_matches_reference_on_random_configurations() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for case in 0..300 {
+            let p = random_window(&mut rng);
+            let n = rng.range(1, 3);
+            let (h, w) = (rng.range(1, 9), rng.range(1, 17));
+            let (kh, kw) = (rng.range(1, 4), rng.range(1, 4));
+            let groups = if rng.range(0, 3) == 0 { rng.range(2, 3) } else { 1 };
+            let cf = rng.range(1, 5);
+            let c = cf * groups;
+            let oc = groups * rng.range(1, 21);
+            let with_bias = rng.range(0, 1) == 1;
+            let constant_filter = rng.range(0, 3) != 0;
+            let input = rng.vec(n * h * w * c);
+            let filter = rng.vec(oc * kh * kw * cf);
+            let bias = rng.vec(oc);
+            let op = conv_op(
+                p.padding,
+                (p.stride.0 as i32, p.stride.1 as i32),
+                (p.dilation.0 as i32, p.dilation.1 as i32),
+                p.act,
+            );
+            let filter_in = In {
+                shape: vec![oc, kh, kw, cf],
+                data: filter.clone(),
+                constant: constant_filter,
+            };
+            let result = run_f32(
+                op,
+                &[var(&[n, h, w, c], input.clone()), Some(filter_in), with_bias.then(|| cst(&[oc], bias.clone())).flatten()],
+            );
+            let range = activation_range_f32(p.act).unwrap();
+            let want = reference_conv(
+                &input,
+                [n, h, w, c],
+                &filter,
+                [oc, kh, kw, cf],
+                with_bias.then_some(&bias[..]),
+                p.padding,
+                p.stride,
+                p.dilation,
+                range,
+            );
+            let (shape, got) = result.unwrap();
+            assert_eq!(shape.iter().product::<usize>(), want.len(), "case {case}");
+            assert_close(&got, &want, 1e-5, &format!("conv case {case}"));
+        }
+    }
+
+    #[test]
+    fn depthwise_matches_reference_on_random_configurations() {
+        let mut rng = Rng(0x0fed_cba9_8765_4321);
+        for case in 0..300 {
+            let p = random_window(&mut rng);
+            let n = rng.range(1, 3);
+            let (h, w) = (rng.range(1, 9), rng.range(1, 9));
+            let (kh, kw) = (rng.range(1, 4), rng.range(1, 4));
+            let c = rng.range(1, 19);
+            let m = [1, 1, 2, 3][rng.range(0, 3)];
+            let oc = c * m;
+            let with_bias = rng.range(0, 1) == 1;
+            let input = rng.vec(n * h * w * c);
+            let filter = rng.vec(kh * kw * oc);
+            let bias = rng.vec(oc);
+            let op = dw_op(
+                p.padding,
+                (p.stride.0 as i32, p.stride.1 as i32),
+                (p.dilation.0 as i32, p.dilation.1 as i32),
+                p.act,
+                m as i32,
+            );
+            let filter_in = In {
+                shape: vec![1, kh, kw, oc],
+                data: filter.clone(),
+                constant: rng.range(0, 1) == 0,
+            };
+            let (shape, got) = run_f32(
+                op,
+                &[var(&[n, h, w, c], input.clone()), Some(filter_in), with_bias.then(|| cst(&[oc], bias.clone())).flatten()],
+            )
+            .unwrap();
+            let range = activation_range_f32(p.act).unwrap();
+            let want = reference_depthwise(
+                &input,
+                [n, h, w, c],
+                &filter,
+                [kh, kw, oc],
+                with_bias.then_some(&bias[..]),
+                p.padding,
+                p.stride,
+                p.dilation,
+                range,
+            );
+            assert_eq!(shape.iter().product::<usize>(), want.len(), "case {case}");
+            assert_close(&got, &want, 1e-5, &format!("depthwise case {case}"));
+        }
+    }
+
+    #[test]
+    fn window_taps_stay_inside_the_image() {
+        // SAME, 3 taps, dilation 2 on a width-4 axis: pad = ((4-1)*1 + 5 - 4)/2 = 2.
+        // Output 0 starts at -2: taps 1,2 land on 0,2. Output 3 starts at 1: taps 0,1
+        // land on 1,3; tap 2 would be 5.
+        let axis = WindowAxis::new(Padding::Same, 4, 3, 1, 2).unwrap();
+        assert_eq!(axis.output, 4);
+        assert_eq!(axis.taps[0], TapRange { first_input: 0, lo: 1, hi: 3 });
+        assert_eq!(axis.taps[3], TapRange { first_input: 1, lo: 0, hi: 2 });
+        // A window 5 wide never lies wholly inside a width-4 axis.
+        assert_eq!(axis.full.1 - axis.full.0, 0);
+        // VALID 3 taps on width 6, stride 1: all four outputs are interior; SAME makes
+        // the first and last outputs borders.
+        assert_eq!(WindowAxis::new(Padding::Valid, 6, 3, 1, 1).unwrap().full, (0, 4));
+        assert_eq!(WindowAxis::new(Padding::Same, 6, 3, 1, 1).unwrap().full, (1, 5));
+        // A window entirely past the input (hostile options) has no taps.
+        let axis = WindowAxis::new(Padding::Same, 2, 1, 1, 1).unwrap();
+        assert!(axis.taps.iter().all(|t| t.lo < t.hi));
+    }
+}
+
+/// Micro-timings for the float MNIST CNN shapes at batch 1 against tract 0.23 on the same
+/// network. The machine is shared, so both are measured in alternating rounds and the
+/// best round of each is kept. Run with
+/// `cargo test --release --lib interp::kernels::conv::timing -- --ignored --nocapture`.
+#[cfg(test)]
+mod timing {
+    use std::time::Instant;
+
+    use super::testutil::{info, prepare_infos, In, Rng};
+    use crate::interp::kernels::Prepared;
+    use crate::interp::value::{View, ViewMut};
+    use crate::ir::{Activation, Conv2dOptions, FullyConnectedOptions, Op, Padding, Pool2dOptions};
+
+    struct Bench<'a> {
+        prepared: Prepared,
+        inputs: Vec<&'a [f32]>,
+        out: Vec<f32>,
+        best: f64,
+    }
+
+    impl Bench<'_> {
+        fn round(&mut self, n: usize) {
+            let views: Vec<View<'_>> = self.inputs.iter().map(|d| View::F32(d)).collect();
+            let t = Instant::now();
+            for _ in 0..n {
+                self.prepared
+                    .kernel
+                    .run(&views, &mut [ViewMut::F32(&mut self.out)])
+                    .unwrap();
+            }
+            self.best = self.best.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+            std::hint::black_box(&self.out);
+        }
+    }
+
+    /// The same network built with tract's own ops (tract cannot load the
+    /// TensorFlow-made file: its RESHAPE target comes from a STRIDED_SLICE with
+    /// shrink_axis_mask), as tract-tflite would translate it.
+    fn tract_plan(
+        filter: &[f32],
+        bias: &[f32],
+        fc_w: &[f32],
+        fc_b: &[f32],
+    ) -> tract_tflite::internal::TractResult<std::sync::Arc<tract_tflite::internal::TypedSimplePlan>> {
+        use tract_tflite::internal::tract_core::ops::change_axes::AxisOp;
+        use tract_tflite::internal::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec, PoolSpec};
+        use tract_tflite::internal::tract_core::ops::einsum::EinSum;
+        use tract_tflite::internal::tract_core::ops::math;
+        use tract_tflite::internal::tract_core::ops::nn::DataFormat;
+        use tract_tflite::internal::*;
+        let spec = |k: usize, s: usize, ic: usize, oc: usize| PoolSpec {
+            data_format: DataFormat::NHWC,
+            kernel_shape: tvec!(k, k),
+            padding: PaddingSpec::Valid,
+            strides: Some(tvec!(s, s)),
+            dilations: None,
+            input_channels: ic,
+            output_channels: oc,
+        };
+        let mut m = TypedModel::default();
+        let x = m.add_source("x", f32::fact([1, 28, 28]))?;
+        let x4 = m.wire_node("reshape", AxisOp::Add(3), &[x])?;
+        let k = m.add_const("k", Tensor::from_shape(&[12, 3, 3, 1], filter)?)?;
+        let b = m.add_const("b", Tensor::from_shape(&[12], bias)?)?;
+        let conv = Conv {
+            pool_spec: spec(3, 1, 1, 12),
+            kernel_fmt: KernelFormat::OHWI,
+            group: 1,
+            q_params: None,
+        };
+        let c = m.wire_node("conv", conv, &[x4[0], k, b])?;
+        let zero = m.add_const("zero", Tensor::from_shape(&[1, 1, 1, 1], &[0f32])?)?;
+        let r = m.wire_node("relu", math::max(), &[c[0], zero])?;
+        let pool = MaxPool {
+            pool_spec: spec(2, 2, 12, 12),
+            with_index_outputs: None,
+        };
+        let p = m.wire_node("pool", pool, &r)?;
+        let flat = m.wire_node(
+            "flatten",
+            AxisOp::Reshape(1, tvec![13.to_dim(), 13.to_dim(), 12.to_dim()], tvec![2028.to_dim()]),
+            &p,
+        )?;
+        let w = m.add_const("w", Tensor::from_shape(&[10, 2028], fc_w)?)?;
+        let einsum = EinSum {
+            axes: "BI,OI->BO".parse()?,
+            q_params: None,
+            operating_dt: f32::datum_type(),
+        };
+        let mm = m.wire_node("fc", einsum, &[flat[0], w])?;
+        let fb = m.add_const("fb", Tensor::from_shape(&[1, 10], fc_b)?)?;
+        let out = m.wire_node("bias", math::add(), &[mm[0], fb])?;
+        m.select_output_outlets(&out)?;
+        m.into_optimized()?.into_runnable()
+    }
+
+    #[test]
+    #[ignore = "timing, not a check; run in release with --nocapture"]
+    fn mnist_cnn_kernels_against_tract() {
+        use tract_tflite::internal::{tvec, IntoTValue, Tensor};
+        let mut rng = Rng(7);
+        let image = rng.vec(28 * 28);
+        let filter = rng.vec(12 * 9);
+        let bias = rng.vec(12);
+        let fc_w = rng.vec(10 * 2028);
+        let fc_b = rng.vec(10);
+        let activations = rng.vec(26 * 26 * 12);
+        let pooled = rng.vec(2028);
+        let t = |shape: &[usize], data: &[f32], constant: bool| {
+            Some(info(&In {
+                shape: shape.to_vec(),
+                data: data.to_vec(),
+                constant,
+            }))
+        };
+        let conv = prepare_infos(
+            Op::Conv2d(Conv2dOptions {
+                padding: Padding::Valid,
+                stride_w: 1,
+                stride_h: 1,
+                dilation_w: 1,
+                dilation_h: 1,
+                activation: Activation::Relu,
+            }),
+            &[t(&[1, 28, 28, 1], &image, false), t(&[12, 3, 3, 1], &filter, true), t(&[12], &bias, true)],
+        )
+        .unwrap();
+        let pool = prepare_infos(
+            Op::MaxPool2d(Pool2dOptions {
+                padding: Padding::Valid,
+                stride_w: 2,
+                stride_h: 2,
+                filter_w: 2,
+                filter_h: 2,
+                activation: Activation::None,
+            }),
+            &[t(&[1, 26, 26, 12], &activations, false)],
+        )
+        .unwrap();
+        let fc = prepare_infos(
+            Op::FullyConnected(FullyConnectedOptions::default()),
+            &[t(&[1, 2028], &pooled, false), t(&[10, 2028], &fc_w, true), t(&[10], &fc_b, true)],
+        )
+        .unwrap();
+        let bench = |prepared, inputs, len| Bench {
+            prepared,
+            inputs,
+            out: vec![0.0; len],
+            best: f64::INFINITY,
+        };
+        let mut conv = bench(conv, vec![&image[..], &filter, &bias], 26 * 26 * 12);
+        let mut pool = bench(pool, vec![&activations[..]], 13 * 13 * 12);
+        let mut fc = bench(fc, vec![&pooled[..], &fc_w, &fc_b], 10);
+
+        let plan = tract_plan(&filter, &bias, &fc_w, &fc_b).unwrap();
+        let mut state = plan.spawn().unwrap();
+        let input = Tensor::from_shape(&[1, 28, 28], &image).unwrap();
+        let mut tract_best = f64::INFINITY;
+        for _ in 0..60 {
+            conv.round(200);
+            pool.round(200);
+            fc.round(200);
+            let n = 200;
+            let start = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(state.run(tvec!(input.clone().into_tvalue())).unwrap());
+            }
+            tract_best = tract_best.min(start.elapsed().as_secs_f64() * 1e6 / n as f64);
+        }
+        let ours = conv.best + pool.best + fc.best;
+        println!(
+            "MNIST CNN float, batch 1 (best of 60 rounds): ferrolite conv {:.2} us + max pool {:.2} us + fc {:.2} us = {ours:.2} us; tract 0.23 whole network {tract_best:.2} us; ratio {:.2}x",
+            conv.best,
+            pool.best,
+            fc.best,
+            tract_best / ours
+        );
+    }
 }

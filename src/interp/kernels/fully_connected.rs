@@ -1,8 +1,616 @@
-//! (not implemented yet)
+//! FULLY_CONNECTED.
+//!
+//! `prepare` dispatches on the (input, weights) element types so integer variants can
+//! sit beside the float one. Weights are [units, depth] and each output is a dot product
+//! along contiguous memory, so dense weights are used as stored; sparse constant weights
+//! are expanded once at prepare.
 
-use super::{PrepareCtx, Prepared};
-use crate::interp::KernelError;
+use super::common::activation_range_f32;
+use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::value::{TensorBuf, View, ViewMut};
+use crate::interp::{KernelError, TensorInfo};
+use crate::ir::{DType, FullyConnectedOptions, Op};
+use crate::kbail;
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
-    crate::kbail!("{} is not implemented yet", ctx.op.op.name())
+    let Op::FullyConnected(options) = &ctx.op.op else {
+        kbail!("the fully connected kernel cannot run {}", ctx.op.op.name());
+    };
+    if options.shuffled_weights {
+        kbail!("weights in the shuffled SHUFFLED4x16INT8 format are not supported");
+    }
+    ctx.expect_arity(2, 3, 1)?;
+    let input = ctx.input(0)?;
+    let weights = ctx.input(1)?;
+    match (input.dtype, weights.dtype) {
+        (DType::F32, DType::F32) => prepare_f32(ctx, options, input, weights),
+        (i, w) => kbail!("FULLY_CONNECTED with {i} input and {w} weights is not supported"),
+    }
+}
+
+/// Batches, depth and units, and the output shape TFLite gives them.
+struct FcShape {
+    batches: usize,
+    depth: usize,
+    units: usize,
+    output: Vec<usize>,
+}
+
+fn fc_shape(options: &FullyConnectedOptions, input: &TensorInfo, weights: &TensorInfo) -> Result<FcShape, KernelError> {
+    let (units, depth) = match weights.shape.as_slice() {
+        &[units, depth] => (units, depth),
+        s => kbail!("weights must be 2-D [units, depth], got shape {s:?}"),
+    };
+    if depth == 0 {
+        kbail!("weights have depth 0");
+    }
+    let Some(&last) = input.shape.last() else {
+        kbail!("input must have rank at least 1, got a scalar");
+    };
+    let elements = input.num_elements();
+    if elements % depth != 0 {
+        kbail!(
+            "input shape {:?} has {elements} elements, not a multiple of the weights' depth {depth}",
+            input.shape
+        );
+    }
+    let batches = elements / depth;
+    let output = if options.keep_num_dims {
+        if last != depth {
+            kbail!(
+                "with keep_num_dims the input's last dim ({last}) must equal the weights' depth ({depth})"
+            );
+        }
+        let mut shape = input.shape.clone();
+        if let Some(l) = shape.last_mut() {
+            *l = units;
+        }
+        shape
+    } else {
+        vec![batches, units]
+    };
+    Ok(FcShape {
+        batches,
+        depth,
+        units,
+        output,
+    })
+}
+
+struct FcF32 {
+    batches: usize,
+    depth: usize,
+    units: usize,
+    /// Weights expanded from a sparse constant; dense weights are read from input 1.
+    densified: Option<Vec<f32>>,
+    range: (f32, f32),
+    fused: bool,
+}
+
+fn prepare_f32(
+    ctx: &PrepareCtx<'_>,
+    options: &FullyConnectedOptions,
+    input: &TensorInfo,
+    weights: &TensorInfo,
+) -> Result<Prepared, KernelError> {
+    let out_dtype = ctx.output(0)?.dtype;
+    if out_dtype != DType::F32 {
+        kbail!("float32 input and weights must produce float32 output, the model declares {out_dtype}");
+    }
+    let shape = fc_shape(options, input, weights)?;
+    if let Some(bias) = ctx.opt_input(2) {
+        if bias.dtype != DType::F32 {
+            kbail!("bias must be float32 for float weights, got {}", bias.dtype);
+        }
+        if bias.num_elements() != shape.units {
+            kbail!("bias has {} elements, the weights have {} units", bias.num_elements(), shape.units);
+        }
+    }
+    let range = activation_range_f32(options.activation)?;
+    let densified = match &weights.sparsity {
+        None => None,
+        Some(sparsity) => {
+            let values = weights.constant_or_err("sparse weights")?;
+            let dense = crate::sparse::densify(sparsity, &weights.shape, values)
+                .map_err(|e| KernelError::new(format!("weights ('{}'): {e}", weights.name)))?;
+            match dense {
+                TensorBuf::F32(v) if v.len() == shape.units * shape.depth => Some(v),
+                other => kbail!(
+                    "densified weights have {} {} values, expected {} float32",
+                    other.len(),
+                    other.dtype(),
+                    shape.units * shape.depth
+                ),
+            }
+        }
+    };
+    Ok(Prepared::new(
+        vec![shape.output],
+        FcF32 {
+            batches: shape.batches,
+            depth: shape.depth,
+            units: shape.units,
+            densified,
+            range,
+            fused: fma_available(),
+        },
+    ))
+}
+
+impl Kernel for FcF32 {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = match inputs.first() {
+            Some(v) => v.f32()?,
+            None => kbail!("input 0 is missing"),
+        };
+        let weights = match &self.densified {
+            Some(w) => w.as_slice(),
+            None => match inputs.get(1) {
+                Some(v) => v.f32()?,
+                None => kbail!("input 1 is missing"),
+            },
+        };
+        let bias = match inputs.get(2) {
+            None | Some(View::Absent) => None,
+            Some(v) => Some(v.f32()?),
+        };
+        let out = match outputs.first_mut() {
+            Some(v) => v.f32()?,
+            None => kbail!("output 0 is missing"),
+        };
+        if input.len() != self.batches * self.depth
+            || weights.len() != self.units * self.depth
+            || out.len() != self.batches * self.units
+            || bias.is_some_and(|b| b.len() != self.units)
+        {
+            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
+        }
+        let shape = (self.depth, self.units);
+        #[cfg(target_arch = "x86_64")]
+        if self.fused {
+            // SAFETY: `fused` is only true when `fma_available` saw AVX2 and FMA.
+            unsafe { fc_f32_avx2(shape, input, weights, bias, out, self.range) };
+            return Ok(());
+        }
+        fc_f32_body::<false>(shape, input, weights, bias, out, self.range);
+        Ok(())
+    }
+}
+
+fn fma_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn fc_f32_avx2(
+    shape: (usize, usize),
+    input: &[f32],
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    range: (f32, f32),
+) {
+    fc_f32_body::<true>(shape, input, weights, bias, out, range);
+}
+
+/// Lengths were checked by `run`; `depth` is positive (checked at prepare).
+#[inline(always)]
+fn fc_f32_body<const FUSED: bool>(
+    (depth, units): (usize, usize),
+    input: &[f32],
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    range: (f32, f32),
+) {
+    if units == 0 {
+        return;
+    }
+    let bias_of = |u: usize| bias.and_then(|b| b.get(u)).copied().unwrap_or(0.0);
+    for (x, out_row) in input.chunks_exact(depth).zip(out.chunks_exact_mut(units)) {
+        // Four units at a time share each load of the input row.
+        let mut u = 0;
+        for (w, o) in weights.chunks_exact(UNITS * depth).zip(out_row.chunks_exact_mut(UNITS)) {
+            let sums = dot_units::<FUSED>(x, w, depth);
+            for (k, (o, s)) in o.iter_mut().zip(sums).enumerate() {
+                *o = clamp(s + bias_of(u + k), range);
+            }
+            u += UNITS;
+        }
+        for (k, w) in weights[u * depth..].chunks_exact(depth).enumerate() {
+            if let Some(o) = out_row.get_mut(u + k) {
+                *o = clamp(dot::<FUSED>(x, w) + bias_of(u + k), range);
+            }
+        }
+    }
+}
+
+/// Units computed together by `dot_units`.
+const UNITS: usize = 4;
+/// Partial sums per dot product: independent accumulators let the loop vectorize (float
+/// addition is not associative, so LLVM will not split one running sum itself) and hide
+/// the multiply-add latency.
+const LANES: usize = 16;
+
+/// Dot products of `x` with `UNITS` consecutive weight rows of length `depth`.
+#[inline(always)]
+fn dot_units<const FUSED: bool>(x: &[f32], w: &[f32], depth: usize) -> [f32; UNITS] {
+    let (w0, rest) = w.split_at(depth);
+    let (w1, rest) = rest.split_at(depth);
+    let (w2, w3) = rest.split_at(depth);
+    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
+    let rows = [w0, w1, w2, w3];
+    let [c0, c1, c2, c3] = rows.map(|r| r.as_chunks::<LANES>().0);
+    let mut a0 = [0.0f32; LANES];
+    let mut a1 = [0.0f32; LANES];
+    let mut a2 = [0.0f32; LANES];
+    let mut a3 = [0.0f32; LANES];
+    for ((((xc, k0), k1), k2), k3) in x_chunks.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
+        for j in 0..LANES {
+            a0[j] = madd::<FUSED>(a0[j], xc[j], k0[j]);
+            a1[j] = madd::<FUSED>(a1[j], xc[j], k1[j]);
+            a2[j] = madd::<FUSED>(a2[j], xc[j], k2[j]);
+            a3[j] = madd::<FUSED>(a3[j], xc[j], k3[j]);
+        }
+    }
+    let done = x_chunks.len() * LANES;
+    let tail = |row: &[f32]| {
+        let mut t = 0.0f32;
+        for (&a, &b) in x_tail.iter().zip(&row[done.min(row.len())..]) {
+            t = madd::<FUSED>(t, a, b);
+        }
+        t
+    };
+    [
+        reduce(a0) + tail(w0),
+        reduce(a1) + tail(w1),
+        reduce(a2) + tail(w2),
+        reduce(a3) + tail(w3),
+    ]
+}
+
+/// One dot product.
+#[inline(always)]
+fn dot<const FUSED: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let (a_chunks, a_tail) = a.as_chunks::<LANES>();
+    let (b_chunks, b_tail) = b.as_chunks::<LANES>();
+    let mut acc = [0.0f32; LANES];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for j in 0..LANES {
+            acc[j] = madd::<FUSED>(acc[j], x[j], y[j]);
+        }
+    }
+    let mut tail = 0.0f32;
+    for (&x, &y) in a_tail.iter().zip(b_tail) {
+        tail = madd::<FUSED>(tail, x, y);
+    }
+    reduce(acc) + tail
+}
+
+/// Pairwise sum of the partial sums.
+#[inline(always)]
+fn reduce(mut acc: [f32; LANES]) -> f32 {
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for j in 0..width {
+            acc[j] += acc[j + width];
+        }
+    }
+    acc[0]
+}
+
+/// `acc + a*b`, fused when the caller was compiled for FMA (a plain `mul_add` would be a
+/// slow library call otherwise).
+#[inline(always)]
+fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
+    if FUSED {
+        a.mul_add(b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
+/// Fused-activation clamp that lets NaN through, as TFLite's min/max does.
+#[inline(always)]
+fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::conv::testutil::{assert_close, cst, info, prepare_infos, run_f32, var, In, Rng};
+    use super::*;
+    use crate::interp::value::Value;
+    use crate::interp::Interpreter;
+    use crate::ir::{
+        self, Activation, Conv2dOptions, DimensionMetadata, Graph, IndexVector, Model, Operator, Padding,
+        Pool2dOptions, Sparsity,
+    };
+
+    fn fc_op(activation: Activation, keep_num_dims: bool) -> Op {
+        Op::FullyConnected(FullyConnectedOptions {
+            activation,
+            keep_num_dims,
+            ..Default::default()
+        })
+    }
+
+    /// Weights [[1,2,3],[0,-1,1]], bias [1, 0.5].
+    fn weights() -> Option<In> {
+        cst(&[2, 3], vec![1., 2., 3., 0., -1., 1.])
+    }
+
+    fn bias() -> Option<In> {
+        cst(&[2], vec![1., 0.5])
+    }
+
+    #[test]
+    fn fc_rows_and_relu() {
+        // Row [1,1,1]: 1+2+3+1 = 7 and 0-1+1+0.5 = 0.5. Row [-1,-1,-1]: -6+1 = -5 → 0
+        // under RELU, and 1-1+0.5 = 0.5.
+        let (shape, out) = run_f32(
+            fc_op(Activation::Relu, false),
+            &[var(&[2, 3], vec![1., 1., 1., -1., -1., -1.]), weights(), bias()],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![2, 2]);
+        assert_eq!(out, vec![7., 0.5, 0., 0.5]);
+        // Without bias and activation the first row gives 6 and 0.
+        let (_, out) = run_f32(
+            fc_op(Activation::None, false),
+            &[var(&[2, 3], vec![1., 1., 1., -1., -1., -1.]), weights(), None],
+        )
+        .unwrap();
+        assert_eq!(out, vec![6., 0., -6., 0.]);
+    }
+
+    #[test]
+    fn fc_rank_3_input_flattens_or_keeps_dims() {
+        // [2,1,3] input = two rows of depth 3: [1,0,0] → 1+1, 0+0.5; [0,0,2] → 6+1, 2+0.5.
+        let input = || var(&[2, 1, 3], vec![1., 0., 0., 0., 0., 2.]);
+        let (shape, out) = run_f32(fc_op(Activation::None, false), &[input(), weights(), bias()]).unwrap();
+        assert_eq!(shape, vec![2, 2]);
+        assert_eq!(out, vec![2., 0.5, 7., 2.5]);
+        let (shape, out) = run_f32(fc_op(Activation::None, true), &[input(), weights(), bias()]).unwrap();
+        assert_eq!(shape, vec![2, 1, 2]);
+        assert_eq!(out, vec![2., 0.5, 7., 2.5]);
+        // A [1,6] input is two batches of depth 3 when dims are not kept ...
+        let (shape, _) = run_f32(
+            fc_op(Activation::None, false),
+            &[var(&[1, 6], vec![1., 0., 0., 0., 0., 2.]), weights(), bias()],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![2, 2]);
+        // ... but keep_num_dims needs the last dim to be the depth.
+        assert!(run_f32(fc_op(Activation::None, true), &[var(&[1, 6], vec![0.; 6]), weights(), bias()]).is_err());
+        // And the element count must be a multiple of the depth.
+        assert!(run_f32(fc_op(Activation::None, false), &[var(&[1, 4], vec![0.; 4]), weights(), bias()]).is_err());
+    }
+
+    #[test]
+    fn fc_rank_1_input_and_runtime_weights() {
+        // Weights that are not constants (a model input) are legal.
+        let runtime = Some(In {
+            shape: vec![2, 3],
+            data: vec![1., 2., 3., 0., -1., 1.],
+            constant: false,
+        });
+        let (shape, out) =
+            run_f32(fc_op(Activation::ReluN1To1, false), &[var(&[3], vec![1., 1., 1.]), runtime, bias()]).unwrap();
+        assert_eq!(shape, vec![1, 2]);
+        assert_eq!(out, vec![1., 0.5]);
+    }
+
+    #[test]
+    fn fc_rejects_shuffled_weights_bad_bias_and_types() {
+        let op = Op::FullyConnected(FullyConnectedOptions {
+            shuffled_weights: true,
+            ..Default::default()
+        });
+        let err = run_f32(op, &[var(&[1, 3], vec![0.; 3]), weights(), bias()]).unwrap_err();
+        assert!(err.0.contains("shuffled"), "{}", err.0);
+        assert!(run_f32(fc_op(Activation::None, false), &[var(&[1, 3], vec![0.; 3]), weights(), cst(&[3], vec![0.; 3])]).is_err());
+        assert!(run_f32(fc_op(Activation::None, false), &[var(&[1, 3], vec![0.; 3]), cst(&[6], vec![0.; 6]), None]).is_err());
+        let input = info(&var(&[1, 3], vec![0.; 3]).unwrap());
+        let mut w = info(&weights().unwrap());
+        w.dtype = DType::I8;
+        let err = prepare_infos(fc_op(Activation::None, false), &[Some(input), Some(w)]).err().unwrap();
+        assert!(err.0.contains("float32") && err.0.contains("int8"), "{}", err.0);
+    }
+
+    #[test]
+    #[ignore = "needs crate::sparse::densify, implemented on another branch"]
+    fn fc_sparse_weights_are_densified() {
+        // Dense weights [[1,0,0,2],[0,0,3,0]] as CSR: row 0 holds columns 0 and 3, row 1
+        // column 2. Input [1,10,100,1000] → 1 + 2000 = 2001 and 300.
+        let sparsity = Sparsity {
+            traversal_order: vec![0, 1],
+            block_map: vec![],
+            dim_metadata: vec![
+                DimensionMetadata::Dense { size: 2 },
+                DimensionMetadata::SparseCsr {
+                    segments: IndexVector::U8(vec![0, 2, 3]),
+                    indices: IndexVector::U8(vec![0, 3, 2]),
+                },
+            ],
+        };
+        let input = In {
+            shape: vec![1, 4],
+            data: vec![1., 10., 100., 1000.],
+            constant: false,
+        };
+        let mut w = info(&cst(&[2, 4], vec![1., 2., 3.]).unwrap());
+        w.sparsity = Some(sparsity);
+        w.constant = Some(Arc::new(TensorBuf::F32(vec![1., 2., 3.])));
+        let prepared = prepare_infos(fc_op(Activation::None, false), &[Some(info(&input)), Some(w)]).unwrap();
+        let mut out = vec![0.0f32; 2];
+        prepared
+            .kernel
+            .run(
+                &[View::F32(&input.data), View::F32(&[1., 2., 3.])],
+                &mut [ViewMut::F32(&mut out)],
+            )
+            .unwrap();
+        assert_eq!(out, vec![2001., 300.]);
+    }
+
+    /// The specification: one sequential dot product per output.
+    fn reference_fc(input: &[f32], weights: &[f32], bias: Option<&[f32]>, depth: usize, range: (f32, f32)) -> Vec<f32> {
+        let units = weights.len() / depth;
+        let mut out = Vec::new();
+        for row in input.chunks(depth) {
+            for u in 0..units {
+                let mut total = 0.0f32;
+                for d in 0..depth {
+                    total += row[d] * weights[u * depth + d];
+                }
+                let v = total + bias.map_or(0.0, |b| b[u]);
+                out.push(v.max(range.0).min(range.1));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fc_matches_reference_on_random_configurations() {
+        let mut rng = Rng(0xfc00_fc00_1234_5678);
+        for case in 0..200 {
+            let depth = rng.range(1, 80);
+            let units = rng.range(1, 20);
+            let batches = rng.range(1, 4);
+            let act = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][rng.range(0, 3)];
+            let input = rng.vec(batches * depth);
+            let weights = rng.vec(units * depth);
+            let bias = rng.vec(units);
+            let with_bias = rng.range(0, 1) == 0;
+            let w = In {
+                shape: vec![units, depth],
+                data: weights.clone(),
+                constant: rng.range(0, 1) == 0,
+            };
+            let (shape, got) = run_f32(
+                fc_op(act, false),
+                &[var(&[batches, depth], input.clone()), Some(w), with_bias.then(|| cst(&[units], bias.clone())).flatten()],
+            )
+            .unwrap();
+            assert_eq!(shape, vec![batches, units]);
+            let range = activation_range_f32(act).unwrap();
+            let want = reference_fc(&input, &weights, with_bias.then_some(&bias[..]), depth, range);
+            assert_close(&got, &want, 1e-5, &format!("fc case {case}"));
+        }
+    }
+
+    /// Input [N,8,8,1] → CONV_2D 4 filters 3x3 VALID RELU → MAX_POOL 2x2 → FC 36→3,
+    /// planned and run by the interpreter, checked against the chained kernels' specs
+    /// computed by hand-rolled loops here.
+    #[test]
+    fn small_cnn_through_the_interpreter() {
+        let mut rng = Rng(42);
+        let filter = rng.vec(4 * 3 * 3);
+        let conv_bias = rng.vec(4);
+        let fc_w = rng.vec(3 * 36);
+        let fc_b = rng.vec(3);
+        let tensors = vec![
+            ir::Tensor::activation("image", DType::F32, vec![1, 8, 8, 1]),
+            ir::Tensor::constant_f32("filter", vec![4, 3, 3, 1], &filter),
+            ir::Tensor::constant_f32("conv_bias", vec![4], &conv_bias),
+            ir::Tensor::activation("conv", DType::F32, vec![1, 6, 6, 4]),
+            ir::Tensor::activation("pool", DType::F32, vec![1, 3, 3, 4]),
+            ir::Tensor::constant_f32("fc_w", vec![3, 36], &fc_w),
+            ir::Tensor::constant_f32("fc_b", vec![3], &fc_b),
+            ir::Tensor::activation("logits", DType::F32, vec![1, 3]),
+        ];
+        let operators = vec![
+            Operator {
+                op: Op::Conv2d(Conv2dOptions {
+                    padding: Padding::Valid,
+                    stride_w: 1,
+                    stride_h: 1,
+                    dilation_w: 1,
+                    dilation_h: 1,
+                    activation: Activation::Relu,
+                }),
+                inputs: vec![Some(0), Some(1), Some(2)],
+                outputs: vec![3],
+            },
+            Operator {
+                op: Op::MaxPool2d(Pool2dOptions {
+                    padding: Padding::Valid,
+                    stride_w: 2,
+                    stride_h: 2,
+                    filter_w: 2,
+                    filter_h: 2,
+                    activation: Activation::None,
+                }),
+                inputs: vec![Some(3)],
+                outputs: vec![4],
+            },
+            Operator {
+                op: fc_op(Activation::None, false),
+                inputs: vec![Some(4), Some(5), Some(6)],
+                outputs: vec![7],
+            },
+        ];
+        let graph = Graph {
+            name: None,
+            tensors,
+            inputs: vec![0],
+            outputs: vec![7],
+            operators,
+        };
+        let mut interp = Interpreter::new(Model::with_default_signature(graph)).unwrap();
+        for batch in [1usize, 3] {
+            let image = rng.vec(batch * 64);
+            let out = interp
+                .run(&[Value::new(vec![batch, 8, 8, 1], TensorBuf::F32(image.clone()))])
+                .unwrap();
+            assert_eq!(out[0].shape, vec![batch, 3]);
+            // Expected logits by direct loops.
+            let mut want = Vec::new();
+            for b in 0..batch {
+                let px = |y: usize, x: usize| image[b * 64 + y * 8 + x];
+                let conv = |y: usize, x: usize, oc: usize| {
+                    let mut t = 0.0f32;
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            t += px(y + ky, x + kx) * filter[oc * 9 + ky * 3 + kx];
+                        }
+                    }
+                    (t + conv_bias[oc]).max(0.0)
+                };
+                let mut pooled = Vec::new();
+                for py in 0..3 {
+                    for pxx in 0..3 {
+                        for oc in 0..4 {
+                            let m = conv(2 * py, 2 * pxx, oc)
+                                .max(conv(2 * py, 2 * pxx + 1, oc))
+                                .max(conv(2 * py + 1, 2 * pxx, oc))
+                                .max(conv(2 * py + 1, 2 * pxx + 1, oc));
+                            pooled.push(m);
+                        }
+                    }
+                }
+                want.extend(reference_fc(&pooled, &fc_w, Some(&fc_b), 36, (f32::NEG_INFINITY, f32::INFINITY)));
+            }
+            let TensorBuf::F32(got) = &out[0].data else { panic!("float output expected") };
+            assert_close(got, &want, 1e-5, "small cnn");
+        }
+    }
 }

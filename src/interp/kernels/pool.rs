@@ -1,8 +1,371 @@
-//! (not implemented yet)
+//! MAX_POOL_2D and AVERAGE_POOL_2D.
+//!
+//! `prepare` dispatches on the input element type so integer variants can sit beside
+//! the float ones. The window taps that fall inside the image are resolved per output
+//! row and column at prepare (shared with the convolutions), so `run` has no bounds
+//! tests and an average divides by the number of in-image taps, as TFLite does.
 
-use super::{PrepareCtx, Prepared};
+use super::common::{activation_range_f32, positive};
+use super::conv::{clamp, nhwc, Window2d, WindowAxis};
+use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
+use crate::ir::{DType, Op, Pool2dOptions};
+use crate::kbail;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PoolKind {
+    Max,
+    Average,
+}
+
+impl PoolKind {
+    fn name(self) -> &'static str {
+        match self {
+            PoolKind::Max => "MAX_POOL_2D",
+            PoolKind::Average => "AVERAGE_POOL_2D",
+        }
+    }
+}
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
-    crate::kbail!("{} is not implemented yet", ctx.op.op.name())
+    let (kind, options) = match &ctx.op.op {
+        Op::MaxPool2d(o) => (PoolKind::Max, o),
+        Op::AveragePool2d(o) => (PoolKind::Average, o),
+        other => kbail!("the pooling kernel cannot run {}", other.name()),
+    };
+    ctx.expect_arity(1, 1, 1)?;
+    let input = ctx.input(0)?;
+    let output = ctx.output(0)?;
+    match (input.dtype, output.dtype) {
+        (DType::F32, DType::F32) => {
+            let [n, h, w, c] = nhwc(input, "input")?;
+            let win = pool_window(options, n, h, w)?;
+            let range = activation_range_f32(options.activation)?;
+            let shape = vec![n, win.h.output, win.w.output, c];
+            Ok(Prepared::new(
+                vec![shape],
+                PoolF32 {
+                    kind,
+                    win,
+                    channels: c,
+                    range,
+                    avx2: avx2_available(),
+                },
+            ))
+        }
+        (i, o) => kbail!("{} from {i} to {o} is not supported", kind.name()),
+    }
+}
+
+fn pool_window(o: &Pool2dOptions, batch: usize, h: usize, w: usize) -> Result<Window2d, KernelError> {
+    let filter_h = positive(o.filter_h, "filter_height")?;
+    let filter_w = positive(o.filter_w, "filter_width")?;
+    let stride_h = positive(o.stride_h, "stride_h")?;
+    let stride_w = positive(o.stride_w, "stride_w")?;
+    Ok(Window2d {
+        batch,
+        h: WindowAxis::new(o.padding, h, filter_h, stride_h, 1)?,
+        w: WindowAxis::new(o.padding, w, filter_w, stride_w, 1)?,
+    })
+}
+
+struct PoolF32 {
+    kind: PoolKind,
+    win: Window2d,
+    channels: usize,
+    range: (f32, f32),
+    avx2: bool,
+}
+
+impl Kernel for PoolF32 {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = match inputs.first() {
+            Some(v) => v.f32()?,
+            None => kbail!("input 0 is missing"),
+        };
+        let out = match outputs.first_mut() {
+            Some(v) => v.f32()?,
+            None => kbail!("output 0 is missing"),
+        };
+        let (h, w, c) = (self.win.h.input, self.win.w.input, self.channels);
+        let image_len = h * w * c;
+        if input.len() != self.win.batch * image_len
+            || out.len() != self.win.batch * self.win.h.output * self.win.w.output * c
+        {
+            kbail!("{} buffers do not match the planned shapes", self.kind.name());
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { pool_f32_avx2(self, input, out) };
+            return Ok(());
+        }
+        pool_f32_body(self, input, out);
+        Ok(())
+    }
+}
+
+fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn pool_f32_avx2(p: &PoolF32, input: &[f32], out: &mut [f32]) {
+    pool_f32_body(p, input, out);
+}
+
+/// Buffer lengths were checked by `run` (and are non-zero); the tap ranges keep every
+/// read inside the image.
+#[inline(always)]
+fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
+    let (h, w, c) = (p.win.h.input, p.win.w.input, p.channels);
+    let image_len = h * w * c;
+    let mut out_pixels = out.chunks_exact_mut(c);
+    for n in 0..p.win.batch {
+        let image = &input[n * image_len..(n + 1) * image_len];
+        for ty in &p.win.h.taps {
+            for tx in &p.win.w.taps {
+                let Some(pixel) = out_pixels.next() else { return };
+                let window = Window {
+                    image,
+                    row_len: w * c,
+                    channels: c,
+                    rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
+                    cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
+                };
+                // Channels go in register-sized chunks, each reduced over the whole window
+                // before it is stored.
+                let mut ch = 0;
+                while ch < c {
+                    let rest = &mut pixel[ch..];
+                    ch += if let Some(dst) = rest.first_chunk_mut::<16>() {
+                        pool_chunk(p, &window, ch, dst)
+                    } else if let Some(dst) = rest.first_chunk_mut::<8>() {
+                        pool_chunk(p, &window, ch, dst)
+                    } else if let Some(dst) = rest.first_chunk_mut::<4>() {
+                        pool_chunk(p, &window, ch, dst)
+                    } else if let Some(dst) = rest.first_chunk_mut::<1>() {
+                        pool_chunk(p, &window, ch, dst)
+                    } else {
+                        return;
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The in-image part of one pooling window.
+struct Window<'a> {
+    image: &'a [f32],
+    row_len: usize,
+    channels: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+}
+
+/// Reduces channels `ch..ch+L` of one window into `dst`; returns L.
+#[inline(always)]
+fn pool_chunk<const L: usize>(p: &PoolF32, win: &Window<'_>, ch: usize, dst: &mut [f32; L]) -> usize {
+    let max = p.kind == PoolKind::Max;
+    // TFLite starts a max from the lowest finite float, not -inf.
+    let mut acc = [if max { f32::MIN } else { 0.0 }; L];
+    for iy in win.rows.clone() {
+        let row = &win.image[iy * win.row_len..(iy + 1) * win.row_len];
+        for ix in win.cols.clone() {
+            let at = ix * win.channels + ch;
+            let Some(x) = row[at..].first_chunk::<L>() else { return L };
+            if max {
+                for j in 0..L {
+                    // Same choice as TFLite's std::max(acc, x) when x is NaN.
+                    acc[j] = if acc[j] < x[j] { x[j] } else { acc[j] };
+                }
+            } else {
+                for j in 0..L {
+                    acc[j] += x[j];
+                }
+            }
+        }
+    }
+    if !max {
+        let count = (win.rows.len() * win.cols.len()) as f32;
+        for a in acc.iter_mut() {
+            *a /= count;
+        }
+    }
+    for j in 0..L {
+        dst[j] = clamp(acc[j], p.range);
+    }
+    L
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conv::testutil::{assert_close, run_f32, var, Rng};
+    use super::*;
+    use crate::interp::kernels::common::window_dim;
+    use crate::ir::{Activation, Padding};
+
+    fn pool_op(max: bool, padding: Padding, filter: (i32, i32), stride: (i32, i32), activation: Activation) -> Op {
+        let o = Pool2dOptions {
+            padding,
+            stride_h: stride.0,
+            stride_w: stride.1,
+            filter_h: filter.0,
+            filter_w: filter.1,
+            activation,
+        };
+        if max {
+            Op::MaxPool2d(o)
+        } else {
+            Op::AveragePool2d(o)
+        }
+    }
+
+    fn iota(n: usize) -> Vec<f32> {
+        (1..=n).map(|v| v as f32).collect()
+    }
+
+    #[test]
+    fn max_pool_2x2_stride_2() {
+        // 4x4 image 1..16: each 2x2 block's maximum is its bottom-right value.
+        let (shape, out) = run_f32(
+            pool_op(true, Padding::Valid, (2, 2), (2, 2), Activation::None),
+            &[var(&[1, 4, 4, 1], iota(16))],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 2, 2, 1]);
+        assert_eq!(out, vec![6., 8., 14., 16.]);
+    }
+
+    #[test]
+    fn max_pool_channels_batch_and_relu6() {
+        // Two pixels side by side, 2 channels, 2 images; 1x2 window over the row.
+        // Image 0: ch0 max(-3, -1) = -1 → RELU6 0; ch1 max(7, 2) = 7 → 6.
+        // Image 1: ch0 max(4, 5) = 5; ch1 max(-8, -9) = -8 → 0.
+        let (shape, out) = run_f32(
+            pool_op(true, Padding::Valid, (1, 2), (1, 2), Activation::Relu6),
+            &[var(&[2, 1, 2, 2], vec![-3., 7., -1., 2., 4., -8., 5., -9.])],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![2, 1, 1, 2]);
+        assert_eq!(out, vec![0., 6., 5., 0.]);
+    }
+
+    #[test]
+    fn average_pool_same_counts_only_image_taps() {
+        // 3x3 window, stride 1, SAME over 1..9: a corner averages its 4 in-image taps
+        // ((1+2+4+5)/4 = 3), an edge its 6 (21/6 = 3.5), the centre all 9 (45/9 = 5).
+        let (shape, out) = run_f32(
+            pool_op(false, Padding::Same, (3, 3), (1, 1), Activation::None),
+            &[var(&[1, 3, 3, 1], iota(9))],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 3, 3, 1]);
+        assert_eq!(out, vec![3., 3.5, 4., 4.5, 5., 5.5, 6., 6.5, 7.]);
+    }
+
+    #[test]
+    fn average_pool_stride_2_same_trailing_border() {
+        // 2x2 window, stride 2, SAME over a 3x3 image: padding 1 goes after the image.
+        // (1+2+4+5)/4 = 3; (3+6)/2 = 4.5; (7+8)/2 = 7.5; 9/1 = 9.
+        let (shape, out) = run_f32(
+            pool_op(false, Padding::Same, (2, 2), (2, 2), Activation::None),
+            &[var(&[1, 3, 3, 1], iota(9))],
+        )
+        .unwrap();
+        assert_eq!(shape, vec![1, 2, 2, 1]);
+        assert_eq!(out, vec![3., 4.5, 7.5, 9.]);
+        // RELU_N1_TO_1 clamps the same averages to 1.
+        let (_, out) = run_f32(
+            pool_op(false, Padding::Same, (2, 2), (2, 2), Activation::ReluN1To1),
+            &[var(&[1, 3, 3, 1], iota(9))],
+        )
+        .unwrap();
+        assert_eq!(out, vec![1.; 4]);
+    }
+
+    #[test]
+    fn pool_rejects_bad_options() {
+        let input = || var(&[1, 3, 3, 1], iota(9));
+        assert!(run_f32(pool_op(true, Padding::Valid, (0, 2), (1, 1), Activation::None), &[input()]).is_err());
+        assert!(run_f32(pool_op(true, Padding::Valid, (2, 2), (1, -1), Activation::None), &[input()]).is_err());
+        assert!(run_f32(pool_op(false, Padding::Valid, (2, 2), (1, 1), Activation::Tanh), &[input()]).is_err());
+        assert!(run_f32(pool_op(false, Padding::Valid, (2, 2), (1, 1), Activation::None), &[var(&[3, 3, 1], iota(9))]).is_err());
+    }
+
+    /// The specification: TFLite's reference pooling, one output at a time.
+    fn reference_pool(
+        max: bool,
+        input: &[f32],
+        [n, h, w, c]: [usize; 4],
+        padding: Padding,
+        (fh, fw): (usize, usize),
+        (sh, sw): (usize, usize),
+        range: (f32, f32),
+    ) -> Vec<f32> {
+        let (oh, pt) = window_dim(padding, h, fh, sh, 1).unwrap();
+        let (ow, pl) = window_dim(padding, w, fw, sw, 1).unwrap();
+        let mut out = Vec::new();
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for ch in 0..c {
+                        let mut acc = if max { f32::MIN } else { 0.0 };
+                        let mut count = 0;
+                        for ky in 0..fh {
+                            for kx in 0..fw {
+                                let iy = (oy * sh + ky) as isize - pt as isize;
+                                let ix = (ox * sw + kx) as isize - pl as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    continue;
+                                }
+                                let x = input[((b * h + iy as usize) * w + ix as usize) * c + ch];
+                                acc = if max { acc.max(x) } else { acc + x };
+                                count += 1;
+                            }
+                        }
+                        let v = if max { acc } else { acc / count as f32 };
+                        out.push(v.max(range.0).min(range.1));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pools_match_reference_on_random_configurations() {
+        let mut rng = Rng(0x5eed_0000_0000_0001);
+        for case in 0..400 {
+            let max = rng.range(0, 1) == 0;
+            let padding = if rng.range(0, 1) == 0 { Padding::Same } else { Padding::Valid };
+            let (n, h, w, c) = (rng.range(1, 3), rng.range(1, 9), rng.range(1, 9), rng.range(1, 13));
+            let filter = (rng.range(1, 4), rng.range(1, 4));
+            let stride = (rng.range(1, 3), rng.range(1, 3));
+            let act = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][rng.range(0, 3)];
+            let input = rng.vec(n * h * w * c);
+            let (shape, got) = run_f32(
+                pool_op(max, padding, (filter.0 as i32, filter.1 as i32), (stride.0 as i32, stride.1 as i32), act),
+                &[var(&[n, h, w, c], input.clone())],
+            )
+            .unwrap();
+            let range = activation_range_f32(act).unwrap();
+            let want = reference_pool(max, &input, [n, h, w, c], padding, filter, stride, range);
+            assert_eq!(shape.iter().product::<usize>(), want.len(), "case {case}");
+            assert_close(&got, &want, 1e-6, &format!("pool case {case}"));
+        }
+    }
 }
