@@ -8,6 +8,7 @@ pub mod cli;
 pub mod data;
 pub mod interp;
 pub mod ir;
+pub mod nn;
 pub mod sparse;
 pub mod tflite;
 pub mod verify;
