@@ -551,13 +551,17 @@ fn conv_row<const W: usize, const FUSED: bool>(
     let (full_lo, full_hi) = s.win.w.full;
     let mut ox = 0;
     while ox < s.win.w.output {
-        if ox >= full_lo && ox + TILE <= full_hi {
-            let acc = conv_tile::<W, FUSED>(c, s.win.w.taps[ox].first_input);
+        if ox >= full_lo && ox < full_hi && full_hi - full_lo >= TILE {
+            // The last tile of the interior is moved back to end at its edge rather than
+            // finishing with single pixels: the few pixels computed twice get identical
+            // values, and the tile keeps TILE independent accumulator chains busy.
+            let first = ox.min(full_hi - TILE);
+            let acc = conv_tile::<W, FUSED>(c, s.win.w.taps[first].first_input);
             for (t, acc) in acc.iter().enumerate() {
-                let at = (ox + t) * s.out_c + c.out_channel0;
+                let at = (first + t) * s.out_c + c.out_channel0;
                 store(&mut out_row[at..at + valid], acc, &block_bias, range);
             }
-            ox += TILE;
+            ox = first + TILE;
         } else {
             let acc = conv_pixel::<W, FUSED>(c, &s.win.w.taps[ox]);
             let at = ox * s.out_c + c.out_channel0;
