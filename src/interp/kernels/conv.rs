@@ -98,8 +98,16 @@ impl WindowAxis {
         for o in 0..output {
             // Input coordinate of tap k is start + k*dilation; keep the taps in range.
             let start = to_i128(o) * stride_i - pad_i;
-            let lo = if start < 0 { (-start + dilation_i - 1) / dilation_i } else { 0 };
-            let hi = if start >= input_i { 0 } else { (input_i - start + dilation_i - 1) / dilation_i };
+            let lo = if start < 0 {
+                (-start + dilation_i - 1) / dilation_i
+            } else {
+                0
+            };
+            let hi = if start >= input_i {
+                0
+            } else {
+                (input_i - start + dilation_i - 1) / dilation_i
+            };
             let lo = lo.min(filter_i);
             let hi = hi.min(filter_i).max(lo);
             let first = start + lo * dilation_i;
@@ -111,7 +119,10 @@ impl WindowAxis {
         }
         let is_full = |t: &TapRange| t.lo == 0 && t.hi == filter;
         let full = match taps.iter().position(is_full) {
-            Some(lo) => (lo, lo + taps[lo..].iter().take_while(|t| is_full(t)).count()),
+            Some(lo) => (
+                lo,
+                lo + taps[lo..].iter().take_while(|t| is_full(t)).count(),
+            ),
             None => (0, 0),
         };
         Ok(WindowAxis {
@@ -158,10 +169,16 @@ fn expect_f32_output(ctx: &PrepareCtx<'_>, input: DType, filter: DType) -> Resul
 fn check_bias(ctx: &PrepareCtx<'_>, len: usize) -> Result<(), KernelError> {
     if let Some(bias) = ctx.opt_input(2) {
         if bias.dtype != DType::F32 {
-            kbail!("bias must be float32 for float convolution, got {}", bias.dtype);
+            kbail!(
+                "bias must be float32 for float convolution, got {}",
+                bias.dtype
+            );
         }
         if bias.num_elements() != len {
-            kbail!("bias has {} elements, the output has {len} channels", bias.num_elements());
+            kbail!(
+                "bias has {} elements, the output has {len} channels",
+                bias.num_elements()
+            );
         }
     }
     Ok(())
@@ -275,11 +292,13 @@ fn prepare_conv_f32(
     expect_f32_output(ctx, input.dtype, filter.dtype)?;
     let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
     let [out_c, k_h, k_w, group_in] = nhwc(filter, "filter")?;
-    if group_in == 0 || in_c % group_in != 0 {
-        kbail!("input has {in_c} channels, not a multiple of the filter's {group_in} input channels");
+    if group_in == 0 || !in_c.is_multiple_of(group_in) {
+        kbail!(
+            "input has {in_c} channels, not a multiple of the filter's {group_in} input channels"
+        );
     }
     let groups = in_c / group_in;
-    if groups == 0 || out_c % groups != 0 {
+    if groups == 0 || !out_c.is_multiple_of(groups) {
         kbail!("{out_c} output channels cannot be split into {groups} groups");
     }
     check_bias(ctx, out_c)?;
@@ -306,7 +325,11 @@ fn prepare_conv_f32(
                 kbail!("filter constant is not float32");
             };
             if values.len() != filter.num_elements() {
-                kbail!("filter has {} values, its shape needs {}", values.len(), filter.num_elements());
+                kbail!(
+                    "filter has {} values, its shape needs {}",
+                    values.len(),
+                    filter.num_elements()
+                );
             }
             let mut packed = vec![0.0; packed_len];
             shape.pack_filter(values, &mut packed);
@@ -333,19 +356,22 @@ impl Kernel for ConvF32 {
         let out = output_f32(outputs)?;
         let in_len = s.win.batch * s.win.h.input * s.win.w.input * s.in_c;
         let out_len = s.win.batch * s.win.h.output * s.win.w.output * s.out_c;
-        if input.len() != in_len || out.len() != out_len || bias.is_some_and(|b| b.len() != s.out_c) {
+        if input.len() != in_len || out.len() != out_len || bias.is_some_and(|b| b.len() != s.out_c)
+        {
             kbail!("CONV_2D buffers do not match the planned shapes");
         }
         match &self.filter {
-            PackedFilter::Constant(packed) => conv_f32(s, input, packed, bias, out, self.range, self.fused),
+            PackedFilter::Constant(packed) => {
+                conv_f32(s, input, packed, bias, out, self.range, self.fused)
+            }
             PackedFilter::Runtime(scratch) => {
                 let filter = input_f32(inputs, 1)?;
                 if filter.len() != s.out_c * s.k_h * s.k_w * s.group_in {
                     kbail!("CONV_2D filter does not match the planned shape");
                 }
-                let mut packed = scratch
-                    .lock()
-                    .map_err(|_| KernelError::new("CONV_2D filter scratch was poisoned by an earlier panic"))?;
+                let mut packed = scratch.lock().map_err(|_| {
+                    KernelError::new("CONV_2D filter scratch was poisoned by an earlier panic")
+                })?;
                 s.pack_filter(filter, &mut packed);
                 conv_f32(s, input, &packed, bias, out, self.range, self.fused)
             }
@@ -375,8 +401,18 @@ fn output_f32<'a, 'b>(outputs: &'a mut [ViewMut<'b>]) -> Result<&'a mut [f32], K
     }
 }
 
-/// True when the CPU can run the fused multiply-add variants of the inner loops.
-fn fma_available() -> bool {
+#[cfg(test)]
+thread_local! {
+    /// Lets tests on an AVX2 machine exercise the portable loops too.
+    pub(crate) static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True when the CPU can run the AVX2 + FMA variants of the inner loops.
+pub(crate) fn fma_available() -> bool {
+    #[cfg(test)]
+    if PORTABLE_ONLY.with(|p| p.get()) {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -419,7 +455,14 @@ fn conv_f32(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn conv_f32_avx2(s: &ConvShape, input: &[f32], packed: &[f32], bias: Option<&[f32]>, out: &mut [f32], range: (f32, f32)) {
+fn conv_f32_avx2(
+    s: &ConvShape,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    range: (f32, f32),
+) {
     conv_f32_body::<true>(s, input, packed, bias, out, range);
 }
 
@@ -493,7 +536,12 @@ struct RowCtx<'a> {
 }
 
 #[inline(always)]
-fn conv_row<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, bias: Option<&[f32]>, out_row: &mut [f32], range: (f32, f32)) {
+fn conv_row<const W: usize, const FUSED: bool>(
+    c: &RowCtx<'_>,
+    bias: Option<&[f32]>,
+    out_row: &mut [f32],
+    range: (f32, f32),
+) {
     let s = c.s;
     let valid = (s.group_out - c.start).min(W);
     let mut block_bias = [0.0f32; W];
@@ -503,13 +551,17 @@ fn conv_row<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, bias: Option<&[f3
     let (full_lo, full_hi) = s.win.w.full;
     let mut ox = 0;
     while ox < s.win.w.output {
-        if ox >= full_lo && ox + TILE <= full_hi {
-            let acc = conv_tile::<W, FUSED>(c, s.win.w.taps[ox].first_input);
+        if ox >= full_lo && ox < full_hi && full_hi - full_lo >= TILE {
+            // The last tile of the interior is moved back to end at its edge rather than
+            // finishing with single pixels: the few pixels computed twice get identical
+            // values, and the tile keeps TILE independent accumulator chains busy.
+            let first = ox.min(full_hi - TILE);
+            let acc = conv_tile::<W, FUSED>(c, s.win.w.taps[first].first_input);
             for (t, acc) in acc.iter().enumerate() {
-                let at = (ox + t) * s.out_c + c.out_channel0;
+                let at = (first + t) * s.out_c + c.out_channel0;
                 store(&mut out_row[at..at + valid], acc, &block_bias, range);
             }
-            ox += TILE;
+            ox = first + TILE;
         } else {
             let acc = conv_pixel::<W, FUSED>(c, &s.win.w.taps[ox]);
             let at = ox * s.out_c + c.out_channel0;
@@ -522,7 +574,10 @@ fn conv_row<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, bias: Option<&[f3
 /// TILE neighbouring output pixels whose windows lie wholly inside the image
 /// horizontally; `first_col` is the input column of the first pixel's first tap.
 #[inline(always)]
-fn conv_tile<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, first_col: usize) -> [[f32; W]; TILE] {
+fn conv_tile<const W: usize, const FUSED: bool>(
+    c: &RowCtx<'_>,
+    first_col: usize,
+) -> [[f32; W]; TILE] {
     let s = c.s;
     let (in_w, in_c) = (s.win.w.input, s.in_c);
     let stride = s.win.w.stride * in_c;
@@ -534,17 +589,18 @@ fn conv_tile<const W: usize, const FUSED: bool>(c: &RowCtx<'_>, first_col: usize
         // One filter row's taps read one contiguous run of the input row, and their
         // packed blocks follow each other: a single loop over (kx, ic).
         let run = s.k_w * in_c;
-        let span = (TILE - 1) * stride + run;
+        let row_filter = run * s.group_out_padded;
         for ky in c.ty.lo..c.ty.hi {
             let iy = c.ty.first_input + (ky - c.ty.lo) * s.win.h.dilation;
             let at = iy * in_w * in_c + x0;
-            let xs = &c.image[at..at + span];
-            let taps = &c.filter[ky * run * s.group_out_padded..(ky + 1) * run * s.group_out_padded];
-            for j in 0..run {
-                let o = j * s.group_out_padded + c.start;
-                let w: &[f32; W] = as_block(&taps[o..o + W]);
-                for (t, acc) in acc.iter_mut().enumerate() {
-                    let x = xs[t * stride + j];
+            // Exact-length slices let the compiler drop the bounds checks in the loop.
+            let xs: [&[f32]; TILE] =
+                std::array::from_fn(|t| &c.image[at + t * stride..at + t * stride + run]);
+            let taps = &c.filter[ky * row_filter + c.start..(ky + 1) * row_filter];
+            for (j, w) in taps.chunks(s.group_out_padded).enumerate() {
+                let w: &[f32; W] = as_block(w);
+                for (acc, xs) in acc.iter_mut().zip(xs) {
+                    let x = xs[j];
                     for k in 0..W {
                         acc[k] = madd::<FUSED>(acc[k], x, w[k]);
                     }
@@ -687,9 +743,12 @@ fn prepare_depthwise_f32(
     let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
     let [one, k_h, k_w, out_c] = nhwc(filter, "filter")?;
     if one != 1 {
-        kbail!("depthwise filter must have shape [1, KH, KW, C], got {:?}", filter.shape);
+        kbail!(
+            "depthwise filter must have shape [1, KH, KW, C], got {:?}",
+            filter.shape
+        );
     }
-    if in_c == 0 || out_c % in_c != 0 {
+    if in_c == 0 || !out_c.is_multiple_of(in_c) {
         kbail!("filter has {out_c} output channels, not a multiple of the input's {in_c} channels");
     }
     check_bias(ctx, out_c)?;
@@ -776,7 +835,9 @@ fn depthwise_f32_body<const FUSED: bool>(
         let image = &input[n * image_len..(n + 1) * image_len];
         for ty in &s.win.h.taps {
             for tx in &s.win.w.taps {
-                let Some(pixel) = out_pixels.next() else { return };
+                let Some(pixel) = out_pixels.next() else {
+                    return;
+                };
                 pixel.fill(0.0);
                 for ky in ty.lo..ty.hi {
                     let iy = ty.first_input + (ky - ty.lo) * dil_h;
@@ -784,14 +845,17 @@ fn depthwise_f32_body<const FUSED: bool>(
                         let ix = tx.first_input + (kx - tx.lo) * dil_w;
                         let px = (iy * in_w + ix) * s.in_c;
                         let x = &image[px..px + s.in_c];
-                        let w = &filter[(ky * s.k_w + kx) * s.out_c..(ky * s.k_w + kx + 1) * s.out_c];
+                        let w =
+                            &filter[(ky * s.k_w + kx) * s.out_c..(ky * s.k_w + kx + 1) * s.out_c];
                         if s.multiplier == 1 {
                             for ((o, &x), &w) in pixel.iter_mut().zip(x).zip(w) {
                                 *o = madd::<FUSED>(*o, x, w);
                             }
                         } else {
                             let m = s.multiplier;
-                            for ((o, &x), w) in pixel.chunks_exact_mut(m).zip(x).zip(w.chunks_exact(m)) {
+                            for ((o, &x), w) in
+                                pixel.chunks_exact_mut(m).zip(x).zip(w.chunks_exact(m))
+                            {
                                 for (o, &w) in o.iter_mut().zip(w) {
                                     *o = madd::<FUSED>(*o, x, w);
                                 }
@@ -815,7 +879,6 @@ fn depthwise_f32_body<const FUSED: bool>(
         }
     }
 }
-
 
 /// Helpers the kernel tests of this directory share: run one op on float tensors, a
 /// small deterministic PRNG, and comparison with a tolerance.
@@ -925,7 +988,10 @@ pub(crate) mod testutil {
     pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
         assert_eq!(got.len(), want.len(), "{what}: lengths differ");
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}: element {i}: got {g}, want {w}");
+            assert!(
+                (g - w).abs() <= tol * (1.0 + w.abs()),
+                "{what}: element {i}: got {g}, want {w}"
+            );
         }
     }
 }
@@ -937,7 +1003,12 @@ mod tests {
     use crate::interp::kernels::common::window_dim;
     use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions};
 
-    fn conv_op(padding: Padding, stride: (i32, i32), dilation: (i32, i32), activation: Activation) -> Op {
+    fn conv_op(
+        padding: Padding,
+        stride: (i32, i32),
+        dilation: (i32, i32),
+        activation: Activation,
+    ) -> Op {
         Op::Conv2d(Conv2dOptions {
             padding,
             stride_h: stride.0,
@@ -948,7 +1019,13 @@ mod tests {
         })
     }
 
-    fn dw_op(padding: Padding, stride: (i32, i32), dilation: (i32, i32), activation: Activation, mult: i32) -> Op {
+    fn dw_op(
+        padding: Padding,
+        stride: (i32, i32),
+        dilation: (i32, i32),
+        activation: Activation,
+        mult: i32,
+    ) -> Op {
         Op::DepthwiseConv2d(DepthwiseConv2dOptions {
             padding,
             stride_h: stride.0,
@@ -970,7 +1047,11 @@ mod tests {
         // then 47, 67, 77; bias 1 adds one to each.
         let (shape, out) = run_f32(
             conv_op(Padding::Valid, (1, 1), (1, 1), Activation::None),
-            &[var(&[1, 3, 3, 1], iota(9)), cst(&[1, 2, 2, 1], vec![1., 2., 3., 4.]), cst(&[1], vec![1.])],
+            &[
+                var(&[1, 3, 3, 1], iota(9)),
+                cst(&[1, 2, 2, 1], vec![1., 2., 3., 4.]),
+                cst(&[1], vec![1.]),
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![1, 2, 2, 1]);
@@ -984,7 +1065,11 @@ mod tests {
         // leaves 45-30, 33-30, 39-30.
         let (shape, out) = run_f32(
             conv_op(Padding::Same, (1, 1), (1, 1), Activation::Relu),
-            &[var(&[1, 3, 3, 1], iota(9)), cst(&[1, 3, 3, 1], vec![1.; 9]), cst(&[1], vec![-30.])],
+            &[
+                var(&[1, 3, 3, 1], iota(9)),
+                cst(&[1, 3, 3, 1], vec![1.; 9]),
+                cst(&[1], vec![-30.]),
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![1, 3, 3, 1]);
@@ -999,7 +1084,11 @@ mod tests {
         // rows and cols 2-3 → 11+12+15+16 = 54.
         let (shape, out) = run_f32(
             conv_op(Padding::Same, (2, 2), (1, 1), Activation::None),
-            &[var(&[1, 4, 4, 1], iota(16)), cst(&[1, 3, 3, 1], vec![1.; 9]), None],
+            &[
+                var(&[1, 4, 4, 1], iota(16)),
+                cst(&[1, 3, 3, 1], vec![1.; 9]),
+                None,
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![1, 2, 2, 1]);
@@ -1013,11 +1102,17 @@ mod tests {
         // by d adds 10*d (the filter sums to 10): out(y,x) = 92 + 10*(5y+x).
         let (shape, out) = run_f32(
             conv_op(Padding::Valid, (1, 1), (2, 2), Activation::None),
-            &[var(&[1, 5, 5, 1], iota(25)), cst(&[1, 2, 2, 1], vec![1., 2., 3., 4.]), None],
+            &[
+                var(&[1, 5, 5, 1], iota(25)),
+                cst(&[1, 2, 2, 1], vec![1., 2., 3., 4.]),
+                None,
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![1, 3, 3, 1]);
-        let want: Vec<f32> = (0..9).map(|i| 92. + 10. * (5 * (i / 3) + i % 3) as f32).collect();
+        let want: Vec<f32> = (0..9)
+            .map(|i| 92. + 10. * (5 * (i / 3) + i % 3) as f32)
+            .collect();
         assert_eq!(out, want);
     }
 
@@ -1053,7 +1148,11 @@ mod tests {
         let run = |act| {
             run_f32(
                 conv_op(Padding::Valid, (1, 1), (1, 1), act),
-                &[var(&[1, 1, 3, 1], vec![-7., 0.5, 9.]), cst(&[1, 1, 1, 1], vec![1.]), None],
+                &[
+                    var(&[1, 1, 3, 1], vec![-7., 0.5, 9.]),
+                    cst(&[1, 1, 1, 1], vec![1.]),
+                    None,
+                ],
             )
             .unwrap()
             .1
@@ -1067,20 +1166,59 @@ mod tests {
     fn conv_rejects_bad_shapes_and_types() {
         let op = || conv_op(Padding::Valid, (1, 1), (1, 1), Activation::None);
         // 3 input channels, filter expects 2 per group.
-        assert!(run_f32(op(), &[var(&[1, 2, 2, 3], vec![0.; 12]), cst(&[1, 1, 1, 2], vec![0.; 2])]).is_err());
+        assert!(run_f32(
+            op(),
+            &[
+                var(&[1, 2, 2, 3], vec![0.; 12]),
+                cst(&[1, 1, 1, 2], vec![0.; 2])
+            ]
+        )
+        .is_err());
         // Bias of the wrong length.
-        assert!(run_f32(op(), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[2, 1, 1, 1], vec![0.; 2]), cst(&[3], vec![0.; 3])]).is_err());
+        assert!(run_f32(
+            op(),
+            &[
+                var(&[1, 2, 2, 1], vec![0.; 4]),
+                cst(&[2, 1, 1, 1], vec![0.; 2]),
+                cst(&[3], vec![0.; 3])
+            ]
+        )
+        .is_err());
         // Zero stride, TANH fused activation.
-        assert!(run_f32(conv_op(Padding::Valid, (0, 1), (1, 1), Activation::None), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[1, 1, 1, 1], vec![1.])]).is_err());
-        assert!(run_f32(conv_op(Padding::Valid, (1, 1), (1, 1), Activation::Tanh), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[1, 1, 1, 1], vec![1.])]).is_err());
+        assert!(run_f32(
+            conv_op(Padding::Valid, (0, 1), (1, 1), Activation::None),
+            &[
+                var(&[1, 2, 2, 1], vec![0.; 4]),
+                cst(&[1, 1, 1, 1], vec![1.])
+            ]
+        )
+        .is_err());
+        assert!(run_f32(
+            conv_op(Padding::Valid, (1, 1), (1, 1), Activation::Tanh),
+            &[
+                var(&[1, 2, 2, 1], vec![0.; 4]),
+                cst(&[1, 1, 1, 1], vec![1.])
+            ]
+        )
+        .is_err());
         // Filter 3 dims.
-        assert!(run_f32(op(), &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[1, 1, 1], vec![1.])]).is_err());
+        assert!(run_f32(
+            op(),
+            &[var(&[1, 2, 2, 1], vec![0.; 4]), cst(&[1, 1, 1], vec![1.])]
+        )
+        .is_err());
         // int8 input with float filter names both types.
         let mut i8_in = super::testutil::info(&var(&[1, 2, 2, 1], vec![0.; 4]).unwrap());
         i8_in.dtype = DType::I8;
         let f = super::testutil::info(&cst(&[1, 1, 1, 1], vec![1.]).unwrap());
-        let err = super::testutil::prepare_infos(op(), &[Some(i8_in), Some(f)]).err().unwrap();
-        assert!(err.0.contains("int8") && err.0.contains("float32"), "{}", err.0);
+        let err = super::testutil::prepare_infos(op(), &[Some(i8_in), Some(f)])
+            .err()
+            .unwrap();
+        assert!(
+            err.0.contains("int8") && err.0.contains("float32"),
+            "{}",
+            err.0
+        );
     }
 
     #[test]
@@ -1093,7 +1231,12 @@ mod tests {
             dw_op(Padding::Valid, (1, 1), (1, 1), Activation::None, 2),
             &[
                 var(&[1, 2, 2, 2], vec![1., 10., 2., 20., 3., 30., 4., 40.]),
-                cst(&[1, 2, 2, 4], vec![1., 1., 1., 1., 1., 2., 1., 0., 1., 3., 1., 0., 1., 4., 1., -1.]),
+                cst(
+                    &[1, 2, 2, 4],
+                    vec![
+                        1., 1., 1., 1., 1., 2., 1., 0., 1., 3., 1., 0., 1., 4., 1., -1.,
+                    ],
+                ),
                 cst(&[4], vec![0., 0., 0., 5.]),
             ],
         )
@@ -1109,7 +1252,11 @@ mod tests {
         let image: Vec<f32> = (1..=9).flat_map(|v| [v as f32, 10. * v as f32]).collect();
         let (shape, out) = run_f32(
             dw_op(Padding::Same, (1, 1), (1, 1), Activation::None, 3),
-            &[var(&[1, 3, 3, 2], image), cst(&[1, 3, 3, 2], vec![1.; 18]), None],
+            &[
+                var(&[1, 3, 3, 2], image),
+                cst(&[1, 3, 3, 2], vec![1.; 18]),
+                None,
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![1, 3, 3, 2]);
@@ -1125,7 +1272,11 @@ mod tests {
         // in(y,x)+in(y+2,x+2) = (5y+x+1) + (5y+x+13) → 14, 18, 34, 38.
         let (shape, out) = run_f32(
             dw_op(Padding::Valid, (2, 2), (2, 2), Activation::None, 0),
-            &[var(&[1, 5, 5, 1], iota(25)), cst(&[1, 2, 2, 1], vec![1., 0., 0., 1.]), None],
+            &[
+                var(&[1, 5, 5, 1], iota(25)),
+                cst(&[1, 2, 2, 1], vec![1., 0., 0., 1.]),
+                None,
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![1, 2, 2, 1]);
@@ -1136,8 +1287,22 @@ mod tests {
     fn depthwise_rejects_bad_filter() {
         let op = || dw_op(Padding::Valid, (1, 1), (1, 1), Activation::None, 1);
         // Leading filter dim must be 1; output channels must be a multiple of 3.
-        assert!(run_f32(op(), &[var(&[1, 2, 2, 3], vec![0.; 12]), cst(&[2, 1, 1, 3], vec![0.; 6])]).is_err());
-        assert!(run_f32(op(), &[var(&[1, 2, 2, 3], vec![0.; 12]), cst(&[1, 1, 1, 4], vec![0.; 4])]).is_err());
+        assert!(run_f32(
+            op(),
+            &[
+                var(&[1, 2, 2, 3], vec![0.; 12]),
+                cst(&[2, 1, 1, 3], vec![0.; 6])
+            ]
+        )
+        .is_err());
+        assert!(run_f32(
+            op(),
+            &[
+                var(&[1, 2, 2, 3], vec![0.; 12]),
+                cst(&[1, 1, 1, 4], vec![0.; 4])
+            ]
+        )
+        .is_err());
     }
 
     /// The specification: TFLite's reference convolution, one output at a time.
@@ -1171,7 +1336,9 @@ mod tests {
                                     continue;
                                 }
                                 for ic in 0..cf {
-                                    let x = input[((b * h + iy as usize) * w + ix as usize) * c + g * cf + ic];
+                                    let x = input[((b * h + iy as usize) * w + ix as usize) * c
+                                        + g * cf
+                                        + ic];
                                     total += x * filter[((oc * kh + ky) * kw + kx) * cf + ic];
                                 }
                             }
@@ -1216,7 +1383,8 @@ mod tests {
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                         continue;
                                     }
-                                    let x = input[((b * h + iy as usize) * w + ix as usize) * c + ic];
+                                    let x =
+                                        input[((b * h + iy as usize) * w + ix as usize) * c + ic];
                                     total += x * filter[(ky * kw + kx) * oc_n + oc];
                                 }
                             }
@@ -1239,22 +1407,36 @@ mod tests {
 
     fn random_window(rng: &mut Rng) -> RandomWindow {
         RandomWindow {
-            padding: if rng.range(0, 1) == 0 { Padding::Same } else { Padding::Valid },
+            padding: if rng.range(0, 1) == 0 {
+                Padding::Same
+            } else {
+                Padding::Valid
+            },
             stride: (rng.range(1, 3), rng.range(1, 3)),
             dilation: (rng.range(1, 2), rng.range(1, 2)),
-            act: [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][rng.range(0, 3)],
+            act: [
+                Activation::None,
+                Activation::Relu,
+                Activation::Relu6,
+                Activation::ReluN1To1,
+            ][rng.range(0, 3)],
         }
     }
 
     #[test]
     fn conv_matches_reference_on_random_configurations() {
         let mut rng = Rng(0x1234_5678_9abc_def1);
-        for case in 0..300 {
+        for case in 0..600 {
+            super::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let p = random_window(&mut rng);
             let n = rng.range(1, 3);
             let (h, w) = (rng.range(1, 9), rng.range(1, 17));
             let (kh, kw) = (rng.range(1, 4), rng.range(1, 4));
-            let groups = if rng.range(0, 3) == 0 { rng.range(2, 3) } else { 1 };
+            let groups = if rng.range(0, 3) == 0 {
+                rng.range(2, 3)
+            } else {
+                1
+            };
             let cf = rng.range(1, 5);
             let c = cf * groups;
             let oc = groups * rng.range(1, 21);
@@ -1276,7 +1458,11 @@ mod tests {
             };
             let result = run_f32(
                 op,
-                &[var(&[n, h, w, c], input.clone()), Some(filter_in), with_bias.then(|| cst(&[oc], bias.clone())).flatten()],
+                &[
+                    var(&[n, h, w, c], input.clone()),
+                    Some(filter_in),
+                    with_bias.then(|| cst(&[oc], bias.clone())).flatten(),
+                ],
             );
             let range = activation_range_f32(p.act).unwrap();
             let want = reference_conv(
@@ -1299,7 +1485,8 @@ mod tests {
     #[test]
     fn depthwise_matches_reference_on_random_configurations() {
         let mut rng = Rng(0x0fed_cba9_8765_4321);
-        for case in 0..300 {
+        for case in 0..600 {
+            super::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let p = random_window(&mut rng);
             let n = rng.range(1, 3);
             let (h, w) = (rng.range(1, 9), rng.range(1, 9));
@@ -1325,7 +1512,11 @@ mod tests {
             };
             let (shape, got) = run_f32(
                 op,
-                &[var(&[n, h, w, c], input.clone()), Some(filter_in), with_bias.then(|| cst(&[oc], bias.clone())).flatten()],
+                &[
+                    var(&[n, h, w, c], input.clone()),
+                    Some(filter_in),
+                    with_bias.then(|| cst(&[oc], bias.clone())).flatten(),
+                ],
             )
             .unwrap();
             let range = activation_range_f32(p.act).unwrap();
@@ -1352,14 +1543,34 @@ mod tests {
         // land on 1,3; tap 2 would be 5.
         let axis = WindowAxis::new(Padding::Same, 4, 3, 1, 2).unwrap();
         assert_eq!(axis.output, 4);
-        assert_eq!(axis.taps[0], TapRange { first_input: 0, lo: 1, hi: 3 });
-        assert_eq!(axis.taps[3], TapRange { first_input: 1, lo: 0, hi: 2 });
+        assert_eq!(
+            axis.taps[0],
+            TapRange {
+                first_input: 0,
+                lo: 1,
+                hi: 3
+            }
+        );
+        assert_eq!(
+            axis.taps[3],
+            TapRange {
+                first_input: 1,
+                lo: 0,
+                hi: 2
+            }
+        );
         // A window 5 wide never lies wholly inside a width-4 axis.
         assert_eq!(axis.full.1 - axis.full.0, 0);
         // VALID 3 taps on width 6, stride 1: all four outputs are interior; SAME makes
         // the first and last outputs borders.
-        assert_eq!(WindowAxis::new(Padding::Valid, 6, 3, 1, 1).unwrap().full, (0, 4));
-        assert_eq!(WindowAxis::new(Padding::Same, 6, 3, 1, 1).unwrap().full, (1, 5));
+        assert_eq!(
+            WindowAxis::new(Padding::Valid, 6, 3, 1, 1).unwrap().full,
+            (0, 4)
+        );
+        assert_eq!(
+            WindowAxis::new(Padding::Same, 6, 3, 1, 1).unwrap().full,
+            (1, 5)
+        );
         // A window entirely past the input (hostile options) has no taps.
         let axis = WindowAxis::new(Padding::Same, 2, 1, 1, 1).unwrap();
         assert!(axis.taps.iter().all(|t| t.lo < t.hi));
@@ -1409,9 +1620,12 @@ mod timing {
         bias: &[f32],
         fc_w: &[f32],
         fc_b: &[f32],
-    ) -> tract_tflite::internal::TractResult<std::sync::Arc<tract_tflite::internal::TypedSimplePlan>> {
+    ) -> tract_tflite::internal::TractResult<std::sync::Arc<tract_tflite::internal::TypedSimplePlan>>
+    {
         use tract_tflite::internal::tract_core::ops::change_axes::AxisOp;
-        use tract_tflite::internal::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec, PoolSpec};
+        use tract_tflite::internal::tract_core::ops::cnn::{
+            Conv, KernelFormat, MaxPool, PaddingSpec, PoolSpec,
+        };
         use tract_tflite::internal::tract_core::ops::einsum::EinSum;
         use tract_tflite::internal::tract_core::ops::math;
         use tract_tflite::internal::tract_core::ops::nn::DataFormat;
@@ -1446,7 +1660,11 @@ mod timing {
         let p = m.wire_node("pool", pool, &r)?;
         let flat = m.wire_node(
             "flatten",
-            AxisOp::Reshape(1, tvec![13.to_dim(), 13.to_dim(), 12.to_dim()], tvec![2028.to_dim()]),
+            AxisOp::Reshape(
+                1,
+                tvec![13.to_dim(), 13.to_dim(), 12.to_dim()],
+                tvec![2028.to_dim()],
+            ),
             &p,
         )?;
         let w = m.add_const("w", Tensor::from_shape(&[10, 2028], fc_w)?)?;
@@ -1490,7 +1708,11 @@ mod timing {
                 dilation_h: 1,
                 activation: Activation::Relu,
             }),
-            &[t(&[1, 28, 28, 1], &image, false), t(&[12, 3, 3, 1], &filter, true), t(&[12], &bias, true)],
+            &[
+                t(&[1, 28, 28, 1], &image, false),
+                t(&[12, 3, 3, 1], &filter, true),
+                t(&[12], &bias, true),
+            ],
         )
         .unwrap();
         let pool = prepare_infos(
@@ -1507,7 +1729,11 @@ mod timing {
         .unwrap();
         let fc = prepare_infos(
             Op::FullyConnected(FullyConnectedOptions::default()),
-            &[t(&[1, 2028], &pooled, false), t(&[10, 2028], &fc_w, true), t(&[10], &fc_b, true)],
+            &[
+                t(&[1, 2028], &pooled, false),
+                t(&[10, 2028], &fc_w, true),
+                t(&[10], &fc_b, true),
+            ],
         )
         .unwrap();
         let bench = |prepared, inputs, len| Bench {

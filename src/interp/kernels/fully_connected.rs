@@ -6,6 +6,7 @@
 //! are expanded once at prepare.
 
 use super::common::activation_range_f32;
+use super::conv::clamp;
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
@@ -36,7 +37,11 @@ struct FcShape {
     output: Vec<usize>,
 }
 
-fn fc_shape(options: &FullyConnectedOptions, input: &TensorInfo, weights: &TensorInfo) -> Result<FcShape, KernelError> {
+fn fc_shape(
+    options: &FullyConnectedOptions,
+    input: &TensorInfo,
+    weights: &TensorInfo,
+) -> Result<FcShape, KernelError> {
     let (units, depth) = match weights.shape.as_slice() {
         &[units, depth] => (units, depth),
         s => kbail!("weights must be 2-D [units, depth], got shape {s:?}"),
@@ -48,7 +53,7 @@ fn fc_shape(options: &FullyConnectedOptions, input: &TensorInfo, weights: &Tenso
         kbail!("input must have rank at least 1, got a scalar");
     };
     let elements = input.num_elements();
-    if elements % depth != 0 {
+    if !elements.is_multiple_of(depth) {
         kbail!(
             "input shape {:?} has {elements} elements, not a multiple of the weights' depth {depth}",
             input.shape
@@ -95,7 +100,9 @@ fn prepare_f32(
 ) -> Result<Prepared, KernelError> {
     let out_dtype = ctx.output(0)?.dtype;
     if out_dtype != DType::F32 {
-        kbail!("float32 input and weights must produce float32 output, the model declares {out_dtype}");
+        kbail!(
+            "float32 input and weights must produce float32 output, the model declares {out_dtype}"
+        );
     }
     let shape = fc_shape(options, input, weights)?;
     if let Some(bias) = ctx.opt_input(2) {
@@ -103,7 +110,11 @@ fn prepare_f32(
             kbail!("bias must be float32 for float weights, got {}", bias.dtype);
         }
         if bias.num_elements() != shape.units {
-            kbail!("bias has {} elements, the weights have {} units", bias.num_elements(), shape.units);
+            kbail!(
+                "bias has {} elements, the weights have {} units",
+                bias.num_elements(),
+                shape.units
+            );
         }
     }
     let range = activation_range_f32(options.activation)?;
@@ -132,7 +143,7 @@ fn prepare_f32(
             units: shape.units,
             densified,
             range,
-            fused: fma_available(),
+            fused: super::conv::fma_available(),
         },
     ))
 }
@@ -177,17 +188,6 @@ impl Kernel for FcF32 {
     }
 }
 
-fn fma_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn fc_f32_avx2(
@@ -218,7 +218,10 @@ fn fc_f32_body<const FUSED: bool>(
     for (x, out_row) in input.chunks_exact(depth).zip(out.chunks_exact_mut(units)) {
         // Four units at a time share each load of the input row.
         let mut u = 0;
-        for (w, o) in weights.chunks_exact(UNITS * depth).zip(out_row.chunks_exact_mut(UNITS)) {
+        for (w, o) in weights
+            .chunks_exact(UNITS * depth)
+            .zip(out_row.chunks_exact_mut(UNITS))
+        {
             let sums = dot_units::<FUSED>(x, w, depth);
             for (k, (o, s)) in o.iter_mut().zip(sums).enumerate() {
                 *o = clamp(s + bias_of(u + k), range);
@@ -319,29 +322,19 @@ fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
     }
 }
 
-/// Fused-activation clamp that lets NaN through, as TFLite's min/max does.
-#[inline(always)]
-fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
-    if x < lo {
-        lo
-    } else if x > hi {
-        hi
-    } else {
-        x
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use super::super::conv::testutil::{assert_close, cst, info, prepare_infos, run_f32, var, In, Rng};
+    use super::super::conv::testutil::{
+        assert_close, cst, info, prepare_infos, run_f32, var, In, Rng,
+    };
     use super::*;
     use crate::interp::value::Value;
     use crate::interp::Interpreter;
     use crate::ir::{
-        self, Activation, Conv2dOptions, DimensionMetadata, Graph, IndexVector, Model, Operator, Padding,
-        Pool2dOptions, Sparsity,
+        self, Activation, Conv2dOptions, DimensionMetadata, Graph, IndexVector, Model, Operator,
+        Padding, Pool2dOptions, Sparsity,
     };
 
     fn fc_op(activation: Activation, keep_num_dims: bool) -> Op {
@@ -367,7 +360,11 @@ mod tests {
         // under RELU, and 1-1+0.5 = 0.5.
         let (shape, out) = run_f32(
             fc_op(Activation::Relu, false),
-            &[var(&[2, 3], vec![1., 1., 1., -1., -1., -1.]), weights(), bias()],
+            &[
+                var(&[2, 3], vec![1., 1., 1., -1., -1., -1.]),
+                weights(),
+                bias(),
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![2, 2]);
@@ -375,7 +372,11 @@ mod tests {
         // Without bias and activation the first row gives 6 and 0.
         let (_, out) = run_f32(
             fc_op(Activation::None, false),
-            &[var(&[2, 3], vec![1., 1., 1., -1., -1., -1.]), weights(), None],
+            &[
+                var(&[2, 3], vec![1., 1., 1., -1., -1., -1.]),
+                weights(),
+                None,
+            ],
         )
         .unwrap();
         assert_eq!(out, vec![6., 0., -6., 0.]);
@@ -385,23 +386,40 @@ mod tests {
     fn fc_rank_3_input_flattens_or_keeps_dims() {
         // [2,1,3] input = two rows of depth 3: [1,0,0] → 1+1, 0+0.5; [0,0,2] → 6+1, 2+0.5.
         let input = || var(&[2, 1, 3], vec![1., 0., 0., 0., 0., 2.]);
-        let (shape, out) = run_f32(fc_op(Activation::None, false), &[input(), weights(), bias()]).unwrap();
+        let (shape, out) = run_f32(
+            fc_op(Activation::None, false),
+            &[input(), weights(), bias()],
+        )
+        .unwrap();
         assert_eq!(shape, vec![2, 2]);
         assert_eq!(out, vec![2., 0.5, 7., 2.5]);
-        let (shape, out) = run_f32(fc_op(Activation::None, true), &[input(), weights(), bias()]).unwrap();
+        let (shape, out) =
+            run_f32(fc_op(Activation::None, true), &[input(), weights(), bias()]).unwrap();
         assert_eq!(shape, vec![2, 1, 2]);
         assert_eq!(out, vec![2., 0.5, 7., 2.5]);
         // A [1,6] input is two batches of depth 3 when dims are not kept ...
         let (shape, _) = run_f32(
             fc_op(Activation::None, false),
-            &[var(&[1, 6], vec![1., 0., 0., 0., 0., 2.]), weights(), bias()],
+            &[
+                var(&[1, 6], vec![1., 0., 0., 0., 0., 2.]),
+                weights(),
+                bias(),
+            ],
         )
         .unwrap();
         assert_eq!(shape, vec![2, 2]);
         // ... but keep_num_dims needs the last dim to be the depth.
-        assert!(run_f32(fc_op(Activation::None, true), &[var(&[1, 6], vec![0.; 6]), weights(), bias()]).is_err());
+        assert!(run_f32(
+            fc_op(Activation::None, true),
+            &[var(&[1, 6], vec![0.; 6]), weights(), bias()]
+        )
+        .is_err());
         // And the element count must be a multiple of the depth.
-        assert!(run_f32(fc_op(Activation::None, false), &[var(&[1, 4], vec![0.; 4]), weights(), bias()]).is_err());
+        assert!(run_f32(
+            fc_op(Activation::None, false),
+            &[var(&[1, 4], vec![0.; 4]), weights(), bias()]
+        )
+        .is_err());
     }
 
     #[test]
@@ -412,8 +430,11 @@ mod tests {
             data: vec![1., 2., 3., 0., -1., 1.],
             constant: false,
         });
-        let (shape, out) =
-            run_f32(fc_op(Activation::ReluN1To1, false), &[var(&[3], vec![1., 1., 1.]), runtime, bias()]).unwrap();
+        let (shape, out) = run_f32(
+            fc_op(Activation::ReluN1To1, false),
+            &[var(&[3], vec![1., 1., 1.]), runtime, bias()],
+        )
+        .unwrap();
         assert_eq!(shape, vec![1, 2]);
         assert_eq!(out, vec![1., 0.5]);
     }
@@ -426,13 +447,27 @@ mod tests {
         });
         let err = run_f32(op, &[var(&[1, 3], vec![0.; 3]), weights(), bias()]).unwrap_err();
         assert!(err.0.contains("shuffled"), "{}", err.0);
-        assert!(run_f32(fc_op(Activation::None, false), &[var(&[1, 3], vec![0.; 3]), weights(), cst(&[3], vec![0.; 3])]).is_err());
-        assert!(run_f32(fc_op(Activation::None, false), &[var(&[1, 3], vec![0.; 3]), cst(&[6], vec![0.; 6]), None]).is_err());
+        assert!(run_f32(
+            fc_op(Activation::None, false),
+            &[var(&[1, 3], vec![0.; 3]), weights(), cst(&[3], vec![0.; 3])]
+        )
+        .is_err());
+        assert!(run_f32(
+            fc_op(Activation::None, false),
+            &[var(&[1, 3], vec![0.; 3]), cst(&[6], vec![0.; 6]), None]
+        )
+        .is_err());
         let input = info(&var(&[1, 3], vec![0.; 3]).unwrap());
         let mut w = info(&weights().unwrap());
         w.dtype = DType::I8;
-        let err = prepare_infos(fc_op(Activation::None, false), &[Some(input), Some(w)]).err().unwrap();
-        assert!(err.0.contains("float32") && err.0.contains("int8"), "{}", err.0);
+        let err = prepare_infos(fc_op(Activation::None, false), &[Some(input), Some(w)])
+            .err()
+            .unwrap();
+        assert!(
+            err.0.contains("float32") && err.0.contains("int8"),
+            "{}",
+            err.0
+        );
     }
 
     #[test]
@@ -459,7 +494,11 @@ mod tests {
         let mut w = info(&cst(&[2, 4], vec![1., 2., 3.]).unwrap());
         w.sparsity = Some(sparsity);
         w.constant = Some(Arc::new(TensorBuf::F32(vec![1., 2., 3.])));
-        let prepared = prepare_infos(fc_op(Activation::None, false), &[Some(info(&input)), Some(w)]).unwrap();
+        let prepared = prepare_infos(
+            fc_op(Activation::None, false),
+            &[Some(info(&input)), Some(w)],
+        )
+        .unwrap();
         let mut out = vec![0.0f32; 2];
         prepared
             .kernel
@@ -472,7 +511,13 @@ mod tests {
     }
 
     /// The specification: one sequential dot product per output.
-    fn reference_fc(input: &[f32], weights: &[f32], bias: Option<&[f32]>, depth: usize, range: (f32, f32)) -> Vec<f32> {
+    fn reference_fc(
+        input: &[f32],
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        depth: usize,
+        range: (f32, f32),
+    ) -> Vec<f32> {
         let units = weights.len() / depth;
         let mut out = Vec::new();
         for row in input.chunks(depth) {
@@ -491,11 +536,17 @@ mod tests {
     #[test]
     fn fc_matches_reference_on_random_configurations() {
         let mut rng = Rng(0xfc00_fc00_1234_5678);
-        for case in 0..200 {
+        for case in 0..400 {
+            super::super::conv::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let depth = rng.range(1, 80);
             let units = rng.range(1, 20);
             let batches = rng.range(1, 4);
-            let act = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][rng.range(0, 3)];
+            let act = [
+                Activation::None,
+                Activation::Relu,
+                Activation::Relu6,
+                Activation::ReluN1To1,
+            ][rng.range(0, 3)];
             let input = rng.vec(batches * depth);
             let weights = rng.vec(units * depth);
             let bias = rng.vec(units);
@@ -507,12 +558,22 @@ mod tests {
             };
             let (shape, got) = run_f32(
                 fc_op(act, false),
-                &[var(&[batches, depth], input.clone()), Some(w), with_bias.then(|| cst(&[units], bias.clone())).flatten()],
+                &[
+                    var(&[batches, depth], input.clone()),
+                    Some(w),
+                    with_bias.then(|| cst(&[units], bias.clone())).flatten(),
+                ],
             )
             .unwrap();
             assert_eq!(shape, vec![batches, units]);
             let range = activation_range_f32(act).unwrap();
-            let want = reference_fc(&input, &weights, with_bias.then_some(&bias[..]), depth, range);
+            let want = reference_fc(
+                &input,
+                &weights,
+                with_bias.then_some(&bias[..]),
+                depth,
+                range,
+            );
             assert_close(&got, &want, 1e-5, &format!("fc case {case}"));
         }
     }
@@ -579,7 +640,10 @@ mod tests {
         for batch in [1usize, 3] {
             let image = rng.vec(batch * 64);
             let out = interp
-                .run(&[Value::new(vec![batch, 8, 8, 1], TensorBuf::F32(image.clone()))])
+                .run(&[Value::new(
+                    vec![batch, 8, 8, 1],
+                    TensorBuf::F32(image.clone()),
+                )])
                 .unwrap();
             assert_eq!(out[0].shape, vec![batch, 3]);
             // Expected logits by direct loops.
@@ -607,9 +671,17 @@ mod tests {
                         }
                     }
                 }
-                want.extend(reference_fc(&pooled, &fc_w, Some(&fc_b), 36, (f32::NEG_INFINITY, f32::INFINITY)));
+                want.extend(reference_fc(
+                    &pooled,
+                    &fc_w,
+                    Some(&fc_b),
+                    36,
+                    (f32::NEG_INFINITY, f32::INFINITY),
+                ));
             }
-            let TensorBuf::F32(got) = &out[0].data else { panic!("float output expected") };
+            let TensorBuf::F32(got) = &out[0].data else {
+                panic!("float output expected")
+            };
             assert_close(got, &want, 1e-5, "small cnn");
         }
     }

@@ -50,7 +50,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                     win,
                     channels: c,
                     range,
-                    avx2: avx2_available(),
+                    avx2: super::conv::fma_available(),
                 },
             ))
         }
@@ -58,7 +58,12 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
 }
 
-fn pool_window(o: &Pool2dOptions, batch: usize, h: usize, w: usize) -> Result<Window2d, KernelError> {
+fn pool_window(
+    o: &Pool2dOptions,
+    batch: usize,
+    h: usize,
+    w: usize,
+) -> Result<Window2d, KernelError> {
     let filter_h = positive(o.filter_h, "filter_height")?;
     let filter_w = positive(o.filter_w, "filter_width")?;
     let stride_h = positive(o.stride_h, "stride_h")?;
@@ -93,30 +98,22 @@ impl Kernel for PoolF32 {
         if input.len() != self.win.batch * image_len
             || out.len() != self.win.batch * self.win.h.output * self.win.w.output * c
         {
-            kbail!("{} buffers do not match the planned shapes", self.kind.name());
+            kbail!(
+                "{} buffers do not match the planned shapes",
+                self.kind.name()
+            );
         }
         if out.is_empty() {
             return Ok(());
         }
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
-            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 (and FMA) at prepare.
             unsafe { pool_f32_avx2(self, input, out) };
             return Ok(());
         }
         pool_f32_body(self, input, out);
         Ok(())
-    }
-}
-
-fn avx2_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -137,7 +134,9 @@ fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
         let image = &input[n * image_len..(n + 1) * image_len];
         for ty in &p.win.h.taps {
             for tx in &p.win.w.taps {
-                let Some(pixel) = out_pixels.next() else { return };
+                let Some(pixel) = out_pixels.next() else {
+                    return;
+                };
                 let window = Window {
                     image,
                     row_len: w * c,
@@ -178,7 +177,12 @@ struct Window<'a> {
 
 /// Reduces channels `ch..ch+L` of one window into `dst`; returns L.
 #[inline(always)]
-fn pool_chunk<const L: usize>(p: &PoolF32, win: &Window<'_>, ch: usize, dst: &mut [f32; L]) -> usize {
+fn pool_chunk<const L: usize>(
+    p: &PoolF32,
+    win: &Window<'_>,
+    ch: usize,
+    dst: &mut [f32; L],
+) -> usize {
     let max = p.kind == PoolKind::Max;
     // TFLite starts a max from the lowest finite float, not -inf.
     let mut acc = [if max { f32::MIN } else { 0.0 }; L];
@@ -186,7 +190,9 @@ fn pool_chunk<const L: usize>(p: &PoolF32, win: &Window<'_>, ch: usize, dst: &mu
         let row = &win.image[iy * win.row_len..(iy + 1) * win.row_len];
         for ix in win.cols.clone() {
             let at = ix * win.channels + ch;
-            let Some(x) = row[at..].first_chunk::<L>() else { return L };
+            let Some(x) = row[at..].first_chunk::<L>() else {
+                return L;
+            };
             if max {
                 for j in 0..L {
                     // Same choice as TFLite's std::max(acc, x) when x is NaN.
@@ -218,7 +224,13 @@ mod tests {
     use crate::interp::kernels::common::window_dim;
     use crate::ir::{Activation, Padding};
 
-    fn pool_op(max: bool, padding: Padding, filter: (i32, i32), stride: (i32, i32), activation: Activation) -> Op {
+    fn pool_op(
+        max: bool,
+        padding: Padding,
+        filter: (i32, i32),
+        stride: (i32, i32),
+        activation: Activation,
+    ) -> Op {
         let o = Pool2dOptions {
             padding,
             stride_h: stride.0,
@@ -300,10 +312,26 @@ mod tests {
     #[test]
     fn pool_rejects_bad_options() {
         let input = || var(&[1, 3, 3, 1], iota(9));
-        assert!(run_f32(pool_op(true, Padding::Valid, (0, 2), (1, 1), Activation::None), &[input()]).is_err());
-        assert!(run_f32(pool_op(true, Padding::Valid, (2, 2), (1, -1), Activation::None), &[input()]).is_err());
-        assert!(run_f32(pool_op(false, Padding::Valid, (2, 2), (1, 1), Activation::Tanh), &[input()]).is_err());
-        assert!(run_f32(pool_op(false, Padding::Valid, (2, 2), (1, 1), Activation::None), &[var(&[3, 3, 1], iota(9))]).is_err());
+        assert!(run_f32(
+            pool_op(true, Padding::Valid, (0, 2), (1, 1), Activation::None),
+            &[input()]
+        )
+        .is_err());
+        assert!(run_f32(
+            pool_op(true, Padding::Valid, (2, 2), (1, -1), Activation::None),
+            &[input()]
+        )
+        .is_err());
+        assert!(run_f32(
+            pool_op(false, Padding::Valid, (2, 2), (1, 1), Activation::Tanh),
+            &[input()]
+        )
+        .is_err());
+        assert!(run_f32(
+            pool_op(false, Padding::Valid, (2, 2), (1, 1), Activation::None),
+            &[var(&[3, 3, 1], iota(9))]
+        )
+        .is_err());
     }
 
     /// The specification: TFLite's reference pooling, one output at a time.
@@ -349,16 +377,37 @@ mod tests {
     #[test]
     fn pools_match_reference_on_random_configurations() {
         let mut rng = Rng(0x5eed_0000_0000_0001);
-        for case in 0..400 {
+        for case in 0..800 {
+            super::super::conv::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let max = rng.range(0, 1) == 0;
-            let padding = if rng.range(0, 1) == 0 { Padding::Same } else { Padding::Valid };
-            let (n, h, w, c) = (rng.range(1, 3), rng.range(1, 9), rng.range(1, 9), rng.range(1, 13));
+            let padding = if rng.range(0, 1) == 0 {
+                Padding::Same
+            } else {
+                Padding::Valid
+            };
+            let (n, h, w, c) = (
+                rng.range(1, 3),
+                rng.range(1, 9),
+                rng.range(1, 9),
+                rng.range(1, 13),
+            );
             let filter = (rng.range(1, 4), rng.range(1, 4));
             let stride = (rng.range(1, 3), rng.range(1, 3));
-            let act = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1][rng.range(0, 3)];
+            let act = [
+                Activation::None,
+                Activation::Relu,
+                Activation::Relu6,
+                Activation::ReluN1To1,
+            ][rng.range(0, 3)];
             let input = rng.vec(n * h * w * c);
             let (shape, got) = run_f32(
-                pool_op(max, padding, (filter.0 as i32, filter.1 as i32), (stride.0 as i32, stride.1 as i32), act),
+                pool_op(
+                    max,
+                    padding,
+                    (filter.0 as i32, filter.1 as i32),
+                    (stride.0 as i32, stride.1 as i32),
+                    act,
+                ),
                 &[var(&[n, h, w, c], input.clone())],
             )
             .unwrap();
