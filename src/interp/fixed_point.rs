@@ -92,8 +92,8 @@ pub fn quantize_multiplier_smaller_than_one_exp(real: f64) -> Result<(i32, i32),
 /// Mirrors TFLite `QuantizeMultiplierGreaterThanOne`: [`quantize_multiplier`] for a real
 /// multiplier above 1, returning a left shift `>= 0`. Used by SOFTMAX's input scaling.
 pub fn quantize_multiplier_greater_than_one(real: f64) -> Result<(i32, i32), KernelError> {
-    // Written so that NaN fails too, as TFLITE_CHECK_GT(real, 1.) does.
-    if !(real > 1.0) {
+    // NaN fails too, as TFLITE_CHECK_GT(real, 1.) does.
+    if real.is_nan() || real <= 1.0 {
         kbail!("multiplier {real} must be greater than 1");
     }
     let (multiplier, shift) = quantize_multiplier(real)?;
@@ -320,7 +320,10 @@ const EXP_BARREL_SHIFTER: [(i32, i32); 7] = [
 /// `exp(-2^k)`. Inputs below -32 give 0 when `INTEGER_BITS > 5`, as in gemmlowp.
 pub fn exp_on_negative_values<const INTEGER_BITS: i32>(a: i32) -> i32 {
     const {
-        assert!(INTEGER_BITS >= 0 && INTEGER_BITS <= 29, "ConstantPOT<-2> must be representable");
+        assert!(
+            INTEGER_BITS >= 0 && INTEGER_BITS <= 29,
+            "ConstantPOT<-2> must be representable"
+        );
     }
     let fractional_bits = 31 - INTEGER_BITS;
     let one_quarter = 1i32 << (fractional_bits - 2);
@@ -533,7 +536,11 @@ impl SoftmaxParams {
     /// One row (the innermost axis) of the int8 -> int8 SOFTMAX reference kernel.
     pub fn softmax_row_int8(&self, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
         if input.len() != output.len() {
-            kbail!("softmax row of {} inputs into {} outputs", input.len(), output.len());
+            kbail!(
+                "softmax row of {} inputs into {} outputs",
+                input.len(),
+                output.len()
+            );
         }
         // Values were clamped to [-128, 127] just before.
         self.row_8bit(input, -128, 127, |index, value| output[index] = value as i8)
@@ -542,7 +549,11 @@ impl SoftmaxParams {
     /// One row of the uint8 -> uint8 SOFTMAX reference kernel (output offset 0).
     pub fn softmax_row_uint8(&self, input: &[u8], output: &mut [u8]) -> Result<(), KernelError> {
         if input.len() != output.len() {
-            kbail!("softmax row of {} inputs into {} outputs", input.len(), output.len());
+            kbail!(
+                "softmax row of {} inputs into {} outputs",
+                input.len(),
+                output.len()
+            );
         }
         self.row_8bit(input, 0, 255, |index, value| output[index] = value as u8)
     }

@@ -197,6 +197,18 @@ proptest! {
     }
 
     #[test]
+    fn quantize_multiplier_rounds_exact_ties_away_from_zero(
+        k in (1i64 << 30)..(1i64 << 31),
+        exponent in -20i32..=20,
+        negative in any::<bool>(),
+    ) {
+        // (2k + 1) / 2^32 * 2^exponent: the mantissa times 2^31 is exactly k + 1/2.
+        let magnitude = (2 * k + 1) as f64 * 2f64.powi(exponent - 32);
+        let d = if negative { -magnitude } else { magnitude };
+        prop_assert_eq!(quantize_multiplier(d).unwrap(), model_quantize_multiplier(d));
+    }
+
+    #[test]
     fn quantize_multiplier_matches_exact_model_on_scales(
         mantissa in 0.5f64..1.0,
         exponent in -40i32..=40,
@@ -236,7 +248,10 @@ fn quantize_multiplier_hand_values() {
     // 2^-32 = 0.5 * 2^-31 is the smallest kept; 2^-33 is flushed.
     assert_eq!(quantize_multiplier(2f64.powi(-32)).unwrap(), (1 << 30, -31));
     assert_eq!(quantize_multiplier(2f64.powi(-33)).unwrap(), (0, 0));
-    assert_eq!(quantize_multiplier(f64::MIN_POSITIVE / 4.0).unwrap(), (0, 0));
+    assert_eq!(
+        quantize_multiplier(f64::MIN_POSITIVE / 4.0).unwrap(),
+        (0, 0)
+    );
     // No single-rounding clamp: 2^40 keeps its shift.
     assert_eq!(quantize_multiplier(2f64.powi(40)).unwrap(), (1 << 30, 41));
     assert!(quantize_multiplier(f64::NAN).is_err());
@@ -245,12 +260,21 @@ fn quantize_multiplier_hand_values() {
 
 #[test]
 fn quantize_multiplier_range_variants() {
-    assert_eq!(quantize_multiplier_smaller_than_one_exp(0.25).unwrap(), (1 << 30, -1));
-    assert_eq!(quantize_multiplier_smaller_than_one_exp(0.0).unwrap(), (0, 0));
+    assert_eq!(
+        quantize_multiplier_smaller_than_one_exp(0.25).unwrap(),
+        (1 << 30, -1)
+    );
+    assert_eq!(
+        quantize_multiplier_smaller_than_one_exp(0.0).unwrap(),
+        (0, 0)
+    );
     assert!(quantize_multiplier_smaller_than_one_exp(1.0).is_err());
     assert!(quantize_multiplier_smaller_than_one_exp(-0.1).is_err());
     assert!(quantize_multiplier_smaller_than_one_exp(f64::NAN).is_err());
-    assert_eq!(quantize_multiplier_greater_than_one(3.0).unwrap(), (3 << 29, 2));
+    assert_eq!(
+        quantize_multiplier_greater_than_one(3.0).unwrap(),
+        (3 << 29, 2)
+    );
     assert!(quantize_multiplier_greater_than_one(1.0).is_err());
     assert!(quantize_multiplier_greater_than_one(f64::NAN).is_err());
 }
@@ -263,7 +287,10 @@ fn effective_scale_promotions() {
     let per_tensor = f64::from(a * b) / f64::from(c);
     assert_eq!(effective_scale_per_channel(a, b, c), per_channel);
     assert_eq!(effective_scale_per_tensor(a, b, c), per_tensor);
-    assert_ne!(per_channel, per_tensor, "the test values must tell the promotions apart");
+    assert_ne!(
+        per_channel, per_tensor,
+        "the test values must tell the promotions apart"
+    );
     assert_eq!(effective_scale_mul(a, b, c), f64::from(a * b / c));
     assert_eq!(effective_scale_ratio(a, c), f64::from(a) / f64::from(c));
 }
@@ -319,8 +346,11 @@ fn mbqm_i64_hand_values() {
     assert_eq!(multiply_by_quantized_multiplier_i64(10, 1 << 30, 0), 5);
     assert_eq!(multiply_by_quantized_multiplier_i64(5, 1 << 30, 0), 3); // 2.5 up
     assert_eq!(multiply_by_quantized_multiplier_i64(-5, 1 << 30, 0), -2); // -2.5 up
-    // Saturated 16-bit multiplier: 0x7FFF0000 and above become 0x7FFF.
-    assert_eq!(multiply_by_quantized_multiplier_i64(1 << 20, i32::MAX, 0), 0x7FFF << 5);
+                                                                          // Saturated 16-bit multiplier: 0x7FFF0000 and above become 0x7FFF.
+    assert_eq!(
+        multiply_by_quantized_multiplier_i64(1 << 20, i32::MAX, 0),
+        0x7FFF << 5
+    );
 }
 
 #[test]
@@ -385,14 +415,38 @@ fn exp_on_negative_values_other_formats() {
         let raw_q0 = -(k * (i32::MAX / 1000));
         let x = f64::from(raw_q0) / TWO_POW_31;
         let got = f64::from(exp_on_negative_values::<0>(raw_q0)) / TWO_POW_31;
-        assert!((got - x.exp()).abs() < EXP_TOLERANCE, "Q0.31 exp({x}) = {got}");
+        assert!(
+            (got - x.exp()).abs() < EXP_TOLERANCE,
+            "Q0.31 exp({x}) = {got}"
+        );
 
         let raw_q10 = -(k * (1 << 21) / 25);
         let x = f64::from(raw_q10) / 2f64.powi(21);
         let got = f64::from(exp_on_negative_values::<10>(raw_q10)) / TWO_POW_31;
-        assert!((got - x.exp()).abs() < EXP_TOLERANCE, "Q10.21 exp({x}) = {got}");
+        assert!(
+            (got - x.exp()).abs() < EXP_TOLERANCE,
+            "Q10.21 exp({x}) = {got}"
+        );
     }
     assert_eq!(exp_on_negative_values::<10>(-(33 << 21)), 0);
+}
+
+#[test]
+fn fixed_point_constants_are_their_rounded_reals() {
+    // gemmlowp's GEMMLOWP_CHECKED_FIXEDPOINT_CONSTANT rule: raw == round(real * 2^frac).
+    let q0_31 = |real: f64| (real * TWO_POW_31).round() as i32;
+    for (exponent, multiplier) in EXP_BARREL_SHIFTER {
+        assert_eq!(
+            multiplier,
+            q0_31((-2f64.powi(exponent)).exp()),
+            "exp(-2^{exponent})"
+        );
+    }
+    assert_eq!(EXP_MINUS_ONE_EIGHTH_Q0_31, q0_31((-1.0f64 / 8.0).exp()));
+    assert_eq!(ONE_THIRD_Q0_31, q0_31(1.0 / 3.0));
+    let q2_29 = |real: f64| (real * 2f64.powi(29)).round() as i32;
+    assert_eq!(FORTY_EIGHT_OVER_SEVENTEEN_Q2_29, q2_29(48.0 / 17.0));
+    assert_eq!(MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2_29, q2_29(-32.0 / 17.0));
 }
 
 #[test]
@@ -461,7 +515,10 @@ fn get_reciprocal_matches_f64() {
 #[test]
 fn softmax_scaling_hand_values() {
     // beta * 1/16 * 2^26 = 2^22 = 0.5 * 2^23.
-    assert_eq!(preprocess_softmax_scaling(1.0, 1.0 / 16.0, 5).unwrap(), (1 << 30, 23));
+    assert_eq!(
+        preprocess_softmax_scaling(1.0, 1.0 / 16.0, 5).unwrap(),
+        (1 << 30, 23)
+    );
     // radius = floor(31 * 2^26 / 2^23) = 248.
     assert_eq!(calculate_input_radius(5, 23, 31), 248);
     assert_eq!(
@@ -578,18 +635,45 @@ fn softmax_uint8_row_is_offset_by_128() {
 fn activation_range_hand_values() {
     let range = calculate_activation_range_quantized;
     // 6 / 0.05f32 = 119.9999982 rounds to 120.0 in float.
-    assert_eq!(range(Activation::Relu6, 0.05, -10, DType::I8).unwrap(), (-10, 110));
-    assert_eq!(range(Activation::Relu, 0.05, -10, DType::I8).unwrap(), (-10, 127));
-    assert_eq!(range(Activation::None, 0.05, -10, DType::I8).unwrap(), (-128, 127));
+    assert_eq!(
+        range(Activation::Relu6, 0.05, -10, DType::I8).unwrap(),
+        (-10, 110)
+    );
+    assert_eq!(
+        range(Activation::Relu, 0.05, -10, DType::I8).unwrap(),
+        (-10, 127)
+    );
+    assert_eq!(
+        range(Activation::None, 0.05, -10, DType::I8).unwrap(),
+        (-128, 127)
+    );
     // Ties: -1/2 and 1/2 round half away from zero (banker's rounding would give 0, 0).
-    assert_eq!(range(Activation::ReluN1To1, 2.0, 0, DType::I8).unwrap(), (-1, 1));
+    assert_eq!(
+        range(Activation::ReluN1To1, 2.0, 0, DType::I8).unwrap(),
+        (-1, 1)
+    );
     // The type bounds win.
-    assert_eq!(range(Activation::Relu6, 0.001, 0, DType::I8).unwrap(), (0, 127));
-    assert_eq!(range(Activation::Relu, 0.1, -128, DType::I8).unwrap(), (-128, 127));
-    assert_eq!(range(Activation::Relu6, 0.1, 0, DType::U8).unwrap(), (0, 60));
-    assert_eq!(range(Activation::None, 0.1, 0, DType::I16).unwrap(), (-32768, 32767));
+    assert_eq!(
+        range(Activation::Relu6, 0.001, 0, DType::I8).unwrap(),
+        (0, 127)
+    );
+    assert_eq!(
+        range(Activation::Relu, 0.1, -128, DType::I8).unwrap(),
+        (-128, 127)
+    );
+    assert_eq!(
+        range(Activation::Relu6, 0.1, 0, DType::U8).unwrap(),
+        (0, 60)
+    );
+    assert_eq!(
+        range(Activation::None, 0.1, 0, DType::I16).unwrap(),
+        (-32768, 32767)
+    );
     // TFLite's fallthrough: not a clamp.
-    assert_eq!(range(Activation::Tanh, 0.1, 3, DType::I8).unwrap(), (-128, 127));
+    assert_eq!(
+        range(Activation::Tanh, 0.1, 3, DType::I8).unwrap(),
+        (-128, 127)
+    );
     assert!(range(Activation::Relu, 0.1, 0, DType::F32).is_err());
     // Zero point outside the type: TFLite's min would exceed its max.
     assert!(range(Activation::Relu, 0.1, 300, DType::I8).is_err());
@@ -648,11 +732,12 @@ fn tanh_lut_int8_with_zero_points() {
     assert_eq!(at(-32), -97);
     assert_eq!(at(127), 127); // 127.9 -> 128, clamped
     assert_eq!(at(-128), -128); // -127.9
-    // Nonzero zero points on both sides.
+                                // Nonzero zero points on both sides.
     let (input, output) = ((0.045f32, 7), (0.0081f32, -3));
     let lut = lut_populate_int8(input.0, input.1, output.0, output.1, tanh_f32);
     for x in i8::MIN..=i8::MAX {
-        if let Some(expected) = expected_lut_entry(i32::from(x), input, output, (-128, 127), f64::tanh)
+        if let Some(expected) =
+            expected_lut_entry(i32::from(x), input, output, (-128, 127), f64::tanh)
         {
             assert_eq!(i32::from(lut[usize::from(x as u8)]), expected, "x = {x}");
         }
@@ -688,17 +773,70 @@ fn logistic_lut_uint8() {
 #[test]
 fn requantize_xor_fast_path() {
     let identity = (1 << 30, 1);
-    assert_eq!(quantize_multiplier(effective_scale_ratio(0.02, 0.02)).unwrap(), identity);
-    assert!(requantize_is_xor_0x80(DType::I8, DType::U8, identity.0, identity.1, -5, 123));
-    assert!(requantize_is_xor_0x80(DType::U8, DType::I8, identity.0, identity.1, 123, -5));
-    assert!(!requantize_is_xor_0x80(DType::U8, DType::I8, identity.0, identity.1, -5, 123));
-    assert!(!requantize_is_xor_0x80(DType::I8, DType::U8, identity.0, identity.1, 0, 0));
-    assert!(!requantize_is_xor_0x80(DType::I8, DType::I8, identity.0, identity.1, -5, 123));
-    assert!(!requantize_is_xor_0x80(DType::I8, DType::U8, identity.0, 2, -5, 123));
-    assert!(!requantize_is_xor_0x80(DType::I8, DType::U8, (1 << 30) + 1, 1, -5, 123));
+    assert_eq!(
+        quantize_multiplier(effective_scale_ratio(0.02, 0.02)).unwrap(),
+        identity
+    );
+    assert!(requantize_is_xor_0x80(
+        DType::I8,
+        DType::U8,
+        identity.0,
+        identity.1,
+        -5,
+        123
+    ));
+    assert!(requantize_is_xor_0x80(
+        DType::U8,
+        DType::I8,
+        identity.0,
+        identity.1,
+        123,
+        -5
+    ));
+    assert!(!requantize_is_xor_0x80(
+        DType::U8,
+        DType::I8,
+        identity.0,
+        identity.1,
+        -5,
+        123
+    ));
+    assert!(!requantize_is_xor_0x80(
+        DType::I8,
+        DType::U8,
+        identity.0,
+        identity.1,
+        0,
+        0
+    ));
+    assert!(!requantize_is_xor_0x80(
+        DType::I8,
+        DType::I8,
+        identity.0,
+        identity.1,
+        -5,
+        123
+    ));
+    assert!(!requantize_is_xor_0x80(
+        DType::I8,
+        DType::U8,
+        identity.0,
+        2,
+        -5,
+        123
+    ));
+    assert!(!requantize_is_xor_0x80(
+        DType::I8,
+        DType::U8,
+        (1 << 30) + 1,
+        1,
+        -5,
+        123
+    ));
     // The general path gives the same bytes as the XOR whenever the test passes.
     for x in i8::MIN..=i8::MAX {
-        let general = multiply_by_quantized_multiplier(i32::from(x) + 5, identity.0, identity.1) + 123;
+        let general =
+            multiply_by_quantized_multiplier(i32::from(x) + 5, identity.0, identity.1) + 123;
         assert_eq!(general, i32::from(x as u8 ^ 0x80));
     }
 }
@@ -712,7 +850,10 @@ fn mean_divisor_folding_hand_values() {
     // Limited by 31 + shift: min(3, 32, 1) = 1.
     assert_eq!(fold_mean_divisor(1 << 30, -30, 8).unwrap(), (1 << 28, -31));
     // Limited by 32: min(40, 32, 36) = 32, 2^62 / 2^40.
-    assert_eq!(fold_mean_divisor(1 << 30, 5, 1 << 40).unwrap(), (1 << 22, -27));
+    assert_eq!(
+        fold_mean_divisor(1 << 30, 5, 1 << 40).unwrap(),
+        (1 << 22, -27)
+    );
     assert_eq!(fold_mean_divisor(i32::MAX, 0, 1).unwrap(), (i32::MAX, 0));
     assert!(fold_mean_divisor(1 << 30, 0, 0).is_err());
     assert!(fold_mean_divisor(1 << 30, -40, 4).is_err());
