@@ -887,3 +887,160 @@ fn add_rescale_hand_values() {
     // Output multiplier not below 1: TFLite's CHECK fails.
     assert!(AddRescale::new(1.0, 1.0, 1e-9, 20).is_err());
 }
+
+// ---------------------------------------------------------------------------------------
+// TensorFlow-made fixture: the int8 MNIST MLP ends in SOFTMAX
+// ---------------------------------------------------------------------------------------
+
+mod mnist_mlp_int8 {
+    use super::*;
+    use crate::tflite::schema_generated::tflite as fb;
+    use ndarray::{Array2, Array3};
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tflite/");
+
+    struct QuantizedTensor {
+        bytes: Vec<u8>,
+        scales: Vec<f32>,
+        zero_points: Vec<i64>,
+    }
+
+    fn tensor(model: &fb::Model<'_>, index: i32) -> QuantizedTensor {
+        let subgraph = model.subgraphs().unwrap().get(0);
+        let tensor = subgraph.tensors().unwrap().get(index as usize);
+        let bytes = model
+            .buffers()
+            .unwrap()
+            .get(tensor.buffer() as usize)
+            .data()
+            .map(|d| d.bytes().to_vec())
+            .unwrap_or_default();
+        let quantization = tensor.quantization().unwrap();
+        QuantizedTensor {
+            bytes,
+            scales: quantization.scale().unwrap().iter().collect(),
+            zero_points: quantization.zero_point().unwrap().iter().collect(),
+        }
+    }
+
+    /// How the FULLY_CONNECTED reference requantizes its int32 accumulator.
+    #[derive(Clone, Copy, Debug)]
+    enum FcRequant {
+        /// Older TF / tflite-micro: MultiplyByQuantizedMultiplier per channel.
+        Mbqm,
+        /// LiteRT BUILTIN_REF since 2025: round(double(acc) * in_s * w_s / out_s).
+        Float,
+    }
+
+    /// The per-channel int8 FULLY_CONNECTED reference, written out for this test.
+    fn fully_connected(
+        input: &[i32],
+        input_t: &QuantizedTensor,
+        weights: &QuantizedTensor,
+        bias: &QuantizedTensor,
+        output_t: &QuantizedTensor,
+        activation: Activation,
+        requant: FcRequant,
+    ) -> Vec<i32> {
+        let units = bias.bytes.len() / 4;
+        let depth = input.len();
+        let input_zp = input_t.zero_points[0] as i32;
+        let (output_scale, output_zp) = (output_t.scales[0], output_t.zero_points[0] as i32);
+        let (act_min, act_max) =
+            calculate_activation_range_quantized(activation, output_scale, output_zp, DType::I8)
+                .unwrap();
+        (0..units)
+            .map(|unit| {
+                let row = &weights.bytes[unit * depth..(unit + 1) * depth];
+                let bias_bytes: [u8; 4] = bias.bytes[unit * 4..unit * 4 + 4].try_into().unwrap();
+                let acc: i32 = row
+                    .iter()
+                    .zip(input)
+                    .map(|(&w, &x)| i32::from(w as i8) * (x - input_zp))
+                    .sum::<i32>()
+                    + i32::from_le_bytes(bias_bytes);
+                let real = effective_scale_per_channel(
+                    input_t.scales[0],
+                    weights.scales[unit],
+                    output_scale,
+                );
+                let scaled = match requant {
+                    FcRequant::Mbqm => {
+                        let (m, s) = quantize_multiplier(real).unwrap();
+                        multiply_by_quantized_multiplier(acc, m, s)
+                    }
+                    FcRequant::Float => (f64::from(acc) * real).round() as i32,
+                };
+                (scaled + output_zp).clamp(act_min, act_max)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn softmax_reproduces_the_reference_outputs() {
+        let bytes = std::fs::read(format!("{DIR}mnist_mlp_int8.tflite")).unwrap();
+        let model = fb::root_as_model(&bytes).unwrap();
+        let operators = model.subgraphs().unwrap().get(0).operators().unwrap();
+        let fcs: Vec<_> = operators
+            .iter()
+            .filter(|op| op.builtin_options_as_fully_connected_options().is_some())
+            .collect();
+        let softmax = operators
+            .iter()
+            .find(|op| op.builtin_options_as_softmax_options().is_some())
+            .unwrap();
+        assert_eq!(fcs.len(), 2);
+        let activation = |op: &fb::Operator<'_>| match op
+            .builtin_options_as_fully_connected_options()
+            .unwrap()
+            .fused_activation_function()
+        {
+            fb::ActivationFunctionType::RELU => Activation::Relu,
+            fb::ActivationFunctionType::NONE => Activation::None,
+            other => panic!("unexpected activation {other:?}"),
+        };
+        let io = |op: &fb::Operator<'_>, slot: usize| op.inputs().unwrap().get(slot);
+        let softmax_input = tensor(&model, io(&softmax, 0));
+        let beta = softmax.builtin_options_as_softmax_options().unwrap().beta();
+        let params = SoftmaxParams::new(beta, softmax_input.scales[0]).unwrap();
+
+        let images: Array3<i8> =
+            ndarray_npy::read_npy(format!("{DIR}mnist_mlp_int8.input.npy")).unwrap();
+        let reference: Array2<i8> =
+            ndarray_npy::read_npy(format!("{DIR}mnist_mlp_int8.output.ref.npy")).unwrap();
+
+        // The manifest records that LiteRT's reference and optimized FCs differ by one
+        // step somewhere inside this model; both requantizations are tried, and with
+        // either one every softmax byte must match the reference.
+        for requant in [FcRequant::Float, FcRequant::Mbqm] {
+            for (row, (image, expected)) in
+                images.outer_iter().zip(reference.outer_iter()).enumerate()
+            {
+                let mut values: Vec<i32> = image.iter().map(|&v| i32::from(v)).collect();
+                for fc in &fcs {
+                    let output_index = fc.outputs().unwrap().get(0);
+                    values = fully_connected(
+                        &values,
+                        &tensor(&model, io(fc, 0)),
+                        &tensor(&model, io(fc, 1)),
+                        &tensor(&model, io(fc, 2)),
+                        &tensor(&model, output_index),
+                        activation(fc),
+                        requant,
+                    );
+                }
+                // Clamped to the int8 activation range by the FC.
+                let logits: Vec<i8> = values.iter().map(|&v| v as i8).collect();
+                let mut probabilities = vec![0i8; logits.len()];
+                params
+                    .softmax_row_int8(&logits, &mut probabilities)
+                    .unwrap();
+                assert_eq!(
+                    probabilities.as_slice(),
+                    expected.as_slice().unwrap(),
+                    "row {row} with {requant:?} FC requantization, logits {logits:?}"
+                );
+            }
+        }
+    }
+}
