@@ -9,7 +9,9 @@ fn bin() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tflite")
+        .join(name)
 }
 
 fn scratch(tag: &str) -> PathBuf {
@@ -34,7 +36,10 @@ fn assert_one_line_error(out: &Output, must_mention: &str) {
 
 #[test]
 fn missing_model_file_is_one_line() {
-    let out = bin().args(["inspect", "/nonexistent/model.tflite"]).output().unwrap();
+    let out = bin()
+        .args(["inspect", "/nonexistent/model.tflite"])
+        .output()
+        .unwrap();
     assert_one_line_error(&out, "/nonexistent/model.tflite");
 }
 
@@ -92,9 +97,14 @@ fn run_writes_the_reference_output() {
         .arg(&out_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ours = ferrolite::data::npy::read(&out_path).unwrap();
-    let reference = ferrolite::data::npy::read(&fixture("mnist_cnn_float32.output.ref.npy")).unwrap();
+    let reference =
+        ferrolite::data::npy::read(&fixture("mnist_cnn_float32.output.ref.npy")).unwrap();
     let diff = ferrolite::verify::compare(&[ours], &[reference], 1e-5, 1e-5).unwrap();
     assert_eq!(diff.outside_tolerance, 0);
 }
@@ -105,11 +115,27 @@ fn convert_refuses_to_overwrite_its_input() {
     let model = d.join("m.tflite");
     let original = std::fs::read(fixture("mnist_mlp_float32.tflite")).unwrap();
     std::fs::write(&model, &original).unwrap();
-    let out = bin().arg("convert").arg(&model).arg("-o").arg(d.join(".").join("m.tflite")).output().unwrap();
+    let out = bin()
+        .arg("convert")
+        .arg(&model)
+        .arg("-o")
+        .arg(d.join(".").join("m.tflite"))
+        .output()
+        .unwrap();
     assert_one_line_error(&out, "input");
     assert_eq!(std::fs::read(&model).unwrap(), original);
-    let out = bin().arg("convert").arg(&model).arg("-o").arg(d.join("n.tflite")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .arg("convert")
+        .arg(&model)
+        .arg("-o")
+        .arg(d.join("n.tflite"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(ferrolite::tflite::read(&std::fs::read(d.join("n.tflite")).unwrap()).is_ok());
 }
 
@@ -121,7 +147,11 @@ fn eval_json_is_the_last_stdout_line() {
         .args(["--limit", "200", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap();
     let v: serde_json::Value = serde_json::from_str(last).unwrap();
@@ -139,7 +169,11 @@ fn inspect_json_reports_arena_and_sizes() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(v["file_bytes"], 84924);

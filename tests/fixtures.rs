@@ -105,8 +105,14 @@ fn round_tripped_fixtures_run_identically_and_are_saved_for_litert() {
         let bytes = ferrolite::tflite::write(&model).unwrap();
         let again = ferrolite::tflite::read(&bytes).unwrap();
         let input = npy::read(&dir().join(format!("{name}.input.npy"))).unwrap();
-        let a = Interpreter::new(model).unwrap().run(std::slice::from_ref(&input)).unwrap();
-        let b = Interpreter::new(again).unwrap().run(std::slice::from_ref(&input)).unwrap();
+        let a = Interpreter::new(model)
+            .unwrap()
+            .run(std::slice::from_ref(&input))
+            .unwrap();
+        let b = Interpreter::new(again)
+            .unwrap()
+            .run(std::slice::from_ref(&input))
+            .unwrap();
         assert_eq!(a, b, "{name}: written model computes something else");
         let case = cases.join(format!("roundtrip_{name}"));
         std::fs::create_dir_all(&case).unwrap();
@@ -126,7 +132,12 @@ fn batch_size_changes_nothing_but_the_batch() {
         .flat_map(|i| {
             let one = Value::new(
                 vec![1, 28, 28],
-                ferrolite::interp::TensorBuf::F32(input.data.to_f64()[i * 784..(i + 1) * 784].iter().map(|&x| x as f32).collect()),
+                ferrolite::interp::TensorBuf::F32(
+                    input.data.to_f64()[i * 784..(i + 1) * 784]
+                        .iter()
+                        .map(|&x| x as f32)
+                        .collect(),
+                ),
             );
             interp.run(&[one]).unwrap()[0].data.to_f64()
         })

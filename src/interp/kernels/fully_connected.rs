@@ -471,7 +471,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs crate::sparse::densify, implemented on another branch"]
     fn fc_sparse_weights_are_densified() {
         // Dense weights [[1,0,0,2],[0,0,3,0]] as CSR: row 0 holds columns 0 and 3, row 1
         // column 2. Input [1,10,100,1000] → 1 + 2000 = 2001 and 300.
