@@ -44,15 +44,25 @@ def main():
         d = os.path.join(cases_dir, name)
         model = os.path.join(d, "model.tflite")
         x = np.load(os.path.join(d, "input.npy"))
+        # One image per `ferrolite run`, as LiteRT is invoked: models with a fixed batch
+        # of 1 must work too.
+        rows, error = [], None
         with tempfile.TemporaryDirectory() as tmp:
-            ours_path = os.path.join(tmp, "ours.npy")
-            r = subprocess.run([ferrolite, "run", model, "--input", os.path.join(d, "input.npy"),
-                                "--output", ours_path], capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"FAIL {name}: ferrolite run failed: {r.stderr.strip()}")
-                failed += 1
-                continue
-            ours = np.load(ours_path)
+            for i in range(x.shape[0]):
+                in_path = os.path.join(tmp, f"in{i}.npy")
+                out_path = os.path.join(tmp, f"out{i}.npy")
+                np.save(in_path, x[i:i + 1])
+                r = subprocess.run([ferrolite, "run", model, "--input", in_path,
+                                    "--output", out_path], capture_output=True, text=True)
+                if r.returncode != 0:
+                    error = r.stderr.strip()
+                    break
+                rows.append(np.load(out_path))
+        if error is not None:
+            print(f"FAIL {name}: ferrolite run failed: {error}")
+            failed += 1
+            continue
+        ours = np.concatenate(rows, axis=0)
         try:
             ref = litert_outputs(model, x)
         except Exception as e:  # the point is to report any load/run failure
