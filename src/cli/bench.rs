@@ -18,6 +18,9 @@ pub struct Args {
     /// Seconds of timing per runtime (split into 7 rounds; the median round counts).
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// Also print the time spent in each operator of the built-in interpreter.
+    #[arg(long)]
+    profile: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -49,6 +52,22 @@ pub fn run(a: Args) -> Result<i32> {
         a.batch,
         ours / a.batch as f64
     ));
+
+    if a.profile {
+        let ops = interp.plan().step_operators();
+        let mut seconds = vec![0.0; ops.len()];
+        let runs = ((a.seconds * 1e6 / ours.max(1.0)) as usize).clamp(10, 1_000_000);
+        for _ in 0..runs {
+            interp.plan_mut().run_timed(&inputs, &mut seconds)?;
+        }
+        for (op, s) in ops.iter().zip(&seconds) {
+            let name = model.graph.operators[*op].op.name();
+            out.line(format!(
+                "  #{op:<3} {name:<18} {:>9.2} µs",
+                s * 1e6 / runs as f64
+            ));
+        }
+    }
 
     let (tract_us, tract_model, tract_error) = time_tract(&bytes, &model, &shapes, &inputs, budget);
     match (tract_us, &tract_error) {

@@ -189,3 +189,10 @@ impl Interpreter {
         self.plan.run(inputs)
     }
 }
+
+impl Interpreter {
+    /// Mutable access to the plan, for timed runs.
+    pub fn plan_mut(&mut self) -> &mut Plan {
+        &mut self.plan
+    }
+}

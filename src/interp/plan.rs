@@ -405,6 +405,24 @@ impl Plan {
 
     /// Runs one batch with inputs of exactly the planned shapes.
     pub fn run(&mut self, inputs: &[Value]) -> Result<Vec<Value>, RunError> {
+        self.run_inner(inputs, None)
+    }
+
+    /// Like [`Plan::run`], adding each step's wall time in seconds to `seconds`
+    /// (indexed like [`Plan::step_operators`]), for per-operator profiles.
+    pub fn run_timed(
+        &mut self,
+        inputs: &[Value],
+        seconds: &mut [f64],
+    ) -> Result<Vec<Value>, RunError> {
+        self.run_inner(inputs, Some(seconds))
+    }
+
+    fn run_inner(
+        &mut self,
+        inputs: &[Value],
+        mut seconds: Option<&mut [f64]>,
+    ) -> Result<Vec<Value>, RunError> {
         if inputs.len() != self.inputs.len() {
             return Err(PlanError::InputCount {
                 expected: self.inputs.len(),
@@ -450,7 +468,8 @@ impl Plan {
                     })?;
             }
         }
-        for step in &self.steps {
+        for (k, step) in self.steps.iter().enumerate() {
+            let started = seconds.as_ref().map(|_| std::time::Instant::now());
             // SAFETY: within one step every arena slot it touches is live, and the planner
             // gives simultaneously live tensors disjoint byte ranges; an operator never
             // writes a tensor it reads (the planner rejects redefinitions). So the shared
@@ -472,6 +491,11 @@ impl Plan {
                     op: step.op,
                     message: e.0,
                 })?;
+            if let (Some(t), Some(s)) = (started, seconds.as_deref_mut()) {
+                if let Some(slot) = s.get_mut(k) {
+                    *slot += t.elapsed().as_secs_f64();
+                }
+            }
         }
         let mut results = Vec::with_capacity(self.outputs.len());
         for (slot, shape) in &self.outputs {
