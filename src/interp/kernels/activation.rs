@@ -247,8 +247,7 @@ impl HardSwish8 {
         let output_multiplier = hires_input_scale / output_scale;
         let reluish_multiplier = hires_input_scale / reluish_scale;
         let (output_m32, output_exponent) = quantize_multiplier(f64::from(output_multiplier))?;
-        let (reluish_m32, reluish_exponent) =
-            quantize_multiplier(f64::from(reluish_multiplier))?;
+        let (reluish_m32, reluish_exponent) = quantize_multiplier(f64::from(reluish_multiplier))?;
         if output_exponent > 0 {
             kbail!(
                 "HARD_SWISH output multiplier {output_multiplier} needs a left shift, which TFLite refuses"
@@ -295,8 +294,7 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
     let output = ctx.output(0)?;
     let dtype = input.dtype;
     let (in_scale, in_zp) = activation_params(input.quantization.as_ref(), dtype, "the input")?;
-    let (out_scale, out_zp) =
-        activation_params(output.quantization.as_ref(), dtype, "the output")?;
+    let (out_scale, out_zp) = activation_params(output.quantization.as_ref(), dtype, "the output")?;
     let (qmin, qmax) = quantized_range(dtype)?;
     let table = match kind {
         Kind::Relu | Kind::Relu6 => {
@@ -499,7 +497,13 @@ mod tests {
     fn relu_int8_requantizes_then_clamps_at_the_output_zero_point() {
         // in (0.5, -10) → out (0.25, -128): ratio 2 = 0.5·2^2 → (2^30, 2), MBQM(x) = 2x.
         // out = clamp(-128 + 2(q + 10), max(-128, -128 + 0), 127).
-        let y = act_q(Op::Relu, i8s(&[-10, -20, 0, 50, 127]), (0.5, -10), (0.25, -128)).unwrap();
+        let y = act_q(
+            Op::Relu,
+            i8s(&[-10, -20, 0, 50, 127]),
+            (0.5, -10),
+            (0.25, -128),
+        )
+        .unwrap();
         assert_eq!(y, i8s(&[-128, -128, -108, -8, 127]));
         // RELU6 into (0.05, -128): 0.5f/0.05f rounds to 10.0f = 0.625·2^4 →
         // (1342177280, 4), MBQM(x) = SRDHM(16x, 0.625·2^31) = 10x. Upper bound

@@ -231,7 +231,6 @@ mod tests {
     use crate::interp::{Interpreter, TensorBuf, Value};
     use crate::ir::{Activation, DType, Graph, Model, Op, Operator, Tensor};
 
-
     /// Concatenates runtime input `a` with constants `rest`.
     fn concat(
         axis: i32,

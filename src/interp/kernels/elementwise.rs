@@ -23,9 +23,9 @@
 //! undefined; wrapping is what it does in practice).
 
 use super::common::{broadcast_shapes, broadcast_strides};
+use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
-use super::quantize::activation_params;
 use crate::interp::fixed_point::{
     calculate_activation_range_quantized, effective_scale_mul, get_reciprocal,
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_greater_than_one,
@@ -428,8 +428,9 @@ impl QuantArith {
                 }
                 let (reciprocal, reciprocal_shift) = get_reciprocal(denominator, 31);
                 let headroom = count_leading_sign_bits(numerator);
-                let unscaled =
-                    multiply_by_quantized_multiplier_greater_than_one(numerator, reciprocal, headroom);
+                let unscaled = multiply_by_quantized_multiplier_greater_than_one(
+                    numerator, reciprocal, headroom,
+                );
                 let total_shift = shift - reciprocal_shift - headroom;
                 multiply_by_quantized_multiplier_smaller_than_one_exp(
                     unscaled,

@@ -22,8 +22,8 @@
 
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::fixed_point::{
-    effective_scale_ratio, multiply_by_quantized_multiplier, quantize_multiplier,
-    quantized_range, requantize_is_xor_0x80,
+    effective_scale_ratio, multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+    requantize_is_xor_0x80,
 };
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
@@ -252,7 +252,10 @@ impl Kernel for Dequantize {
 fn prepare_quantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let input = ctx.input(0)?;
     let output = ctx.output(0)?;
-    if !matches!(output.dtype, DType::I8 | DType::U8 | DType::I16 | DType::I32) {
+    if !matches!(
+        output.dtype,
+        DType::I8 | DType::U8 | DType::I16 | DType::I32
+    ) {
         crate::kbail!(
             "output type {} is not supported (int8, uint8, int16 or int32)",
             output.dtype

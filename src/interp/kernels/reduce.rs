@@ -481,7 +481,15 @@ mod tests {
         // MBQM(v) = SRDHM(v, 2^30) = v/2 rounded half up, v = sum + 4.
         // c0: (11 + 4)/2 = 7.5 → 8 → 11;  c1: (-15 + 4)/2 = -5.5 → -5 → -2.
         let x = TensorBuf::I8(vec![1, -3, 2, -4, 3, -4, 5, -4]);
-        let y = mean_q(x.clone(), vec![1, 2, 2, 2], &[1, 2], true, (0.5, -1), (0.25, 3)).unwrap();
+        let y = mean_q(
+            x.clone(),
+            vec![1, 2, 2, 2],
+            &[1, 2],
+            true,
+            (0.5, -1),
+            (0.25, 3),
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![1, 1, 1, 2]);
         assert_eq!(y.data, TensorBuf::I8(vec![11, -2]));
         let y = mean_q(x, vec![1, 2, 2, 2], &[2, 1], false, (0.5, -1), (0.25, 3)).unwrap();
@@ -520,7 +528,15 @@ mod tests {
                 }
             }
         }
-        let y = mean_q(TensorBuf::I8(v), vec![2, 3, 2], &[0, 2], true, (1.0, 0), (1.0, 0)).unwrap();
+        let y = mean_q(
+            TensorBuf::I8(v),
+            vec![2, 3, 2],
+            &[0, 2],
+            true,
+            (1.0, 0),
+            (1.0, 0),
+        )
+        .unwrap();
         assert_eq!(y.shape, vec![1, 3, 1]);
         assert_eq!(y.data, TensorBuf::I8(vec![-19, -9, 2]));
     }
