@@ -1,6 +1,21 @@
 //! Binary elementwise ops ADD, SUB, MUL, DIV with NumPy broadcasting and a fused
 //! activation. Float32 and int32 throughout, int64 for ADD/SUB/MUL (TFLite's DIV has no
-//! int64). Quantized variants will dispatch on dtype beside these.
+//! int64).
+//!
+//! ADD, SUB and MUL on int8/uint8 follow TFLite's reference kernels (`add.cc`,
+//! `sub.cc`, `mul.cc`, `reference/integer_ops/{add,mul}.h`, `reference/sub.h`); the
+//! per-element function is the same with and without broadcasting:
+//! * ADD / SUB: each input `(q - zp) << 20` is rescaled by `s_i / (2 max(s1, s2))`
+//!   (MBQM "smaller than one"), the two are added (subtracted), the result is rescaled
+//!   by `2 max(s1, s2) / (2^20 s_out)`, offset by the output zero point and clamped to
+//!   the fused activation's quantized range ([`AddRescale`]).
+//! * MUL: `MBQM((q1 - zp1)(q2 - zp2), m, s) + zp_out`, `(m, s)` from `s1 * s2 / s_out`
+//!   evaluated in float, then clamped.
+//! * DIV (`div.cc`, `reference/div.h` `DivElementwise`): with `v1 = q1 - zp1`,
+//!   `v2 = q2 - zp2` (signs flipped together so that `v2 > 0`), the quotient is
+//!   `SRDHM(v1 << headroom(v1), GetReciprocal(v2))` rescaled by the multiplier of
+//!   `s1 / (s2 * s_out)` (float) and a shift corrected for the reciprocal's exponent
+//!   and the headroom. A divisor equal to its zero point is an error, as in TFLite.
 //!
 //! TFLite clamps every result to the fused activation range, and with no activation
 //! that range is [lowest, max] of the type: a float result of ±inf comes out as
@@ -8,8 +23,14 @@
 //! undefined; wrapping is what it does in practice).
 
 use super::common::{broadcast_shapes, broadcast_strides};
+use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_mul, get_reciprocal,
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_greater_than_one,
+    multiply_by_quantized_multiplier_smaller_than_one_exp, quantize_multiplier, AddRescale,
+};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{Activation, DType, Op};
@@ -304,6 +325,254 @@ fn int_range(act: Activation, min: i64, max: i64) -> Result<(i64, i64), KernelEr
     })
 }
 
+// ---------------------------------------------------------------------------------
+// int8 / uint8
+
+/// The integer arithmetic of one quantized binary op, every constant from prepare.
+#[derive(Clone, Copy, Debug)]
+enum QuantArith {
+    /// ADD (`negate_second` false) or SUB (true).
+    AddSub {
+        negate_second: bool,
+        rescale: AddRescale,
+        input1_zero_point: i32,
+        input2_zero_point: i32,
+        output_zero_point: i32,
+    },
+    Mul {
+        multiplier: i32,
+        shift: i32,
+        input1_zero_point: i32,
+        input2_zero_point: i32,
+        output_zero_point: i32,
+    },
+    /// `run` has checked that no divisor equals `input2_zero_point`.
+    Div {
+        multiplier: i32,
+        shift: i32,
+        input1_zero_point: i32,
+        input2_zero_point: i32,
+        output_zero_point: i32,
+    },
+}
+
+/// GCC's `__builtin_clrsb` as TFLite's `CountLeadingSignBits<int32_t>` uses it: the
+/// number of bits after the sign bit that equal it (31 for 0 and -1).
+fn count_leading_sign_bits(x: i32) -> i32 {
+    let magnitude_bits = if x >= 0 { x } else { !x };
+    magnitude_bits.leading_zeros() as i32 - 1
+}
+
+impl QuantArith {
+    /// One output value before the activation clamp, from two integer inputs; the
+    /// C++ int32 arithmetic never overflows for 8-bit inputs (|q - zp| < 2^9, shifted
+    /// by 20), wrapping only mirrors it for hostile scales.
+    #[inline(always)]
+    fn apply(&self, x: i32, y: i32) -> i32 {
+        match *self {
+            QuantArith::AddSub {
+                negate_second,
+                rescale,
+                input1_zero_point,
+                input2_zero_point,
+                output_zero_point,
+            } => {
+                let shifted1 = (x - input1_zero_point) << rescale.left_shift;
+                let shifted2 = (y - input2_zero_point) << rescale.left_shift;
+                let scaled1 = multiply_by_quantized_multiplier_smaller_than_one_exp(
+                    shifted1,
+                    rescale.input1.0,
+                    rescale.input1.1,
+                );
+                let scaled2 = multiply_by_quantized_multiplier_smaller_than_one_exp(
+                    shifted2,
+                    rescale.input2.0,
+                    rescale.input2.1,
+                );
+                let raw = if negate_second {
+                    scaled1.wrapping_sub(scaled2)
+                } else {
+                    scaled1.wrapping_add(scaled2)
+                };
+                multiply_by_quantized_multiplier_smaller_than_one_exp(
+                    raw,
+                    rescale.output.0,
+                    rescale.output.1,
+                )
+                .wrapping_add(output_zero_point)
+            }
+            QuantArith::Mul {
+                multiplier,
+                shift,
+                input1_zero_point,
+                input2_zero_point,
+                output_zero_point,
+            } => {
+                let product = (x - input1_zero_point) * (y - input2_zero_point);
+                multiply_by_quantized_multiplier(product, multiplier, shift)
+                    .wrapping_add(output_zero_point)
+            }
+            QuantArith::Div {
+                multiplier,
+                shift,
+                input1_zero_point,
+                input2_zero_point,
+                output_zero_point,
+            } => {
+                let mut numerator = x - input1_zero_point;
+                let mut denominator = y - input2_zero_point;
+                // The reciprocal needs a positive divisor.
+                if denominator < 0 {
+                    numerator = -numerator;
+                    denominator = -denominator;
+                }
+                let (reciprocal, reciprocal_shift) = get_reciprocal(denominator, 31);
+                let headroom = count_leading_sign_bits(numerator);
+                let unscaled = multiply_by_quantized_multiplier_greater_than_one(
+                    numerator, reciprocal, headroom,
+                );
+                let total_shift = shift - reciprocal_shift - headroom;
+                multiply_by_quantized_multiplier_smaller_than_one_exp(
+                    unscaled,
+                    multiplier,
+                    total_shift,
+                )
+                .wrapping_add(output_zero_point)
+            }
+        }
+    }
+}
+
+struct QuantBinaryKernel {
+    arith: QuantArith,
+    layout: Layout,
+    /// The fused activation's clamp, inside the type's range.
+    lo: i32,
+    hi: i32,
+    len_a: usize,
+    len_b: usize,
+    len_out: usize,
+}
+
+impl QuantBinaryKernel {
+    fn run_typed<T: Elem + Into<i32> + TryFrom<i32>>(
+        &self,
+        a: &View<'_>,
+        b: &View<'_>,
+        out: &mut ViewMut<'_>,
+    ) -> Result<(), KernelError> {
+        let a = T::slice(a)?;
+        let b = T::slice(b)?;
+        let out = T::slice_mut(out)?;
+        check_len("input 0", a.len(), self.len_a)?;
+        check_len("input 1", b.len(), self.len_b)?;
+        check_len("output", out.len(), self.len_out)?;
+        let (arith, lo, hi) = (self.arith, self.lo, self.hi);
+        if let QuantArith::Div {
+            input2_zero_point, ..
+        } = arith
+        {
+            // div.cc `CheckNonZero`: a divisor of real value 0.
+            if b.iter().any(|&v| v.into() == input2_zero_point) {
+                kbail!("division by zero");
+            }
+        }
+        // Fallback for the impossible out-of-range case keeps `run` panic-free.
+        let Some(fallback) = T::try_from(lo).ok() else {
+            kbail!("activation range [{lo}, {hi}] outside the element type");
+        };
+        self.layout.apply(a, b, out, |x: T, y: T| {
+            let v = arith.apply(x.into(), y.into()).clamp(lo, hi);
+            // [lo, hi] lies inside T's range (checked at prepare).
+            T::try_from(v).unwrap_or(fallback)
+        });
+        Ok(())
+    }
+}
+
+impl Kernel for QuantBinaryKernel {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let (Some(a), Some(b), Some(out)) = (inputs.first(), inputs.get(1), outputs.first_mut())
+        else {
+            kbail!("missing input or output");
+        };
+        // A wrong type is reported by `run_typed`'s typed access.
+        if matches!(out, ViewMut::I8(_)) {
+            self.run_typed::<i8>(a, b, out)
+        } else {
+            self.run_typed::<u8>(a, b, out)
+        }
+    }
+}
+
+fn prepare_quantized(
+    ctx: &PrepareCtx<'_>,
+    op: BinOp,
+    act: Activation,
+    dtype: DType,
+) -> Result<QuantBinaryKernel, KernelError> {
+    let name = ctx.op.op.name();
+    let (s1, z1) = activation_params(ctx.input(0)?.quantization.as_ref(), dtype, "input 0")?;
+    let (s2, z2) = activation_params(ctx.input(1)?.quantization.as_ref(), dtype, "input 1")?;
+    let (so, zo) = activation_params(ctx.output(0)?.quantization.as_ref(), dtype, "the output")?;
+    let (lo, hi) = calculate_activation_range_quantized(act, so, zo, dtype)?;
+    let arith = match op {
+        BinOp::Add | BinOp::Sub => {
+            // add.cc / sub.cc: a left shift of 20 for 8-bit types. SUB would switch to a
+            // "greater than one" output multiplier when 2·max(s1, s2) > 2^20·s_out,
+            // which the smaller-than-one rescale then cannot apply (undefined in the
+            // C++); both refuse that here.
+            let rescale = AddRescale::new(s1, s2, so, 20)?;
+            QuantArith::AddSub {
+                negate_second: op == BinOp::Sub,
+                rescale,
+                input1_zero_point: z1,
+                input2_zero_point: z2,
+                output_zero_point: zo,
+            }
+        }
+        BinOp::Mul => {
+            let (multiplier, shift) = quantize_multiplier(effective_scale_mul(s1, s2, so))?;
+            QuantArith::Mul {
+                multiplier,
+                shift,
+                input1_zero_point: z1,
+                input2_zero_point: z2,
+                output_zero_point: zo,
+            }
+        }
+        BinOp::Div => {
+            // `s1 / (s2 * s_out)` in float, as div.cc computes it.
+            let real = f64::from(s1 / (s2 * so));
+            let (multiplier, shift) = quantize_multiplier(real)?;
+            // The headroom of an 8-bit numerator is at least 22; a larger shift would
+            // give the reference's rescale a negative exponent (undefined there).
+            if shift > 22 {
+                kbail!("{name} output multiplier {real} is too large");
+            }
+            QuantArith::Div {
+                multiplier,
+                shift,
+                input1_zero_point: z1,
+                input2_zero_point: z2,
+                output_zero_point: zo,
+            }
+        }
+    };
+    let a = ctx.input(0)?;
+    let b = ctx.input(1)?;
+    let out_shape = broadcast_shapes(&a.shape, &b.shape)?;
+    Ok(QuantBinaryKernel {
+        arith,
+        layout: Layout::new(&a.shape, &b.shape, &out_shape),
+        lo,
+        hi,
+        len_a: a.num_elements(),
+        len_b: b.num_elements(),
+        len_out: super::shape::checked_elements(&out_shape)?,
+    })
+}
+
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(2, 2, 1)?;
     let (op, act) = match ctx.op.op {
@@ -321,6 +590,11 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
     let dtype = a.dtype;
     expect_output_dtype(ctx, 0, dtype)?;
+    if matches!(dtype, DType::I8 | DType::U8) {
+        let kernel = prepare_quantized(ctx, op, act, dtype)?;
+        let out_shape = broadcast_shapes(&a.shape, &b.shape)?;
+        return Ok(Prepared::new(vec![out_shape], kernel));
+    }
     let range = match (dtype, op) {
         (DType::F32, _) => match act {
             // Not ±inf: TFLite clamps to the finite float range even without activation.
@@ -595,5 +869,208 @@ mod tests {
         )
         .is_err());
         let _ = DType::I64;
+    }
+
+    /// Runs quantized `a op b`; each tuple is (values, shape, scale, zero point).
+    fn binary_q(
+        op: Op,
+        a: (TensorBuf, Vec<usize>, f32, i64),
+        b: (TensorBuf, Vec<usize>, f32, i64),
+        out: (f32, i64),
+    ) -> Result<Value, String> {
+        use crate::ir::Quantization;
+        let dtype = a.0.dtype();
+        let mut ta = Tensor::activation("a", dtype, a.1.clone());
+        ta.quantization = Some(Quantization::per_tensor(a.2, a.3));
+        let mut tb = Tensor::activation("b", dtype, b.1.clone());
+        tb.quantization = Some(Quantization::per_tensor(b.2, b.3));
+        let mut ty = Tensor::activation("y", dtype, vec![]);
+        ty.quantization = Some(Quantization::per_tensor(out.0, out.1));
+        let graph = Graph {
+            name: None,
+            tensors: vec![ta, tb, ty],
+            inputs: vec![0, 1],
+            outputs: vec![2],
+            operators: vec![Operator::new(op, vec![0, 1], vec![2])],
+        };
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut y = interp
+            .run(&[Value::new(a.1, a.0), Value::new(b.1, b.0)])
+            .map_err(|e| e.to_string())?;
+        Ok(y.remove(0))
+    }
+
+    fn q8(v: &[i8]) -> TensorBuf {
+        TensorBuf::I8(v.to_vec())
+    }
+
+    // ADD/SUB with in1 (0.5, 0), in2 (0.25, 10), out (1.0, -5):
+    // twice_max = 1.0; m1 = 0.5 → (2^30, 0); m2 = 0.25 → (2^30, -1);
+    // m_out = 1/2^20 → (2^30, -19). Every step is then exact except the last:
+    // scaled1 = x·2^19, scaled2 = (y - 10)·2^18, and the output is
+    // round_half_away((2x ± (y - 10)) / 4) - 5.
+    const XS: [i8; 9] = [1, 1, 3, -3, -1, 1, -1, 127, -128];
+    const YS: [i8; 9] = [11, 9, 8, 12, 8, 10, 10, 127, -128];
+
+    #[test]
+    fn add_int8_rescales_both_inputs() {
+        // k = 2x + y - 10: 3, 1, 4, -4, -4, 2, -2, 371, -394;
+        // k/4 rounded: 1, 0, 1, -1, -1, 1 (0.5), -1 (-0.5), 93, -99 (-98.5).
+        let y = binary_q(
+            Op::Add { activation: NONE },
+            (q8(&XS), vec![9], 0.5, 0),
+            (q8(&YS), vec![9], 0.25, 10),
+            (1.0, -5),
+        )
+        .unwrap();
+        assert_eq!(y.data, q8(&[-4, -5, -4, -6, -6, -4, -6, 88, -104]));
+        // Fused RELU: lower bound max(-128, -5 + round(0/1)) = -5.
+        let y = binary_q(
+            Op::Add {
+                activation: Activation::Relu,
+            },
+            (q8(&XS), vec![9], 0.5, 0),
+            (q8(&YS), vec![9], 0.25, 10),
+            (1.0, -5),
+        )
+        .unwrap();
+        assert_eq!(y.data, q8(&[-4, -5, -4, -5, -5, -4, -5, 88, -5]));
+    }
+
+    #[test]
+    fn sub_int8_negates_the_second_rescaled_input() {
+        // k = 2x - (y - 10): 1, 3, 8, -8, 0, 2, -2, 137, -118;
+        // k/4 rounded: 0, 1 (0.75), 2, -2, 0, 1, -1, 34 (34.25), -30 (-29.5).
+        let y = binary_q(
+            Op::Sub { activation: NONE },
+            (q8(&XS), vec![9], 0.5, 0),
+            (q8(&YS), vec![9], 0.25, 10),
+            (1.0, -5),
+        )
+        .unwrap();
+        assert_eq!(y.data, q8(&[-5, -4, -3, -7, -5, -4, -6, 29, -35]));
+    }
+
+    #[test]
+    fn mul_int8_one_float_multiplier() {
+        // 0.5f·0.25f/0.375f = 1/3 in float = 0.33333334 = 0.6666667·2^-1 →
+        // m = 1431655808, shift -1: MBQM(p) = RDBP(SRDHM(p, m), 1).
+        //   p = 6 → SRDHM 4 (4.5000001 - nudge truncation) → 2
+        //   p = 3 → 2 → 1;  p = 4 → 3 → 2;  p = -4 → -3 → -2;  p = 50 → 33 → 17
+        // plus the output zero point 3.
+        let y = binary_q(
+            Op::Mul { activation: NONE },
+            (q8(&[3, 3, 2, -2, -5]), vec![5], 0.5, 0),
+            (q8(&[12, 11, 12, 12, 0]), vec![5], 0.25, 10),
+            (0.375, 3),
+        )
+        .unwrap();
+        assert_eq!(y.data, q8(&[5, 4, 5, 1, 20]));
+        // Output scale 0.125: multiplier exactly 1, so p + 3 saturating.
+        let y = binary_q(
+            Op::Mul { activation: NONE },
+            (q8(&[100, -100]), vec![2], 0.5, 0),
+            (q8(&[20, 20]), vec![2], 0.25, 10),
+            (0.125, 3),
+        )
+        .unwrap();
+        assert_eq!(y.data, q8(&[127, -128]));
+    }
+
+    #[test]
+    fn quantized_broadcasting_uint8() {
+        // uint8 ADD, a [2,3] + b [3], all scales 1 and zero points 128: twice_max = 2,
+        // m1 = m2 = 0.5 → (2^30, 0), m_out = 2/2^20 → (2^30, -18): exact, so the result
+        // is (a - 128) + (b - 128) + 128 clamped.
+        let a = TensorBuf::U8(vec![128, 130, 140, 100, 200, 250]);
+        let b = TensorBuf::U8(vec![129, 128, 120]);
+        let y = binary_q(
+            Op::Add { activation: NONE },
+            (a.clone(), vec![2, 3], 1.0, 128),
+            (b.clone(), vec![3], 1.0, 128),
+            (1.0, 128),
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![2, 3]);
+        assert_eq!(y.data, TensorBuf::U8(vec![129, 130, 132, 101, 200, 242]));
+        // Operands swapped for SUB: b - a broadcast along rows.
+        let y = binary_q(
+            Op::Sub { activation: NONE },
+            (b, vec![3], 1.0, 128),
+            (a, vec![2, 3], 1.0, 128),
+            (1.0, 128),
+        )
+        .unwrap();
+        assert_eq!(y.data, TensorBuf::U8(vec![129, 126, 108, 157, 56, 0]));
+        // int8 MUL by a scalar, [2,1] * [] with multiplier 1.
+        let y = binary_q(
+            Op::Mul { activation: NONE },
+            (q8(&[3, -4]), vec![2, 1], 0.5, 0),
+            (q8(&[2]), vec![], 0.25, 0),
+            (0.125, 0),
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![2, 1]);
+        assert_eq!(y.data, q8(&[6, -8]));
+    }
+
+    #[test]
+    fn quantized_refusals() {
+        // A divisor equal to its zero point (real 0).
+        let e = binary_q(
+            Op::Div { activation: NONE },
+            (q8(&[1, 2]), vec![2], 1.0, 0),
+            (q8(&[3, -2]), vec![2], 1.0, -2),
+            (1.0, 0),
+        )
+        .unwrap_err();
+        assert!(e.contains("division by zero"), "{e}");
+        // An output scale so small that the ADD output multiplier reaches 1.
+        let e = binary_q(
+            Op::Add { activation: NONE },
+            (q8(&[1]), vec![1], 1.0, 0),
+            (q8(&[1]), vec![1], 1.0, 0),
+            (1e-9, 0),
+        )
+        .unwrap_err();
+        assert!(e.contains("[0, 1)"), "{e}");
+    }
+
+    #[test]
+    fn div_int8_through_the_reciprocal() {
+        // in1 (1, 3), in2 (1, -2), out (1, 1): multiplier 1/(1·1) = 1. Quotients chosen
+        // away from ties, so one unit of error in the fixed-point reciprocal cannot
+        // change them: 6/3 = 2, -9/4 = -2.25 → -2, 100/7 = 14.29 → 14, 0/5 = 0,
+        // 9/-4 (signs flipped to -9/4) → -2; plus the output zero point 1.
+        let y = binary_q(
+            Op::Div { activation: NONE },
+            (q8(&[9, -6, 103, 3, 12]), vec![5], 1.0, 3),
+            (q8(&[1, 2, 5, 3, -6]), vec![5], 1.0, -2),
+            (1.0, 1),
+        )
+        .unwrap();
+        assert_eq!(y.data, q8(&[3, -1, 15, 1, -1]));
+        // A broadcast divisor, multiplier 0.5 / (0.25 · 1) = 2: 2·v1/v2 for
+        // v1 = 30, -30, 6 and v2 = 4 → 15, -15, 3.
+        let y = binary_q(
+            Op::Div { activation: NONE },
+            (q8(&[30, -30, 6]), vec![3], 0.5, 0),
+            (q8(&[4]), vec![1], 0.25, 0),
+            (1.0, 0),
+        )
+        .unwrap();
+        assert_eq!(y.data, q8(&[15, -15, 3]));
+    }
+
+    #[test]
+    fn leading_sign_bits_match_gcc_clrsb() {
+        assert_eq!(super::count_leading_sign_bits(0), 31);
+        assert_eq!(super::count_leading_sign_bits(-1), 31);
+        assert_eq!(super::count_leading_sign_bits(1), 30);
+        assert_eq!(super::count_leading_sign_bits(-2), 30);
+        assert_eq!(super::count_leading_sign_bits(6), 28);
+        assert_eq!(super::count_leading_sign_bits(i32::MIN), 0);
+        assert_eq!(super::count_leading_sign_bits(i32::MAX), 0);
     }
 }

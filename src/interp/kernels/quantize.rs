@@ -12,14 +12,63 @@
 //! * QUANTIZE: `clamp(round(x / float(scale)) + zp)`, with the division in **f32**,
 //!   `round` half away from zero (`TfLiteRound` = `std::round`), then zp added and the
 //!   range clamped in double. A NaN input becomes 0 (the C++ cast is undefined there).
-//! * QUANTIZE between integer types (requantization) needs the fixed-point
-//!   MultiplyByQuantizedMultiplier and is not implemented yet.
+//! * QUANTIZE between integer types (requantization, `reference/requantize.h`):
+//!   `(m, s) = QuantizeMultiplier(double(in_s) / double(out_s))`, then
+//!   `clamp(MBQM(q - in_zp, m, s) + out_zp)`. When the multiplier is exactly 1 (`(2^30,
+//!   1)`) and the conversion is int8 → uint8 with zero points differing by -128 (or
+//!   uint8 → int8 by +128) the reference flips the top bit instead; both give the same
+//!   bytes, the bit flip is just cheaper. Supported pairs are TFLite's: int8/uint8 →
+//!   int8/uint8/int16, int16 → int8/int16/int32, int32 → int8/int16.
 
 use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::fixed_point::{
+    effective_scale_ratio, multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+    requantize_is_xor_0x80,
+};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, Op, Quantization};
 use half::f16;
+
+/// The per-tensor `(scale, zero point)` of a quantized activation tensor, checked as
+/// the integer kernels rely on it: one finite positive scale and a zero point inside
+/// the range of `dtype` (so that `q - zp` never leaves 17 bits). An empty zero-point
+/// list counts as 0, as some writers omit it for symmetric tensors.
+pub(crate) fn activation_params(
+    quantization: Option<&Quantization>,
+    dtype: DType,
+    what: &str,
+) -> Result<(f32, i32), KernelError> {
+    let Some(q) = quantization.filter(|q| q.is_quantized()) else {
+        crate::kbail!("{what} ({dtype}) has no quantization parameters");
+    };
+    let (&[scale], zero_point) = (q.scale.as_slice(), q.zero_point.as_slice()) else {
+        crate::kbail!(
+            "{what} has {} scales; this op needs per-tensor quantization",
+            q.scale.len()
+        );
+    };
+    let zero_point = match zero_point {
+        [] => 0,
+        [z] => *z,
+        _ => crate::kbail!("{what} has {} zero points for one scale", zero_point.len()),
+    };
+    if !(scale.is_finite() && scale > 0.0) {
+        crate::kbail!("{what} has scale {scale}; a positive finite scale is needed");
+    }
+    let (lo, hi) = match dtype {
+        DType::I32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        other => {
+            let (lo, hi) = quantized_range(other)?;
+            (i64::from(lo), i64::from(hi))
+        }
+    };
+    if zero_point < lo || zero_point > hi {
+        crate::kbail!("{what} has zero point {zero_point}, outside the {dtype} range");
+    }
+    // Checked just above against a range inside i32.
+    Ok((scale, zero_point as i32))
+}
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(1, 1, 1)?;
@@ -203,20 +252,22 @@ impl Kernel for Dequantize {
 fn prepare_quantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let input = ctx.input(0)?;
     let output = ctx.output(0)?;
-    if !matches!(output.dtype, DType::I8 | DType::U8 | DType::I16) {
+    if !matches!(
+        output.dtype,
+        DType::I8 | DType::U8 | DType::I16 | DType::I32
+    ) {
         crate::kbail!(
-            "output type {} is not supported (int8, uint8 or int16)",
+            "output type {} is not supported (int8, uint8, int16 or int32)",
             output.dtype
         );
     }
     match input.dtype {
         DType::F32 => {}
-        DType::I8 | DType::U8 | DType::I16 => crate::kbail!(
-            "requantizing QUANTIZE ({}→{}) is not implemented yet",
-            input.dtype,
-            output.dtype
-        ),
+        DType::I8 | DType::U8 | DType::I16 | DType::I32 => return prepare_requantize(ctx),
         other => crate::kbail!("input type {other} is not supported (float32)"),
+    }
+    if output.dtype == DType::I32 {
+        crate::kbail!("QUANTIZE from float32 produces int8, uint8 or int16, not int32");
     }
     let params = Affine::new(
         output.quantization.as_ref(),
@@ -291,6 +342,147 @@ impl Kernel for Quantize {
             ViewMut::U8(o) => self.quantize(x, o),
             ViewMut::I16(o) => self.quantize(x, o),
             other => crate::kbail!("unexpected {} output", other.type_name()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// QUANTIZE between integer types
+
+fn prepare_requantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
+    let input = ctx.input(0)?;
+    let output = ctx.output(0)?;
+    // The pairs quantize.cc accepts.
+    let supported = matches!(
+        (input.dtype, output.dtype),
+        (DType::I8 | DType::U8, DType::I8 | DType::U8 | DType::I16)
+            | (DType::I16, DType::I8 | DType::I16 | DType::I32)
+            | (DType::I32, DType::I8 | DType::I16)
+    );
+    if !supported {
+        crate::kbail!(
+            "requantizing {} to {} is not supported",
+            input.dtype,
+            output.dtype
+        );
+    }
+    let (in_scale, in_zp) = activation_params(
+        input.quantization.as_ref(),
+        input.dtype,
+        &format!("input '{}'", input.name),
+    )?;
+    let (out_scale, out_zp) = activation_params(
+        output.quantization.as_ref(),
+        output.dtype,
+        &format!("output '{}'", output.name),
+    )?;
+    if input.dtype == DType::I16 && output.dtype == DType::I16 && (in_zp != 0 || out_zp != 0) {
+        crate::kbail!("int16 to int16 requantization needs zero points of 0");
+    }
+    let (multiplier, shift) = quantize_multiplier(effective_scale_ratio(in_scale, out_scale))?;
+    let (out_min, out_max) = match output.dtype {
+        DType::I32 => (i32::MIN, i32::MAX),
+        other => quantized_range(other)?,
+    };
+    let xor_0x80 =
+        requantize_is_xor_0x80(input.dtype, output.dtype, multiplier, shift, in_zp, out_zp);
+    Ok(Prepared::new(
+        vec![input.shape.clone()],
+        Requantize {
+            in_zp,
+            out_zp,
+            multiplier,
+            shift,
+            out_min,
+            out_max,
+            xor_0x80,
+        },
+    ))
+}
+
+struct Requantize {
+    in_zp: i32,
+    out_zp: i32,
+    multiplier: i32,
+    shift: i32,
+    /// Output type range.
+    out_min: i32,
+    out_max: i32,
+    /// int8 ↔ uint8 at equal scales with zero points 128 apart: flip the top bit.
+    xor_0x80: bool,
+}
+
+/// Integer element types a requantization writes; the value is already clamped.
+trait IntTarget: Copy {
+    fn from_clamped(v: i32) -> Self;
+}
+
+macro_rules! int_target {
+    ($($t:ty),*) => {$(
+        impl IntTarget for $t {
+            fn from_clamped(v: i32) -> Self {
+                // In range by the caller's clamp.
+                v as $t
+            }
+        }
+    )*};
+}
+int_target!(i8, u8, i16, i32);
+
+impl Requantize {
+    fn requantize<I: Copy + Into<i64>, O: IntTarget>(
+        &self,
+        input: &[I],
+        out: &mut [O],
+    ) -> Result<(), KernelError> {
+        same_len("QUANTIZE", input.len(), out.len())?;
+        for (d, &q) in out.iter_mut().zip(input) {
+            // As the C++: `int32_t(q - zp)`, which only wraps for int32 inputs.
+            let centered = (q.into() - i64::from(self.in_zp)) as i32;
+            let scaled = multiply_by_quantized_multiplier(centered, self.multiplier, self.shift)
+                .wrapping_add(self.out_zp);
+            *d = O::from_clamped(scaled.clamp(self.out_min, self.out_max));
+        }
+        Ok(())
+    }
+}
+
+impl Kernel for Requantize {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let (Some(input), Some(output)) = (inputs.first(), outputs.first_mut()) else {
+            crate::kbail!("QUANTIZE needs one input and one output");
+        };
+        match (input, output) {
+            (View::I8(x), ViewMut::U8(y)) if self.xor_0x80 => {
+                same_len("QUANTIZE", x.len(), y.len())?;
+                for (d, &q) in y.iter_mut().zip(x.iter()) {
+                    *d = (q as u8) ^ 0x80;
+                }
+                Ok(())
+            }
+            (View::U8(x), ViewMut::I8(y)) if self.xor_0x80 => {
+                same_len("QUANTIZE", x.len(), y.len())?;
+                for (d, &q) in y.iter_mut().zip(x.iter()) {
+                    *d = (q ^ 0x80) as i8;
+                }
+                Ok(())
+            }
+            (View::I8(x), ViewMut::I8(y)) => self.requantize(x, y),
+            (View::I8(x), ViewMut::U8(y)) => self.requantize(x, y),
+            (View::I8(x), ViewMut::I16(y)) => self.requantize(x, y),
+            (View::U8(x), ViewMut::I8(y)) => self.requantize(x, y),
+            (View::U8(x), ViewMut::U8(y)) => self.requantize(x, y),
+            (View::U8(x), ViewMut::I16(y)) => self.requantize(x, y),
+            (View::I16(x), ViewMut::I8(y)) => self.requantize(x, y),
+            (View::I16(x), ViewMut::I16(y)) => self.requantize(x, y),
+            (View::I16(x), ViewMut::I32(y)) => self.requantize(x, y),
+            (View::I32(x), ViewMut::I8(y)) => self.requantize(x, y),
+            (View::I32(x), ViewMut::I16(y)) => self.requantize(x, y),
+            (x, y) => crate::kbail!(
+                "unexpected {} input / {} output",
+                x.type_name(),
+                y.type_name()
+            ),
         }
     }
 }
@@ -485,18 +677,16 @@ mod tests {
     #[test]
     fn refusals() {
         let err = |r: Result<TensorBuf, KernelError>| r.err().map(|e| e.0).unwrap_or_default();
+        // TFLite has no int16 → uint8 requantization.
         let e = err(run_op(
             Op::Quantize,
-            TensorBuf::I8(vec![0]),
+            TensorBuf::I16(vec![0]),
             &[1],
             Some(quant(&[1.0], &[0], 0)),
             DType::U8,
             Some(quant(&[1.0], &[128], 0)),
         ));
-        assert_eq!(
-            e,
-            "requantizing QUANTIZE (int8→uint8) is not implemented yet"
-        );
+        assert_eq!(e, "requantizing int16 to uint8 is not supported");
         let e = err(run_op(
             Op::Dequantize,
             TensorBuf::I8(vec![0]),
@@ -533,5 +723,97 @@ mod tests {
             Some(quant(&[0.0], &[0], 0)),
         ));
         assert!(e.contains("positive scale"), "{e}");
+    }
+
+    fn requant(x: TensorBuf, in_q: (f32, i64), out: DType, out_q: (f32, i64)) -> TensorBuf {
+        let n = x.len();
+        run_op(
+            Op::Quantize,
+            x,
+            &[n],
+            Some(quant(&[in_q.0], &[in_q.1], 0)),
+            out,
+            Some(quant(&[out_q.0], &[out_q.1], 0)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn requantize_int8_to_uint8_is_a_top_bit_flip() {
+        // Same scale, zero points -3 and 125 (128 apart): the multiplier of 1.0 is
+        // frexp(1) = 0.5·2^1 → (2^30, 1), the fast path. By the formula too:
+        // -128 → -125 + 125 = 0, 0 → 3 + 125 = 128, 127 → 130 + 125 = 255.
+        let y = requant(
+            TensorBuf::I8(vec![-128, -3, 0, 127]),
+            (0.5, -3),
+            DType::U8,
+            (0.5, 125),
+        );
+        assert_eq!(y, TensorBuf::U8(vec![0, 125, 128, 255]));
+        // And back.
+        let y = requant(
+            TensorBuf::U8(vec![0, 125, 128, 255]),
+            (0.5, 125),
+            DType::I8,
+            (0.5, -3),
+        );
+        assert_eq!(y, TensorBuf::I8(vec![-128, -3, 0, 127]));
+    }
+
+    #[test]
+    fn requantize_uint8_to_int8_doubling_saturates() {
+        // in_s / out_s = 2 → frexp = 0.5·2^2 → (2^30, 2): MBQM(x) = SRDHM(4x, 2^30) = 2x
+        // exactly. out = clamp(2(q - 128), -128, 127).
+        let y = requant(
+            TensorBuf::U8(vec![128, 129, 200, 60, 100]),
+            (1.0, 128),
+            DType::I8,
+            (0.5, 0),
+        );
+        assert_eq!(y, TensorBuf::I8(vec![0, 2, 127, -128, -56]));
+    }
+
+    #[test]
+    fn requantize_int8_to_int8_rounds_twice_like_tflite() {
+        // Ratio 1/3: frexp = (2/3)·2^-1, m = round(2/3 · 2^31) = 1431655765, shift -1.
+        // MBQM(x) = RDBP(SRDHM(x, m), 1): SRDHM rounds x·2/3 to nearest, then halving
+        // rounds half away from zero.
+        //   1 → SRDHM 1 (0.667) → RDBP(1,1) = 1   (not round(1/3) = 0)
+        //  -1 → SRDHM -1        → RDBP(-1,1) = -1
+        //   3 → SRDHM 2         → 1
+        //   4 → SRDHM 3 (2.667) → 2               (not round(4/3) = 1)
+        //   6 → SRDHM 4         → 2
+        // 127 → SRDHM 85 (84.67)→ 43
+        //-128 → SRDHM -85 (-85.33) → -43 (-42.5 rounds away from zero)
+        // Then + out_zp 5.
+        let y = requant(
+            TensorBuf::I8(vec![1, -1, 3, 4, 6, 127, -128]),
+            (1.0, 0),
+            DType::I8,
+            (3.0, 5),
+        );
+        assert_eq!(y, TensorBuf::I8(vec![6, 4, 6, 7, 7, 48, -38]));
+    }
+
+    #[test]
+    fn requantize_checks_params() {
+        let bad = run_op(
+            Op::Quantize,
+            TensorBuf::I8(vec![0]),
+            &[1],
+            Some(quant(&[0.0], &[0], 0)),
+            DType::I8,
+            Some(quant(&[1.0], &[0], 0)),
+        );
+        assert!(bad.is_err());
+        let bad = run_op(
+            Op::Quantize,
+            TensorBuf::I8(vec![0]),
+            &[1],
+            Some(quant(&[1.0], &[0], 0)),
+            DType::U8,
+            Some(quant(&[1.0], &[300], 0)),
+        );
+        assert!(bad.unwrap_err().0.contains("zero point 300"));
     }
 }

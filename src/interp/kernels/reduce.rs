@@ -1,4 +1,13 @@
-//! MEAN over constant axes, float32.
+//! MEAN over constant axes: float32, and int8/uint8/int16 as TFLite's reference.
+//!
+//! Quantized MEAN: `BuiltinRefOpResolver` always runs `reference_ops::QuantizedMeanOrSum`
+//! (reduce.cc `EvalQuantizedMean`); the special 4-D path over axes {1, 2}
+//! (`optimized_integer_ops::Mean`) is taken only by the optimized kernel, in every
+//! LiteRT version from 2.1 on. The reference sums the raw values of each output in
+//! int32, subtracts `in_zp · n`, and applies `MBQM` with the multiplier of
+//! `double(in_s) / double(out_s)` with 1/n folded in ([`fold_mean_divisor`]), adds the
+//! output zero point and clamps to the type's range (MEAN has no fused activation).
+//! An input with no elements gives zeros.
 //!
 //! As TFLite's reference `Mean`, each output element is an f32 running sum of its
 //! inputs taken in row-major input order, divided once by the number of reduced
@@ -6,12 +15,182 @@
 //! bit; against an exact mean the error is the usual f32 summation bound,
 //! about count·2⁻²⁴ relative to Σ|x|/count.
 
-use super::shape::{check_len, const_ints, expect_output_dtype};
+use super::quantize::activation_params;
+use super::shape::{check_len, const_ints, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::fixed_point::{
+    effective_scale_ratio, fold_mean_divisor, multiply_by_quantized_multiplier,
+    quantize_multiplier, quantized_range,
+};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{DType, Op};
 use crate::kbail;
+
+/// Quantized MEAN. Dimensions are split into kept ones (which enumerate the outputs
+/// in row-major order) and reduced ones, each as `(extent, input stride)` with
+/// unit dims dropped and adjacent dims of the same kind merged.
+struct QuantMean {
+    kept: Vec<(usize, usize)>,
+    reduced: Vec<(usize, usize)>,
+    /// Elements summed into each output.
+    count: i64,
+    input_zero_point: i32,
+    output_zero_point: i32,
+    /// The output multiplier with 1/count folded in.
+    multiplier: i32,
+    shift: i32,
+    qmin: i32,
+    qmax: i32,
+    len_in: usize,
+    len_out: usize,
+}
+
+/// Wrapping int32 sum (the C++ accumulator) of the elements at `base` plus every
+/// combination of the `dims` strides.
+fn strided_sum<T: Copy + Into<i32>>(dims: &[(usize, usize)], x: &[T], base: usize) -> i32 {
+    match dims {
+        [] => x.get(base).map_or(0, |&v| v.into()),
+        [(n, stride)] => {
+            let mut acc = 0i32;
+            for i in 0..*n {
+                if let Some(&v) = x.get(base + i * stride) {
+                    acc = acc.wrapping_add(v.into());
+                }
+            }
+            acc
+        }
+        [(n, stride), inner @ ..] => {
+            let mut acc = 0i32;
+            for i in 0..*n {
+                acc = acc.wrapping_add(strided_sum(inner, x, base + i * stride));
+            }
+            acc
+        }
+    }
+}
+
+impl QuantMean {
+    /// Visits the outputs in order, calling `emit(input base offset)` for each.
+    fn for_each_output(dims: &[(usize, usize)], base: usize, emit: &mut impl FnMut(usize)) {
+        match dims {
+            [] => emit(base),
+            [(n, stride), inner @ ..] => {
+                for i in 0..*n {
+                    Self::for_each_output(inner, base + i * stride, emit);
+                }
+            }
+        }
+    }
+
+    fn run_typed<T: Elem + Into<i32> + TryFrom<i32> + Default>(
+        &self,
+        x: &View<'_>,
+        y: &mut ViewMut<'_>,
+    ) -> Result<(), KernelError> {
+        let x = T::slice(x)?;
+        let y = T::slice_mut(y)?;
+        check_len("input", x.len(), self.len_in)?;
+        check_len("output", y.len(), self.len_out)?;
+        if self.len_in == 0 {
+            y.fill(T::default());
+            return Ok(());
+        }
+        // `temp_sum - in_zp * n` in int64, narrowed to int32 as the C++ does.
+        let zero_point_sum = i64::from(self.input_zero_point) * self.count;
+        let mut outputs = y.iter_mut();
+        Self::for_each_output(&self.kept, 0, &mut |base| {
+            let sum = strided_sum(&self.reduced, x, base);
+            let centered = (i64::from(sum) - zero_point_sum) as i32;
+            let value = multiply_by_quantized_multiplier(centered, self.multiplier, self.shift)
+                .wrapping_add(self.output_zero_point)
+                .clamp(self.qmin, self.qmax);
+            if let (Some(slot), Ok(v)) = (outputs.next(), T::try_from(value)) {
+                *slot = v;
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Kernel for QuantMean {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
+            kbail!("missing input or output");
+        };
+        // A wrong type is reported by `run_typed`'s typed access.
+        if matches!(y, ViewMut::I8(_)) {
+            self.run_typed::<i8>(x, y)
+        } else if matches!(y, ViewMut::U8(_)) {
+            self.run_typed::<u8>(x, y)
+        } else {
+            self.run_typed::<i16>(x, y)
+        }
+    }
+}
+
+fn prepare_quantized(
+    ctx: &PrepareCtx<'_>,
+    shape: &[usize],
+    reduced: &[bool],
+    count: usize,
+    len_out: usize,
+) -> Result<QuantMean, KernelError> {
+    let input = ctx.input(0)?;
+    let dtype = input.dtype;
+    let (in_scale, in_zp) = activation_params(input.quantization.as_ref(), dtype, "the input")?;
+    let (out_scale, out_zp) =
+        activation_params(ctx.output(0)?.quantization.as_ref(), dtype, "the output")?;
+    if dtype == DType::I16 && (in_zp != 0 || out_zp != 0) {
+        kbail!("int16 MEAN needs zero points of 0");
+    }
+    let (qmin, qmax) = quantized_range(dtype)?;
+    let (multiplier, shift) = quantize_multiplier(effective_scale_ratio(in_scale, out_scale))?;
+    let count = i64::try_from(count).map_err(|_| KernelError::new("too many elements"))?;
+    // With no elements the reference leaves the zeros it wrote, never rescaling.
+    let (multiplier, shift) = if count > 0 {
+        fold_mean_divisor(multiplier, shift, count)?
+    } else {
+        (multiplier, shift)
+    };
+    let mut kept: Vec<(usize, usize)> = Vec::new();
+    let mut reduced_dims: Vec<(usize, usize)> = Vec::new();
+    let mut stride = 1usize;
+    let mut last_kind: Option<bool> = None;
+    for (&n, &is_reduced) in shape.iter().zip(reduced).rev() {
+        if n != 1 {
+            let dims = if is_reduced {
+                &mut reduced_dims
+            } else {
+                &mut kept
+            };
+            match dims.last_mut() {
+                // The previous non-unit dim (inner) was of the same kind: merge.
+                Some(last) if last_kind == Some(is_reduced) && last.0 * last.1 == stride => {
+                    last.0 *= n;
+                }
+                _ => dims.push((n, stride)),
+            }
+            last_kind = Some(is_reduced);
+        }
+        stride *= n;
+    }
+    kept.reverse();
+    reduced_dims.reverse();
+    Ok(QuantMean {
+        kept,
+        reduced: reduced_dims,
+        count,
+        input_zero_point: in_zp,
+        output_zero_point: out_zp,
+        multiplier,
+        shift,
+        qmin,
+        qmax,
+        len_in: input.num_elements(),
+        len_out,
+    })
+}
 
 struct FloatMean {
     /// Input dims (simplified) and, per dim, the output stride (0 when reduced).
@@ -152,6 +331,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         }
         dims.push((n, os));
     }
+    if matches!(input.dtype, DType::I8 | DType::U8 | DType::I16) {
+        let kernel = prepare_quantized(ctx, &input.shape, &reduced, count, len_out)?;
+        return Ok(Prepared::new(vec![out_shape], kernel));
+    }
     let kernel = FloatMean {
         shape: dims.iter().map(|d| d.0).collect(),
         out_strides: dims.iter().map(|d| d.1).collect(),
@@ -259,5 +442,102 @@ mod tests {
         assert_eq!(y.data, TensorBuf::F32(vec![11.5]));
         assert!(mean(vec![2, 3, 4], iota(), axes(&[3]), false).is_err());
         assert!(mean(vec![2, 3, 4], iota(), axes(&[-4]), false).is_err());
+    }
+
+    fn mean_q(
+        x: TensorBuf,
+        shape: Vec<usize>,
+        axes_v: &[i32],
+        keep_dims: bool,
+        inq: (f32, i64),
+        outq: (f32, i64),
+    ) -> Result<Value, String> {
+        use crate::ir::Quantization;
+        let dtype = x.dtype();
+        let mut tx = Tensor::activation("x", dtype, shape.clone());
+        tx.quantization = Some(Quantization::per_tensor(inq.0, inq.1));
+        let mut ty = Tensor::activation("y", dtype, vec![]);
+        ty.quantization = Some(Quantization::per_tensor(outq.0, outq.1));
+        let graph = Graph {
+            name: None,
+            tensors: vec![tx, axes(axes_v), ty],
+            inputs: vec![0],
+            outputs: vec![2],
+            operators: vec![Operator::new(Op::Mean { keep_dims }, vec![0, 1], vec![2])],
+        };
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        let mut out = interp
+            .run(&[Value::new(shape, x)])
+            .map_err(|e| e.to_string())?;
+        Ok(out.remove(0))
+    }
+
+    #[test]
+    fn int8_spatial_mean_folds_the_divisor() {
+        // NHWC [1,2,2,2]; channel 0 holds 1,2,3,5 and channel 1 -3,-4,-4,-4.
+        // in (0.5, -1), out (0.25, 3): ratio 2 → (2^30, 2); n = 4 folds to
+        // shift = min(log2 4, 32, 33) = 2, (2^30 << 2) / 4 = 2^30, shift 0:
+        // MBQM(v) = SRDHM(v, 2^30) = v/2 rounded half up, v = sum + 4.
+        // c0: (11 + 4)/2 = 7.5 → 8 → 11;  c1: (-15 + 4)/2 = -5.5 → -5 → -2.
+        let x = TensorBuf::I8(vec![1, -3, 2, -4, 3, -4, 5, -4]);
+        let y = mean_q(
+            x.clone(),
+            vec![1, 2, 2, 2],
+            &[1, 2],
+            true,
+            (0.5, -1),
+            (0.25, 3),
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![1, 1, 1, 2]);
+        assert_eq!(y.data, TensorBuf::I8(vec![11, -2]));
+        let y = mean_q(x, vec![1, 2, 2, 2], &[2, 1], false, (0.5, -1), (0.25, 3)).unwrap();
+        assert_eq!(y.shape, vec![1, 2]);
+        assert_eq!(y.data, TensorBuf::I8(vec![11, -2]));
+    }
+
+    #[test]
+    fn uint8_mean_over_three_elements() {
+        // Ratio 1 → (2^30, 1); n = 3: shift = min(1, 32, 32) = 1,
+        // (2^30 << 1) / 3 = 715827882, shift 0: MBQM(v) = SRDHM(v, 715827882) ≈ v/3.
+        // Rows: [1,2,4] → 7/3 → 2; [10,11,200] → 221/3 = 73.67 → 74;
+        // [0,0,255] → 85 (85.4999999 before truncation).
+        let x = TensorBuf::U8(vec![1, 2, 4, 10, 11, 200, 0, 0, 255]);
+        let y = mean_q(x.clone(), vec![3, 3], &[1], false, (1.0, 0), (1.0, 0)).unwrap();
+        assert_eq!(y.data, TensorBuf::U8(vec![2, 74, 85]));
+        // Zero points 128: v = sum - 384; [1,2,4] → -377/3 = -125.67 → -126 → 2;
+        // -163/3 = -54.33 → -54 → 74; -129/3 → -43 (-43.4999) → 85.
+        let y = mean_q(x, vec![3, 3], &[-1], false, (1.0, 128), (1.0, 128)).unwrap();
+        assert_eq!(y.data, TensorBuf::U8(vec![2, 74, 85]));
+    }
+
+    #[test]
+    fn int8_mean_over_outer_and_inner_axes() {
+        // [2,3,2] over axes 0 and 2 (n = 4), scales equal, zero points 0:
+        // shift = min(2, 32, 33) = 2 → (2^30 << 2)/4 = 2^30, shift 1 - 2 = -1:
+        // MBQM(v) = RDBP(SRDHM(v, 2^30), 1) = v/4 (double rounding).
+        // x[i][j][k] = 10j + 2i + k - 20 → sum over i,k = 40j + 6 - 80.
+        // j=0: -74 → SRDHM -37 → RDBP -18.5 → -19;  j=1: -34 → -17 → -9 (-8.5);
+        // j=2: 6 → 3 → 2 (1.5).
+        let mut v = Vec::new();
+        for i in 0..2i8 {
+            for j in 0..3i8 {
+                for k in 0..2i8 {
+                    v.push(10 * j + 2 * i + k - 20);
+                }
+            }
+        }
+        let y = mean_q(
+            TensorBuf::I8(v),
+            vec![2, 3, 2],
+            &[0, 2],
+            true,
+            (1.0, 0),
+            (1.0, 0),
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![1, 3, 1]);
+        assert_eq!(y.data, TensorBuf::I8(vec![-19, -9, 2]));
     }
 }
