@@ -14,8 +14,17 @@ pub struct TractRunner {
     state: TypedSimpleState,
 }
 
+/// tract's error chains embed multi-line debug dumps of flatbuffer tables; reports need
+/// one line, and the root cause is at the end of the chain.
 fn tract_err(context: &str, e: impl std::fmt::Display) -> VerifyError {
-    VerifyError::Tract(format!("{context}: {e}"))
+    let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+    let chars: Vec<char> = text.chars().collect();
+    let text = if chars.len() > 240 {
+        format!("…{}", chars[chars.len() - 200..].iter().collect::<String>())
+    } else {
+        text
+    };
+    VerifyError::Tract(format!("{context}: {text}"))
 }
 
 impl TractRunner {
