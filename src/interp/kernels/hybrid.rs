@@ -41,9 +41,9 @@ fn min_max(values: &[f32]) -> (f32, f32) {
     let Some(&first) = values.first() else {
         return (0.0, 0.0);
     };
-    values
-        .iter()
-        .fold((first, first), |(lo, hi), &v| (if v < lo { v } else { lo }, if v > hi { v } else { hi }))
+    values.iter().fold((first, first), |(lo, hi), &v| {
+        (if v < lo { v } else { lo }, if v > hi { v } else { hi })
+    })
 }
 
 /// Mirrors TFLite `SymmetricQuantizeFloats`: scale = max|x|/127, q = round(x·(127/max|x|))
@@ -137,7 +137,10 @@ fn hybrid_weights(
         );
     }
     let Some(q) = weights.quantization.as_ref() else {
-        kbail!("int8 weights ('{}') have no quantization parameters", weights.name);
+        kbail!(
+            "int8 weights ('{}') have no quantization parameters",
+            weights.name
+        );
     };
     // Hybrid kernels never read a weight zero point; a nonzero one would be ignored by
     // TFLite and give wrong results silently, so it is refused.
@@ -213,9 +216,9 @@ fn clamp_all(values: &mut [f32], (lo, hi): (f32, f32)) {
 /// Σ a·b in wrapping int32, as the C++ int32 accumulators compute it.
 #[inline]
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
-        .fold(0i32, |acc, (&x, &y)| acc.wrapping_add(i32::from(x) * i32::from(y)))
+    a.iter().zip(b).fold(0i32, |acc, (&x, &y)| {
+        acc.wrapping_add(i32::from(x) * i32::from(y))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -477,7 +480,10 @@ pub fn prepare_conv(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let [f0, k_h, k_w, f3] = four_d(filter, "filter")?;
     let (out_c, group_in, group_out, channel_dim) = if p.depthwise {
         if f0 != 1 {
-            kbail!("depthwise filter must have shape [1, KH, KW, C], got {:?}", filter.shape);
+            kbail!(
+                "depthwise filter must have shape [1, KH, KW, C], got {:?}",
+                filter.shape
+            );
         }
         if in_c == 0 || !f3.is_multiple_of(in_c) {
             kbail!("filter has {f3} output channels, not a multiple of the input's {in_c}");
@@ -620,7 +626,10 @@ impl Kernel for HybridConv {
         let mut quantized = vec![0i8; image_in];
         let mut shifted = vec![0i16; image_in];
         let mut acc = vec![0i32; self.out_c];
-        for (x, y) in input.chunks_exact(image_in).zip(out.chunks_exact_mut(image_out)) {
+        for (x, y) in input
+            .chunks_exact(image_in)
+            .zip(out.chunks_exact_mut(image_out))
+        {
             let (row_scale, zero_point) = match self.scaling {
                 ConvScaling::Symmetric(_) => (symmetric_quantize(x, &mut quantized), 0),
                 _ => asymmetric_quantize(x, &mut quantized),

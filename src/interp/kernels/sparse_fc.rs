@@ -28,8 +28,8 @@ use super::common::activation_range_f32;
 use super::hybrid::{fc_geometry, FcGeometry};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel,
-    effective_scale_per_tensor, multiply_by_quantized_multiplier, quantize_multiplier,
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier,
 };
 use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
@@ -92,7 +92,8 @@ impl<T: Copy + Default + PartialEq, const B: usize> BlockRows<T, B> {
         for r in 0..self.rows() {
             for e in self.row_start[r]..self.row_start[r + 1] {
                 let c = self.column[e] as usize;
-                dense[r * depth + c..r * depth + c + B].copy_from_slice(&self.values[e * B..(e + 1) * B]);
+                dense[r * depth + c..r * depth + c + B]
+                    .copy_from_slice(&self.values[e * B..(e + 1) * B]);
             }
         }
         dense
@@ -181,7 +182,9 @@ fn read_tf_blocks<T: Copy + Default + PartialEq, const B: usize>(
         let mut previous = None;
         for (e, &index) in indices.iter().enumerate().take(end).skip(start) {
             if index >= column_blocks {
-                kbail!("sparse weights: row {r} has column index {index}, there are {column_blocks}");
+                kbail!(
+                    "sparse weights: row {r} has column index {index}, there are {column_blocks}"
+                );
             }
             // Sorted, distinct indices keep each dot product in column order, as the
             // dense reference sums it.
@@ -216,9 +219,15 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         (DType::F32, TensorBuf::F32(v)) if weights.dtype == DType::F32 => {
             prepare_f32(ctx, options.activation, geometry, weights, sparsity, v)
         }
-        (DType::I8, TensorBuf::I8(v)) if weights.dtype == DType::I8 => {
-            prepare_i8(ctx, options.activation, geometry, input, weights, sparsity, v)
-        }
+        (DType::I8, TensorBuf::I8(v)) if weights.dtype == DType::I8 => prepare_i8(
+            ctx,
+            options.activation,
+            geometry,
+            input,
+            weights,
+            sparsity,
+            v,
+        ),
         (DType::F32, _) if weights.dtype == DType::I8 => {
             kbail!("sparse int8 weights with float input (sparse hybrid FULLY_CONNECTED) are not supported")
         }
@@ -280,8 +289,9 @@ fn prepare_f32(
     let weights = match parsed {
         Some(w) => w,
         None => {
-            let dense = crate::sparse::densify(sparsity, &weights.shape, &TensorBuf::F32(values.to_vec()))
-                .map_err(|e| KernelError::new(format!("weights ('{}'): {e}", weights.name)))?;
+            let dense =
+                crate::sparse::densify(sparsity, &weights.shape, &TensorBuf::F32(values.to_vec()))
+                    .map_err(|e| KernelError::new(format!("weights ('{}'): {e}", weights.name)))?;
             let TensorBuf::F32(dense) = dense else {
                 kbail!("densified weights are not float32");
             };
@@ -333,7 +343,11 @@ fn row_dot_block4(columns: &[u32], values: &[f32], x: &[f32]) -> f32 {
             }
         }
     }
-    for (c, v) in pairs_c.remainder().iter().zip(pairs_v.remainder().chunks_exact(4)) {
+    for (c, v) in pairs_c
+        .remainder()
+        .iter()
+        .zip(pairs_v.remainder().chunks_exact(4))
+    {
         let c0 = *c as usize;
         if let Some(x0) = x.get(c0..c0 + 4) {
             for j in 0..4 {
@@ -422,7 +436,10 @@ struct SparseFcI8 {
 fn per_tensor(info: &TensorInfo, what: &str) -> Result<(f32, i32), KernelError> {
     match info.scale_zero_point() {
         Some((s, z)) if s.is_finite() && s > 0.0 && (-128..=127).contains(&z) => Ok((s, z as i32)),
-        _ => kbail!("{what} ('{}') needs one positive scale and an int8 zero point", info.name),
+        _ => kbail!(
+            "{what} ('{}') needs one positive scale and an int8 zero point",
+            info.name
+        ),
     }
 }
 
@@ -437,13 +454,19 @@ fn prepare_i8(
 ) -> Result<Prepared, KernelError> {
     let output = ctx.output(0)?;
     if output.dtype != DType::I8 {
-        kbail!("int8 sparse FULLY_CONNECTED must produce int8, the model declares {}", output.dtype);
+        kbail!(
+            "int8 sparse FULLY_CONNECTED must produce int8, the model declares {}",
+            output.dtype
+        );
     }
     if !matches!(
         activation,
         Activation::None | Activation::Relu | Activation::ReluN1To1 | Activation::Relu6
     ) {
-        kbail!("fused activation {} is not supported by quantized FULLY_CONNECTED", activation.name());
+        kbail!(
+            "fused activation {} is not supported by quantized FULLY_CONNECTED",
+            activation.name()
+        );
     }
     let (in_scale, in_zp) = per_tensor(input, "input")?;
     let (out_scale, out_zp) = match output.quantization.as_ref() {
@@ -461,7 +484,9 @@ fn prepare_i8(
     }
     let multipliers = match wq.scale.as_slice() {
         [] => kbail!("int8 weights have no scale"),
-        [w] => vec![quantize_multiplier(effective_scale_per_tensor(in_scale, *w, out_scale))?; g.units],
+        [w] => {
+            vec![quantize_multiplier(effective_scale_per_tensor(in_scale, *w, out_scale))?; g.units]
+        }
         many if many.len() == g.units && wq.quantized_dimension == 0 => many
             .iter()
             .map(|&w| quantize_multiplier(effective_scale_per_channel(in_scale, w, out_scale)))
@@ -475,7 +500,12 @@ fn prepare_i8(
     };
     if let Some(bias) = ctx.opt_input(2) {
         if bias.dtype != DType::I32 || bias.num_elements() != g.units {
-            kbail!("bias must be {} int32 values, got {} {}", g.units, bias.num_elements(), bias.dtype);
+            kbail!(
+                "bias must be {} int32 values, got {} {}",
+                g.units,
+                bias.num_elements(),
+                bias.dtype
+            );
         }
     }
     let range = calculate_activation_range_quantized(activation, out_scale, out_zp, DType::I8)?;
