@@ -185,10 +185,13 @@ fn expect_f32_output(ctx: &PrepareCtx<'_>) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// Input, optional bias and output of a float hybrid kernel.
+type HybridIo<'a, 'b> = (&'a [f32], Option<&'a [f32]>, &'b mut [f32]);
+
 fn run_io<'a, 'b>(
     inputs: &[View<'a>],
     outputs: &'b mut [ViewMut<'_>],
-) -> Result<(&'a [f32], Option<&'a [f32]>, &'b mut [f32]), KernelError> {
+) -> Result<HybridIo<'a, 'b>, KernelError> {
     let input = match inputs.first() {
         Some(v) => v.f32()?,
         None => kbail!("input 0 is missing"),
