@@ -16,6 +16,9 @@ use crate::ir::{Activation, DType, Op, Padding};
 use crate::kbail;
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
+    if super::hybrid::applies(ctx) {
+        return super::hybrid::prepare_conv(ctx);
+    }
     match &ctx.op.op {
         Op::Conv2d(o) => {
             let params = WindowParams {

@@ -14,6 +14,12 @@ use crate::ir::{DType, FullyConnectedOptions, Op};
 use crate::kbail;
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
+    if super::sparse_fc::applies(ctx) {
+        return super::sparse_fc::prepare(ctx);
+    }
+    if super::hybrid::applies(ctx) {
+        return super::hybrid::prepare_fully_connected(ctx);
+    }
     let Op::FullyConnected(options) = &ctx.op.op else {
         kbail!("the fully connected kernel cannot run {}", ctx.op.op.name());
     };

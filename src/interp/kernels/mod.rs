@@ -13,12 +13,14 @@ pub mod conv;
 pub mod densify;
 pub mod elementwise;
 pub mod fully_connected;
+pub mod hybrid;
 pub mod pad;
 pub mod pool;
 pub mod quantize;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub mod sparse_fc;
 pub mod transpose;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
