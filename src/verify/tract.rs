@@ -17,7 +17,11 @@ pub struct TractRunner {
 /// tract's error chains embed multi-line debug dumps of flatbuffer tables; reports need
 /// one line, and the root cause is at the end of the chain.
 fn tract_err(context: &str, e: impl std::fmt::Display) -> VerifyError {
-    let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = e
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let chars: Vec<char> = text.chars().collect();
     let text = if chars.len() > 240 {
         format!("…{}", chars[chars.len() - 200..].iter().collect::<String>())
