@@ -6,9 +6,19 @@
 //! are expanded once at prepare.
 
 use super::common::activation_range_f32;
-use super::conv::clamp;
+use std::marker::PhantomData;
+
+use super::conv::{
+    avx2_available, channel_scales, check_bias_i32, clamp, optional_i32, q8_constant, q8_input,
+    q8_output, q8_params, Q8,
+};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{TensorBuf, View, ViewMut};
+use crate::interp::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel,
+    effective_scale_per_tensor, multiply_by_quantized_multiplier, quantize_multiplier,
+    quantized_range,
+};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, FullyConnectedOptions, Op};
 use crate::kbail;
@@ -25,6 +35,12 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let weights = ctx.input(1)?;
     match (input.dtype, weights.dtype) {
         (DType::F32, DType::F32) => prepare_f32(ctx, options, input, weights),
+        (DType::I8, DType::I8) => {
+            prepare_q8::<i8>(ctx, options, input, weights, FcRequantMode::default())
+        }
+        (DType::U8, DType::U8) => {
+            prepare_q8::<u8>(ctx, options, input, weights, FcRequantMode::default())
+        }
         (i, w) => kbail!("FULLY_CONNECTED with {i} input and {w} weights is not supported"),
     }
 }
@@ -320,6 +336,245 @@ fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
     } else {
         acc + a * b
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// 8-bit quantized FULLY_CONNECTED (int8 per tensor or per channel, uint8 per tensor)
+//
+// acc = Σ (w + w_off)·(x + in_off) + bias, as TFLite's reference kernels accumulate it
+// (wrapping int32). It is computed as Σ (w + w_off)·x + in_off·Σ (w + w_off), with the
+// second sum taken once at prepare, so the inner loop is a plain dot product; in
+// wrapping arithmetic both forms give the same bits.
+
+/// How the int32 accumulator becomes an output value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum FcRequant {
+    /// LiteRT's reference kernel since 2025-04 (commit 9213607, "Make the
+    /// fully_connected ref kernel do requant in float"), what LiteRT 2.3.0's
+    /// BUILTIN_REF runs: `(int32)round(double(acc) * (double(in_s) * double(w_s) /
+    /// double(out_s)))`, half away from zero. One real scale per unit.
+    Double(Vec<f64>),
+    /// The older reference and the optimized kernels: MultiplyByQuantizedMultiplier with
+    /// the multiplier of `PopulateConvolutionQuantizationParams` (per channel) or
+    /// `GetQuantizedConvolutionMultipler` (per tensor, scale product in float).
+    Fixed(Vec<(i32, i32)>),
+}
+
+/// Which [`FcRequant`] `prepare` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum FcRequantMode {
+    #[default]
+    Double,
+    Fixed,
+}
+
+impl FcRequant {
+    #[inline(always)]
+    fn apply(&self, acc: i32, unit: usize) -> i32 {
+        match self {
+            FcRequant::Double(scales) => double_to_i32((f64::from(acc) * scales[unit]).round()),
+            FcRequant::Fixed(m) => {
+                let (m, shift) = m[unit];
+                multiply_by_quantized_multiplier(acc, m, shift)
+            }
+        }
+    }
+}
+
+/// `static_cast<int32_t>(double)` as x86-64's `cvttsd2si` executes it: the "integer
+/// indefinite" `i32::MIN` for values outside the int32 range (undefined in C++).
+fn double_to_i32(x: f64) -> i32 {
+    if x >= -2_147_483_648.0 && x < 2_147_483_648.0 {
+        x as i32
+    } else {
+        i32::MIN
+    }
+}
+
+struct FcQ8<T> {
+    batches: usize,
+    depth: usize,
+    units: usize,
+    /// [units, depth], each weight plus the weight offset, widened to i16.
+    weights: Vec<i16>,
+    /// `in_off · Σ_d (w + w_off)` per unit (wrapping).
+    input_term: Vec<i32>,
+    requant: FcRequant,
+    output_zero_point: i32,
+    range: (i32, i32),
+    avx2: bool,
+    elem: PhantomData<fn() -> T>,
+}
+
+pub(crate) fn prepare_q8<T: Q8>(
+    ctx: &PrepareCtx<'_>,
+    options: &FullyConnectedOptions,
+    input: &TensorInfo,
+    weights: &TensorInfo,
+    mode: FcRequantMode,
+) -> Result<Prepared, KernelError> {
+    let output = ctx.output(0)?;
+    if output.dtype != T::DTYPE {
+        kbail!(
+            "{} input and weights must produce {} output, the model declares {}",
+            T::DTYPE,
+            T::DTYPE,
+            output.dtype
+        );
+    }
+    if weights.sparsity.is_some() {
+        kbail!("sparse {} weights are not supported here", T::DTYPE);
+    }
+    let shape = fc_shape(options, input, weights)?;
+    check_bias_i32(ctx, shape.units)?;
+    let (in_s, in_zp) = q8_params(input.quantization.as_ref(), T::DTYPE, "input")?;
+    let (out_s, out_zp) = q8_params(output.quantization.as_ref(), T::DTYPE, "output")?;
+    let w = channel_scales(weights, shape.units, 0, "weights")?;
+    // The per-channel kernel assumes symmetric weights and ignores their zero points;
+    // the per-tensor one applies the (single) zero point.
+    let weight_offset = if w.per_channel {
+        if T::DTYPE != DType::I8 {
+            kbail!("per-channel weight quantization needs int8 inputs");
+        }
+        0
+    } else {
+        let zp = w.zero_points[0];
+        let (lo, hi) = quantized_range(T::DTYPE)?;
+        if zp < i64::from(lo) || zp > i64::from(hi) {
+            kbail!("weights zero point {zp} is outside the {} range", T::DTYPE);
+        }
+        -(zp as i32)
+    };
+    let requant = match mode {
+        FcRequantMode::Double => FcRequant::Double(
+            w.scales
+                .iter()
+                .map(|&ws| effective_scale_per_channel(in_s, ws, out_s))
+                .collect(),
+        ),
+        FcRequantMode::Fixed => FcRequant::Fixed(
+            w.scales
+                .iter()
+                .map(|&ws| {
+                    quantize_multiplier(if w.per_channel {
+                        effective_scale_per_channel(in_s, ws, out_s)
+                    } else {
+                        effective_scale_per_tensor(in_s, ws, out_s)
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let values = q8_constant::<T>(weights, shape.units * shape.depth, "quantized weights")?;
+    // |w + offset| <= 255 fits i16.
+    let packed: Vec<i16> = values
+        .iter()
+        .map(|&v| (v.widen() + weight_offset) as i16)
+        .collect();
+    let input_offset = -in_zp;
+    let input_term = packed
+        .chunks_exact(shape.depth)
+        .map(|row| {
+            row.iter()
+                .fold(0i32, |s, &w| s.wrapping_add(i32::from(w)))
+                .wrapping_mul(input_offset)
+        })
+        .collect();
+    let range = calculate_activation_range_quantized(options.activation, out_s, out_zp, T::DTYPE)?;
+    Ok(Prepared::new(
+        vec![shape.output],
+        FcQ8::<T> {
+            batches: shape.batches,
+            depth: shape.depth,
+            units: shape.units,
+            weights: packed,
+            input_term,
+            requant,
+            output_zero_point: out_zp,
+            range,
+            avx2: avx2_available(),
+            elem: PhantomData,
+        },
+    ))
+}
+
+impl<T: Q8> Kernel for FcQ8<T> {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = q8_input::<T>(inputs, 0)?;
+        let bias = optional_i32(inputs, 2)?;
+        let out = q8_output::<T>(outputs)?;
+        if input.len() != self.batches * self.depth
+            || out.len() != self.batches * self.units
+            || bias.is_some_and(|b| b.len() != self.units)
+        {
+            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { fc_q8_avx2(self, input, bias, out) };
+            return Ok(());
+        }
+        fc_q8_body(self, input, bias, out);
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fc_q8_avx2<T: Q8>(k: &FcQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    fc_q8_body(k, input, bias, out);
+}
+
+/// Lengths were checked by `run`; `depth` is positive (checked at prepare).
+#[inline(always)]
+fn fc_q8_body<T: Q8>(k: &FcQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    if k.units == 0 {
+        return;
+    }
+    for (x, out_row) in input
+        .chunks_exact(k.depth)
+        .zip(out.chunks_exact_mut(k.units))
+    {
+        for (u, (w, o)) in k
+            .weights
+            .chunks_exact(k.depth)
+            .zip(out_row.iter_mut())
+            .enumerate()
+        {
+            let bias = bias.map_or(0, |b| b[u]);
+            let acc = dot_q8(x, w)
+                .wrapping_add(k.input_term[u])
+                .wrapping_add(bias);
+            let v = k
+                .requant
+                .apply(acc, u)
+                .wrapping_add(k.output_zero_point)
+                .clamp(k.range.0, k.range.1);
+            *o = T::narrow(v);
+        }
+    }
+}
+
+/// Partial sums of the integer dot product (independent lanes for the vectorizer).
+const Q8_LANES: usize = 32;
+
+/// Σ x·w with wrapping int32 sums.
+#[inline(always)]
+fn dot_q8<T: Q8>(x: &[T], w: &[i16]) -> i32 {
+    let (x_chunks, x_tail) = x.as_chunks::<Q8_LANES>();
+    let (w_chunks, w_tail) = w.as_chunks::<Q8_LANES>();
+    let mut acc = [0i32; Q8_LANES];
+    for (xc, wc) in x_chunks.iter().zip(w_chunks) {
+        for j in 0..Q8_LANES {
+            acc[j] = acc[j].wrapping_add(xc[j].widen() * i32::from(wc[j]));
+        }
+    }
+    let mut sum = acc.iter().fold(0i32, |s, &a| s.wrapping_add(a));
+    for (&xv, &wv) in x_tail.iter().zip(w_tail) {
+        sum = sum.wrapping_add(xv.widen() * i32::from(wv));
+    }
+    sum
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@
 //! tests and an average divides by the number of in-image taps, as TFLite does.
 
 use super::common::{activation_range_f32, positive};
-use super::conv::{clamp, nhwc, Window2d, WindowAxis};
+use std::marker::PhantomData;
+
+use super::conv::{clamp, nhwc, q8_input, q8_output, q8_params, Window2d, WindowAxis, Q8};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
+use crate::interp::fixed_point::calculate_activation_range_quantized;
 use crate::interp::KernelError;
 use crate::ir::{DType, Op, Pool2dOptions};
 use crate::kbail;
@@ -54,6 +57,8 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                 },
             ))
         }
+        (DType::I8, DType::I8) => prepare_q8::<i8>(ctx, kind, options),
+        (DType::U8, DType::U8) => prepare_q8::<u8>(ctx, kind, options),
         (i, o) => kbail!("{} from {i} to {o} is not supported", kind.name()),
     }
 }
@@ -167,8 +172,8 @@ fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
 }
 
 /// The in-image part of one pooling window.
-struct Window<'a> {
-    image: &'a [f32],
+struct Window<'a, T = f32> {
+    image: &'a [T],
     row_len: usize,
     channels: usize,
     rows: std::ops::Range<usize>,
@@ -215,6 +220,150 @@ fn pool_chunk<const L: usize>(
         dst[j] = clamp(acc[j], p.range);
     }
     L
+}
+
+// ---------------------------------------------------------------------------------------
+// 8-bit quantized pooling (TFLite `reference_integer_ops` MaxPool / AveragePool)
+//
+// No zero-point arithmetic: TFLite expects the output to share the input's scale and
+// zero point and works on the stored integers directly.
+
+struct PoolQ8<T> {
+    kind: PoolKind,
+    win: Window2d,
+    channels: usize,
+    range: (i32, i32),
+    elem: PhantomData<fn() -> T>,
+}
+
+fn prepare_q8<T: Q8>(
+    ctx: &PrepareCtx<'_>,
+    kind: PoolKind,
+    options: &Pool2dOptions,
+) -> Result<Prepared, KernelError> {
+    let input = ctx.input(0)?;
+    let output = ctx.output(0)?;
+    let [n, h, w, c] = nhwc(input, "input")?;
+    let win = pool_window(options, n, h, w)?;
+    // TFLite only debug-checks that input and output share their parameters, so a
+    // mismatch is not an error; the output's own parameters set the clamp.
+    q8_params(input.quantization.as_ref(), T::DTYPE, "input")?;
+    let (out_s, out_zp) = q8_params(output.quantization.as_ref(), T::DTYPE, "output")?;
+    let range = calculate_activation_range_quantized(options.activation, out_s, out_zp, T::DTYPE)?;
+    // TFLite's average fails at run time on a window with no tap inside the image.
+    let empty = |axis: &WindowAxis| axis.taps.iter().any(|t| t.lo >= t.hi);
+    if kind == PoolKind::Average && n * c > 0 && (empty(&win.h) || empty(&win.w)) {
+        kbail!("AVERAGE_POOL_2D has an output window with no input inside the image");
+    }
+    let shape = vec![n, win.h.output, win.w.output, c];
+    Ok(Prepared::new(
+        vec![shape],
+        PoolQ8::<T> {
+            kind,
+            win,
+            channels: c,
+            range,
+            elem: PhantomData,
+        },
+    ))
+}
+
+impl<T: Q8> Kernel for PoolQ8<T> {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = q8_input::<T>(inputs, 0)?;
+        let out = q8_output::<T>(outputs)?;
+        let (h, w, c) = (self.win.h.input, self.win.w.input, self.channels);
+        let image_len = h * w * c;
+        if input.len() != self.win.batch * image_len
+            || out.len() != self.win.batch * self.win.h.output * self.win.w.output * c
+        {
+            kbail!(
+                "{} buffers do not match the planned shapes",
+                self.kind.name()
+            );
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let mut out_pixels = out.chunks_exact_mut(c);
+        for n in 0..self.win.batch {
+            let image = &input[n * image_len..(n + 1) * image_len];
+            for ty in &self.win.h.taps {
+                for tx in &self.win.w.taps {
+                    let Some(pixel) = out_pixels.next() else {
+                        return Ok(());
+                    };
+                    let window = Window {
+                        image,
+                        row_len: w * c,
+                        channels: c,
+                        rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
+                        cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
+                    };
+                    let mut ch = 0;
+                    while ch < c {
+                        ch += match c - ch {
+                            r if r >= 16 => self.chunk::<16>(&window, ch, pixel),
+                            r if r >= 4 => self.chunk::<4>(&window, ch, pixel),
+                            _ => self.chunk::<1>(&window, ch, pixel),
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Q8> PoolQ8<T> {
+    /// Channels `ch..ch+L` of one window (the caller guarantees they exist); returns L.
+    #[inline(always)]
+    fn chunk<const L: usize>(&self, win: &Window<'_, T>, ch: usize, pixel: &mut [T]) -> usize {
+        let max = self.kind == PoolKind::Max;
+        let lowest = quantized_lowest::<T>();
+        let mut acc = [if max { lowest } else { 0 }; L];
+        for iy in win.rows.clone() {
+            let row = &win.image[iy * win.row_len..(iy + 1) * win.row_len];
+            for ix in win.cols.clone() {
+                let Some(x) = row[ix * win.channels + ch..].first_chunk::<L>() else {
+                    return L;
+                };
+                if max {
+                    for j in 0..L {
+                        acc[j] = acc[j].max(x[j].widen());
+                    }
+                } else {
+                    for j in 0..L {
+                        acc[j] = acc[j].wrapping_add(x[j].widen());
+                    }
+                }
+            }
+        }
+        if !max {
+            // Half away from zero through truncating division, as TFLite rounds.
+            let count = (win.rows.len() * win.cols.len()) as i32;
+            for a in acc.iter_mut() {
+                *a = if *a > 0 {
+                    a.wrapping_add(count / 2) / count
+                } else {
+                    a.wrapping_sub(count / 2) / count
+                };
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            pixel[ch + j] = T::narrow((*a).clamp(self.range.0, self.range.1));
+        }
+        L
+    }
+}
+
+/// The smallest value of an 8-bit type, where TFLite starts a max.
+fn quantized_lowest<T: Q8>() -> i32 {
+    if T::DTYPE == DType::I8 {
+        -128
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
