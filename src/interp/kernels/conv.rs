@@ -11,12 +11,11 @@ use std::sync::Mutex;
 
 use super::common::{activation_range_f32, positive, window_dim};
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::value::{View, ViewMut};
 use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel,
-    effective_scale_per_tensor, multiply_by_quantized_multiplier, quantize_multiplier,
-    quantized_range,
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
 };
+use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, Op, Padding, Quantization};
 use crate::kbail;
@@ -760,7 +759,12 @@ struct DepthwiseShape {
 
 impl DepthwiseShape {
     fn output_shape(&self) -> Vec<usize> {
-        vec![self.win.batch, self.win.h.output, self.win.w.output, self.out_c]
+        vec![
+            self.win.batch,
+            self.win.h.output,
+            self.win.w.output,
+            self.out_c,
+        ]
     }
 }
 
@@ -1055,7 +1059,10 @@ pub(crate) fn channel_scales(
     what: &str,
 ) -> Result<ChannelScales, KernelError> {
     let Some(q) = info.quantization.as_ref() else {
-        kbail!("{what} is {} but has no quantization parameters", info.dtype);
+        kbail!(
+            "{what} is {} but has no quantization parameters",
+            info.dtype
+        );
     };
     let per_channel = match q.scale.len() {
         0 => kbail!("{what} is {} but has no scales", info.dtype),
@@ -1307,7 +1314,13 @@ fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
                     // padded to a multiple of 8, so every block reads inside them).
                     let mut j = 0;
                     while j < s.group_out {
-                        let at = ConvAt { image, ty, tx, g, j };
+                        let at = ConvAt {
+                            image,
+                            ty,
+                            tx,
+                            g,
+                            j,
+                        };
                         j += if s.group_out - j > LANES {
                             conv_q8_block::<T, BLOCK>(k, &at, bias, pixel)
                         } else {
@@ -1434,23 +1447,13 @@ impl<T: Q8> Kernel for DepthwiseQ8<T> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn depthwise_q8_avx2<T: Q8>(
-    k: &DepthwiseQ8<T>,
-    input: &[T],
-    bias: Option<&[i32]>,
-    out: &mut [T],
-) {
+fn depthwise_q8_avx2<T: Q8>(k: &DepthwiseQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
     depthwise_q8_body(k, input, bias, out);
 }
 
 /// Lengths were checked by `run`; tap ranges keep every read inside the image.
 #[inline(always)]
-fn depthwise_q8_body<T: Q8>(
-    k: &DepthwiseQ8<T>,
-    input: &[T],
-    bias: Option<&[i32]>,
-    out: &mut [T],
-) {
+fn depthwise_q8_body<T: Q8>(k: &DepthwiseQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
     let s = &k.shape;
     let image_len = s.win.h.input * s.win.w.input * s.in_c;
     let mut pixels = out.chunks_exact_mut(s.out_c);
@@ -2655,7 +2658,14 @@ mod q8_tests {
         if let Some(q) = w.quant.as_mut() {
             q.zero_point = vec![0, 3];
         }
-        assert!(run_q8(op(), &[Some(x.clone()), Some(w.clone()), None], DType::I8, 1.0, 0).is_err());
+        assert!(run_q8(
+            op(),
+            &[Some(x.clone()), Some(w.clone()), None],
+            DType::I8,
+            1.0,
+            0
+        )
+        .is_err());
         // Per-channel table along the wrong axis.
         let w = per_channel(&[2, 1, 1, 1], vec![1, 1], vec![1.0, 1.0], 3);
         assert!(run_q8(op(), &[Some(x.clone()), Some(w), None], DType::I8, 1.0, 0).is_err());
@@ -2733,7 +2743,9 @@ mod q8_tests {
         let (lo, hi) = if unsigned { (0, 255) } else { (-128, 127) };
         let dtype = if unsigned { DType::U8 } else { DType::I8 };
         let vals = |n: usize, rng: &mut Rng| -> Vec<i32> {
-            (0..n).map(|_| lo + rng.range(0, (hi - lo) as usize) as i32).collect()
+            (0..n)
+                .map(|_| lo + rng.range(0, (hi - lo) as usize) as i32)
+                .collect()
         };
         let n = rng.range(1, 2);
         let h = rng.range(1, 9);
@@ -2762,7 +2774,13 @@ mod q8_tests {
         let out_s = 0.05 + rng.unit().abs() * 0.5;
         let in_zp = lo + rng.range(0, 255) as i32;
         let out_zp = lo + rng.range(0, 255) as i32;
-        let x = per_tensor(dtype, &[n, h, w, c], vals(n * h * w * c, rng), in_s, in_zp as i64);
+        let x = per_tensor(
+            dtype,
+            &[n, h, w, c],
+            vals(n * h * w * c, rng),
+            in_s,
+            in_zp as i64,
+        );
         let wlen: usize = filter_shape.iter().product();
         let axis = if depthwise { 3 } else { 0 };
         let (wq, mults, w_off) = if unsigned {
@@ -2772,14 +2790,24 @@ mod q8_tests {
             let m = quantize_multiplier(effective_scale_per_tensor(in_s, ws, out_s)).unwrap();
             (q, vec![m; out_c], -wzp)
         } else {
-            let scales: Vec<f32> = (0..out_c).map(|_| 0.002 + rng.unit().abs() * 0.02).collect();
+            let scales: Vec<f32> = (0..out_c)
+                .map(|_| 0.002 + rng.unit().abs() * 0.02)
+                .collect();
             let m = scales
                 .iter()
-                .map(|&ws| quantize_multiplier(effective_scale_per_channel(in_s, ws, out_s)).unwrap())
+                .map(|&ws| {
+                    quantize_multiplier(effective_scale_per_channel(in_s, ws, out_s)).unwrap()
+                })
                 .collect();
-            (per_channel(&filter_shape, vals(wlen, rng), scales, axis), m, 0)
+            (
+                per_channel(&filter_shape, vals(wlen, rng), scales, axis),
+                m,
+                0,
+            )
         };
-        let b: Vec<i32> = (0..out_c).map(|_| rng.range(0, 20000) as i32 - 10000).collect();
+        let b: Vec<i32> = (0..out_c)
+            .map(|_| rng.range(0, 20000) as i32 - 10000)
+            .collect();
         let with_bias = rng.range(0, 3) > 0;
         let range = calculate_activation_range_quantized(act, out_s, out_zp, dtype).unwrap();
         let want = reference(
@@ -2804,7 +2832,10 @@ mod q8_tests {
             PORTABLE_ONLY.with(|p| p.set(portable));
             let (_, got) = run_q8(op.clone(), &ins, dtype, out_s, out_zp as i64).unwrap();
             PORTABLE_ONLY.with(|p| p.set(false));
-            assert_eq!(got, want, "depthwise {depthwise} unsigned {unsigned} portable {portable}");
+            assert_eq!(
+                got, want,
+                "depthwise {depthwise} unsigned {unsigned} portable {portable}"
+            );
         }
     }
 

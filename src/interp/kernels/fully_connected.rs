@@ -13,12 +13,11 @@ use super::conv::{
     q8_output, q8_params, Q8,
 };
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel,
-    effective_scale_per_tensor, multiply_by_quantized_multiplier, quantize_multiplier,
-    quantized_range,
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
 };
+use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, FullyConnectedOptions, Op};
 use crate::kbail;
@@ -365,6 +364,9 @@ pub(crate) enum FcRequant {
 pub(crate) enum FcRequantMode {
     #[default]
     Double,
+    /// Only tests select it (to show what the fixtures and LiteRT's source decide);
+    /// it costs a match arm at prepare.
+    #[cfg_attr(not(test), allow(dead_code))]
     Fixed,
 }
 
@@ -403,7 +405,7 @@ impl FcRequant {
 /// `static_cast<int32_t>(double)` as x86-64's `cvttsd2si` executes it: the "integer
 /// indefinite" `i32::MIN` for values outside the int32 range (undefined in C++).
 fn double_to_i32(x: f64) -> i32 {
-    if x >= -2_147_483_648.0 && x < 2_147_483_648.0 {
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&x) {
         x as i32
     } else {
         i32::MIN
@@ -1017,15 +1019,28 @@ mod q8_tests {
         let (TensorBuf::I8(x), TensorBuf::I8(y)) = (&input.data, &want.data) else {
             panic!("{name}: int8 fixture expected");
         };
-        let (rows, per_in, per_out) = (input.shape[0], x.len() / input.shape[0], y.len() / input.shape[0]);
+        let (rows, per_in, per_out) = (
+            input.shape[0],
+            x.len() / input.shape[0],
+            y.len() / input.shape[0],
+        );
         let mut bad = 0;
         for i in 0..rows {
             let mut shape = input.shape.clone();
             shape[0] = 1;
-            let one = Value::new(shape, TensorBuf::I8(x[i * per_in..(i + 1) * per_in].to_vec()));
+            let one = Value::new(
+                shape,
+                TensorBuf::I8(x[i * per_in..(i + 1) * per_in].to_vec()),
+            );
             let out = interp.run(&[one]).unwrap();
-            let TensorBuf::I8(got) = &out[0].data else { panic!("int8 output expected") };
-            bad += got.iter().zip(&y[i * per_out..(i + 1) * per_out]).filter(|(a, b)| a != b).count();
+            let TensorBuf::I8(got) = &out[0].data else {
+                panic!("int8 output expected")
+            };
+            bad += got
+                .iter()
+                .zip(&y[i * per_out..(i + 1) * per_out])
+                .filter(|(a, b)| a != b)
+                .count();
         }
         MODE_OVERRIDE.with(|m| m.set(None));
         bad
@@ -1048,17 +1063,24 @@ mod q8_tests {
     #[ignore = "slow; run in release with --nocapture to compare the two requantizations"]
     fn requantizations_over_all_mnist() {
         use crate::interp::{Interpreter, Value};
-        let mnist = crate::data::load(&crate::data::default_dir(), crate::data::Split::Test).unwrap();
+        let mnist =
+            crate::data::load(&crate::data::default_dir(), crate::data::Split::Test).unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite");
         for name in ["mnist_mlp_int8", "mnist_cnn_int8"] {
             let model = crate::tflite::read_file(&dir.join(format!("{name}.tflite"))).unwrap();
             let input = &model.graph.tensors[model.graph.inputs[0]];
-            let batch = crate::verify::accuracy::mnist_batch(input, &mnist.images, mnist.count).unwrap();
+            let batch =
+                crate::verify::accuracy::mnist_batch(input, &mnist.images, mnist.count).unwrap();
             let mut outs = vec![];
             for mode in [FcRequantMode::Double, FcRequantMode::Fixed] {
                 MODE_OVERRIDE.with(|m| m.set(Some(mode)));
                 let mut interp = Interpreter::new(model.clone()).unwrap();
-                outs.push(interp.run(&[Value::new(batch.shape.clone(), batch.data.clone())]).unwrap().remove(0));
+                outs.push(
+                    interp
+                        .run(&[Value::new(batch.shape.clone(), batch.data.clone())])
+                        .unwrap()
+                        .remove(0),
+                );
                 MODE_OVERRIDE.with(|m| m.set(None));
             }
             let (a, b) = (outs[0].data.to_f64(), outs[1].data.to_f64());
@@ -1094,7 +1116,10 @@ mod q8_tests {
         }
         // The dispatch (default mode) agrees.
         let ins = [Some(x), Some(w), Some(bias(vec![5, 1]))];
-        assert_eq!(run_q8(fc_op(), &ins, DType::I8, 1.0, -1).unwrap(), (vec![1, 2], vec![0, -4]));
+        assert_eq!(
+            run_q8(fc_op(), &ins, DType::I8, 1.0, -1).unwrap(),
+            (vec![1, 2], vec![0, -4])
+        );
     }
 
     #[test]
@@ -1158,14 +1183,21 @@ mod q8_tests {
         for case in 0..300 {
             let unsigned = case % 3 == 2;
             let per_chan = !unsigned && case % 2 == 0;
-            let (dtype, lo) = if unsigned { (DType::U8, 0) } else { (DType::I8, -128) };
+            let (dtype, lo) = if unsigned {
+                (DType::U8, 0)
+            } else {
+                (DType::I8, -128)
+            };
             let depth = rng.range(1, 300);
             let units = rng.range(1, 20);
             let batches = rng.range(1, 3);
-            let mut vals = |n: usize| -> Vec<i32> { (0..n).map(|_| lo + rng.range(0, 255) as i32).collect() };
+            let mut vals =
+                |n: usize| -> Vec<i32> { (0..n).map(|_| lo + rng.range(0, 255) as i32).collect() };
             let xv = vals(batches * depth);
             let wv = vals(units * depth);
-            let b: Vec<i32> = (0..units).map(|u| (u as i32 * 7919) % 20001 - 10000).collect();
+            let b: Vec<i32> = (0..units)
+                .map(|u| (u as i32 * 7919) % 20001 - 10000)
+                .collect();
             let in_s = 0.01;
             let out_s = 0.7;
             let in_zp = lo + 17;
@@ -1174,7 +1206,11 @@ mod q8_tests {
             let x = per_tensor(dtype, &[batches, depth], xv.clone(), in_s, in_zp as i64);
             let (w, scales, w_off) = if per_chan {
                 let scales: Vec<f32> = (0..units).map(|u| 0.001 + u as f32 * 0.0003).collect();
-                (per_channel(&[units, depth], wv.clone(), scales.clone(), 0), scales, 0)
+                (
+                    per_channel(&[units, depth], wv.clone(), scales.clone(), 0),
+                    scales,
+                    0,
+                )
             } else {
                 let wzp = if unsigned { 128 } else { 3 };
                 let q = per_tensor(dtype, &[units, depth], wv.clone(), 0.004, wzp).constant();
@@ -1185,13 +1221,30 @@ mod q8_tests {
                 let s = f64::from(in_s) * f64::from(scales[u]) / f64::from(out_s);
                 (f64::from(acc) * s).round() as i32
             };
-            let want = reference(&xv, &wv, Some(&b), depth, (-in_zp, w_off, out_zp), &double, range);
-            let mut options = FullyConnectedOptions::default();
-            options.activation = act;
+            let want = reference(
+                &xv,
+                &wv,
+                Some(&b),
+                depth,
+                (-in_zp, w_off, out_zp),
+                &double,
+                range,
+            );
+            let options = FullyConnectedOptions {
+                activation: act,
+                ..Default::default()
+            };
             let ins = [Some(x), Some(w), Some(bias(b.clone()))];
             for portable in [false, true] {
                 super::super::conv::PORTABLE_ONLY.with(|p| p.set(portable));
-                let (_, got) = run_q8(Op::FullyConnected(options.clone()), &ins, dtype, out_s, out_zp as i64).unwrap();
+                let (_, got) = run_q8(
+                    Op::FullyConnected(options.clone()),
+                    &ins,
+                    dtype,
+                    out_s,
+                    out_zp as i64,
+                )
+                .unwrap();
                 super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(got, want, "case {case}");
             }

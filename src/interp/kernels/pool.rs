@@ -10,8 +10,8 @@ use std::marker::PhantomData;
 
 use super::conv::{clamp, nhwc, q8_input, q8_output, q8_params, Window2d, WindowAxis, Q8};
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::value::{View, ViewMut};
 use crate::interp::fixed_point::calculate_activation_range_quantized;
+use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{DType, Op, Pool2dOptions};
 use crate::kbail;
@@ -647,7 +647,13 @@ mod q8_tests {
     #[test]
     fn max_then_fused_activation_clamp() {
         // RELU6 at scale 0.5, zp -5: clamp to [-5, -5 + 12] = [-5, 7].
-        let x = per_tensor(DType::I8, &[1, 1, 2, 3], vec![-100, 3, 50, -90, 6, 20], 0.5, -5);
+        let x = per_tensor(
+            DType::I8,
+            &[1, 1, 2, 3],
+            vec![-100, 3, 50, -90, 6, 20],
+            0.5,
+            -5,
+        );
         let (_, y) = run_q8(
             op(true, Padding::Valid, 1, 1, Activation::None),
             &[Some(x.clone())],
@@ -671,7 +677,15 @@ mod q8_tests {
     }
 
     /// TFLite's reference pooling loop.
-    fn reference(max: bool, x: &[i32], [n, h, w, c]: [usize; 4], k: usize, s: usize, p: Padding, range: (i32, i32)) -> Vec<i32> {
+    fn reference(
+        max: bool,
+        x: &[i32],
+        [n, h, w, c]: [usize; 4],
+        k: usize,
+        s: usize,
+        p: Padding,
+        range: (i32, i32),
+    ) -> Vec<i32> {
         let (oh, ph) = window_dim(p, h, k, s, 1).unwrap();
         let (ow, pw) = window_dim(p, w, k, s, 1).unwrap();
         let mut out = vec![];
@@ -693,7 +707,11 @@ mod q8_tests {
                             }
                         }
                         if !max {
-                            acc = if acc > 0 { (acc + count / 2) / count } else { (acc - count / 2) / count };
+                            acc = if acc > 0 {
+                                (acc + count / 2) / count
+                            } else {
+                                (acc - count / 2) / count
+                            };
                         }
                         out.push(acc.clamp(range.0, range.1));
                     }
@@ -708,13 +726,26 @@ mod q8_tests {
         let mut rng = Rng(42);
         for _ in 0..300 {
             let unsigned = rng.range(0, 1) == 1;
-            let (dtype, lo) = if unsigned { (DType::U8, 0) } else { (DType::I8, -128) };
-            let dims = [rng.range(1, 2), rng.range(1, 9), rng.range(1, 9), rng.range(1, 40)];
+            let (dtype, lo) = if unsigned {
+                (DType::U8, 0)
+            } else {
+                (DType::I8, -128)
+            };
+            let dims = [
+                rng.range(1, 2),
+                rng.range(1, 9),
+                rng.range(1, 9),
+                rng.range(1, 40),
+            ];
             let len = dims.iter().product();
             let values: Vec<i32> = (0..len).map(|_| lo + rng.range(0, 255) as i32).collect();
             let max = rng.range(0, 1) == 1;
             let (k, s) = (rng.range(1, 4), rng.range(1, 3));
-            let padding = if rng.range(0, 1) == 1 { Padding::Same } else { Padding::Valid };
+            let padding = if rng.range(0, 1) == 1 {
+                Padding::Same
+            } else {
+                Padding::Valid
+            };
             let act = [Activation::None, Activation::Relu, Activation::Relu6][rng.range(0, 2)];
             let zp = lo as i64 + rng.range(0, 255) as i64;
             let x = per_tensor(dtype, &dims, values.clone(), 0.1, zp);

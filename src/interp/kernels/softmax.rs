@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use super::conv::{q8_input, q8_output, q8_params, Q8};
 use super::shape::{check_len, expect_output_dtype};
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::value::{View, ViewMut};
 use crate::interp::fixed_point::SoftmaxParams;
+use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, Op};
 use crate::kbail;
@@ -60,8 +60,7 @@ struct SoftmaxQ8<T> {
 
 /// One row of the reference algorithm for an 8-bit type.
 trait SoftmaxRow: Q8 {
-    fn row(params: &SoftmaxParams, input: &[Self], output: &mut [Self])
-        -> Result<(), KernelError>;
+    fn row(params: &SoftmaxParams, input: &[Self], output: &mut [Self]) -> Result<(), KernelError>;
 }
 
 impl SoftmaxRow for i8 {
@@ -199,5 +198,55 @@ mod tests {
         let y = softmax(1.0, vec![2, 1, 2], vec![0.0, 0.0, 5.0, 5.0]).unwrap();
         assert_eq!(y, vec![0.5; 4]);
         assert!(softmax(1.0, vec![], vec![1.0]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod q8_tests {
+    use crate::interp::kernels::conv::q8test::{per_tensor, run_q8};
+    use crate::ir::{DType, Op};
+
+    fn softmax(dtype: DType, x: Vec<i32>, in_s: f32, out_zp: i64) -> Result<Vec<i32>, String> {
+        let n = x.len();
+        let x = per_tensor(dtype, &[1, n], x, in_s, 0);
+        run_q8(
+            Op::Softmax { beta: 1.0 },
+            &[Some(x)],
+            dtype,
+            1.0 / 256.0,
+            out_zp,
+        )
+        .map(|(_, y)| y)
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn probabilities_in_steps_of_1_256() {
+        // A far larger logit takes everything: 256/256 saturates to 127, the rest are
+        // below diff_min and give exactly the minimum.
+        assert_eq!(
+            softmax(DType::I8, vec![127, -128, -128], 1.0, -128).unwrap(),
+            vec![127, -128, -128]
+        );
+        // Two equal logits: 1/2 each = 128/256, i.e. 0 for int8 and 128 for uint8.
+        assert_eq!(
+            softmax(DType::I8, vec![5, 5], 0.1, -128).unwrap(),
+            vec![0, 0]
+        );
+        assert_eq!(
+            softmax(DType::U8, vec![7, 7], 0.1, 0).unwrap(),
+            vec![128, 128]
+        );
+        // Four equal logits: 64/256 each.
+        assert_eq!(
+            softmax(DType::I8, vec![-3; 4], 0.1, -128).unwrap(),
+            vec![-64; 4]
+        );
+    }
+
+    #[test]
+    fn output_quantization_is_enforced() {
+        assert!(softmax(DType::I8, vec![1, 2], 0.1, 0).is_err());
+        assert!(softmax(DType::U8, vec![1, 2], 0.1, -128).is_err());
     }
 }
