@@ -6,13 +6,18 @@
 //! column (so inner loops need no bounds tests and padding costs nothing), and a copy of
 //! the conv filter repacked so the innermost loop runs over contiguous output channels.
 
+use std::marker::PhantomData;
 use std::sync::Mutex;
 
 use super::common::{activation_range_f32, positive, window_dim};
 use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
-use crate::ir::{Activation, DType, Op, Padding};
+use crate::ir::{Activation, DType, Op, Padding, Quantization};
 use crate::kbail;
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
@@ -215,6 +220,8 @@ fn prepare_conv(ctx: &PrepareCtx<'_>, params: &WindowParams) -> Result<Prepared,
     let filter = ctx.input(1)?;
     match (input.dtype, filter.dtype) {
         (DType::F32, DType::F32) => prepare_conv_f32(ctx, params, input, filter),
+        (DType::I8, DType::I8) => prepare_conv_q8::<i8>(ctx, params, input, filter),
+        (DType::U8, DType::U8) => prepare_conv_q8::<u8>(ctx, params, input, filter),
         (i, f) => kbail!("CONV_2D with {i} input and {f} filter is not supported"),
     }
 }
@@ -252,7 +259,18 @@ impl ConvShape {
     /// Rewrites a [out_c, k_h, k_w, group_in] filter as
     /// [groups, k_h, k_w, group_in, group_out_padded] (zero padded) into `packed`.
     fn pack_filter(&self, filter: &[f32], packed: &mut [f32]) {
-        packed.fill(0.0);
+        self.pack_filter_with(filter, packed, |w| w);
+    }
+
+    /// [`ConvShape::pack_filter`] with each value converted by `convert` (the integer
+    /// kernels widen and fold in the filter offset); padding stays `D::default()`.
+    fn pack_filter_with<S: Copy, D: Copy + Default>(
+        &self,
+        filter: &[S],
+        packed: &mut [D],
+        convert: impl Fn(S) -> D,
+    ) {
+        packed.fill(D::default());
         let tap_len = self.group_in * self.group_out_padded;
         for g in 0..self.groups {
             for j in 0..self.group_out {
@@ -262,7 +280,7 @@ impl ConvShape {
                         let src = ((oc * self.k_h + ky) * self.k_w + kx) * self.group_in;
                         let dst = ((g * self.k_h + ky) * self.k_w + kx) * tap_len + j;
                         for ic in 0..self.group_in {
-                            packed[dst + ic * self.group_out_padded] = filter[src + ic];
+                            packed[dst + ic * self.group_out_padded] = convert(filter[src + ic]);
                         }
                     }
                 }
@@ -286,13 +304,12 @@ struct ConvF32 {
     fused: bool,
 }
 
-fn prepare_conv_f32(
-    ctx: &PrepareCtx<'_>,
+/// Validates a CONV_2D input and filter and resolves the geometry both element types use.
+fn conv_shape(
     params: &WindowParams,
     input: &TensorInfo,
     filter: &TensorInfo,
-) -> Result<Prepared, KernelError> {
-    expect_f32_output(ctx, input.dtype, filter.dtype)?;
+) -> Result<ConvShape, KernelError> {
     let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
     let [out_c, k_h, k_w, group_in] = nhwc(filter, "filter")?;
     if group_in == 0 || !in_c.is_multiple_of(group_in) {
@@ -304,11 +321,9 @@ fn prepare_conv_f32(
     if groups == 0 || !out_c.is_multiple_of(groups) {
         kbail!("{out_c} output channels cannot be split into {groups} groups");
     }
-    check_bias(ctx, out_c)?;
-    let range = activation_range_f32(params.activation)?;
     let win = window2d(params, n, in_h, in_w, k_h, k_w)?;
     let group_out = out_c / groups;
-    let shape = ConvShape {
+    Ok(ConvShape {
         in_c,
         group_in,
         groups,
@@ -319,7 +334,20 @@ fn prepare_conv_f32(
         k_w,
         contiguous_taps: groups == 1 && win.w.dilation == 1,
         win,
-    };
+    })
+}
+
+fn prepare_conv_f32(
+    ctx: &PrepareCtx<'_>,
+    params: &WindowParams,
+    input: &TensorInfo,
+    filter: &TensorInfo,
+) -> Result<Prepared, KernelError> {
+    expect_f32_output(ctx, input.dtype, filter.dtype)?;
+    let shape = conv_shape(params, input, filter)?;
+    let (n, out_c) = (shape.win.batch, shape.out_c);
+    check_bias(ctx, out_c)?;
+    let range = activation_range_f32(params.activation)?;
     let output_shape = vec![n, shape.win.h.output, shape.win.w.output, out_c];
     let packed_len = shape.packed_len();
     let filter = match filter.constant.as_deref() {
@@ -716,6 +744,8 @@ fn prepare_depthwise(ctx: &PrepareCtx<'_>, params: &WindowParams) -> Result<Prep
     let filter = ctx.input(1)?;
     match (input.dtype, filter.dtype) {
         (DType::F32, DType::F32) => prepare_depthwise_f32(ctx, params, input, filter),
+        (DType::I8, DType::I8) => prepare_depthwise_q8::<i8>(ctx, params, input, filter),
+        (DType::U8, DType::U8) => prepare_depthwise_q8::<u8>(ctx, params, input, filter),
         (i, f) => kbail!("DEPTHWISE_CONV_2D with {i} input and {f} filter is not supported"),
     }
 }
@@ -728,6 +758,45 @@ struct DepthwiseShape {
     out_c: usize,
     k_h: usize,
     k_w: usize,
+}
+
+impl DepthwiseShape {
+    fn output_shape(&self) -> Vec<usize> {
+        vec![
+            self.win.batch,
+            self.win.h.output,
+            self.win.w.output,
+            self.out_c,
+        ]
+    }
+}
+
+/// Validates a DEPTHWISE_CONV_2D input and filter and resolves the geometry.
+fn depthwise_shape(
+    params: &WindowParams,
+    input: &TensorInfo,
+    filter: &TensorInfo,
+) -> Result<DepthwiseShape, KernelError> {
+    let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
+    let [one, k_h, k_w, out_c] = nhwc(filter, "filter")?;
+    if one != 1 {
+        kbail!(
+            "depthwise filter must have shape [1, KH, KW, C], got {:?}",
+            filter.shape
+        );
+    }
+    if in_c == 0 || !out_c.is_multiple_of(in_c) {
+        kbail!("filter has {out_c} output channels, not a multiple of the input's {in_c} channels");
+    }
+    let win = window2d(params, n, in_h, in_w, k_h, k_w)?;
+    Ok(DepthwiseShape {
+        win,
+        in_c,
+        multiplier: out_c / in_c,
+        out_c,
+        k_h,
+        k_w,
+    })
 }
 
 struct DepthwiseF32 {
@@ -743,29 +812,10 @@ fn prepare_depthwise_f32(
     filter: &TensorInfo,
 ) -> Result<Prepared, KernelError> {
     expect_f32_output(ctx, input.dtype, filter.dtype)?;
-    let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
-    let [one, k_h, k_w, out_c] = nhwc(filter, "filter")?;
-    if one != 1 {
-        kbail!(
-            "depthwise filter must have shape [1, KH, KW, C], got {:?}",
-            filter.shape
-        );
-    }
-    if in_c == 0 || !out_c.is_multiple_of(in_c) {
-        kbail!("filter has {out_c} output channels, not a multiple of the input's {in_c} channels");
-    }
-    check_bias(ctx, out_c)?;
+    let shape = depthwise_shape(params, input, filter)?;
+    check_bias(ctx, shape.out_c)?;
     let range = activation_range_f32(params.activation)?;
-    let win = window2d(params, n, in_h, in_w, k_h, k_w)?;
-    let output_shape = vec![n, win.h.output, win.w.output, out_c];
-    let shape = DepthwiseShape {
-        win,
-        in_c,
-        multiplier: out_c / in_c,
-        out_c,
-        k_h,
-        k_w,
-    };
+    let output_shape = shape.output_shape();
     Ok(Prepared::new(
         vec![output_shape],
         DepthwiseF32 {
@@ -883,6 +933,605 @@ fn depthwise_f32_body<const FUSED: bool>(
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// 8-bit quantized convolutions (int8 per channel, uint8 per tensor)
+//
+// Both follow TFLite's reference kernels: acc = Σ (w + w_off)·(x + in_off) over the taps
+// inside the image, plus the int32 bias, then MultiplyByQuantizedMultiplier with the
+// output channel's multiplier, plus the output zero point, clamped to the fused
+// activation's range. Every product fits in i32 and the sums wrap as the compiled C++
+// does, so the order of accumulation does not change a single bit of the result.
+
+/// An 8-bit quantized element type: int8 (the current spec) or uint8 (legacy models).
+pub(crate) trait Q8: Copy + Send + Sync + 'static {
+    const DTYPE: DType;
+    fn widen(self) -> i32;
+    /// `value` must already lie in the type's range.
+    fn narrow(value: i32) -> Self;
+    fn slice<'a>(view: &View<'a>) -> Result<&'a [Self], KernelError>;
+    fn slice_mut<'a>(view: &'a mut ViewMut<'_>) -> Result<&'a mut [Self], KernelError>;
+}
+
+impl Q8 for i8 {
+    const DTYPE: DType = DType::I8;
+    #[inline(always)]
+    fn widen(self) -> i32 {
+        i32::from(self)
+    }
+    #[inline(always)]
+    fn narrow(value: i32) -> i8 {
+        value as i8
+    }
+    fn slice<'a>(view: &View<'a>) -> Result<&'a [i8], KernelError> {
+        view.i8()
+    }
+    fn slice_mut<'a>(view: &'a mut ViewMut<'_>) -> Result<&'a mut [i8], KernelError> {
+        view.i8()
+    }
+}
+
+impl Q8 for u8 {
+    const DTYPE: DType = DType::U8;
+    #[inline(always)]
+    fn widen(self) -> i32 {
+        i32::from(self)
+    }
+    #[inline(always)]
+    fn narrow(value: i32) -> u8 {
+        value as u8
+    }
+    fn slice<'a>(view: &View<'a>) -> Result<&'a [u8], KernelError> {
+        view.u8()
+    }
+    fn slice_mut<'a>(view: &'a mut ViewMut<'_>) -> Result<&'a mut [u8], KernelError> {
+        view.u8()
+    }
+}
+
+/// Input `i` as 8-bit elements.
+pub(crate) fn q8_input<'a, T: Q8>(inputs: &[View<'a>], i: usize) -> Result<&'a [T], KernelError> {
+    match inputs.get(i) {
+        Some(v) => T::slice(v),
+        None => kbail!("input {i} is missing"),
+    }
+}
+
+/// Output 0 as 8-bit elements.
+pub(crate) fn q8_output<'a, T: Q8>(
+    outputs: &'a mut [ViewMut<'_>],
+) -> Result<&'a mut [T], KernelError> {
+    match outputs.first_mut() {
+        Some(v) => T::slice_mut(v),
+        None => kbail!("output 0 is missing"),
+    }
+}
+
+/// The optional int32 bias (input 2).
+pub(crate) fn optional_i32<'a>(
+    inputs: &[View<'a>],
+    i: usize,
+) -> Result<Option<&'a [i32]>, KernelError> {
+    match inputs.get(i) {
+        None | Some(View::Absent) => Ok(None),
+        Some(v) => v.i32().map(Some),
+    }
+}
+
+/// Per-tensor (scale, zero point) of an 8-bit activation, checked usable: a positive
+/// finite scale and a zero point inside the type's range.
+pub(crate) fn q8_params(
+    quantization: Option<&Quantization>,
+    dtype: DType,
+    what: &str,
+) -> Result<(f32, i32), KernelError> {
+    let Some(q) = quantization else {
+        kbail!("{what} is {dtype} but has no quantization parameters");
+    };
+    let (scale, zero_point) = match (q.scale.as_slice(), q.zero_point.as_slice()) {
+        ([s], [z]) => (*s, *z),
+        ([s], []) => (*s, 0),
+        (s, _) => kbail!(
+            "{what} must be quantized per tensor, it has {} scales",
+            s.len()
+        ),
+    };
+    if !(scale.is_finite() && scale > 0.0) {
+        kbail!("{what} has the unusable scale {scale}");
+    }
+    let (lo, hi) = quantized_range(dtype)?;
+    if zero_point < i64::from(lo) || zero_point > i64::from(hi) {
+        kbail!("{what} has zero point {zero_point}, outside the {dtype} range");
+    }
+    Ok((scale, zero_point as i32))
+}
+
+/// Quantization of a weight tensor along output channels: one (scale, zero point) per
+/// channel, broadcast from a single pair when quantized per tensor. `per_channel` tells
+/// which it was. A per-channel table must run along `axis` and have one entry per
+/// channel.
+pub(crate) struct ChannelScales {
+    pub scales: Vec<f32>,
+    pub zero_points: Vec<i64>,
+    pub per_channel: bool,
+}
+
+pub(crate) fn channel_scales(
+    info: &TensorInfo,
+    channels: usize,
+    axis: usize,
+    what: &str,
+) -> Result<ChannelScales, KernelError> {
+    let Some(q) = info.quantization.as_ref() else {
+        kbail!(
+            "{what} is {} but has no quantization parameters",
+            info.dtype
+        );
+    };
+    let per_channel = match q.scale.len() {
+        0 => kbail!("{what} is {} but has no scales", info.dtype),
+        1 => false,
+        n if n == channels && q.quantized_dimension == axis => true,
+        n => kbail!(
+            "{what} has {n} scales along dimension {}, expected 1 or {channels} along dimension {axis}",
+            q.quantized_dimension
+        ),
+    };
+    let scales = if per_channel {
+        q.scale.clone()
+    } else {
+        vec![q.scale[0]; channels]
+    };
+    if let Some(bad) = scales.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
+        kbail!("{what} has the unusable scale {bad}");
+    }
+    let zero_points = match q.zero_point.len() {
+        0 => vec![0; channels],
+        1 => vec![q.zero_point[0]; channels],
+        n if n == channels => q.zero_point.clone(),
+        n => kbail!("{what} has {n} zero points for {channels} channels"),
+    };
+    Ok(ChannelScales {
+        scales,
+        zero_points,
+        per_channel,
+    })
+}
+
+/// Validates an optional int32 bias of `len` elements.
+pub(crate) fn check_bias_i32(ctx: &PrepareCtx<'_>, len: usize) -> Result<(), KernelError> {
+    if let Some(bias) = ctx.opt_input(2) {
+        if bias.dtype != DType::I32 {
+            kbail!(
+                "bias must be int32 for 8-bit quantized inputs, got {}",
+                bias.dtype
+            );
+        }
+        if bias.num_elements() != len {
+            kbail!(
+                "bias has {} elements, the output has {len} channels",
+                bias.num_elements()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The constant contents of an 8-bit weight tensor with exactly `len` elements.
+pub(crate) fn q8_constant<'a, T: Q8>(
+    info: &'a TensorInfo,
+    len: usize,
+    what: &str,
+) -> Result<&'a [T], KernelError> {
+    let values = T::slice(&info.constant_or_err(what)?.view())?;
+    if values.len() != len {
+        kbail!("{what} has {} values, its shape needs {len}", values.len());
+    }
+    Ok(values)
+}
+
+/// What every 8-bit conv kernel needs besides its geometry and filter.
+#[derive(Clone, Debug)]
+struct Requant {
+    /// `(multiplier, shift)` per output channel, as `QuantizeMultiplier` encodes them.
+    multipliers: Vec<(i32, i32)>,
+    input_offset: i32,
+    output_zero_point: i32,
+    range: (i32, i32),
+}
+
+impl Requant {
+    /// Bias added, rescaled, offset and clamped, as TFLite finishes each output.
+    #[inline(always)]
+    fn finish(&self, acc: i32, bias: Option<&[i32]>, channel: usize) -> i32 {
+        let bias = bias.map_or(0, |b| b[channel]);
+        let (m, shift) = self.multipliers[channel];
+        multiply_by_quantized_multiplier(acc.wrapping_add(bias), m, shift)
+            .wrapping_add(self.output_zero_point)
+            .clamp(self.range.0, self.range.1)
+    }
+}
+
+/// Quantization parameters of an 8-bit conv: per-channel multipliers for int8 (as
+/// `PopulateConvolutionQuantizationParams` computes them, a per-tensor filter scale
+/// being broadcast), the legacy per-tensor multiplier for uint8
+/// (`GetQuantizedConvolutionMultipler`, which takes the scale product in float).
+/// Returns the filter offset too (always 0 for int8, whose zero points must be 0).
+fn q8_requant<T: Q8>(
+    ctx: &PrepareCtx<'_>,
+    input: &TensorInfo,
+    filter: &TensorInfo,
+    out_c: usize,
+    filter_axis: usize,
+    activation: Activation,
+) -> Result<(Requant, i32), KernelError> {
+    let output = ctx.output(0)?;
+    if output.dtype != T::DTYPE {
+        kbail!(
+            "{} input must produce {} output, the model declares {}",
+            T::DTYPE,
+            T::DTYPE,
+            output.dtype
+        );
+    }
+    let (in_s, in_zp) = q8_params(input.quantization.as_ref(), T::DTYPE, "input")?;
+    let (out_s, out_zp) = q8_params(output.quantization.as_ref(), T::DTYPE, "output")?;
+    let w = channel_scales(filter, out_c, filter_axis, "filter")?;
+    let (multipliers, filter_offset) = match T::DTYPE {
+        DType::I8 => {
+            if let Some(z) = w.zero_points.iter().find(|&&z| z != 0) {
+                kbail!("int8 filter zero points must be 0, got {z}");
+            }
+            let m = w
+                .scales
+                .iter()
+                .map(|&ws| quantize_multiplier(effective_scale_per_channel(in_s, ws, out_s)))
+                .collect::<Result<Vec<_>, _>>()?;
+            (m, 0)
+        }
+        _ => {
+            if w.per_channel {
+                kbail!("per-channel filter quantization needs int8 inputs");
+            }
+            let zp = w.zero_points[0];
+            if !(0..=255).contains(&zp) {
+                kbail!("uint8 filter zero point {zp} is outside 0..=255");
+            }
+            let real = effective_scale_per_tensor(in_s, w.scales[0], out_s);
+            (vec![quantize_multiplier(real)?; out_c], -(zp as i32))
+        }
+    };
+    let range = calculate_activation_range_quantized(activation, out_s, out_zp, T::DTYPE)?;
+    Ok((
+        Requant {
+            multipliers,
+            input_offset: -in_zp,
+            output_zero_point: out_zp,
+            range,
+        },
+        filter_offset,
+    ))
+}
+
+/// True when the CPU has AVX2, for the integer loops (which need no FMA).
+pub(crate) fn avx2_available() -> bool {
+    #[cfg(test)]
+    if PORTABLE_ONLY.with(|p| p.get()) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+struct ConvQ8<T> {
+    shape: ConvShape,
+    /// [groups, k_h, k_w, group_in, group_out_padded], each weight plus the filter
+    /// offset (so uint8 weights need no offset in the loop), widened to i16.
+    filter: Vec<i16>,
+    requant: Requant,
+    avx2: bool,
+    elem: PhantomData<fn() -> T>,
+}
+
+fn prepare_conv_q8<T: Q8>(
+    ctx: &PrepareCtx<'_>,
+    params: &WindowParams,
+    input: &TensorInfo,
+    filter: &TensorInfo,
+) -> Result<Prepared, KernelError> {
+    let shape = conv_shape(params, input, filter)?;
+    check_bias_i32(ctx, shape.out_c)?;
+    let (requant, filter_offset) =
+        q8_requant::<T>(ctx, input, filter, shape.out_c, 0, params.activation)?;
+    let values = q8_constant::<T>(filter, filter.num_elements(), "quantized filter")?;
+    let mut packed = vec![0i16; shape.packed_len()];
+    // |w + offset| <= 255 fits i16.
+    shape.pack_filter_with(values, &mut packed, |w| (w.widen() + filter_offset) as i16);
+    let output_shape = vec![
+        shape.win.batch,
+        shape.win.h.output,
+        shape.win.w.output,
+        shape.out_c,
+    ];
+    Ok(Prepared::new(
+        vec![output_shape],
+        ConvQ8::<T> {
+            shape,
+            filter: packed,
+            requant,
+            avx2: avx2_available(),
+            elem: PhantomData,
+        },
+    ))
+}
+
+impl<T: Q8> Kernel for ConvQ8<T> {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let s = &self.shape;
+        let input = q8_input::<T>(inputs, 0)?;
+        let bias = optional_i32(inputs, 2)?;
+        let out = q8_output::<T>(outputs)?;
+        let in_len = s.win.batch * s.win.h.input * s.win.w.input * s.in_c;
+        let out_len = s.win.batch * s.win.h.output * s.win.w.output * s.out_c;
+        if input.len() != in_len || out.len() != out_len || bias.is_some_and(|b| b.len() != s.out_c)
+        {
+            kbail!("CONV_2D buffers do not match the planned shapes");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { conv_q8_avx2(self, input, bias, out) };
+            return Ok(());
+        }
+        conv_q8_body(self, input, bias, out);
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn conv_q8_avx2<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    conv_q8_body(k, input, bias, out);
+}
+
+/// Lengths were checked by `run`; tap ranges keep every read inside the image.
+#[inline(always)]
+fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    let s = &k.shape;
+    let image_len = s.win.h.input * s.win.w.input * s.in_c;
+    let mut pixels = out.chunks_exact_mut(s.out_c);
+    for n in 0..s.win.batch {
+        let image = &input[n * image_len..(n + 1) * image_len];
+        for ty in &s.win.h.taps {
+            for tx in &s.win.w.taps {
+                let Some(pixel) = pixels.next() else {
+                    return;
+                };
+                for g in 0..s.groups {
+                    // Blocks of 16 output channels, then one of 8 (the packed rows are
+                    // padded to a multiple of 8, so every block reads inside them).
+                    let mut j = 0;
+                    while j < s.group_out {
+                        let at = ConvAt {
+                            image,
+                            ty,
+                            tx,
+                            g,
+                            j,
+                        };
+                        j += if s.group_out - j > LANES {
+                            conv_q8_block::<T, BLOCK>(k, &at, bias, pixel)
+                        } else {
+                            conv_q8_block::<T, LANES>(k, &at, bias, pixel)
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where one block of a conv output pixel is computed.
+struct ConvAt<'a, T> {
+    image: &'a [T],
+    ty: &'a TapRange,
+    tx: &'a TapRange,
+    /// Group, and first output channel within the group.
+    g: usize,
+    j: usize,
+}
+
+/// Output channels `j..j+W` (of group `g`) of one pixel: the accumulators stay in
+/// registers over every tap. Returns W.
+#[inline(always)]
+fn conv_q8_block<T: Q8, const W: usize>(
+    k: &ConvQ8<T>,
+    at: &ConvAt<'_, T>,
+    bias: Option<&[i32]>,
+    pixel: &mut [T],
+) -> usize {
+    let s = &k.shape;
+    let (in_w, gop) = (s.win.w.input, s.group_out_padded);
+    let tap_len = s.group_in * gop;
+    let off = k.requant.input_offset;
+    let mut acc = [0i32; W];
+    for ky in at.ty.lo..at.ty.hi {
+        let iy = at.ty.first_input + (ky - at.ty.lo) * s.win.h.dilation;
+        for kx in at.tx.lo..at.tx.hi {
+            let ix = at.tx.first_input + (kx - at.tx.lo) * s.win.w.dilation;
+            let px = (iy * in_w + ix) * s.in_c + at.g * s.group_in;
+            let x = &at.image[px..px + s.group_in];
+            let tap = ((at.g * s.k_h + ky) * s.k_w + kx) * tap_len;
+            let taps = &k.filter[tap..tap + tap_len];
+            for (&xv, row) in x.iter().zip(taps.chunks_exact(gop)) {
+                let xv = xv.widen() + off;
+                let Some(w) = row[at.j..].first_chunk::<W>() else {
+                    return W;
+                };
+                for l in 0..W {
+                    acc[l] = acc[l].wrapping_add(i32::from(w[l]) * xv);
+                }
+            }
+        }
+    }
+    let count = W.min(s.group_out - at.j);
+    let first = at.g * s.group_out + at.j;
+    for (l, &a) in acc.iter().enumerate().take(count) {
+        pixel[first + l] = T::narrow(k.requant.finish(a, bias, first + l));
+    }
+    W
+}
+
+struct DepthwiseQ8<T> {
+    shape: DepthwiseShape,
+    /// [k_h, k_w, out_c]: each weight plus the filter offset, widened to i16.
+    filter: Vec<i16>,
+    requant: Requant,
+    avx2: bool,
+    elem: PhantomData<fn() -> T>,
+}
+
+fn prepare_depthwise_q8<T: Q8>(
+    ctx: &PrepareCtx<'_>,
+    params: &WindowParams,
+    input: &TensorInfo,
+    filter: &TensorInfo,
+) -> Result<Prepared, KernelError> {
+    let shape = depthwise_shape(params, input, filter)?;
+    check_bias_i32(ctx, shape.out_c)?;
+    let (requant, filter_offset) =
+        q8_requant::<T>(ctx, input, filter, shape.out_c, 3, params.activation)?;
+    let values = q8_constant::<T>(filter, filter.num_elements(), "quantized filter")?;
+    let packed = values
+        .iter()
+        .map(|&w| (w.widen() + filter_offset) as i16)
+        .collect();
+    let output_shape = shape.output_shape();
+    Ok(Prepared::new(
+        vec![output_shape],
+        DepthwiseQ8::<T> {
+            shape,
+            filter: packed,
+            requant,
+            avx2: avx2_available(),
+            elem: PhantomData,
+        },
+    ))
+}
+
+impl<T: Q8> Kernel for DepthwiseQ8<T> {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let s = &self.shape;
+        let input = q8_input::<T>(inputs, 0)?;
+        let bias = optional_i32(inputs, 2)?;
+        let out = q8_output::<T>(outputs)?;
+        let in_len = s.win.batch * s.win.h.input * s.win.w.input * s.in_c;
+        if input.len() != in_len
+            || out.len() != s.output_shape().iter().product::<usize>()
+            || bias.is_some_and(|b| b.len() != s.out_c)
+        {
+            kbail!("DEPTHWISE_CONV_2D buffers do not match the planned shapes");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { depthwise_q8_avx2(self, input, bias, out) };
+            return Ok(());
+        }
+        depthwise_q8_body(self, input, bias, out);
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn depthwise_q8_avx2<T: Q8>(k: &DepthwiseQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    depthwise_q8_body(k, input, bias, out);
+}
+
+/// Lengths were checked by `run`; tap ranges keep every read inside the image.
+#[inline(always)]
+fn depthwise_q8_body<T: Q8>(k: &DepthwiseQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    let s = &k.shape;
+    let image_len = s.win.h.input * s.win.w.input * s.in_c;
+    let mut pixels = out.chunks_exact_mut(s.out_c);
+    for n in 0..s.win.batch {
+        let image = &input[n * image_len..(n + 1) * image_len];
+        for ty in &s.win.h.taps {
+            for tx in &s.win.w.taps {
+                let Some(pixel) = pixels.next() else {
+                    return;
+                };
+                let mut c = 0;
+                while c < s.out_c {
+                    let at = DepthwiseAt { image, ty, tx, c };
+                    c += match s.out_c - c {
+                        r if r >= BLOCK => depthwise_q8_block::<T, BLOCK>(k, &at, bias, pixel),
+                        r if r >= LANES => depthwise_q8_block::<T, LANES>(k, &at, bias, pixel),
+                        _ => depthwise_q8_block::<T, 1>(k, &at, bias, pixel),
+                    };
+                }
+            }
+        }
+    }
+}
+
+struct DepthwiseAt<'a, T> {
+    image: &'a [T],
+    ty: &'a TapRange,
+    tx: &'a TapRange,
+    /// First output channel of the block.
+    c: usize,
+}
+
+/// Output channels `c..c+W` of one pixel (the caller guarantees they exist). Returns W.
+#[inline(always)]
+fn depthwise_q8_block<T: Q8, const W: usize>(
+    k: &DepthwiseQ8<T>,
+    at: &DepthwiseAt<'_, T>,
+    bias: Option<&[i32]>,
+    pixel: &mut [T],
+) -> usize {
+    let s = &k.shape;
+    let (in_w, m) = (s.win.w.input, s.multiplier);
+    let off = k.requant.input_offset;
+    let mut acc = [0i32; W];
+    for ky in at.ty.lo..at.ty.hi {
+        let iy = at.ty.first_input + (ky - at.ty.lo) * s.win.h.dilation;
+        for kx in at.tx.lo..at.tx.hi {
+            let ix = at.tx.first_input + (kx - at.tx.lo) * s.win.w.dilation;
+            let px = (iy * in_w + ix) * s.in_c;
+            let x = &at.image[px..px + s.in_c];
+            let tap = (ky * s.k_w + kx) * s.out_c + at.c;
+            let Some(w) = k.filter[tap..].first_chunk::<W>() else {
+                return W;
+            };
+            if m == 1 {
+                let Some(x) = x[at.c..].first_chunk::<W>() else {
+                    return W;
+                };
+                for l in 0..W {
+                    acc[l] = acc[l].wrapping_add(i32::from(w[l]) * (x[l].widen() + off));
+                }
+            } else {
+                for l in 0..W {
+                    let xv = x[(at.c + l) / m].widen() + off;
+                    acc[l] = acc[l].wrapping_add(i32::from(w[l]) * xv);
+                }
+            }
+        }
+    }
+    for (l, &a) in acc.iter().enumerate() {
+        pixel[at.c + l] = T::narrow(k.requant.finish(a, bias, at.c + l));
+    }
+    W
+}
+
 /// Helpers the kernel tests of this directory share: run one op on float tensors, a
 /// small deterministic PRNG, and comparison with a tolerance.
 #[cfg(test)]
@@ -996,6 +1645,126 @@ pub(crate) mod testutil {
                 "{what}: element {i}: got {g}, want {w}"
             );
         }
+    }
+}
+
+/// Helpers for the 8-bit kernel tests: quantized tensor infos, running one op on
+/// integer data, and TFLite's reference requantization written out plainly.
+#[cfg(test)]
+pub(crate) mod q8test {
+    use std::sync::Arc;
+
+    use crate::interp::kernels::{prepare, PrepareCtx};
+    use crate::interp::value::{TensorBuf, View};
+    use crate::interp::{KernelError, TensorInfo};
+    use crate::ir::{self, DType, Op, Operator, Quantization};
+
+    /// A quantized tensor for a test: values (as i32), shape, quantization, constness.
+    #[derive(Clone)]
+    pub struct Q {
+        pub dtype: DType,
+        pub shape: Vec<usize>,
+        pub values: Vec<i32>,
+        pub quant: Option<Quantization>,
+        pub constant: bool,
+    }
+
+    pub fn per_tensor(dtype: DType, shape: &[usize], values: Vec<i32>, s: f32, zp: i64) -> Q {
+        Q {
+            dtype,
+            shape: shape.to_vec(),
+            values,
+            quant: Some(Quantization::per_tensor(s, zp)),
+            constant: false,
+        }
+    }
+
+    pub fn per_channel(shape: &[usize], values: Vec<i32>, scales: Vec<f32>, axis: usize) -> Q {
+        let n = scales.len();
+        Q {
+            dtype: DType::I8,
+            shape: shape.to_vec(),
+            values,
+            quant: Some(Quantization {
+                scale: scales,
+                zero_point: vec![0; n],
+                quantized_dimension: axis,
+                ..Default::default()
+            }),
+            constant: true,
+        }
+    }
+
+    pub fn bias(values: Vec<i32>) -> Q {
+        Q {
+            dtype: DType::I32,
+            shape: vec![values.len()],
+            values,
+            quant: None,
+            constant: true,
+        }
+    }
+
+    impl Q {
+        pub fn constant(mut self) -> Q {
+            self.constant = true;
+            self
+        }
+
+        pub fn buf(&self) -> TensorBuf {
+            match self.dtype {
+                DType::I8 => TensorBuf::I8(self.values.iter().map(|&v| v as i8).collect()),
+                DType::U8 => TensorBuf::U8(self.values.iter().map(|&v| v as u8).collect()),
+                DType::I32 => TensorBuf::I32(self.values.clone()),
+                other => panic!("no test buffers of {other}"),
+            }
+        }
+
+        pub fn info(&self) -> TensorInfo {
+            TensorInfo {
+                name: "t".into(),
+                dtype: self.dtype,
+                shape: self.shape.clone(),
+                quantization: self.quant.clone(),
+                sparsity: None,
+                constant: self.constant.then(|| Arc::new(self.buf())),
+            }
+        }
+    }
+
+    /// Prepares and runs `op` once; `out` gives the output dtype and quantization.
+    /// Returns the output shape and values widened to i32.
+    pub fn run_q8(
+        op: Op,
+        ins: &[Option<Q>],
+        out_dtype: DType,
+        out_scale: f32,
+        out_zp: i64,
+    ) -> Result<(Vec<usize>, Vec<i32>), KernelError> {
+        let infos: Vec<Option<TensorInfo>> = ins.iter().map(|i| i.as_ref().map(Q::info)).collect();
+        let operator = Operator {
+            op,
+            inputs: (0..infos.len()).map(Some).collect(),
+            outputs: vec![infos.len()],
+        };
+        let mut out_tensor = ir::Tensor::activation("out", out_dtype, vec![]);
+        out_tensor.quantization = Some(Quantization::per_tensor(out_scale, out_zp));
+        let ctx = PrepareCtx {
+            op: &operator,
+            inputs: infos.iter().map(|i| i.as_ref()).collect(),
+            outputs: vec![&out_tensor],
+        };
+        let prepared = prepare(&ctx)?;
+        let shape = prepared.output_shapes[0].clone();
+        let bufs: Vec<Option<TensorBuf>> = ins.iter().map(|i| i.as_ref().map(Q::buf)).collect();
+        let views: Vec<View<'_>> = bufs
+            .iter()
+            .map(|b| b.as_ref().map_or(View::Absent, |b| b.view()))
+            .collect();
+        let mut out = TensorBuf::zeros(out_dtype, shape.iter().product());
+        prepared.kernel.run(&views, &mut [out.view_mut()])?;
+        let values = out.to_f64().iter().map(|&v| v as i32).collect();
+        Ok((shape, values))
     }
 }
 
@@ -1772,5 +2541,316 @@ mod timing {
             fc.best,
             tract_best / ours
         );
+    }
+}
+
+#[cfg(test)]
+mod q8_tests {
+    use super::q8test::{bias, per_channel, per_tensor, run_q8, Q};
+    use super::testutil::Rng;
+    use super::*;
+    use crate::interp::fixed_point::quantize_multiplier;
+    use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions};
+
+    fn conv_op(padding: Padding, stride: usize, dilation: usize, act: Activation) -> Op {
+        Op::Conv2d(Conv2dOptions {
+            padding,
+            stride_h: stride as i32,
+            stride_w: stride as i32,
+            dilation_h: dilation as i32,
+            dilation_w: dilation as i32,
+            activation: act,
+        })
+    }
+
+    fn dw_op(padding: Padding, stride: usize, dilation: usize, act: Activation) -> Op {
+        Op::DepthwiseConv2d(DepthwiseConv2dOptions {
+            padding,
+            stride_h: stride as i32,
+            stride_w: stride as i32,
+            dilation_h: dilation as i32,
+            dilation_w: dilation as i32,
+            depth_multiplier: 0,
+            activation: act,
+        })
+    }
+
+    #[test]
+    fn one_channel_conv_by_hand() {
+        // x - in_zp = [2, 4, 0, 6]; acc = 1·2 + 2·4 + 3·0 + 4·6 = 34. The multiplier is
+        // 0.5·0.25/1 = 0.125 = 2^30·2^(-2-31): (M, shift) = (2^30, -2).
+        let x = per_tensor(DType::I8, &[1, 2, 2, 1], vec![1, 3, -1, 5], 0.5, -1);
+        let w = per_channel(&[1, 2, 2, 1], vec![1, 2, 3, 4], vec![0.25], 0);
+        let run = |b: i32, act| {
+            run_q8(
+                conv_op(Padding::Valid, 1, 1, act),
+                &[Some(x.clone()), Some(w.clone()), Some(bias(vec![b]))],
+                DType::I8,
+                1.0,
+                3,
+            )
+            .unwrap()
+        };
+        // 34 + 10 = 44; 44/8 = 5.5 rounds away from zero to 6; plus out_zp 3.
+        assert_eq!(run(10, Activation::None), (vec![1, 1, 1, 1], vec![9]));
+        // 34 - 54 = -20; -2.5 rounds to -3; plus 3 is 0, and RELU clamps at zp = 3.
+        assert_eq!(run(-54, Activation::None).1, vec![0]);
+        assert_eq!(run(-54, Activation::Relu).1, vec![3]);
+        // Saturation at the int8 range: 34 + 2000 = 2034 -> 254.25 -> 254 + 3 -> 127.
+        assert_eq!(run(2000, Activation::None).1, vec![127]);
+        assert_eq!(quantize_multiplier(0.125).unwrap(), (1 << 30, -2));
+    }
+
+    #[test]
+    fn padded_taps_are_skipped_not_zero_point_filled() {
+        // SAME 3x3 on a 1x1 image: only the centre tap is inside. With x = in_zp the
+        // output is the bias alone, whatever the other taps weigh.
+        let x = per_tensor(DType::I8, &[1, 1, 1, 1], vec![-7], 1.0, -7);
+        let w = per_channel(&[1, 3, 3, 1], vec![100; 9], vec![1.0], 0);
+        let (shape, y) = run_q8(
+            conv_op(Padding::Same, 1, 1, Activation::None),
+            &[Some(x), Some(w), Some(bias(vec![5]))],
+            DType::I8,
+            1.0,
+            0,
+        )
+        .unwrap();
+        assert_eq!((shape, y), (vec![1, 1, 1, 1], vec![5]));
+    }
+
+    #[test]
+    fn depthwise_with_multiplier_by_hand() {
+        // H=2, W=1, one input channel, depth multiplier 2, per-channel scales 1 and 0.5.
+        // oc0: 1·3 + 2·(-2) = -1; oc1: 4·3 + (-3)·(-2) = 18, + bias 1 = 19, ·0.5 = 9.5 -> 10.
+        let x = per_tensor(DType::I8, &[1, 2, 1, 1], vec![3, -2], 1.0, 0);
+        let w = per_channel(&[1, 2, 1, 2], vec![1, 4, 2, -3], vec![1.0, 0.5], 3);
+        let (shape, y) = run_q8(
+            dw_op(Padding::Valid, 1, 1, Activation::None),
+            &[Some(x), Some(w), Some(bias(vec![0, 1]))],
+            DType::I8,
+            1.0,
+            0,
+        )
+        .unwrap();
+        assert_eq!((shape, y), (vec![1, 1, 1, 2], vec![-1, 10]));
+    }
+
+    #[test]
+    fn uint8_conv_applies_the_filter_zero_point() {
+        // (w - 128)·(x - 100): w = [130, 126] -> [2, -2]; x = [110, 90] -> [10, -10];
+        // acc = 20 + 20 = 40; scale 0.5·0.5/1 = 0.25 -> 10; + out_zp 128 = 138.
+        let x = per_tensor(DType::U8, &[1, 1, 2, 1], vec![110, 90], 0.5, 100);
+        let w = per_tensor(DType::U8, &[1, 1, 2, 1], vec![130, 126], 0.5, 128).constant();
+        let (_, y) = run_q8(
+            conv_op(Padding::Valid, 1, 1, Activation::None),
+            &[Some(x), Some(w), None],
+            DType::U8,
+            1.0,
+            128,
+        )
+        .unwrap();
+        assert_eq!(y, vec![138]);
+    }
+
+    #[test]
+    fn bad_quantization_is_an_error() {
+        let x = per_tensor(DType::I8, &[1, 2, 2, 1], vec![0; 4], 1.0, 0);
+        let mut w = per_channel(&[2, 1, 1, 1], vec![1, 1], vec![1.0, 1.0], 0);
+        let op = || conv_op(Padding::Valid, 1, 1, Activation::None);
+        // Nonzero int8 filter zero point.
+        if let Some(q) = w.quant.as_mut() {
+            q.zero_point = vec![0, 3];
+        }
+        assert!(run_q8(
+            op(),
+            &[Some(x.clone()), Some(w.clone()), None],
+            DType::I8,
+            1.0,
+            0
+        )
+        .is_err());
+        // Per-channel table along the wrong axis.
+        let w = per_channel(&[2, 1, 1, 1], vec![1, 1], vec![1.0, 1.0], 3);
+        assert!(run_q8(op(), &[Some(x.clone()), Some(w), None], DType::I8, 1.0, 0).is_err());
+        // Runtime (non-constant) filter, and a float bias.
+        let mut w = per_channel(&[2, 1, 1, 1], vec![1, 1], vec![1.0, 1.0], 0);
+        w.constant = false;
+        assert!(run_q8(op(), &[Some(x.clone()), Some(w), None], DType::I8, 1.0, 0).is_err());
+        // Output dtype differs from the input's.
+        let w = per_channel(&[2, 1, 1, 1], vec![1, 1], vec![1.0, 1.0], 0);
+        assert!(run_q8(op(), &[Some(x), Some(w), None], DType::U8, 1.0, 0).is_err());
+    }
+
+    /// TFLite's reference loop for CONV_2D (groups allowed) and DEPTHWISE_CONV_2D
+    /// (`depthwise = true`, filter [1, kh, kw, out_c]), on widened values.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        depthwise: bool,
+        x: &Q,
+        w: &Q,
+        b: Option<&[i32]>,
+        stride: usize,
+        dilation: usize,
+        padding: Padding,
+        mults: &[(i32, i32)],
+        (in_off, w_off, out_zp): (i32, i32, i32),
+        range: (i32, i32),
+    ) -> Vec<i32> {
+        let [n, h, wd, c] = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
+        let (kh, kw) = (w.shape[1], w.shape[2]);
+        let (oc_n, gin) = if depthwise {
+            (w.shape[3], 1)
+        } else {
+            (w.shape[0], w.shape[3])
+        };
+        let (oh, ph) = window_dim(padding, h, kh, stride, dilation).unwrap();
+        let (ow, pw) = window_dim(padding, wd, kw, stride, dilation).unwrap();
+        let mut out = Vec::new();
+        for b_i in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for oc in 0..oc_n {
+                        let mut acc = 0i32;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy * stride + ky * dilation) as i64 - ph as i64;
+                                let ix = (ox * stride + kx * dilation) as i64 - pw as i64;
+                                if iy < 0 || ix < 0 || iy >= h as i64 || ix >= wd as i64 {
+                                    continue;
+                                }
+                                let (iy, ix) = (iy as usize, ix as usize);
+                                for i in 0..gin {
+                                    let (ic, wi) = if depthwise {
+                                        (oc / (oc_n / c), (ky * kw + kx) * oc_n + oc)
+                                    } else {
+                                        let group = oc / (oc_n / (c / gin));
+                                        (group * gin + i, ((oc * kh + ky) * kw + kx) * gin + i)
+                                    };
+                                    let xv = x.values[((b_i * h + iy) * wd + ix) * c + ic];
+                                    acc = acc.wrapping_add((w.values[wi] + w_off) * (xv + in_off));
+                                }
+                            }
+                        }
+                        acc = acc.wrapping_add(b.map_or(0, |b| b[oc]));
+                        let (m, s) = mults[oc];
+                        let v = multiply_by_quantized_multiplier(acc, m, s) + out_zp;
+                        out.push(v.clamp(range.0, range.1));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn random_case(rng: &mut Rng, depthwise: bool, unsigned: bool) {
+        let (lo, hi) = if unsigned { (0, 255) } else { (-128, 127) };
+        let dtype = if unsigned { DType::U8 } else { DType::I8 };
+        let vals = |n: usize, rng: &mut Rng| -> Vec<i32> {
+            (0..n)
+                .map(|_| lo + rng.range(0, (hi - lo) as usize) as i32)
+                .collect()
+        };
+        let n = rng.range(1, 2);
+        let h = rng.range(1, 9);
+        let w = rng.range(1, 9);
+        let kh = rng.range(1, 4);
+        let kw = rng.range(1, 4);
+        let stride = rng.range(1, 3);
+        let dilation = rng.range(1, 2);
+        let padding = if rng.range(0, 1) == 0 {
+            Padding::Same
+        } else {
+            Padding::Valid
+        };
+        let act = [Activation::None, Activation::Relu, Activation::Relu6][rng.range(0, 2)];
+        let (c, filter_shape, out_c) = if depthwise {
+            let c = rng.range(1, 20);
+            let m = rng.range(1, 3);
+            (c, vec![1, kh, kw, c * m], c * m)
+        } else {
+            let groups = rng.range(1, 2);
+            let gin = rng.range(1, 5);
+            let out_c = groups * rng.range(1, 20);
+            (groups * gin, vec![out_c, kh, kw, gin], out_c)
+        };
+        let in_s = 0.01 + rng.unit().abs() * 0.05;
+        let out_s = 0.05 + rng.unit().abs() * 0.5;
+        let in_zp = lo + rng.range(0, 255) as i32;
+        let out_zp = lo + rng.range(0, 255) as i32;
+        let x = per_tensor(
+            dtype,
+            &[n, h, w, c],
+            vals(n * h * w * c, rng),
+            in_s,
+            in_zp as i64,
+        );
+        let wlen: usize = filter_shape.iter().product();
+        let axis = if depthwise { 3 } else { 0 };
+        let (wq, mults, w_off) = if unsigned {
+            let ws = 0.005 + rng.unit().abs() * 0.02;
+            let wzp = rng.range(100, 150) as i32;
+            let q = per_tensor(dtype, &filter_shape, vals(wlen, rng), ws, wzp as i64).constant();
+            let m = quantize_multiplier(effective_scale_per_tensor(in_s, ws, out_s)).unwrap();
+            (q, vec![m; out_c], -wzp)
+        } else {
+            let scales: Vec<f32> = (0..out_c)
+                .map(|_| 0.002 + rng.unit().abs() * 0.02)
+                .collect();
+            let m = scales
+                .iter()
+                .map(|&ws| {
+                    quantize_multiplier(effective_scale_per_channel(in_s, ws, out_s)).unwrap()
+                })
+                .collect();
+            (
+                per_channel(&filter_shape, vals(wlen, rng), scales, axis),
+                m,
+                0,
+            )
+        };
+        let b: Vec<i32> = (0..out_c)
+            .map(|_| rng.range(0, 20000) as i32 - 10000)
+            .collect();
+        let with_bias = rng.range(0, 3) > 0;
+        let range = calculate_activation_range_quantized(act, out_s, out_zp, dtype).unwrap();
+        let want = reference(
+            depthwise,
+            &x,
+            &wq,
+            with_bias.then_some(&b[..]),
+            stride,
+            dilation,
+            padding,
+            &mults,
+            (-in_zp, w_off, out_zp),
+            range,
+        );
+        let op = if depthwise {
+            dw_op(padding, stride, dilation, act)
+        } else {
+            conv_op(padding, stride, dilation, act)
+        };
+        let ins = [Some(x), Some(wq), with_bias.then(|| bias(b.clone()))];
+        for portable in [false, true] {
+            PORTABLE_ONLY.with(|p| p.set(portable));
+            let (_, got) = run_q8(op.clone(), &ins, dtype, out_s, out_zp as i64).unwrap();
+            PORTABLE_ONLY.with(|p| p.set(false));
+            assert_eq!(
+                got, want,
+                "depthwise {depthwise} unsigned {unsigned} portable {portable}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_convolutions_match_the_reference_loop() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..150 {
+            for depthwise in [false, true] {
+                for unsigned in [false, true] {
+                    random_case(&mut rng, depthwise, unsigned);
+                }
+            }
+        }
     }
 }

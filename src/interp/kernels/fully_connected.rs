@@ -6,8 +6,17 @@
 //! are expanded once at prepare.
 
 use super::common::activation_range_f32;
-use super::conv::clamp;
+use std::marker::PhantomData;
+
+use super::conv::{
+    avx2_available, channel_scales, check_bias_i32, clamp, optional_i32, q8_constant, q8_input,
+    q8_output, q8_params, Q8,
+};
 use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+};
 use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, FullyConnectedOptions, Op};
@@ -31,6 +40,12 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let weights = ctx.input(1)?;
     match (input.dtype, weights.dtype) {
         (DType::F32, DType::F32) => prepare_f32(ctx, options, input, weights),
+        (DType::I8, DType::I8) => {
+            prepare_q8::<i8>(ctx, options, input, weights, FcRequantMode::current())
+        }
+        (DType::U8, DType::U8) => {
+            prepare_q8::<u8>(ctx, options, input, weights, FcRequantMode::current())
+        }
         (i, w) => kbail!("FULLY_CONNECTED with {i} input and {w} weights is not supported"),
     }
 }
@@ -326,6 +341,267 @@ fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
     } else {
         acc + a * b
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// 8-bit quantized FULLY_CONNECTED (int8 per tensor or per channel, uint8 per tensor)
+//
+// acc = Σ (w + w_off)·(x + in_off) + bias, as TFLite's reference kernels accumulate it
+// (wrapping int32). It is computed as Σ (w + w_off)·x + in_off·Σ (w + w_off), with the
+// second sum taken once at prepare, so the inner loop is a plain dot product; in
+// wrapping arithmetic both forms give the same bits.
+
+/// How the int32 accumulator becomes an output value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum FcRequant {
+    /// LiteRT's reference kernel since 2025-04 (commit 9213607, "Make the
+    /// fully_connected ref kernel do requant in float"), what LiteRT 2.3.0's
+    /// BUILTIN_REF runs: `(int32)round(double(acc) * (double(in_s) * double(w_s) /
+    /// double(out_s)))`, half away from zero. One real scale per unit.
+    Double(Vec<f64>),
+    /// The older reference and the optimized kernels: MultiplyByQuantizedMultiplier with
+    /// the multiplier of `PopulateConvolutionQuantizationParams` (per channel) or
+    /// `GetQuantizedConvolutionMultipler` (per tensor, scale product in float).
+    Fixed(Vec<(i32, i32)>),
+}
+
+/// Which [`FcRequant`] `prepare` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum FcRequantMode {
+    #[default]
+    Double,
+    /// Only tests select it (to show what the fixtures and LiteRT's source decide);
+    /// it costs a match arm at prepare.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Fixed,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Lets tests run whole models with the other requantization.
+    pub(crate) static MODE_OVERRIDE: std::cell::Cell<Option<FcRequantMode>> =
+        const { std::cell::Cell::new(None) };
+}
+
+impl FcRequantMode {
+    /// The mode the dispatch uses: [`FcRequantMode::Double`], which reproduces LiteRT
+    /// 2.3.0's BUILTIN_REF outputs on the TensorFlow-made fixtures.
+    fn current() -> FcRequantMode {
+        #[cfg(test)]
+        if let Some(mode) = MODE_OVERRIDE.with(|m| m.get()) {
+            return mode;
+        }
+        FcRequantMode::default()
+    }
+}
+
+impl FcRequant {
+    #[inline(always)]
+    fn apply(&self, acc: i32, unit: usize) -> i32 {
+        match self {
+            FcRequant::Double(scales) => double_to_i32((f64::from(acc) * scales[unit]).round()),
+            FcRequant::Fixed(m) => {
+                let (m, shift) = m[unit];
+                multiply_by_quantized_multiplier(acc, m, shift)
+            }
+        }
+    }
+}
+
+/// `static_cast<int32_t>(double)` as x86-64's `cvttsd2si` executes it: the "integer
+/// indefinite" `i32::MIN` for values outside the int32 range (undefined in C++).
+fn double_to_i32(x: f64) -> i32 {
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&x) {
+        x as i32
+    } else {
+        i32::MIN
+    }
+}
+
+struct FcQ8<T> {
+    batches: usize,
+    depth: usize,
+    units: usize,
+    /// [units, depth], each weight plus the weight offset, widened to i16.
+    weights: Vec<i16>,
+    /// `in_off · Σ_d (w + w_off)` per unit (wrapping).
+    input_term: Vec<i32>,
+    requant: FcRequant,
+    output_zero_point: i32,
+    range: (i32, i32),
+    avx2: bool,
+    elem: PhantomData<fn() -> T>,
+}
+
+pub(crate) fn prepare_q8<T: Q8>(
+    ctx: &PrepareCtx<'_>,
+    options: &FullyConnectedOptions,
+    input: &TensorInfo,
+    weights: &TensorInfo,
+    mode: FcRequantMode,
+) -> Result<Prepared, KernelError> {
+    let output = ctx.output(0)?;
+    if output.dtype != T::DTYPE {
+        kbail!(
+            "{} input and weights must produce {} output, the model declares {}",
+            T::DTYPE,
+            T::DTYPE,
+            output.dtype
+        );
+    }
+    if weights.sparsity.is_some() {
+        kbail!("sparse {} weights are not supported here", T::DTYPE);
+    }
+    let shape = fc_shape(options, input, weights)?;
+    check_bias_i32(ctx, shape.units)?;
+    let (in_s, in_zp) = q8_params(input.quantization.as_ref(), T::DTYPE, "input")?;
+    let (out_s, out_zp) = q8_params(output.quantization.as_ref(), T::DTYPE, "output")?;
+    let w = channel_scales(weights, shape.units, 0, "weights")?;
+    // The per-channel kernel assumes symmetric weights and ignores their zero points;
+    // the per-tensor one applies the (single) zero point.
+    let weight_offset = if w.per_channel {
+        if T::DTYPE != DType::I8 {
+            kbail!("per-channel weight quantization needs int8 inputs");
+        }
+        0
+    } else {
+        let zp = w.zero_points[0];
+        let (lo, hi) = quantized_range(T::DTYPE)?;
+        if zp < i64::from(lo) || zp > i64::from(hi) {
+            kbail!("weights zero point {zp} is outside the {} range", T::DTYPE);
+        }
+        -(zp as i32)
+    };
+    let requant = match mode {
+        FcRequantMode::Double => FcRequant::Double(
+            w.scales
+                .iter()
+                .map(|&ws| effective_scale_per_channel(in_s, ws, out_s))
+                .collect(),
+        ),
+        FcRequantMode::Fixed => FcRequant::Fixed(
+            w.scales
+                .iter()
+                .map(|&ws| {
+                    quantize_multiplier(if w.per_channel {
+                        effective_scale_per_channel(in_s, ws, out_s)
+                    } else {
+                        effective_scale_per_tensor(in_s, ws, out_s)
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let values = q8_constant::<T>(weights, shape.units * shape.depth, "quantized weights")?;
+    // |w + offset| <= 255 fits i16.
+    let packed: Vec<i16> = values
+        .iter()
+        .map(|&v| (v.widen() + weight_offset) as i16)
+        .collect();
+    let input_offset = -in_zp;
+    let input_term = packed
+        .chunks_exact(shape.depth)
+        .map(|row| {
+            row.iter()
+                .fold(0i32, |s, &w| s.wrapping_add(i32::from(w)))
+                .wrapping_mul(input_offset)
+        })
+        .collect();
+    let range = calculate_activation_range_quantized(options.activation, out_s, out_zp, T::DTYPE)?;
+    Ok(Prepared::new(
+        vec![shape.output],
+        FcQ8::<T> {
+            batches: shape.batches,
+            depth: shape.depth,
+            units: shape.units,
+            weights: packed,
+            input_term,
+            requant,
+            output_zero_point: out_zp,
+            range,
+            avx2: avx2_available(),
+            elem: PhantomData,
+        },
+    ))
+}
+
+impl<T: Q8> Kernel for FcQ8<T> {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = q8_input::<T>(inputs, 0)?;
+        let bias = optional_i32(inputs, 2)?;
+        let out = q8_output::<T>(outputs)?;
+        if input.len() != self.batches * self.depth
+            || out.len() != self.batches * self.units
+            || bias.is_some_and(|b| b.len() != self.units)
+        {
+            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { fc_q8_avx2(self, input, bias, out) };
+            return Ok(());
+        }
+        fc_q8_body(self, input, bias, out);
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fc_q8_avx2<T: Q8>(k: &FcQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    fc_q8_body(k, input, bias, out);
+}
+
+/// Lengths were checked by `run`; `depth` is positive (checked at prepare).
+#[inline(always)]
+fn fc_q8_body<T: Q8>(k: &FcQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+    if k.units == 0 {
+        return;
+    }
+    for (x, out_row) in input
+        .chunks_exact(k.depth)
+        .zip(out.chunks_exact_mut(k.units))
+    {
+        for (u, (w, o)) in k
+            .weights
+            .chunks_exact(k.depth)
+            .zip(out_row.iter_mut())
+            .enumerate()
+        {
+            let bias = bias.map_or(0, |b| b[u]);
+            let acc = dot_q8(x, w)
+                .wrapping_add(k.input_term[u])
+                .wrapping_add(bias);
+            let v = k
+                .requant
+                .apply(acc, u)
+                .wrapping_add(k.output_zero_point)
+                .clamp(k.range.0, k.range.1);
+            *o = T::narrow(v);
+        }
+    }
+}
+
+/// Partial sums of the integer dot product (independent lanes for the vectorizer).
+const Q8_LANES: usize = 32;
+
+/// Σ x·w with wrapping int32 sums.
+#[inline(always)]
+fn dot_q8<T: Q8>(x: &[T], w: &[i16]) -> i32 {
+    let (x_chunks, x_tail) = x.as_chunks::<Q8_LANES>();
+    let (w_chunks, w_tail) = w.as_chunks::<Q8_LANES>();
+    let mut acc = [0i32; Q8_LANES];
+    for (xc, wc) in x_chunks.iter().zip(w_chunks) {
+        for j in 0..Q8_LANES {
+            acc[j] = acc[j].wrapping_add(xc[j].widen() * i32::from(wc[j]));
+        }
+    }
+    let mut sum = acc.iter().fold(0i32, |s, &a| s.wrapping_add(a));
+    for (&xv, &wv) in x_tail.iter().zip(w_tail) {
+        sum = sum.wrapping_add(xv.widen() * i32::from(wv));
+    }
+    sum
 }
 
 #[cfg(test)]
@@ -685,6 +961,296 @@ mod tests {
                 panic!("float output expected")
             };
             assert_close(got, &want, 1e-5, "small cnn");
+        }
+    }
+}
+
+#[cfg(test)]
+mod q8_tests {
+    use super::super::conv::q8test::{bias, per_channel, per_tensor, run_q8, Q};
+    use super::super::conv::testutil::Rng;
+    use super::super::PrepareCtx;
+    use super::*;
+    use crate::ir::{self, Activation, Operator, Quantization};
+
+    fn fc_op() -> Op {
+        Op::FullyConnected(FullyConnectedOptions::default())
+    }
+
+    /// Runs with an explicit requantization mode (the dispatch always uses the default).
+    fn run_mode(ins: &[Option<Q>], out_s: f32, out_zp: i64, mode: FcRequantMode) -> Vec<i32> {
+        let infos: Vec<Option<TensorInfo>> = ins.iter().map(|i| i.as_ref().map(Q::info)).collect();
+        let operator = Operator {
+            op: fc_op(),
+            inputs: (0..infos.len()).map(Some).collect(),
+            outputs: vec![infos.len()],
+        };
+        let dtype = infos[0].as_ref().unwrap().dtype;
+        let mut out = ir::Tensor::activation("out", dtype, vec![]);
+        out.quantization = Some(Quantization::per_tensor(out_s, out_zp));
+        let ctx = PrepareCtx {
+            op: &operator,
+            inputs: infos.iter().map(|i| i.as_ref()).collect(),
+            outputs: vec![&out],
+        };
+        let (x, w) = (infos[0].as_ref().unwrap(), infos[1].as_ref().unwrap());
+        let options = FullyConnectedOptions::default();
+        let prepared = match dtype {
+            DType::I8 => prepare_q8::<i8>(&ctx, &options, x, w, mode),
+            _ => prepare_q8::<u8>(&ctx, &options, x, w, mode),
+        }
+        .unwrap();
+        let bufs: Vec<Option<TensorBuf>> = ins.iter().map(|i| i.as_ref().map(Q::buf)).collect();
+        let views: Vec<View<'_>> = bufs
+            .iter()
+            .map(|b| b.as_ref().map_or(View::Absent, |b| b.view()))
+            .collect();
+        let mut y = TensorBuf::zeros(dtype, prepared.output_shapes[0].iter().product());
+        prepared.kernel.run(&views, &mut [y.view_mut()]).unwrap();
+        y.to_f64().iter().map(|&v| v as i32).collect()
+    }
+
+    /// Mismatching output elements of a fixture run image by image with `mode`.
+    fn fixture_mismatches(name: &str, mode: FcRequantMode) -> usize {
+        use crate::interp::{Interpreter, Value};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite");
+        let model = crate::tflite::read_file(&dir.join(format!("{name}.tflite"))).unwrap();
+        let input = crate::data::npy::read(&dir.join(format!("{name}.input.npy"))).unwrap();
+        let want = crate::data::npy::read(&dir.join(format!("{name}.output.ref.npy"))).unwrap();
+        MODE_OVERRIDE.with(|m| m.set(Some(mode)));
+        let mut interp = Interpreter::new(model).unwrap();
+        let (TensorBuf::I8(x), TensorBuf::I8(y)) = (&input.data, &want.data) else {
+            panic!("{name}: int8 fixture expected");
+        };
+        let (rows, per_in, per_out) = (
+            input.shape[0],
+            x.len() / input.shape[0],
+            y.len() / input.shape[0],
+        );
+        let mut bad = 0;
+        for i in 0..rows {
+            let mut shape = input.shape.clone();
+            shape[0] = 1;
+            let one = Value::new(
+                shape,
+                TensorBuf::I8(x[i * per_in..(i + 1) * per_in].to_vec()),
+            );
+            let out = interp.run(&[one]).unwrap();
+            let TensorBuf::I8(got) = &out[0].data else {
+                panic!("int8 output expected")
+            };
+            bad += got
+                .iter()
+                .zip(&y[i * per_out..(i + 1) * per_out])
+                .filter(|(a, b)| a != b)
+                .count();
+        }
+        MODE_OVERRIDE.with(|m| m.set(None));
+        bad
+    }
+
+    /// Both requantizations reproduce the 32 fixture images of each model, so these
+    /// fixtures alone cannot tell them apart; LiteRT's source at 2.x does (the double
+    /// one, commit 9213607 is in v2.1.0 and later).
+    #[test]
+    fn fixtures_match_in_both_requantizations() {
+        for name in ["mnist_mlp_int8", "mnist_cnn_int8"] {
+            assert_eq!(fixture_mismatches(name, FcRequantMode::Double), 0, "{name}");
+            assert_eq!(fixture_mismatches(name, FcRequantMode::Fixed), 0, "{name}");
+        }
+    }
+
+    /// Over all 10 000 MNIST test images: how many FC outputs the two requantizations
+    /// disagree on, and the accuracy each reaches (the manifest has LiteRT's).
+    #[test]
+    #[ignore = "slow; run in release with --nocapture to compare the two requantizations"]
+    fn requantizations_over_all_mnist() {
+        use crate::interp::{Interpreter, Value};
+        let mnist =
+            crate::data::load(&crate::data::default_dir(), crate::data::Split::Test).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite");
+        for name in ["mnist_mlp_int8", "mnist_cnn_int8"] {
+            let model = crate::tflite::read_file(&dir.join(format!("{name}.tflite"))).unwrap();
+            let input = &model.graph.tensors[model.graph.inputs[0]];
+            let batch =
+                crate::verify::accuracy::mnist_batch(input, &mnist.images, mnist.count).unwrap();
+            let mut outs = vec![];
+            for mode in [FcRequantMode::Double, FcRequantMode::Fixed] {
+                MODE_OVERRIDE.with(|m| m.set(Some(mode)));
+                let mut interp = Interpreter::new(model.clone()).unwrap();
+                outs.push(
+                    interp
+                        .run(&[Value::new(batch.shape.clone(), batch.data.clone())])
+                        .unwrap()
+                        .remove(0),
+                );
+                MODE_OVERRIDE.with(|m| m.set(None));
+            }
+            let (a, b) = (outs[0].data.to_f64(), outs[1].data.to_f64());
+            let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+            let correct = |v: &Value| {
+                crate::verify::accuracy::argmax_rows(v)
+                    .iter()
+                    .zip(&mnist.labels)
+                    .filter(|(p, l)| **p == usize::from(**l))
+                    .count()
+            };
+            println!(
+                "{name}: {differ} of {} outputs differ; correct: double {}, fixed {}",
+                a.len(),
+                correct(&outs[0]),
+                correct(&outs[1])
+            );
+        }
+    }
+
+    #[test]
+    fn per_tensor_int8_by_hand_in_both_modes() {
+        // x - zp = [2, -2, 0]; rows [1,2,3] -> -2 and [-1,5,7] -> -12; bias [5, 1] gives
+        // 3 and -11; scale 0.5·0.5/1 = 0.25: 0.75 -> 1 and -2.75 -> -3; plus zp -1.
+        let x = per_tensor(DType::I8, &[1, 3], vec![4, 0, 2], 0.5, 2);
+        let w = per_tensor(DType::I8, &[2, 3], vec![1, 2, 3, -1, 5, 7], 0.5, 0).constant();
+        for mode in [FcRequantMode::Double, FcRequantMode::Fixed] {
+            let ins = [Some(x.clone()), Some(w.clone()), Some(bias(vec![5, 1]))];
+            assert_eq!(run_mode(&ins, 1.0, -1, mode), vec![0, -4], "{mode:?}");
+            // Ties: bias [4, -6] gives 2 -> 0.5 -> 1 and -18 -> -4.5 -> -5.
+            let ins = [Some(x.clone()), Some(w.clone()), Some(bias(vec![4, -6]))];
+            assert_eq!(run_mode(&ins, 1.0, -1, mode), vec![0, -6], "{mode:?}");
+        }
+        // The dispatch (default mode) agrees.
+        let ins = [Some(x), Some(w), Some(bias(vec![5, 1]))];
+        assert_eq!(
+            run_q8(fc_op(), &ins, DType::I8, 1.0, -1).unwrap(),
+            (vec![1, 2], vec![0, -4])
+        );
+    }
+
+    #[test]
+    fn per_channel_int8_and_uint8_by_hand() {
+        // Per-channel scales 0.5 and 0.25 with in_s 1, out_s 1: acc [6, 6] -> [3, 2]
+        // (1.5 rounds to 2).
+        let x = per_tensor(DType::I8, &[1, 2], vec![1, 2], 1.0, 0);
+        let w = per_channel(&[2, 2], vec![2, 2, 4, 1], vec![0.5, 0.25], 0);
+        let (_, y) = run_q8(fc_op(), &[Some(x), Some(w), None], DType::I8, 1.0, 0).unwrap();
+        assert_eq!(y, vec![3, 2]);
+        // uint8: (w - 128)(x - 10): w [129, 126] -> [1, -2]; x [20, 14] -> [10, 4];
+        // acc = 10 - 8 = 2; scale 1 -> 2, + out_zp 100.
+        let x = per_tensor(DType::U8, &[1, 2], vec![20, 14], 1.0, 10);
+        let w = per_tensor(DType::U8, &[1, 2], vec![129, 126], 1.0, 128).constant();
+        let (_, y) = run_q8(fc_op(), &[Some(x), Some(w), None], DType::U8, 1.0, 100).unwrap();
+        assert_eq!(y, vec![102]);
+    }
+
+    #[test]
+    fn requant_modes_differ_where_the_multiplier_is_rounded() {
+        // Scale 1/3 (in 1, w 1, out 3), acc 7: exactly 7/3 = 2.33 -> 2. MBQM rounds
+        // twice: M = round(2/3·2^31) = 1431655765 with shift -1, SRDHM(7, M) =
+        // round(4.67) = 5, then 5/2 = 2.5 rounds away from zero to 3.
+        let x = per_tensor(DType::I8, &[1, 1], vec![7], 1.0, 0);
+        let w = per_tensor(DType::I8, &[1, 1], vec![1], 1.0, 0).constant();
+        let ins = [Some(x), Some(w), None];
+        assert_eq!(run_mode(&ins, 3.0, 0, FcRequantMode::Double), vec![2]);
+        assert_eq!(run_mode(&ins, 3.0, 0, FcRequantMode::Fixed), vec![3]);
+        assert_eq!(quantize_multiplier(1.0 / 3.0).unwrap(), (1_431_655_765, -1));
+    }
+
+    /// TFLite's reference loop for both modes.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        x: &[i32],
+        w: &[i32],
+        b: Option<&[i32]>,
+        depth: usize,
+        (in_off, w_off, out_zp): (i32, i32, i32),
+        requant: &dyn Fn(i32, usize) -> i32,
+        range: (i32, i32),
+    ) -> Vec<i32> {
+        let units = w.len() / depth;
+        let mut out = vec![];
+        for row in x.chunks(depth) {
+            for u in 0..units {
+                let mut acc = 0i32;
+                for d in 0..depth {
+                    acc = acc.wrapping_add((w[u * depth + d] + w_off) * (row[d] + in_off));
+                }
+                acc = acc.wrapping_add(b.map_or(0, |b| b[u]));
+                out.push((requant(acc, u) + out_zp).clamp(range.0, range.1));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn random_fc_matches_the_reference_loop() {
+        let mut rng = Rng(1234);
+        for case in 0..300 {
+            let unsigned = case % 3 == 2;
+            let per_chan = !unsigned && case % 2 == 0;
+            let (dtype, lo) = if unsigned {
+                (DType::U8, 0)
+            } else {
+                (DType::I8, -128)
+            };
+            let depth = rng.range(1, 300);
+            let units = rng.range(1, 20);
+            let batches = rng.range(1, 3);
+            let mut vals =
+                |n: usize| -> Vec<i32> { (0..n).map(|_| lo + rng.range(0, 255) as i32).collect() };
+            let xv = vals(batches * depth);
+            let wv = vals(units * depth);
+            let b: Vec<i32> = (0..units)
+                .map(|u| (u as i32 * 7919) % 20001 - 10000)
+                .collect();
+            let in_s = 0.01;
+            let out_s = 0.7;
+            let in_zp = lo + 17;
+            let out_zp = lo + 100;
+            let act = [Activation::None, Activation::Relu][case % 2];
+            let x = per_tensor(dtype, &[batches, depth], xv.clone(), in_s, in_zp as i64);
+            let (w, scales, w_off) = if per_chan {
+                let scales: Vec<f32> = (0..units).map(|u| 0.001 + u as f32 * 0.0003).collect();
+                (
+                    per_channel(&[units, depth], wv.clone(), scales.clone(), 0),
+                    scales,
+                    0,
+                )
+            } else {
+                let wzp = if unsigned { 128 } else { 3 };
+                let q = per_tensor(dtype, &[units, depth], wv.clone(), 0.004, wzp).constant();
+                (q, vec![0.004; units], -(wzp as i32))
+            };
+            let range = calculate_activation_range_quantized(act, out_s, out_zp, dtype).unwrap();
+            let double = |acc: i32, u: usize| {
+                let s = f64::from(in_s) * f64::from(scales[u]) / f64::from(out_s);
+                (f64::from(acc) * s).round() as i32
+            };
+            let want = reference(
+                &xv,
+                &wv,
+                Some(&b),
+                depth,
+                (-in_zp, w_off, out_zp),
+                &double,
+                range,
+            );
+            let options = FullyConnectedOptions {
+                activation: act,
+                ..Default::default()
+            };
+            let ins = [Some(x), Some(w), Some(bias(b.clone()))];
+            for portable in [false, true] {
+                super::super::conv::PORTABLE_ONLY.with(|p| p.set(portable));
+                let (_, got) = run_q8(
+                    Op::FullyConnected(options.clone()),
+                    &ins,
+                    dtype,
+                    out_s,
+                    out_zp as i64,
+                )
+                .unwrap();
+                super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
+                assert_eq!(got, want, "case {case}");
+            }
         }
     }
 }

@@ -6,8 +6,11 @@
 //! tests and an average divides by the number of in-image taps, as TFLite does.
 
 use super::common::{activation_range_f32, positive};
-use super::conv::{clamp, nhwc, Window2d, WindowAxis};
+use std::marker::PhantomData;
+
+use super::conv::{clamp, nhwc, q8_input, q8_output, q8_params, Window2d, WindowAxis, Q8};
 use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::fixed_point::calculate_activation_range_quantized;
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{DType, Op, Pool2dOptions};
@@ -54,6 +57,8 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                 },
             ))
         }
+        (DType::I8, DType::I8) => prepare_q8::<i8>(ctx, kind, options),
+        (DType::U8, DType::U8) => prepare_q8::<u8>(ctx, kind, options),
         (i, o) => kbail!("{} from {i} to {o} is not supported", kind.name()),
     }
 }
@@ -167,8 +172,8 @@ fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
 }
 
 /// The in-image part of one pooling window.
-struct Window<'a> {
-    image: &'a [f32],
+struct Window<'a, T = f32> {
+    image: &'a [T],
     row_len: usize,
     channels: usize,
     rows: std::ops::Range<usize>,
@@ -215,6 +220,150 @@ fn pool_chunk<const L: usize>(
         dst[j] = clamp(acc[j], p.range);
     }
     L
+}
+
+// ---------------------------------------------------------------------------------------
+// 8-bit quantized pooling (TFLite `reference_integer_ops` MaxPool / AveragePool)
+//
+// No zero-point arithmetic: TFLite expects the output to share the input's scale and
+// zero point and works on the stored integers directly.
+
+struct PoolQ8<T> {
+    kind: PoolKind,
+    win: Window2d,
+    channels: usize,
+    range: (i32, i32),
+    elem: PhantomData<fn() -> T>,
+}
+
+fn prepare_q8<T: Q8>(
+    ctx: &PrepareCtx<'_>,
+    kind: PoolKind,
+    options: &Pool2dOptions,
+) -> Result<Prepared, KernelError> {
+    let input = ctx.input(0)?;
+    let output = ctx.output(0)?;
+    let [n, h, w, c] = nhwc(input, "input")?;
+    let win = pool_window(options, n, h, w)?;
+    // TFLite only debug-checks that input and output share their parameters, so a
+    // mismatch is not an error; the output's own parameters set the clamp.
+    q8_params(input.quantization.as_ref(), T::DTYPE, "input")?;
+    let (out_s, out_zp) = q8_params(output.quantization.as_ref(), T::DTYPE, "output")?;
+    let range = calculate_activation_range_quantized(options.activation, out_s, out_zp, T::DTYPE)?;
+    // TFLite's average fails at run time on a window with no tap inside the image.
+    let empty = |axis: &WindowAxis| axis.taps.iter().any(|t| t.lo >= t.hi);
+    if kind == PoolKind::Average && n * c > 0 && (empty(&win.h) || empty(&win.w)) {
+        kbail!("AVERAGE_POOL_2D has an output window with no input inside the image");
+    }
+    let shape = vec![n, win.h.output, win.w.output, c];
+    Ok(Prepared::new(
+        vec![shape],
+        PoolQ8::<T> {
+            kind,
+            win,
+            channels: c,
+            range,
+            elem: PhantomData,
+        },
+    ))
+}
+
+impl<T: Q8> Kernel for PoolQ8<T> {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = q8_input::<T>(inputs, 0)?;
+        let out = q8_output::<T>(outputs)?;
+        let (h, w, c) = (self.win.h.input, self.win.w.input, self.channels);
+        let image_len = h * w * c;
+        if input.len() != self.win.batch * image_len
+            || out.len() != self.win.batch * self.win.h.output * self.win.w.output * c
+        {
+            kbail!(
+                "{} buffers do not match the planned shapes",
+                self.kind.name()
+            );
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let mut out_pixels = out.chunks_exact_mut(c);
+        for n in 0..self.win.batch {
+            let image = &input[n * image_len..(n + 1) * image_len];
+            for ty in &self.win.h.taps {
+                for tx in &self.win.w.taps {
+                    let Some(pixel) = out_pixels.next() else {
+                        return Ok(());
+                    };
+                    let window = Window {
+                        image,
+                        row_len: w * c,
+                        channels: c,
+                        rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
+                        cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
+                    };
+                    let mut ch = 0;
+                    while ch < c {
+                        ch += match c - ch {
+                            r if r >= 16 => self.chunk::<16>(&window, ch, pixel),
+                            r if r >= 4 => self.chunk::<4>(&window, ch, pixel),
+                            _ => self.chunk::<1>(&window, ch, pixel),
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Q8> PoolQ8<T> {
+    /// Channels `ch..ch+L` of one window (the caller guarantees they exist); returns L.
+    #[inline(always)]
+    fn chunk<const L: usize>(&self, win: &Window<'_, T>, ch: usize, pixel: &mut [T]) -> usize {
+        let max = self.kind == PoolKind::Max;
+        let lowest = quantized_lowest::<T>();
+        let mut acc = [if max { lowest } else { 0 }; L];
+        for iy in win.rows.clone() {
+            let row = &win.image[iy * win.row_len..(iy + 1) * win.row_len];
+            for ix in win.cols.clone() {
+                let Some(x) = row[ix * win.channels + ch..].first_chunk::<L>() else {
+                    return L;
+                };
+                if max {
+                    for j in 0..L {
+                        acc[j] = acc[j].max(x[j].widen());
+                    }
+                } else {
+                    for j in 0..L {
+                        acc[j] = acc[j].wrapping_add(x[j].widen());
+                    }
+                }
+            }
+        }
+        if !max {
+            // Half away from zero through truncating division, as TFLite rounds.
+            let count = (win.rows.len() * win.cols.len()) as i32;
+            for a in acc.iter_mut() {
+                *a = if *a > 0 {
+                    a.wrapping_add(count / 2) / count
+                } else {
+                    a.wrapping_sub(count / 2) / count
+                };
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            pixel[ch + j] = T::narrow((*a).clamp(self.range.0, self.range.1));
+        }
+        L
+    }
+}
+
+/// The smallest value of an 8-bit type, where TFLite starts a max.
+fn quantized_lowest<T: Q8>() -> i32 {
+    if T::DTYPE == DType::I8 {
+        -128
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -415,6 +564,195 @@ mod tests {
             let want = reference_pool(max, &input, [n, h, w, c], padding, filter, stride, range);
             assert_eq!(shape.iter().product::<usize>(), want.len(), "case {case}");
             assert_close(&got, &want, 1e-6, &format!("pool case {case}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod q8_tests {
+    use super::super::conv::q8test::{per_tensor, run_q8};
+    use super::super::conv::testutil::Rng;
+    use super::*;
+    use crate::interp::kernels::common::window_dim;
+    use crate::ir::{Activation, Padding};
+
+    fn op(max: bool, padding: Padding, filter: usize, stride: usize, act: Activation) -> Op {
+        let o = Pool2dOptions {
+            padding,
+            stride_h: stride as i32,
+            stride_w: stride as i32,
+            filter_h: filter as i32,
+            filter_w: filter as i32,
+            activation: act,
+        };
+        if max {
+            Op::MaxPool2d(o)
+        } else {
+            Op::AveragePool2d(o)
+        }
+    }
+
+    fn pool_1x2(max: bool, dtype: DType, values: Vec<i32>, zp: i64, act: Activation) -> Vec<i32> {
+        // [1, 1, 2, C] pooled by a 1x2 window: each channel reduces its two values.
+        let c = values.len() / 2;
+        let o = Pool2dOptions {
+            padding: Padding::Valid,
+            stride_h: 1,
+            stride_w: 2,
+            filter_h: 1,
+            filter_w: 2,
+            activation: act,
+        };
+        let op = if max {
+            Op::MaxPool2d(o)
+        } else {
+            Op::AveragePool2d(o)
+        };
+        let x = per_tensor(dtype, &[1, 1, 2, c], values, 1.0, zp);
+        let (shape, y) = run_q8(op, &[Some(x)], dtype, 1.0, zp).unwrap();
+        assert_eq!(shape, vec![1, 1, 1, c]);
+        y
+    }
+
+    #[test]
+    fn average_rounds_exact_halves_away_from_zero() {
+        // Pairs per channel: (1,2) 1.5 -> 2; (-1,-2) -1.5 -> -2; (-1,2) 0.5 -> 1;
+        // (1,-2) -0.5 -> -1; (3,4) 3.5 -> 4; (-128,-127) -127.5 -> -128; (5,5) 5.
+        let first = [1, -1, -1, 1, 3, -128, 5];
+        let second = [2, -2, 2, -2, 4, -127, 5];
+        let values: Vec<i32> = first.iter().chain(&second).copied().collect();
+        let y = pool_1x2(false, DType::I8, values, 0, Activation::None);
+        assert_eq!(y, vec![2, -2, 1, -1, 4, -128, 5]);
+        // uint8: (0,1) -> 1; (254,255) -> 255 (509/2 = 254.5 rounds up).
+        let y = pool_1x2(false, DType::U8, vec![0, 254, 1, 255], 0, Activation::None);
+        assert_eq!(y, vec![1, 255]);
+    }
+
+    #[test]
+    fn average_divides_by_in_image_taps_only() {
+        // 2x2 SAME window, stride 2, on a 1x3 row: the last window holds one pixel.
+        let x = per_tensor(DType::I8, &[1, 1, 3, 1], vec![10, 13, -7], 1.0, 0);
+        let (shape, y) = run_q8(
+            op(false, Padding::Same, 2, 2, Activation::None),
+            &[Some(x)],
+            DType::I8,
+            1.0,
+            0,
+        )
+        .unwrap();
+        // (10 + 13)/2 = 11.5 -> 12; -7 alone.
+        assert_eq!((shape, y), (vec![1, 1, 2, 1], vec![12, -7]));
+    }
+
+    #[test]
+    fn max_then_fused_activation_clamp() {
+        // RELU6 at scale 0.5, zp -5: clamp to [-5, -5 + 12] = [-5, 7].
+        let x = per_tensor(
+            DType::I8,
+            &[1, 1, 2, 3],
+            vec![-100, 3, 50, -90, 6, 20],
+            0.5,
+            -5,
+        );
+        let (_, y) = run_q8(
+            op(true, Padding::Valid, 1, 1, Activation::None),
+            &[Some(x.clone())],
+            DType::I8,
+            0.5,
+            -5,
+        )
+        .unwrap();
+        assert_eq!(y, vec![-100, 3, 50, -90, 6, 20]);
+        let o = Pool2dOptions {
+            padding: Padding::Valid,
+            stride_h: 1,
+            stride_w: 2,
+            filter_h: 1,
+            filter_w: 2,
+            activation: Activation::Relu6,
+        };
+        let (_, y) = run_q8(Op::MaxPool2d(o), &[Some(x)], DType::I8, 0.5, -5).unwrap();
+        // max(-100,-90) = -90 -> -5; max(3,6) = 6; max(50,20) = 50 -> 7.
+        assert_eq!(y, vec![-5, 6, 7]);
+    }
+
+    /// TFLite's reference pooling loop.
+    fn reference(
+        max: bool,
+        x: &[i32],
+        [n, h, w, c]: [usize; 4],
+        k: usize,
+        s: usize,
+        p: Padding,
+        range: (i32, i32),
+    ) -> Vec<i32> {
+        let (oh, ph) = window_dim(p, h, k, s, 1).unwrap();
+        let (ow, pw) = window_dim(p, w, k, s, 1).unwrap();
+        let mut out = vec![];
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for ch in 0..c {
+                        let (mut acc, mut count) = (if max { i32::MIN } else { 0 }, 0);
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let iy = (oy * s + ky) as i64 - ph as i64;
+                                let ix = (ox * s + kx) as i64 - pw as i64;
+                                if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
+                                    continue;
+                                }
+                                let v = x[((b * h + iy as usize) * w + ix as usize) * c + ch];
+                                acc = if max { acc.max(v) } else { acc + v };
+                                count += 1;
+                            }
+                        }
+                        if !max {
+                            acc = if acc > 0 {
+                                (acc + count / 2) / count
+                            } else {
+                                (acc - count / 2) / count
+                            };
+                        }
+                        out.push(acc.clamp(range.0, range.1));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn random_pools_match_the_reference_loop() {
+        let mut rng = Rng(42);
+        for _ in 0..300 {
+            let unsigned = rng.range(0, 1) == 1;
+            let (dtype, lo) = if unsigned {
+                (DType::U8, 0)
+            } else {
+                (DType::I8, -128)
+            };
+            let dims = [
+                rng.range(1, 2),
+                rng.range(1, 9),
+                rng.range(1, 9),
+                rng.range(1, 40),
+            ];
+            let len = dims.iter().product();
+            let values: Vec<i32> = (0..len).map(|_| lo + rng.range(0, 255) as i32).collect();
+            let max = rng.range(0, 1) == 1;
+            let (k, s) = (rng.range(1, 4), rng.range(1, 3));
+            let padding = if rng.range(0, 1) == 1 {
+                Padding::Same
+            } else {
+                Padding::Valid
+            };
+            let act = [Activation::None, Activation::Relu, Activation::Relu6][rng.range(0, 2)];
+            let zp = lo as i64 + rng.range(0, 255) as i64;
+            let x = per_tensor(dtype, &dims, values.clone(), 0.1, zp);
+            let range = calculate_activation_range_quantized(act, 0.1, zp as i32, dtype).unwrap();
+            let want = reference(max, &values, dims, k, s, padding, range);
+            let (_, got) = run_q8(op(max, padding, k, s, act), &[Some(x)], dtype, 0.1, zp).unwrap();
+            assert_eq!(got, want, "{dims:?} k {k} s {s} {padding:?} max {max}");
         }
     }
 }

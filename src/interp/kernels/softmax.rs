@@ -1,10 +1,14 @@
 //! SOFTMAX over the last dimension with TFLite's beta:
 //! y = exp((x - max)·beta) / Σ exp((x - max)·beta), per row.
 
+use std::marker::PhantomData;
+
+use super::conv::{q8_input, q8_output, q8_params, Q8};
 use super::shape::{check_len, expect_output_dtype};
 use super::{Kernel, PrepareCtx, Prepared};
+use crate::interp::fixed_point::SoftmaxParams;
 use crate::interp::value::{View, ViewMut};
-use crate::interp::KernelError;
+use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, Op};
 use crate::kbail;
 
@@ -45,6 +49,79 @@ impl Kernel for FloatSoftmax {
     }
 }
 
+/// 8-bit SOFTMAX with TFLite's reference integer algorithm (gemmlowp fixed-point exp and
+/// reciprocal), see [`SoftmaxParams`].
+struct SoftmaxQ8<T> {
+    params: SoftmaxParams,
+    depth: usize,
+    len: usize,
+    elem: PhantomData<fn() -> T>,
+}
+
+/// One row of the reference algorithm for an 8-bit type.
+trait SoftmaxRow: Q8 {
+    fn row(params: &SoftmaxParams, input: &[Self], output: &mut [Self]) -> Result<(), KernelError>;
+}
+
+impl SoftmaxRow for i8 {
+    fn row(params: &SoftmaxParams, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
+        params.softmax_row_int8(input, output)
+    }
+}
+
+impl SoftmaxRow for u8 {
+    fn row(params: &SoftmaxParams, input: &[u8], output: &mut [u8]) -> Result<(), KernelError> {
+        params.softmax_row_uint8(input, output)
+    }
+}
+
+impl<T: SoftmaxRow> Kernel for SoftmaxQ8<T> {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let x = q8_input::<T>(inputs, 0)?;
+        let y = q8_output::<T>(outputs)?;
+        check_len("input", x.len(), self.len)?;
+        check_len("output", y.len(), self.len)?;
+        if self.depth == 0 {
+            return Ok(());
+        }
+        for (xr, yr) in x
+            .chunks_exact(self.depth)
+            .zip(y.chunks_exact_mut(self.depth))
+        {
+            T::row(&self.params, xr, yr)?;
+        }
+        Ok(())
+    }
+}
+
+/// TFLite requires the output to hold probabilities in steps of 1/256 starting at the
+/// type's minimum: scale 1/256 and zero point -128 (int8) or 0 (uint8).
+fn prepare_q8<T: SoftmaxRow>(
+    ctx: &PrepareCtx<'_>,
+    input: &TensorInfo,
+    beta: f32,
+    depth: usize,
+    output_zero_point: i32,
+) -> Result<Prepared, KernelError> {
+    let (in_s, _) = q8_params(input.quantization.as_ref(), T::DTYPE, "input")?;
+    let (out_s, out_zp) = q8_params(ctx.output(0)?.quantization.as_ref(), T::DTYPE, "output")?;
+    if out_zp != output_zero_point || (out_s - 1.0 / 256.0).abs() > 0.001 / 256.0 {
+        kbail!(
+            "{} SOFTMAX output must have scale 1/256 and zero point {output_zero_point}, got scale {out_s} and zero point {out_zp}",
+            T::DTYPE
+        );
+    }
+    Ok(Prepared::new(
+        vec![input.shape.clone()],
+        SoftmaxQ8::<T> {
+            params: SoftmaxParams::new(beta, in_s)?,
+            depth,
+            len: input.num_elements(),
+            elem: PhantomData,
+        },
+    ))
+}
+
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(1, 1, 1)?;
     let Op::Softmax { beta } = ctx.op.op else {
@@ -64,6 +141,8 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                 len: input.num_elements(),
             },
         )),
+        DType::I8 => prepare_q8::<i8>(ctx, input, beta, depth, -128),
+        DType::U8 => prepare_q8::<u8>(ctx, input, beta, depth, 0),
         other => kbail!("SOFTMAX on {other} tensors is not supported"),
     }
 }
@@ -119,5 +198,55 @@ mod tests {
         let y = softmax(1.0, vec![2, 1, 2], vec![0.0, 0.0, 5.0, 5.0]).unwrap();
         assert_eq!(y, vec![0.5; 4]);
         assert!(softmax(1.0, vec![], vec![1.0]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod q8_tests {
+    use crate::interp::kernels::conv::q8test::{per_tensor, run_q8};
+    use crate::ir::{DType, Op};
+
+    fn softmax(dtype: DType, x: Vec<i32>, in_s: f32, out_zp: i64) -> Result<Vec<i32>, String> {
+        let n = x.len();
+        let x = per_tensor(dtype, &[1, n], x, in_s, 0);
+        run_q8(
+            Op::Softmax { beta: 1.0 },
+            &[Some(x)],
+            dtype,
+            1.0 / 256.0,
+            out_zp,
+        )
+        .map(|(_, y)| y)
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn probabilities_in_steps_of_1_256() {
+        // A far larger logit takes everything: 256/256 saturates to 127, the rest are
+        // below diff_min and give exactly the minimum.
+        assert_eq!(
+            softmax(DType::I8, vec![127, -128, -128], 1.0, -128).unwrap(),
+            vec![127, -128, -128]
+        );
+        // Two equal logits: 1/2 each = 128/256, i.e. 0 for int8 and 128 for uint8.
+        assert_eq!(
+            softmax(DType::I8, vec![5, 5], 0.1, -128).unwrap(),
+            vec![0, 0]
+        );
+        assert_eq!(
+            softmax(DType::U8, vec![7, 7], 0.1, 0).unwrap(),
+            vec![128, 128]
+        );
+        // Four equal logits: 64/256 each.
+        assert_eq!(
+            softmax(DType::I8, vec![-3; 4], 0.1, -128).unwrap(),
+            vec![-64; 4]
+        );
+    }
+
+    #[test]
+    fn output_quantization_is_enforced() {
+        assert!(softmax(DType::I8, vec![1, 2], 0.1, 0).is_err());
+        assert!(softmax(DType::U8, vec![1, 2], 0.1, -128).is_err());
     }
 }
