@@ -230,7 +230,6 @@ fn random_sparse_float_fc_matches_reference() {
 }
 
 #[test]
-#[ignore = "needs int8 conv/pool (merge)"]
 fn block16_sparse_int8_fixture_matches_reference_exactly() {
     let name = "mnist_cnn_dense_block16x1_pruned80_sparse_int8";
     let model = load(&tflite_fixture(&format!("{name}.tflite")));

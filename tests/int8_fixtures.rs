@@ -100,7 +100,6 @@ fn mnist_cnn_int8_float_io_matches_reference() {
 /// Its uint8 input and output go through requantizing QUANTIZE ops (uint8 <-> int8),
 /// which another branch implements in quantize.rs.
 #[test]
-#[ignore = "needs requantizing QUANTIZE"]
 fn mnist_cnn_int8_uint8_io_matches_reference() {
     assert_matches("tflite", "mnist_cnn_int8_uint8_io");
 }
@@ -170,37 +169,31 @@ fn int8_against_float_mnist_cnn_timing() {
 /// The extra TensorFlow-made int8 models (fixtures/extra): each also needs int8 kernels
 /// from other branches, named in its ignore reason. They should pass once merged.
 #[test]
-#[ignore = "needs int8 MEAN"]
 fn extra_dwsep_int8_matches_reference() {
     assert_matches("extra", "dwsep_int8");
 }
 
 #[test]
-#[ignore = "needs int8 ADD, LEAKY_RELU, LOGISTIC, TANH"]
 fn extra_residual_int8_matches_reference() {
     assert_matches("extra", "residual_int8");
 }
 
 #[test]
-#[ignore = "needs int8 ADD, HARD_SWISH, MEAN"]
 fn extra_mobilenet_block_int8_matches_reference() {
     assert_matches("extra", "mobilenet_block_int8");
 }
 
 #[test]
-#[ignore = "needs int8 MUL"]
 fn extra_sequence_int8_matches_reference() {
     assert_matches("extra", "sequence_int8");
 }
 
 #[test]
-#[ignore = "needs int8 ADD, SUB, MUL, DIV, MEAN, PAD"]
 fn extra_raw_ops_int8_matches_reference() {
     assert_matches("extra", "raw_ops_int8");
 }
 
 #[test]
-#[ignore = "needs requantizing QUANTIZE and the int8 ops of the int8 variants above"]
 fn extra_uint8_io_models_match_reference() {
     for name in [
         "dwsep_int8_uint8_io",

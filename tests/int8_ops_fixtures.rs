@@ -89,67 +89,56 @@ fn check(dir: &str, name: &str) {
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn dwsep_int8() {
     check("extra", "dwsep_int8");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn dwsep_int8_uint8_io() {
     check("extra", "dwsep_int8_uint8_io");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn residual_int8() {
     check("extra", "residual_int8");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn residual_int8_uint8_io() {
     check("extra", "residual_int8_uint8_io");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn mobilenet_block_int8() {
     check("extra", "mobilenet_block_int8");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn mobilenet_block_int8_uint8_io() {
     check("extra", "mobilenet_block_int8_uint8_io");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn sequence_int8() {
     check("extra", "sequence_int8");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn sequence_int8_uint8_io() {
     check("extra", "sequence_int8_uint8_io");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn raw_ops_int8() {
     check("extra", "raw_ops_int8");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn raw_ops_int8_uint8_io() {
     check("extra", "raw_ops_int8_uint8_io");
 }
 
 #[test]
-#[ignore = "needs int8 conv/fc (merge)"]
 fn mnist_cnn_int8_uint8_io() {
     check("tflite", "mnist_cnn_int8_uint8_io");
 }
