@@ -359,3 +359,33 @@ fn mnist_cnn_five_epochs_benchmark() {
     eprintln!("load average after: {}", load.trim());
     assert!(acc >= 0.978, "test accuracy {acc}");
 }
+
+fn cpu_seconds() -> f64 {
+    // utime + stime of this process, in clock ticks (100 per second on Linux).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// One epoch with wall and CPU time: on a shared machine the CPU time says how fast
+/// the epoch would be with the cores to itself.
+#[test]
+#[ignore]
+fn mnist_cnn_epoch_speed() {
+    let (x, y) = mnist_subset(Split::Train, 60_000);
+    let mut model = presets::mnist_cnn(42).unwrap();
+    let data = Dataset::new(&x, &[28, 28], &y).unwrap();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpu0 = cpu_seconds();
+    let t0 = std::time::Instant::now();
+    fit(&mut model, &mut Adam::default(), &mut SparseCategoricalCrossentropy, &data, &FitConfig::default(), &mut NoCallback).unwrap();
+    eprintln!(
+        "threads {}: wall {:.2}s, cpu {:.2}s, load {}",
+        rayon::current_num_threads(),
+        t0.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu0,
+        load.trim()
+    );
+}

@@ -113,14 +113,23 @@ pub(crate) fn im2col(g: &Geom, x: &[f32], col: &mut [f32]) {
                 for kx in 0..g.kw {
                     let dst = &mut row[(ky * g.kw + kx) * c..][..c];
                     match (iy, g.in_x(ox, kx)) {
-                        (Some(iy), Some(ix)) => {
-                            dst.copy_from_slice(&x[(iy * g.w + ix) * c..][..c]);
-                        }
+                        (Some(iy), Some(ix)) => copy_small(dst, &x[(iy * g.w + ix) * c..][..c]),
                         _ => dst.fill(0.0),
                     }
                 }
             }
         }
+    }
+}
+
+/// `copy_from_slice` calls memcpy, which costs more than the copy for the few
+/// channels of a first layer.
+#[inline]
+fn copy_small(dst: &mut [f32], src: &[f32]) {
+    if dst.len() <= 8 {
+        dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
+    } else {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -233,4 +242,32 @@ pub(crate) fn depthwise_backward_sample(
 /// the batch size alone so the summation order never depends on the thread count.
 pub(crate) fn sample_chunk(batch: usize) -> usize {
     batch.div_ceil(8).max(1)
+}
+
+/// The im2col matrix of a single-channel batch, transposed: [kh·kw, batch·oh·ow].
+/// Row `ky·kw + kx` holds, for every output pixel, the input value under that tap.
+pub(crate) fn im2col_t_batch(g: &Geom, x: &[f32], batch: usize) -> Vec<f32> {
+    let per = g.oh * g.ow;
+    let rows = batch * per;
+    let mut col = vec![0.0f32; g.kh * g.kw * rows];
+    col.par_chunks_mut(rows).enumerate().for_each(|(tap, dst)| {
+        let (ky, kx) = (tap / g.kw, tap % g.kw);
+        // Output columns whose tap lands inside the image: a contiguous range.
+        let valid: Vec<Option<usize>> = (0..g.ow).map(|ox| g.in_x(ox, kx)).collect();
+        for (n, plane) in dst.chunks_mut(per).enumerate() {
+            let image = &x[n * g.h * g.w..][..g.h * g.w];
+            for oy in 0..g.oh {
+                let out = &mut plane[oy * g.ow..][..g.ow];
+                let Some(iy) = g.in_y(oy, ky) else {
+                    out.fill(0.0);
+                    continue;
+                };
+                let src = &image[iy * g.w..][..g.w];
+                for (o, ix) in out.iter_mut().zip(&valid) {
+                    *o = ix.map_or(0.0, |ix| src[ix]);
+                }
+            }
+        }
+    });
+    col
 }

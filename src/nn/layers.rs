@@ -70,15 +70,13 @@ impl Activation {
     pub(crate) fn backward(self, y: &[f32], dy: &mut [f32], channels: usize) {
         match self {
             Activation::Linear => {}
-            Activation::Relu => dy.iter_mut().zip(y).for_each(|(d, &y)| {
-                if y <= 0.0 {
-                    *d = 0.0
-                }
-            }),
+            // Selects rather than branches, so the loops vectorize.
+            Activation::Relu => dy
+                .iter_mut()
+                .zip(y)
+                .for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
             Activation::Relu6 => dy.iter_mut().zip(y).for_each(|(d, &y)| {
-                if y <= 0.0 || y >= 6.0 {
-                    *d = 0.0
-                }
+                *d = if y > 0.0 && y < 6.0 { *d } else { 0.0 }
             }),
             Activation::Sigmoid => dy
                 .iter_mut()
@@ -690,18 +688,23 @@ impl Layer {
         let y = match (&self.spec, self.geom) {
             (LayerSpec::Reshape { .. } | LayerSpec::Flatten {}, _) => x.data,
             (LayerSpec::Conv2D(c), Some(g)) => {
-                let col = if g.is_pointwise() {
-                    x.data
-                } else {
-                    conv::im2col_batch(&g, &x.data, batch)
-                };
+                // im2col + GEMM. A single-channel input gets the im2col matrix stored
+                // transposed ([taps, rows]): each tap then copies whole image rows
+                // instead of scattering one value per im2col row.
                 let rows = batch * g.oh * g.ow;
+                let (col, col_mat) = if g.is_pointwise() {
+                    (x.data, ColLayout::Rows)
+                } else if g.c == 1 {
+                    (conv::im2col_t_batch(&g, &x.data, batch), ColLayout::Transposed)
+                } else {
+                    (conv::im2col_batch(&g, &x.data, batch), ColLayout::Rows)
+                };
                 let mut y = vec![0.0f32; rows * c.filters];
                 par_gemm(
                     rows,
                     g.col_width(),
                     c.filters,
-                    Mat::rows(&col, g.col_width()),
+                    col_mat.mat(&col, rows, g.col_width()),
                     Mat::rows(self.weight(0), c.filters),
                     &mut y,
                 );
@@ -944,14 +947,16 @@ impl Layer {
                     column_sums(&dz, f, &mut bias.grad);
                 }
                 let kp = &mut kp[0];
-                par_gemm(
-                    k,
-                    rows,
-                    f,
-                    Mat::transposed(&cache.x, k),
-                    Mat::rows(&dz, f),
-                    &mut kp.grad,
-                );
+                let layout = if !g.is_pointwise() && g.c == 1 {
+                    ColLayout::Transposed
+                } else {
+                    ColLayout::Rows
+                };
+                let col_t = match layout {
+                    ColLayout::Rows => Mat::transposed(&cache.x, k),
+                    ColLayout::Transposed => Mat::rows(&cache.x, rows),
+                };
+                par_gemm(k, rows, f, col_t, Mat::rows(&dz, f), &mut kp.grad);
                 if need_dx {
                     let mut dcol = vec![0.0f32; rows * k];
                     par_gemm(rows, f, k, Mat::rows(&dz, f), Mat::transposed(&kp.value, f), &mut dcol);
@@ -1137,6 +1142,22 @@ impl Layer {
     }
 }
 
+/// How a Conv2D stores its im2col matrix ([rows, taps] or transposed).
+#[derive(Clone, Copy)]
+enum ColLayout {
+    Rows,
+    Transposed,
+}
+
+impl ColLayout {
+    fn mat(self, col: &[f32], rows: usize, width: usize) -> Mat<'_> {
+        match self {
+            ColLayout::Rows => Mat::rows(col, width),
+            ColLayout::Transposed => Mat::transposed(col, rows),
+        }
+    }
+}
+
 fn add_bias(y: &mut [f32], bias: &[f32]) {
     if bias.is_empty() {
         return;
@@ -1146,12 +1167,17 @@ fn add_bias(y: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// Column sums of a row-major matrix, rows added in order (deterministic).
+/// Column sums of a row-major matrix, as the GEMM `ones(1×rows)·data` (a zero-stride
+/// operand): vectorized, and split in blocks fixed by the shape, so deterministic.
 fn column_sums(data: &[f32], cols: usize, out: &mut [f32]) {
-    out.fill(0.0);
-    for row in data.chunks(cols.max(1)) {
-        out.iter_mut().zip(row).for_each(|(o, v)| *o += v);
-    }
+    let cols = cols.max(1);
+    let rows = data.len() / cols;
+    let ones = Mat {
+        data: &[1.0],
+        rs: 0,
+        cs: 0,
+    };
+    par_gemm(1, rows, cols, ones, Mat::rows(data, cols), out);
 }
 
 /// Folds an inference-mode BatchNormalization into the preceding Conv2D /

@@ -5,29 +5,46 @@
 use super::conv::Geom;
 
 /// Writes each window's maximum and the sample-local index of the (first) maximal tap,
-/// to which backward routes the gradient.
+/// to which backward routes the gradient. Taps are visited in row-major window order
+/// and compared a whole pixel (all channels) at a time.
 pub(crate) fn max_forward(g: &Geom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
     let c = g.c;
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             let o = (oy * g.ow + ox) * c;
-            for ch in 0..c {
-                let mut best = f32::NEG_INFINITY;
-                let mut best_at = u32::MAX;
-                for ky in 0..g.kh {
-                    let Some(iy) = g.in_y(oy, ky) else { continue };
-                    for kx in 0..g.kw {
-                        let Some(ix) = g.in_x(ox, kx) else { continue };
-                        let i = (iy * g.w + ix) * c + ch;
-                        let v = x[i];
-                        if v > best || best_at == u32::MAX {
-                            best = v;
-                            best_at = i as u32;
-                        }
+            let out = &mut y[o..o + c];
+            let arg = &mut argmax[o..o + c];
+            let mut first = true;
+            for ky in 0..g.kh {
+                let Some(iy) = g.in_y(oy, ky) else { continue };
+                for kx in 0..g.kw {
+                    let Some(ix) = g.in_x(ox, kx) else { continue };
+                    let base = (iy * g.w + ix) * c;
+                    let px = &x[base..base + c];
+                    if first {
+                        out.copy_from_slice(px);
+                        arg.iter_mut()
+                            .enumerate()
+                            .for_each(|(ch, a)| *a = (base + ch) as u32);
+                        first = false;
+                        continue;
+                    }
+                    // Selects, not branches, so the channel loop vectorizes.
+                    for ((o, a), (&v, i)) in out
+                        .iter_mut()
+                        .zip(arg.iter_mut())
+                        .zip(px.iter().zip(base as u32..))
+                    {
+                        let better = v > *o;
+                        *o = if better { v } else { *o };
+                        *a = if better { i } else { *a };
                     }
                 }
-                y[o + ch] = best;
-                argmax[o + ch] = best_at;
+            }
+            if first {
+                // No tap inside the image (cannot happen with TF padding rules).
+                out.fill(0.0);
+                arg.fill(u32::MAX);
             }
         }
     }
