@@ -6,8 +6,8 @@
 
 use ferrolite::nn::rng::Rng;
 use ferrolite::nn::{
-    Activation, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig, Layer, LayerSpec, Mode,
-    Padding, PoolConfig, Sequential, Tensor,
+    Activation, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig, Layer, LayerSpec, Mode, Padding,
+    PoolConfig, Sequential, Tensor,
 };
 
 const EPS: f32 = 1e-2;
@@ -89,26 +89,41 @@ fn check_layer(spec: LayerSpec, input_shape: &[usize], batch: usize, seed: u64, 
         let lp = loss(&mut layer, &xp);
         xp[i] -= 2.0 * EPS;
         let lm = loss(&mut layer, &xp);
-        close(dx.data[i], (lp - lm) / (2.0 * f64::from(EPS)), &format!("{label}: dx[{i}]"));
+        close(
+            dx.data[i],
+            (lp - lm) / (2.0 * f64::from(EPS)),
+            &format!("{label}: dx[{i}]"),
+        );
     }
     for (pi, grad) in grads.iter().enumerate() {
         if !layer.params()[pi].trainable {
             continue;
         }
         let name = layer.params()[pi].name.clone();
-        for j in 0..grad.len() {
+        for (j, &analytic) in grad.iter().enumerate() {
             let orig = layer.params()[pi].value[j];
             layer.params_mut()[pi].value[j] = orig + EPS;
             let lp = loss(&mut layer, &x);
             layer.params_mut()[pi].value[j] = orig - EPS;
             let lm = loss(&mut layer, &x);
             layer.params_mut()[pi].value[j] = orig;
-            close(grad[j], (lp - lm) / (2.0 * f64::from(EPS)), &format!("{label}: {name}[{j}]"));
+            close(
+                analytic,
+                (lp - lm) / (2.0 * f64::from(EPS)),
+                &format!("{label}: {name}[{j}]"),
+            );
         }
     }
 }
 
-fn conv(filters: usize, k: [usize; 2], s: [usize; 2], d: [usize; 2], p: Padding, a: Activation) -> LayerSpec {
+fn conv(
+    filters: usize,
+    k: [usize; 2],
+    s: [usize; 2],
+    d: [usize; 2],
+    p: Padding,
+    a: Activation,
+) -> LayerSpec {
     LayerSpec::Conv2D(Conv2DConfig {
         strides: s,
         dilation_rate: d,
@@ -122,13 +137,55 @@ fn conv(filters: usize, k: [usize; 2], s: [usize; 2], d: [usize; 2], p: Padding,
 fn conv2d_gradients() {
     use Activation::*;
     use Padding::*;
-    check_layer(conv(3, [3, 3], [1, 1], [1, 1], Valid, Linear), &[5, 6, 2], 2, 1, PLAIN);
-    check_layer(conv(2, [3, 3], [2, 2], [1, 1], Same, Linear), &[6, 5, 3], 2, 2, PLAIN);
-    check_layer(conv(2, [3, 3], [1, 1], [2, 2], Same, Tanh), &[6, 6, 2], 2, 3, PLAIN);
-    check_layer(conv(2, [2, 3], [2, 1], [1, 1], Valid, Sigmoid), &[5, 5, 2], 2, 4, PLAIN);
-    check_layer(conv(3, [1, 1], [1, 1], [1, 1], Valid, Softmax), &[3, 3, 4], 2, 5, PLAIN);
-    check_layer(conv(3, [4, 4], [3, 2], [1, 1], Same, Linear), &[7, 6, 1], 2, 6, PLAIN);
-    check_layer(conv(2, [3, 3], [1, 1], [1, 1], Valid, Relu), &[5, 5, 2], 2, 7, PLAIN);
+    check_layer(
+        conv(3, [3, 3], [1, 1], [1, 1], Valid, Linear),
+        &[5, 6, 2],
+        2,
+        1,
+        PLAIN,
+    );
+    check_layer(
+        conv(2, [3, 3], [2, 2], [1, 1], Same, Linear),
+        &[6, 5, 3],
+        2,
+        2,
+        PLAIN,
+    );
+    check_layer(
+        conv(2, [3, 3], [1, 1], [2, 2], Same, Tanh),
+        &[6, 6, 2],
+        2,
+        3,
+        PLAIN,
+    );
+    check_layer(
+        conv(2, [2, 3], [2, 1], [1, 1], Valid, Sigmoid),
+        &[5, 5, 2],
+        2,
+        4,
+        PLAIN,
+    );
+    check_layer(
+        conv(3, [1, 1], [1, 1], [1, 1], Valid, Softmax),
+        &[3, 3, 4],
+        2,
+        5,
+        PLAIN,
+    );
+    check_layer(
+        conv(3, [4, 4], [3, 2], [1, 1], Same, Linear),
+        &[7, 6, 1],
+        2,
+        6,
+        PLAIN,
+    );
+    check_layer(
+        conv(2, [3, 3], [1, 1], [1, 1], Valid, Relu),
+        &[5, 5, 2],
+        2,
+        7,
+        PLAIN,
+    );
     let no_bias = LayerSpec::Conv2D(Conv2DConfig {
         use_bias: false,
         ..Conv2DConfig::new(2, [3, 3])
@@ -163,16 +220,53 @@ fn depthwise_gradients() {
             ..DepthwiseConv2DConfig::new(k)
         })
     };
-    check_layer(dw([3, 3], [1, 1], [1, 1], Padding::Valid, 1, Activation::Linear), &[5, 5, 3], 2, 11, PLAIN);
-    check_layer(dw([3, 3], [2, 2], [1, 1], Padding::Same, 2, Activation::Tanh), &[6, 5, 2], 2, 12, PLAIN);
-    check_layer(dw([2, 3], [1, 1], [2, 1], Padding::Same, 3, Activation::Linear), &[5, 6, 2], 2, 13, PLAIN);
+    check_layer(
+        dw(
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            Padding::Valid,
+            1,
+            Activation::Linear,
+        ),
+        &[5, 5, 3],
+        2,
+        11,
+        PLAIN,
+    );
+    check_layer(
+        dw([3, 3], [2, 2], [1, 1], Padding::Same, 2, Activation::Tanh),
+        &[6, 5, 2],
+        2,
+        12,
+        PLAIN,
+    );
+    check_layer(
+        dw([2, 3], [1, 1], [2, 1], Padding::Same, 3, Activation::Linear),
+        &[5, 6, 2],
+        2,
+        13,
+        PLAIN,
+    );
 }
 
 #[test]
 fn dense_gradients() {
     check_layer(LayerSpec::dense(4), &[6], 3, 21, PLAIN);
-    check_layer(LayerSpec::dense_with(3, Activation::Softmax), &[5], 2, 22, PLAIN);
-    check_layer(LayerSpec::dense_with(3, Activation::Sigmoid), &[2, 4], 2, 23, PLAIN);
+    check_layer(
+        LayerSpec::dense_with(3, Activation::Softmax),
+        &[5],
+        2,
+        22,
+        PLAIN,
+    );
+    check_layer(
+        LayerSpec::dense_with(3, Activation::Sigmoid),
+        &[2, 4],
+        2,
+        23,
+        PLAIN,
+    );
     let no_bias = LayerSpec::Dense(DenseConfig {
         units: 3,
         activation: Activation::Tanh,
@@ -196,23 +290,73 @@ const DISTINCT: Setup = Setup {
 
 #[test]
 fn max_pool_gradients() {
-    check_layer(LayerSpec::MaxPooling2D(pool([2, 2], None, Padding::Valid)), &[4, 5, 2], 2, 31, DISTINCT);
-    check_layer(LayerSpec::MaxPooling2D(pool([3, 3], Some([2, 2]), Padding::Same)), &[5, 6, 2], 2, 32, DISTINCT);
-    check_layer(LayerSpec::MaxPooling2D(pool([2, 2], Some([1, 1]), Padding::Same)), &[4, 4, 3], 2, 33, DISTINCT);
+    check_layer(
+        LayerSpec::MaxPooling2D(pool([2, 2], None, Padding::Valid)),
+        &[4, 5, 2],
+        2,
+        31,
+        DISTINCT,
+    );
+    check_layer(
+        LayerSpec::MaxPooling2D(pool([3, 3], Some([2, 2]), Padding::Same)),
+        &[5, 6, 2],
+        2,
+        32,
+        DISTINCT,
+    );
+    check_layer(
+        LayerSpec::MaxPooling2D(pool([2, 2], Some([1, 1]), Padding::Same)),
+        &[4, 4, 3],
+        2,
+        33,
+        DISTINCT,
+    );
 }
 
 #[test]
 fn average_pool_gradients() {
-    check_layer(LayerSpec::AveragePooling2D(pool([2, 2], None, Padding::Valid)), &[4, 5, 2], 2, 41, PLAIN);
-    check_layer(LayerSpec::AveragePooling2D(pool([3, 3], Some([2, 2]), Padding::Same)), &[5, 6, 2], 2, 42, PLAIN);
-    check_layer(LayerSpec::AveragePooling2D(pool([2, 2], Some([1, 1]), Padding::Same)), &[3, 4, 2], 2, 43, PLAIN);
-    check_layer(LayerSpec::GlobalAveragePooling2D {}, &[3, 4, 2], 2, 44, PLAIN);
+    check_layer(
+        LayerSpec::AveragePooling2D(pool([2, 2], None, Padding::Valid)),
+        &[4, 5, 2],
+        2,
+        41,
+        PLAIN,
+    );
+    check_layer(
+        LayerSpec::AveragePooling2D(pool([3, 3], Some([2, 2]), Padding::Same)),
+        &[5, 6, 2],
+        2,
+        42,
+        PLAIN,
+    );
+    check_layer(
+        LayerSpec::AveragePooling2D(pool([2, 2], Some([1, 1]), Padding::Same)),
+        &[3, 4, 2],
+        2,
+        43,
+        PLAIN,
+    );
+    check_layer(
+        LayerSpec::GlobalAveragePooling2D {},
+        &[3, 4, 2],
+        2,
+        44,
+        PLAIN,
+    );
 }
 
 #[test]
 fn shape_layer_gradients() {
     check_layer(LayerSpec::Flatten {}, &[2, 3, 2], 2, 51, PLAIN);
-    check_layer(LayerSpec::Reshape { target_shape: vec![3, 4] }, &[2, 6], 2, 52, PLAIN);
+    check_layer(
+        LayerSpec::Reshape {
+            target_shape: vec![3, 4],
+        },
+        &[2, 6],
+        2,
+        52,
+        PLAIN,
+    );
 }
 
 #[test]
@@ -241,7 +385,13 @@ fn activation_layer_gradients() {
         },
     );
     check_layer(LayerSpec::LeakyReLU { alpha: 0.2 }, &[30], 2, 83, DISTINCT);
-    for activation in [Activation::Sigmoid, Activation::Tanh, Activation::Softmax, Activation::Relu6, Activation::Relu] {
+    for activation in [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softmax,
+        Activation::Relu6,
+        Activation::Relu,
+    ] {
         check_layer(
             LayerSpec::Activation { activation },
             &[2, 5],
@@ -262,7 +412,9 @@ fn sequential_chain_gradient() {
     let mut model = Sequential::new(
         &[6, 6],
         vec![
-            LayerSpec::Reshape { target_shape: vec![6, 6, 1] },
+            LayerSpec::Reshape {
+                target_shape: vec![6, 6, 1],
+            },
             conv(3, [3, 3], [1, 1], [1, 1], Padding::Same, Activation::Tanh),
             LayerSpec::batch_norm(),
             LayerSpec::LeakyReLU { alpha: 0.2 },
@@ -285,8 +437,14 @@ fn sequential_chain_gradient() {
     let r = random(&mut rng, batch * 3, 1.0);
     let mode = Mode::train(3);
     let loss = |m: &mut Sequential, x: &[f32]| -> f64 {
-        let y = m.forward(Tensor::new(vec![batch, 6, 6], x.to_vec()).unwrap(), mode).unwrap();
-        y.data.iter().zip(&r).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+        let y = m
+            .forward(Tensor::new(vec![batch, 6, 6], x.to_vec()).unwrap(), mode)
+            .unwrap();
+        y.data
+            .iter()
+            .zip(&r)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum()
     };
     loss(&mut model, &x);
     let dx = model
@@ -298,6 +456,10 @@ fn sequential_chain_gradient() {
         let lp = loss(&mut model, &xp);
         xp[i] -= 2.0 * EPS;
         let lm = loss(&mut model, &xp);
-        close(dx.data[i], (lp - lm) / (2.0 * f64::from(EPS)), &format!("chain dx[{i}]"));
+        close(
+            dx.data[i],
+            (lp - lm) / (2.0 * f64::from(EPS)),
+            &format!("chain dx[{i}]"),
+        );
     }
 }

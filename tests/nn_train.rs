@@ -31,18 +31,34 @@ fn cross_entropy_gradient_matches_finite_differences() {
     let (b, c) = (4, 5);
     let z: Vec<f32> = (0..b * c).map(|_| rng.uniform(-3.0, 3.0)).collect();
     let labels = [0u8, 4, 2, 2];
-    let (_, grad) = sparse_softmax_cross_entropy(&Tensor::new(vec![b, c], z.clone()).unwrap(), &labels).unwrap();
+    let (_, grad) =
+        sparse_softmax_cross_entropy(&Tensor::new(vec![b, c], z.clone()).unwrap(), &labels)
+            .unwrap();
     let eps = 1e-2f32;
     for i in 0..z.len() {
         let mut zp = z.clone();
         zp[i] += eps;
-        let (lp, _) = sparse_softmax_cross_entropy(&Tensor::new(vec![b, c], zp.clone()).unwrap(), &labels).unwrap();
+        let (lp, _) =
+            sparse_softmax_cross_entropy(&Tensor::new(vec![b, c], zp.clone()).unwrap(), &labels)
+                .unwrap();
         zp[i] -= 2.0 * eps;
-        let (lm, _) = sparse_softmax_cross_entropy(&Tensor::new(vec![b, c], zp).unwrap(), &labels).unwrap();
+        let (lm, _) =
+            sparse_softmax_cross_entropy(&Tensor::new(vec![b, c], zp).unwrap(), &labels).unwrap();
         let numeric = (lp - lm) / (2.0 * eps);
-        assert!((numeric - grad.data[i]).abs() < 1e-3, "{i}: {numeric} vs {}", grad.data[i]);
+        assert!(
+            (numeric - grad.data[i]).abs() < 1e-3,
+            "{i}: {numeric} vs {}",
+            grad.data[i]
+        );
     }
-    assert_eq!(accuracy(&Tensor::new(vec![2, 2], vec![1.0, 0.0, 0.0, 1.0]).unwrap(), &[0, 0]).unwrap(), 1);
+    assert_eq!(
+        accuracy(
+            &Tensor::new(vec![2, 2], vec![1.0, 0.0, 0.0, 1.0]).unwrap(),
+            &[0, 0]
+        )
+        .unwrap(),
+        1
+    );
 }
 
 fn scalar_param() -> Param {
@@ -58,11 +74,19 @@ fn scalar_param() -> Param {
 fn adam_first_steps_match_hand_computation() {
     let mut p = scalar_param();
     let mut adam = Adam::new(0.1);
-    let want = [0.900_000_632_451_532_1, 0.936_610_881_595_338_1, 0.950_279_910_148_742_2];
+    let want = [
+        0.900_000_632_451_532_1,
+        0.936_610_881_595_338_1,
+        0.950_279_910_148_742_2,
+    ];
     for (g, w) in [0.5f32, -1.0, 0.25].into_iter().zip(want) {
         p.grad = vec![g];
         adam.step(&mut [&mut p]).unwrap();
-        assert!((f64::from(p.value[0]) - w).abs() < 2e-6, "{} vs {w}", p.value[0]);
+        assert!(
+            (f64::from(p.value[0]) - w).abs() < 2e-6,
+            "{} vs {w}",
+            p.value[0]
+        );
     }
     assert_eq!(adam.iterations(), 3);
 }
@@ -84,9 +108,18 @@ fn presets_have_keras_shapes_names_and_param_counts() {
     let cases = [
         ("mnist-cnn", 120 + 2028 * 10 + 10),
         ("mnist-mlp", 784 * 128 + 128 + 128 * 10 + 10),
-        ("mnist-teacher", 9 * 256 + 256 + 9 * 256 * 512 + 512 + 7 * 7 * 512 * 10 + 10),
-        ("mnist-teacher-small", 9 * 64 + 64 + 9 * 64 * 128 + 128 + 7 * 7 * 128 * 10 + 10),
-        ("mnist-student", 9 * 16 + 16 + 9 * 16 * 32 + 32 + 7 * 7 * 32 * 10 + 10),
+        (
+            "mnist-teacher",
+            9 * 256 + 256 + 9 * 256 * 512 + 512 + 7 * 7 * 512 * 10 + 10,
+        ),
+        (
+            "mnist-teacher-small",
+            9 * 64 + 64 + 9 * 64 * 128 + 128 + 7 * 7 * 128 * 10 + 10,
+        ),
+        (
+            "mnist-student",
+            9 * 16 + 16 + 9 * 16 * 32 + 32 + 7 * 7 * 32 * 10 + 10,
+        ),
     ];
     for (name, count) in cases {
         let m = presets::by_name(name, 1).unwrap().unwrap();
@@ -97,12 +130,32 @@ fn presets_have_keras_shapes_names_and_param_counts() {
     let names: Vec<&str> = teacher.layers().iter().map(|l| l.name()).collect();
     assert_eq!(
         names,
-        ["reshape", "conv2d", "leaky_re_lu", "max_pooling2d", "conv2d_1", "flatten", "dense"]
+        [
+            "reshape",
+            "conv2d",
+            "leaky_re_lu",
+            "max_pooling2d",
+            "conv2d_1",
+            "flatten",
+            "dense"
+        ]
     );
-    assert_eq!(teacher.layer("conv2d").unwrap().output_shape(), &[14, 14, 64]);
-    assert_eq!(teacher.layer("max_pooling2d").unwrap().output_shape(), &[14, 14, 64]);
-    assert_eq!(teacher.layer("conv2d_1").unwrap().output_shape(), &[7, 7, 128]);
-    assert_eq!(teacher.layer("conv2d_1").unwrap().params()[0].shape, [3, 3, 64, 128]);
+    assert_eq!(
+        teacher.layer("conv2d").unwrap().output_shape(),
+        &[14, 14, 64]
+    );
+    assert_eq!(
+        teacher.layer("max_pooling2d").unwrap().output_shape(),
+        &[14, 14, 64]
+    );
+    assert_eq!(
+        teacher.layer("conv2d_1").unwrap().output_shape(),
+        &[7, 7, 128]
+    );
+    assert_eq!(
+        teacher.layer("conv2d_1").unwrap().params()[0].shape,
+        [3, 3, 64, 128]
+    );
     assert!(presets::by_name("nope", 0).is_none());
 }
 
@@ -139,7 +192,11 @@ fn config_round_trips_through_keras_like_json() {
     )
     .unwrap();
     assert_eq!(spec, LayerSpec::Conv2D(Conv2DConfig::new(4, [3, 3])));
-    let bad = Sequential::new(&[4, 4, 1], vec![LayerSpec::Conv2D(Conv2DConfig::new(2, [5, 5]))], 0);
+    let bad = Sequential::new(
+        &[4, 4, 1],
+        vec![LayerSpec::Conv2D(Conv2DConfig::new(2, [5, 5]))],
+        0,
+    );
     assert!(bad.is_err());
 }
 
@@ -163,7 +220,10 @@ fn batch_norm_folds_into_the_preceding_conv() {
     model.layers_mut()[0].params_mut()[1].value = vec![0.1, -0.2, 0.3];
     let x: Vec<f32> = (0..2 * 50).map(|_| rng.uniform(-1.0, 1.0)).collect();
     let want = model
-        .forward(Tensor::new(vec![2, 5, 5, 2], x.clone()).unwrap(), Mode::inference())
+        .forward(
+            Tensor::new(vec![2, 5, 5, 2], x.clone()).unwrap(),
+            Mode::inference(),
+        )
         .unwrap();
     let conv = &model.layers()[0];
     let bn = &model.layers()[1];
@@ -178,7 +238,12 @@ fn batch_norm_folds_into_the_preceding_conv() {
         1e-3,
     )
     .unwrap();
-    let mut folded = Sequential::new(&[5, 5, 2], vec![LayerSpec::Conv2D(Conv2DConfig::new(3, [3, 3]))], 0).unwrap();
+    let mut folded = Sequential::new(
+        &[5, 5, 2],
+        vec![LayerSpec::Conv2D(Conv2DConfig::new(3, [3, 3]))],
+        0,
+    )
+    .unwrap();
     folded.layers_mut()[0].params_mut()[0].set(&k).unwrap();
     folded.layers_mut()[0].params_mut()[1].set(&b).unwrap();
     let got = folded
@@ -193,7 +258,9 @@ fn batch_norm_folds_into_the_preceding_conv() {
 fn batch_norm_updates_moving_statistics_with_keras_momentum() {
     let mut model = Sequential::new(&[1], vec![LayerSpec::batch_norm()], 0).unwrap();
     // Batch [1, 3]: mean 2, biased variance 1.
-    model.forward_train(Tensor::new(vec![2, 1], vec![1.0, 3.0]).unwrap()).unwrap();
+    model
+        .forward_train(Tensor::new(vec![2, 1], vec![1.0, 3.0]).unwrap())
+        .unwrap();
     let bn = &model.layers()[0];
     assert!((bn.params()[2].value[0] - 0.02).abs() < 1e-7); // 0·0.99 + 2·0.01
     assert!((bn.params()[3].value[0] - 1.0).abs() < 1e-7); // 1·0.99 + 1·0.01
@@ -208,7 +275,9 @@ fn small_mixed_model(seed: u64) -> Sequential {
     Sequential::new(
         &[28, 28],
         vec![
-            LayerSpec::Reshape { target_shape: vec![28, 28, 1] },
+            LayerSpec::Reshape {
+                target_shape: vec![28, 28, 1],
+            },
             LayerSpec::Conv2D(Conv2DConfig {
                 strides: [2, 2],
                 padding: ferrolite::nn::Padding::Same,
@@ -230,8 +299,17 @@ fn small_mixed_model(seed: u64) -> Sequential {
     .unwrap()
 }
 
-fn train_weights(make: fn(u64) -> Sequential, threads: usize, steps: usize, x: &[f32], y: &[u8]) -> Vec<Vec<f32>> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+fn train_weights(
+    make: fn(u64) -> Sequential,
+    threads: usize,
+    steps: usize,
+    x: &[f32],
+    y: &[u8],
+) -> Vec<Vec<f32>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let mut model = make(11);
         let mut adam = Adam::default();
@@ -242,7 +320,15 @@ fn train_weights(make: fn(u64) -> Sequential, threads: usize, steps: usize, x: &
             seed: 5,
             ..FitConfig::default()
         };
-        fit(&mut model, &mut adam, &mut SparseCategoricalCrossentropy, &data, &cfg, &mut NoCallback).unwrap();
+        fit(
+            &mut model,
+            &mut adam,
+            &mut SparseCategoricalCrossentropy,
+            &data,
+            &cfg,
+            &mut NoCallback,
+        )
+        .unwrap();
         model
             .layers()
             .iter()
@@ -254,13 +340,20 @@ fn train_weights(make: fn(u64) -> Sequential, threads: usize, steps: usize, x: &
 #[test]
 fn training_is_bit_reproducible_across_runs_and_thread_counts() {
     let (x, y) = mnist_subset(Split::Train, 3200); // 100 steps per epoch
-    for make in [|s| presets::mnist_cnn(s).unwrap(), small_mixed_model as fn(u64) -> Sequential] {
+    for make in [
+        |s| presets::mnist_cnn(s).unwrap(),
+        small_mixed_model as fn(u64) -> Sequential,
+    ] {
         let a = train_weights(make, 1, 300, &x, &y);
         let b = train_weights(make, 4, 300, &x, &y);
         let c = train_weights(make, 3, 300, &x, &y);
         assert!(a == b && b == c, "weights differ between runs");
         let init = make(11);
-        assert_ne!(a[0], init.layers()[1].params()[0].value, "training changed nothing");
+        assert_ne!(
+            a[0],
+            init.layers()[1].params()[0].value,
+            "training changed nothing"
+        );
     }
 }
 
@@ -279,11 +372,29 @@ fn custom_loop_with_post_step_hook_keeps_masks() {
         }
     }
     let data = Dataset::new(&x, &[28, 28], &y).unwrap();
-    fit(&mut model, &mut adam, &mut SparseCategoricalCrossentropy, &data, &FitConfig::default(), &mut Prune).unwrap();
-    assert!(model.layers()[1].params()[0].value.iter().step_by(2).all(|&v| v == 0.0));
+    fit(
+        &mut model,
+        &mut adam,
+        &mut SparseCategoricalCrossentropy,
+        &data,
+        &FitConfig::default(),
+        &mut Prune,
+    )
+    .unwrap();
+    assert!(model.layers()[1].params()[0]
+        .value
+        .iter()
+        .step_by(2)
+        .all(|&v| v == 0.0));
     // And a hand-written step through the public pieces.
     let batch = ferrolite::nn::gather_batch(&data, &[0, 1, 2]).unwrap();
-    let stats = train_step(&mut model, &mut adam, &mut SparseCategoricalCrossentropy, batch).unwrap();
+    let stats = train_step(
+        &mut model,
+        &mut adam,
+        &mut SparseCategoricalCrossentropy,
+        batch,
+    )
+    .unwrap();
     assert_eq!(stats.size, 3);
     assert!(stats.loss.is_finite());
 }
@@ -297,7 +408,13 @@ impl Callback for Recorder {
     fn on_epoch_end(&mut self, s: &EpochSummary) {
         eprintln!(
             "epoch {}: loss {:.4} acc {:.4} val_loss {:?} val_acc {:?} {:.2}s ({:.0} img/s)",
-            s.epoch + 1, s.loss, s.accuracy, s.val_loss, s.val_accuracy, s.seconds, s.images_per_sec
+            s.epoch + 1,
+            s.loss,
+            s.accuracy,
+            s.val_loss,
+            s.val_accuracy,
+            s.seconds,
+            s.images_per_sec
         );
         self.0.push(s.clone());
     }
@@ -315,7 +432,15 @@ fn train_mnist_cnn(epochs: usize, n_train: usize) -> (f32, Vec<EpochSummary>) {
         ..FitConfig::default()
     };
     let mut rec = Recorder(Vec::new(), 0);
-    fit(&mut model, &mut adam, &mut SparseCategoricalCrossentropy, &data, &cfg, &mut rec).unwrap();
+    fit(
+        &mut model,
+        &mut adam,
+        &mut SparseCategoricalCrossentropy,
+        &data,
+        &cfg,
+        &mut rec,
+    )
+    .unwrap();
     assert_eq!(rec.1, epochs * n_train.div_ceil(32));
     let test = Dataset::new(&tx, &[28, 28], &ty).unwrap();
     let (_, acc) = evaluate(&mut model, &test, 256).unwrap();
@@ -339,7 +464,15 @@ fn validation_split_takes_the_end() {
         ..FitConfig::default()
     };
     let mut rec = Recorder(Vec::new(), 0);
-    let h = fit(&mut model, &mut Adam::default(), &mut SparseCategoricalCrossentropy, &data, &cfg, &mut rec).unwrap();
+    let h = fit(
+        &mut model,
+        &mut Adam::default(),
+        &mut SparseCategoricalCrossentropy,
+        &data,
+        &cfg,
+        &mut rec,
+    )
+    .unwrap();
     assert_eq!(rec.1, 750usize.div_ceil(32));
     let (_, tail) = data.split_at(750);
     let (_, val_acc) = evaluate(&mut model, &tail, 32).unwrap();
@@ -380,7 +513,15 @@ fn mnist_cnn_epoch_speed() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let cpu0 = cpu_seconds();
     let t0 = std::time::Instant::now();
-    fit(&mut model, &mut Adam::default(), &mut SparseCategoricalCrossentropy, &data, &FitConfig::default(), &mut NoCallback).unwrap();
+    fit(
+        &mut model,
+        &mut Adam::default(),
+        &mut SparseCategoricalCrossentropy,
+        &data,
+        &FitConfig::default(),
+        &mut NoCallback,
+    )
+    .unwrap();
     eprintln!(
         "threads {}: wall {:.2}s, cpu {:.2}s, load {}",
         rayon::current_num_threads(),

@@ -17,26 +17,36 @@ pub(crate) struct Mat<'a> {
 impl<'a> Mat<'a> {
     /// A row-major matrix with `cols` columns.
     pub fn rows(data: &'a [f32], cols: usize) -> Self {
-        Mat { data, rs: cols, cs: 1 }
+        Mat {
+            data,
+            rs: cols,
+            cs: 1,
+        }
     }
 
     /// The transpose of a row-major matrix with `cols` columns.
     pub fn transposed(data: &'a [f32], cols: usize) -> Self {
-        Mat { data, rs: 1, cs: cols }
+        Mat {
+            data,
+            rs: 1,
+            cs: cols,
+        }
     }
 
     fn covers(&self, rows: usize, cols: usize) -> bool {
         if rows == 0 || cols == 0 {
             return true;
         }
-        let last = (rows - 1)
-            .checked_mul(self.rs)
-            .and_then(|r| (cols - 1).checked_mul(self.cs).and_then(|c| r.checked_add(c)));
+        let last = (rows - 1).checked_mul(self.rs).and_then(|r| {
+            (cols - 1)
+                .checked_mul(self.cs)
+                .and_then(|c| r.checked_add(c))
+        });
         matches!(last, Some(l) if l < self.data.len())
     }
 
     /// The operand starting at row `row` (same strides).
-    fn from_row(self, row: usize) -> Mat<'a> {
+    fn at_row(self, row: usize) -> Mat<'a> {
         Mat {
             data: self.data.get(row * self.rs..).unwrap_or_default(),
             ..self
@@ -44,7 +54,7 @@ impl<'a> Mat<'a> {
     }
 
     /// The operand starting at column `col` (same strides).
-    fn from_col(self, col: usize) -> Mat<'a> {
+    fn at_col(self, col: usize) -> Mat<'a> {
         Mat {
             data: self.data.get(col * self.cs..).unwrap_or_default(),
             ..self
@@ -105,7 +115,7 @@ pub(crate) fn par_gemm(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: &mut [f3
             .enumerate()
             .for_each(|(i, c_block)| {
                 let rows = c_block.len() / n;
-                gemm(rows, k, n, a.from_row(i * block), b, c_block, 0.0);
+                gemm(rows, k, n, a.at_row(i * block), b, c_block, 0.0);
             });
         return;
     }
@@ -117,15 +127,7 @@ pub(crate) fn par_gemm(m: usize, k: usize, n: usize, a: Mat, b: Mat, c: &mut [f3
             let start = i * block;
             let len = block.min(k - start);
             let mut part = vec![0.0f32; m * n];
-            gemm(
-                m,
-                len,
-                n,
-                a.from_col(start),
-                b.from_row(start),
-                &mut part,
-                0.0,
-            );
+            gemm(m, len, n, a.at_col(start), b.at_row(start), &mut part, 0.0);
             part
         })
         .collect();
@@ -155,13 +157,20 @@ mod tests {
     #[test]
     fn par_gemm_matches_naive_for_row_and_k_splits() {
         for &(m, k, n) in &[(3, 5, 4), (100, 70, 30), (9, 20000, 12), (1, 1, 1)] {
-            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0).collect();
-            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect();
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
+                .collect();
             let mut c = vec![f32::NAN; m * n];
             par_gemm(m, k, n, Mat::rows(&a, k), Mat::rows(&b, n), &mut c);
             let want = naive(m, k, n, &a, &b);
             for (got, want) in c.iter().zip(&want) {
-                assert!((f64::from(*got) - want).abs() < 1e-3 * (1.0 + want.abs()), "{m}x{k}x{n}");
+                assert!(
+                    (f64::from(*got) - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "{m}x{k}x{n}"
+                );
             }
         }
     }
@@ -173,7 +182,15 @@ mod tests {
         let at = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // rows of at: [1,2],[3,4],[5,6]
         let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
         let mut c = [0.0; 4];
-        gemm(m, k, n, Mat::transposed(&at, m), Mat::rows(&b, n), &mut c, 0.0);
+        gemm(
+            m,
+            k,
+            n,
+            Mat::transposed(&at, m),
+            Mat::rows(&b, n),
+            &mut c,
+            0.0,
+        );
         // a = [[1,3,5],[2,4,6]]
         assert_eq!(c, [6.0, 8.0, 8.0, 10.0]);
     }

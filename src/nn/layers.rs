@@ -75,13 +75,11 @@ impl Activation {
                 .iter_mut()
                 .zip(y)
                 .for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
-            Activation::Relu6 => dy.iter_mut().zip(y).for_each(|(d, &y)| {
-                *d = if y > 0.0 && y < 6.0 { *d } else { 0.0 }
-            }),
-            Activation::Sigmoid => dy
+            Activation::Relu6 => dy
                 .iter_mut()
                 .zip(y)
-                .for_each(|(d, &y)| *d *= y * (1.0 - y)),
+                .for_each(|(d, &y)| *d = if y > 0.0 && y < 6.0 { *d } else { 0.0 }),
+            Activation::Sigmoid => dy.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (1.0 - y)),
             Activation::Tanh => dy.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y),
             Activation::Softmax => {
                 let c = channels.max(1);
@@ -229,7 +227,9 @@ fn default_leaky_alpha() -> f32 {
 #[serde(tag = "class_name", content = "config")]
 pub enum LayerSpec {
     /// Reshapes each sample (element count must match).
-    Reshape { target_shape: Vec<usize> },
+    Reshape {
+        target_shape: Vec<usize>,
+    },
     Conv2D(Conv2DConfig),
     DepthwiseConv2D(DepthwiseConv2DConfig),
     Dense(DenseConfig),
@@ -239,7 +239,9 @@ pub enum LayerSpec {
     Flatten {},
     /// Inverted dropout: in training, zeroes each value with probability `rate` and
     /// scales the rest by 1/(1-rate); identity at inference.
-    Dropout { rate: f32 },
+    Dropout {
+        rate: f32,
+    },
     /// Normalizes the last axis. Training uses the batch statistics (biased variance)
     /// and updates `moving = moving·momentum + batch·(1-momentum)`; inference uses the
     /// moving statistics.
@@ -259,7 +261,9 @@ pub enum LayerSpec {
         #[serde(default = "default_leaky_alpha", alias = "negative_slope")]
         alpha: f32,
     },
-    Activation { activation: Activation },
+    Activation {
+        activation: Activation,
+    },
 }
 
 impl LayerSpec {
@@ -460,7 +464,10 @@ fn same_numel(layer: &str, a: &[usize], b: &[usize]) -> Result<(), NnError> {
 
 fn positive_pair(layer: &str, what: &str, v: [usize; 2]) -> Result<(), NnError> {
     if v[0] == 0 || v[1] == 0 {
-        return Err(layer_err(layer, format!("{what} must be positive, got {v:?}")));
+        return Err(layer_err(
+            layer,
+            format!("{what} must be positive, got {v:?}"),
+        ));
     }
     Ok(())
 }
@@ -502,7 +509,12 @@ impl Layer {
                 let kernel = glorot_uniform(&shape, rng);
                 params.push(Param::new("kernel", shape, kernel, true));
                 if c.use_bias {
-                    params.push(Param::new("bias", vec![c.filters], vec![0.0; c.filters], true));
+                    params.push(Param::new(
+                        "bias",
+                        vec![c.filters],
+                        vec![0.0; c.filters],
+                        true,
+                    ));
                 }
                 geom = Some(g);
                 vec![g.oh, g.ow, c.filters]
@@ -532,7 +544,12 @@ impl Layer {
             }
             LayerSpec::Dense(c) => {
                 if last == 0 || c.units == 0 {
-                    return Err(layer_err(n, format!("needs units > 0 and a non-empty last axis, got input {input_shape:?}")));
+                    return Err(layer_err(
+                        n,
+                        format!(
+                            "needs units > 0 and a non-empty last axis, got input {input_shape:?}"
+                        ),
+                    ));
                 }
                 let shape = vec![last, c.units];
                 let kernel = glorot_uniform(&shape, rng);
@@ -555,7 +572,10 @@ impl Layer {
             }
             LayerSpec::GlobalAveragePooling2D {} => {
                 let &[_, _, c] = input_shape else {
-                    return Err(layer_err(n, format!("expects [height, width, channels], got {input_shape:?}")));
+                    return Err(layer_err(
+                        n,
+                        format!("expects [height, width, channels], got {input_shape:?}"),
+                    ));
                 };
                 vec![c]
             }
@@ -567,25 +587,44 @@ impl Layer {
                 input_shape.to_vec()
             }
             LayerSpec::BatchNormalization { momentum, epsilon } => {
-                if last == 0 || !(*epsilon > 0.0) || !(0.0..=1.0).contains(momentum) {
+                if last == 0
+                    || *epsilon <= 0.0
+                    || epsilon.is_nan()
+                    || !(0.0..=1.0).contains(momentum)
+                {
                     return Err(layer_err(n, format!("needs a non-empty last axis, epsilon > 0 and momentum in [0, 1] (input {input_shape:?}, epsilon {epsilon}, momentum {momentum})")));
                 }
                 params.push(Param::new("gamma", vec![last], vec![1.0; last], true));
                 params.push(Param::new("beta", vec![last], vec![0.0; last], true));
-                params.push(Param::new("moving_mean", vec![last], vec![0.0; last], false));
-                params.push(Param::new("moving_variance", vec![last], vec![1.0; last], false));
+                params.push(Param::new(
+                    "moving_mean",
+                    vec![last],
+                    vec![0.0; last],
+                    false,
+                ));
+                params.push(Param::new(
+                    "moving_variance",
+                    vec![last],
+                    vec![1.0; last],
+                    false,
+                ));
                 input_shape.to_vec()
             }
             LayerSpec::ReLU { max_value } => {
-                if matches!(max_value, Some(m) if !(*m > 0.0)) {
+                if matches!(max_value, Some(m) if m.is_nan() || *m <= 0.0) {
                     return Err(layer_err(n, "max_value must be positive"));
                 }
                 input_shape.to_vec()
             }
             LayerSpec::LeakyReLU { .. } | LayerSpec::Activation { .. } => input_shape.to_vec(),
         };
-        if output_shape.contains(&0) || output_shape.is_empty() && !matches!(spec, LayerSpec::Reshape { .. }) {
-            return Err(layer_err(n, format!("output shape {output_shape:?} is empty")));
+        if output_shape.contains(&0)
+            || output_shape.is_empty() && !matches!(spec, LayerSpec::Reshape { .. })
+        {
+            return Err(layer_err(
+                n,
+                format!("output shape {output_shape:?} is empty"),
+            ));
         }
         Ok(Layer {
             name,
@@ -671,7 +710,10 @@ impl Layer {
     }
 
     fn weight(&self, i: usize) -> &[f32] {
-        self.params.get(i).map(|p| p.value.as_slice()).unwrap_or_default()
+        self.params
+            .get(i)
+            .map(|p| p.value.as_slice())
+            .unwrap_or_default()
     }
 
     /// Runs the layer on a batch `[batch, input_shape...]`. In training mode it keeps
@@ -695,7 +737,10 @@ impl Layer {
                 let (col, col_mat) = if g.is_pointwise() {
                     (x.data, ColLayout::Rows)
                 } else if g.c == 1 {
-                    (conv::im2col_t_batch(&g, &x.data, batch), ColLayout::Transposed)
+                    (
+                        conv::im2col_t_batch(&g, &x.data, batch),
+                        ColLayout::Transposed,
+                    )
                 } else {
                     (conv::im2col_batch(&g, &x.data, batch), ColLayout::Rows)
                 };
@@ -805,7 +850,13 @@ impl Layer {
                     let mut rng = Rng::new(derive(mode.seed, self.index as u64));
                     let keep_scale = 1.0 / (1.0 - rate);
                     let mask: Vec<f32> = (0..x.data.len())
-                        .map(|_| if rng.next_f32() < *rate { 0.0 } else { keep_scale })
+                        .map(|_| {
+                            if rng.next_f32() < *rate {
+                                0.0
+                            } else {
+                                keep_scale
+                            }
+                        })
                         .collect();
                     let y = x.data.iter().zip(&mask).map(|(v, m)| v * m).collect();
                     cache.aux = mask;
@@ -842,9 +893,7 @@ impl Layer {
                 }
                 y
             }
-            (_, None) => {
-                return Err(NnError::State(format!("layer {} was not built", self.name)))
-            }
+            (_, None) => return Err(NnError::State(format!("layer {} was not built", self.name))),
         };
         self.cache = cache;
         Tensor::new(out_shape, y)
@@ -877,7 +926,9 @@ impl Layer {
         // Statistics in f64, summed in row order: accurate and order-fixed.
         let mut mean = vec![0.0f64; c];
         for row in x.chunks(c) {
-            mean.iter_mut().zip(row).for_each(|(m, &v)| *m += f64::from(v));
+            mean.iter_mut()
+                .zip(row)
+                .for_each(|(m, &v)| *m += f64::from(v));
         }
         mean.iter_mut().for_each(|m| *m /= rows.max(1) as f64);
         let mut var = vec![0.0f64; c];
@@ -901,8 +952,8 @@ impl Layer {
         }
         let mut y = xhat.clone();
         for row in y.chunks_mut(c) {
-            for i in 0..c {
-                row[i] = row[i] * gamma.value[i] + beta.value[i];
+            for ((v, g), b) in row.iter_mut().zip(&gamma.value).zip(&beta.value) {
+                *v = *v * g + b;
             }
         }
         for i in 0..c {
@@ -926,7 +977,9 @@ impl Layer {
                 self.name
             )));
         }
-        if dy.shape != Self::with_batch(&self.output_shape, batch) || dy.data.len() != batch * self.output_numel() {
+        if dy.shape != Self::with_batch(&self.output_shape, batch)
+            || dy.data.len() != batch * self.output_numel()
+        {
             return Err(NnError::Shape(format!(
                 "layer {}: output gradient {:?} does not match output [{batch}, {:?}]",
                 self.name, dy.shape, self.output_shape
@@ -959,7 +1012,14 @@ impl Layer {
                 par_gemm(k, rows, f, col_t, Mat::rows(&dz, f), &mut kp.grad);
                 if need_dx {
                     let mut dcol = vec![0.0f32; rows * k];
-                    par_gemm(rows, f, k, Mat::rows(&dz, f), Mat::transposed(&kp.value, f), &mut dcol);
+                    par_gemm(
+                        rows,
+                        f,
+                        k,
+                        Mat::rows(&dz, f),
+                        Mat::transposed(&kp.value, f),
+                        &mut dcol,
+                    );
                     if g.is_pointwise() {
                         Some(dcol)
                     } else {
@@ -982,7 +1042,11 @@ impl Layer {
                 let per_in = g.in_len();
                 let per_out = g.oh * g.ow * oc;
                 let chunk = conv::sample_chunk(batch);
-                let mut dx = if need_dx { vec![0.0f32; batch * per_in] } else { Vec::new() };
+                let mut dx = if need_dx {
+                    vec![0.0f32; batch * per_in]
+                } else {
+                    Vec::new()
+                };
                 let kernel = &kp.value;
                 let klen = kernel.len();
                 let x = &cache.x;
@@ -993,7 +1057,15 @@ impl Layer {
                             let mut dk = vec![0.0f32; klen];
                             for (s, dxs) in dxs.chunks_mut(per_in).enumerate() {
                                 let n = i * chunk + s;
-                                conv::depthwise_backward_sample(&g, mult, &x[n * per_in..][..per_in], kernel, &dz[n * per_out..][..per_out], &mut dk, Some(dxs));
+                                conv::depthwise_backward_sample(
+                                    &g,
+                                    mult,
+                                    &x[n * per_in..][..per_in],
+                                    kernel,
+                                    &dz[n * per_out..][..per_out],
+                                    &mut dk,
+                                    Some(dxs),
+                                );
                             }
                             dk
                         })
@@ -1004,7 +1076,15 @@ impl Layer {
                         .map(|i| {
                             let mut dk = vec![0.0f32; klen];
                             for n in i * chunk..((i + 1) * chunk).min(batch) {
-                                conv::depthwise_backward_sample(&g, mult, &x[n * per_in..][..per_in], kernel, &dz[n * per_out..][..per_out], &mut dk, None);
+                                conv::depthwise_backward_sample(
+                                    &g,
+                                    mult,
+                                    &x[n * per_in..][..per_in],
+                                    kernel,
+                                    &dz[n * per_out..][..per_out],
+                                    &mut dk,
+                                    None,
+                                );
                             }
                             dk
                         })
@@ -1037,7 +1117,14 @@ impl Layer {
                 );
                 if need_dx {
                     let mut dx = vec![0.0f32; rows * inner];
-                    par_gemm(rows, units, inner, Mat::rows(&dz, units), Mat::transposed(&kp.value, units), &mut dx);
+                    par_gemm(
+                        rows,
+                        units,
+                        inner,
+                        Mat::rows(&dz, units),
+                        Mat::transposed(&kp.value, units),
+                        &mut dx,
+                    );
                     Some(dx)
                 } else {
                     None
@@ -1079,7 +1166,9 @@ impl Layer {
                 }
             }
             (LayerSpec::BatchNormalization { .. }, _) => {
-                let c = self.output_numel().min(self.output_shape.last().copied().unwrap_or(1));
+                let c = self
+                    .output_numel()
+                    .min(self.output_shape.last().copied().unwrap_or(1));
                 let rows = dy.data.len() / c;
                 let xhat = &cache.aux;
                 let inv_std = &cache.stat;
@@ -1101,9 +1190,16 @@ impl Layer {
                         d[i] = s * (n * d[i] - dbeta[i] as f32 - xh[i] * dgamma[i] as f32);
                     }
                 }
-                gamma.grad.iter_mut().zip(&dgamma).for_each(|(g, v)| *g = *v as f32);
+                gamma
+                    .grad
+                    .iter_mut()
+                    .zip(&dgamma)
+                    .for_each(|(g, v)| *g = *v as f32);
                 if let Some(beta) = rest.first_mut() {
-                    beta.grad.iter_mut().zip(&dbeta).for_each(|(g, v)| *g = *v as f32);
+                    beta.grad
+                        .iter_mut()
+                        .zip(&dbeta)
+                        .for_each(|(g, v)| *g = *v as f32);
                 }
                 Some(dx)
             }
@@ -1128,12 +1224,14 @@ impl Layer {
             }
             (LayerSpec::Activation { activation }, _) => {
                 let mut dx = dy.data;
-                activation.backward(&cache.y, &mut dx, self.output_shape.last().copied().unwrap_or(1));
+                activation.backward(
+                    &cache.y,
+                    &mut dx,
+                    self.output_shape.last().copied().unwrap_or(1),
+                );
                 Some(dx)
             }
-            (_, None) => {
-                return Err(NnError::State(format!("layer {} was not built", self.name)))
-            }
+            (_, None) => return Err(NnError::State(format!("layer {} was not built", self.name))),
         };
         match dx {
             Some(dx) if need_dx => Ok(Some(Tensor::new(in_shape, dx)?)),
@@ -1200,7 +1298,7 @@ pub fn fold_batch_norm(
         || beta.len() != c
         || moving_mean.len() != c
         || moving_variance.len() != c
-        || kernel.len() % c != 0
+        || !kernel.len().is_multiple_of(c)
         || bias.is_some_and(|b| b.len() != c)
     {
         return Err(NnError::Shape(format!(

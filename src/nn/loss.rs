@@ -32,16 +32,29 @@ impl Loss for SparseCategoricalCrossentropy {
     }
 }
 
-fn rows<'a>(logits: &'a Tensor, labels: &[u8]) -> Result<(usize, std::slice::ChunksExact<'a, f32>), NnError> {
+fn rows<'a>(
+    logits: &'a Tensor,
+    labels: &[u8],
+) -> Result<(usize, std::slice::ChunksExact<'a, f32>), NnError> {
     let (batch, classes) = match logits.shape[..] {
         [b, c] if c > 0 && b * c == logits.data.len() => (b, c),
-        _ => return Err(NnError::Shape(format!("logits must be [batch, classes], got {:?}", logits.shape))),
+        _ => {
+            return Err(NnError::Shape(format!(
+                "logits must be [batch, classes], got {:?}",
+                logits.shape
+            )))
+        }
     };
     if labels.len() != batch {
-        return Err(NnError::Shape(format!("{} labels for a batch of {batch}", labels.len())));
+        return Err(NnError::Shape(format!(
+            "{} labels for a batch of {batch}",
+            labels.len()
+        )));
     }
     if let Some(&bad) = labels.iter().find(|&&l| usize::from(l) >= classes) {
-        return Err(NnError::Shape(format!("label {bad} out of range for {classes} classes")));
+        return Err(NnError::Shape(format!(
+            "label {bad} out of range for {classes} classes"
+        )));
     }
     Ok((classes, logits.data.chunks_exact(classes)))
 }
@@ -49,7 +62,10 @@ fn rows<'a>(logits: &'a Tensor, labels: &[u8]) -> Result<(usize, std::slice::Chu
 /// Mean cross-entropy of softmax(logits) against integer labels, and its gradient
 /// `(softmax - onehot) / batch`. Uses `log_softmax = z - max - ln Σ exp(z - max)`, so
 /// large logits neither overflow nor lose the loss to rounding.
-pub fn sparse_softmax_cross_entropy(logits: &Tensor, labels: &[u8]) -> Result<(f32, Tensor), NnError> {
+pub fn sparse_softmax_cross_entropy(
+    logits: &Tensor,
+    labels: &[u8],
+) -> Result<(f32, Tensor), NnError> {
     let (classes, chunks) = rows(logits, labels)?;
     let batch = labels.len();
     let mut grad = vec![0.0f32; logits.data.len()];

@@ -80,8 +80,8 @@ pub use loss::{accuracy, sparse_softmax_cross_entropy, Loss, SparseCategoricalCr
 pub use model::{LayerEntry, ModelConfig, Sequential};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use train::{
-    evaluate, fit, gather_batch, train_step, Batch, BatchProgress, Callback, Dataset,
-    EpochSummary, FitConfig, History, NoCallback, StepStats,
+    evaluate, fit, gather_batch, train_step, Batch, BatchProgress, Callback, Dataset, EpochSummary,
+    FitConfig, History, NoCallback, StepStats,
 };
 
 /// Why a model could not be built, trained or run.

@@ -47,7 +47,11 @@ impl Sequential {
             .map(|spec| {
                 let base = spec.default_name();
                 let n = counts.entry(base).or_insert(0);
-                let name = if *n == 0 { base.to_string() } else { format!("{base}_{n}") };
+                let name = if *n == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{n}")
+                };
                 *n += 1;
                 LayerEntry { name, spec }
             })
@@ -77,7 +81,13 @@ impl Sequential {
             if layers.iter().any(|l: &Layer| l.name() == entry.name) {
                 return Err(layer_err(&entry.name, "duplicate layer name"));
             }
-            let layer = Layer::new(entry.spec.clone(), entry.name.clone(), index, &shape, &mut rng)?;
+            let layer = Layer::new(
+                entry.spec.clone(),
+                entry.name.clone(),
+                index,
+                &shape,
+                &mut rng,
+            )?;
             shape = layer.output_shape().to_vec();
             layers.push(layer);
         }
@@ -222,7 +232,7 @@ impl Sequential {
     /// time; returns `[count, output_shape...]`.
     pub fn predict(&mut self, x: &[f32], batch_size: usize) -> Result<Tensor, NnError> {
         let per: usize = self.input_shape.iter().product();
-        if per == 0 || x.len() % per != 0 {
+        if per == 0 || !x.len().is_multiple_of(per) {
             return Err(NnError::Shape(format!(
                 "{} values is not a whole number of {:?} samples",
                 x.len(),
@@ -247,7 +257,11 @@ impl Sequential {
     pub fn summary(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Model: \"{}\"", self.name);
-        let _ = writeln!(s, "{:<34}{:<22}{:>10}", "Layer (type)", "Output Shape", "Param #");
+        let _ = writeln!(
+            s,
+            "{:<34}{:<22}{:>10}",
+            "Layer (type)", "Output Shape", "Param #"
+        );
         let _ = writeln!(s, "{}", "=".repeat(66));
         for l in &self.layers {
             let (t, n) = l.param_count();

@@ -23,7 +23,10 @@ fn init_state(state: &mut Vec<Vec<f32>>, params: &[&mut Param]) -> Result<(), Nn
         *state = params.iter().map(|p| vec![0.0; p.value.len()]).collect();
     }
     if state.len() != params.len()
-        || state.iter().zip(params).any(|(s, p)| s.len() != p.value.len() || p.grad.len() != p.value.len())
+        || state
+            .iter()
+            .zip(params)
+            .any(|(s, p)| s.len() != p.value.len() || p.grad.len() != p.value.len())
     {
         return Err(NnError::State(
             "optimizer state does not match the parameters (a different model?)".into(),
@@ -154,7 +157,11 @@ impl Optimizer for Sgd {
                             continue;
                         }
                         u[i] = mu * u[i] - lr * g[i];
-                        w[i] += if nesterov { mu * u[i] - lr * g[i] } else { u[i] };
+                        w[i] += if nesterov {
+                            mu * u[i] - lr * g[i]
+                        } else {
+                            u[i]
+                        };
                     }
                 });
         }

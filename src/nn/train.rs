@@ -26,7 +26,11 @@ impl<'a> Dataset<'a> {
                 labels.len()
             )));
         }
-        Ok(Dataset { x, sample_shape, labels })
+        Ok(Dataset {
+            x,
+            sample_shape,
+            labels,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -48,8 +52,16 @@ impl<'a> Dataset<'a> {
         let (xa, xb) = self.x.split_at(n * per);
         let (la, lb) = self.labels.split_at(n);
         (
-            Dataset { x: xa, labels: la, ..*self },
-            Dataset { x: xb, labels: lb, ..*self },
+            Dataset {
+                x: xa,
+                labels: la,
+                ..*self
+            },
+            Dataset {
+                x: xb,
+                labels: lb,
+                ..*self
+            },
         )
     }
 }
@@ -69,8 +81,12 @@ pub fn gather_batch(data: &Dataset, indices: &[usize]) -> Result<Batch, NnError>
     let mut x = Vec::with_capacity(indices.len() * per);
     let mut labels = Vec::with_capacity(indices.len());
     for &i in indices {
-        let (Some(sample), Some(&label)) = (data.x.get(i * per..(i + 1) * per), data.labels.get(i)) else {
-            return Err(NnError::Shape(format!("sample {i} is outside the dataset of {}", data.len())));
+        let (Some(sample), Some(&label)) = (data.x.get(i * per..(i + 1) * per), data.labels.get(i))
+        else {
+            return Err(NnError::Shape(format!(
+                "sample {i} is outside the dataset of {}",
+                data.len()
+            )));
         };
         x.extend_from_slice(sample);
         labels.push(label);
@@ -261,7 +277,11 @@ pub fn fit(
 }
 
 /// Inference-mode mean sparse cross-entropy (from logits) and accuracy.
-pub fn evaluate(model: &mut Sequential, data: &Dataset, batch_size: usize) -> Result<(f32, f32), NnError> {
+pub fn evaluate(
+    model: &mut Sequential,
+    data: &Dataset,
+    batch_size: usize,
+) -> Result<(f32, f32), NnError> {
     let per = data.sample_len();
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     let bs = batch_size.max(1);
