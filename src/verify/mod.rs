@@ -164,6 +164,7 @@ pub fn tract_for(
                 },
             ))
         }
+        Err(VerifyError::Tract(m)) => m,
         Err(e) => e.to_string(),
     };
     let plan = crate::interp::Plan::new(model, shapes)?;
@@ -179,8 +180,12 @@ pub fn tract_for(
     }
     let twin_bytes = crate::tflite::write(&twin)?;
     let runner = tract::TractRunner::new(&twin_bytes, shapes).map_err(|e| {
+        let twin = match e {
+            VerifyError::Tract(m) => m,
+            other => other.to_string(),
+        };
         VerifyError::Tract(format!(
-            "{e}; the original file also failed: {original_error}"
+            "lowered twin: {twin}; original file: {original_error}"
         ))
     })?;
     Ok((

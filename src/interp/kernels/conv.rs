@@ -2354,6 +2354,7 @@ mod tests {
 /// best round of each is kept. Run with
 /// `cargo test --release --lib interp::kernels::conv::timing -- --ignored --nocapture`.
 #[cfg(test)]
+#[cfg(feature = "tract")]
 mod timing {
     use std::time::Instant;
 
