@@ -9,6 +9,7 @@ pub mod data;
 pub mod interp;
 pub mod ir;
 pub mod nn;
+pub mod quant;
 pub mod sparse;
 pub mod tflite;
 pub mod verify;
