@@ -33,12 +33,10 @@ pub fn quantize_float16(model: &Model) -> Result<Model, QuantError> {
             .into_iter()
             .flat_map(|x| f16::from_f32(x).to_le_bytes())
             .collect();
-        // The float32 value the ops read: same shape, TF's uniquified name.
-        let mut expanded = Tensor::activation(
-            format!("{}1", tensor.name),
-            DType::F32,
-            tensor.shape.clone(),
-        );
+        // The float32 value the ops read: same shape, the constant's name made unique
+        // with a numeric suffix as TF's exporter does.
+        let name = unique_name(&g.tensors, &tensor.name);
+        let mut expanded = Tensor::activation(name, DType::F32, tensor.shape.clone());
         expanded.shape_signature = tensor.shape_signature.clone();
         let idx = g.tensors.len();
         g.tensors.push(expanded);
@@ -56,4 +54,12 @@ pub fn quantize_float16(model: &Model) -> Result<Model, QuantError> {
     }
     g.operators.splice(0..0, front);
     Ok(out)
+}
+
+/// `base` followed by the smallest number ≥ 1 that no tensor's name uses yet.
+pub(crate) fn unique_name(tensors: &[Tensor], base: &str) -> String {
+    (1..)
+        .map(|n| format!("{base}{n}"))
+        .find(|candidate| tensors.iter().all(|t| &t.name != candidate))
+        .unwrap_or_else(|| base.to_string())
 }

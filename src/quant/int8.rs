@@ -483,7 +483,7 @@ fn apply_io(model: &mut Model, io: IoType) -> Result<(), QuantError> {
             .scale_zero_point()
             .ok_or_else(|| tensor_err(g, output, "model output is not a quantized activation"))?;
         let mut outer = g.tensors[output].clone();
-        g.tensors[output].name = format!("{}1", outer.name);
+        g.tensors[output].name = super::float16::unique_name(&g.tensors, &outer.name);
         let op = match io {
             IoType::Float32 => {
                 outer.dtype = DType::F32;
