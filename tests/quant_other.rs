@@ -194,3 +194,130 @@ fn report_ranks_layers_and_sees_no_error_where_nothing_was_quantized() {
         }
     }
 }
+
+/// Operator outputs as (operator index, output slot) → per-tensor parameters.
+fn output_params(model: &Model) -> Vec<Option<(f32, i64)>> {
+    model
+        .graph
+        .operators
+        .iter()
+        .flat_map(|op| {
+            op.outputs
+                .iter()
+                .map(|&t| model.graph.tensors[t].scale_zero_point())
+        })
+        .collect()
+}
+
+/// fixtures/extra: TF calibrated these on 64 random inputs we cannot regenerate, so the
+/// activation ranges differ. What does not depend on calibration must match exactly:
+/// operators (kind, options, version, operand types), every int8 weight (bytes, scales,
+/// axis), the fixed output parameters, and which operator outputs share parameters
+/// (same-scale ops and TF's backward propagation through concatenation / pack).
+#[test]
+fn extra_architectures_match_tensorflow_where_calibration_does_not_matter() {
+    for name in [
+        "dwsep",
+        "mobilenet_block",
+        "raw_ops",
+        "residual",
+        "sequence",
+    ] {
+        let float = load(&format!("fixtures/extra/{name}_float32.tflite"));
+        let x =
+            npy::read(&root().join(format!("fixtures/extra/{name}_float32.input.npy"))).unwrap();
+        let samples = Samples::from_batch(&float, &x, None).unwrap();
+        for (io, kind) in [
+            (quant::IoType::Int8, "int8"),
+            (quant::IoType::Uint8, "int8_uint8_io"),
+        ] {
+            let options = Int8Options {
+                io,
+                per_tensor_dense: false,
+            };
+            let ours = quant::convert(&float, Mode::Int8, &options, Some(&samples))
+                .unwrap()
+                .model;
+            let ours = ferrolite::tflite::read(&ferrolite::tflite::write(&ours).unwrap()).unwrap();
+            let theirs = load(&format!("fixtures/extra/{name}_{kind}.tflite"));
+            let what = format!("{name}_{kind}");
+            assert_eq!(
+                ours.graph.operators.len(),
+                theirs.graph.operators.len(),
+                "{what}"
+            );
+            for (k, (a, b)) in ours
+                .graph
+                .operators
+                .iter()
+                .zip(&theirs.graph.operators)
+                .enumerate()
+            {
+                assert_eq!(a.op, b.op, "{what}: operator #{k}");
+                assert_eq!(
+                    op_version(&ours.graph, a),
+                    op_version(&theirs.graph, b),
+                    "{what}: version of #{k}"
+                );
+                let types = |m: &Model, o: &ferrolite::ir::Operator| {
+                    o.inputs
+                        .iter()
+                        .map(|t| t.map(|t| m.graph.tensors[t].dtype))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    types(&ours, a),
+                    types(&theirs, b),
+                    "{what}: operand types of #{k}"
+                );
+                // Weights: same bytes, scales and axis.
+                for (ta, tb) in a.inputs.iter().zip(&b.inputs) {
+                    let (Some(ta), Some(tb)) = (ta, tb) else {
+                        continue;
+                    };
+                    let (ta, tb) = (&ours.graph.tensors[*ta], &theirs.graph.tensors[*tb]);
+                    if tb.is_constant() && tb.dtype == DType::I8 && tb.shape.len() > 1 {
+                        assert_eq!(ta.data, tb.data, "{what}: weights of #{k}");
+                        assert_eq!(
+                            ta.quantization, tb.quantization,
+                            "{what}: weight scales of #{k}"
+                        );
+                    }
+                }
+            }
+            let (pa, pb) = (output_params(&ours), output_params(&theirs));
+            // raw_ops: TF gives two ADD outputs ('add_1', 'add_2') exactly the parameters
+            // of their first operand ('add;Conv2D;Const_1', 'mul'), a rule this
+            // converter does not reproduce (see the report), so sharing is not compared
+            // there.
+            let unexplained = |_: usize| name == "raw_ops";
+            for i in (0..pb.len()).filter(|&i| !unexplained(i)) {
+                for j in (0..pb.len()).filter(|&j| !unexplained(j)) {
+                    assert_eq!(
+                        pa[i] == pa[j],
+                        pb[i] == pb[j],
+                        "{what}: outputs {i} and {j} share parameters in one file only ({:?} {:?} / TF {:?} {:?})",
+                        pa[i], pa[j], pb[i], pb[j]
+                    );
+                }
+            }
+            for (k, op) in theirs.graph.operators.iter().enumerate() {
+                if matches!(op.op, Op::Softmax { .. } | Op::Logistic | Op::Tanh) {
+                    assert_eq!(pa[k], pb[k], "{what}: fixed output of #{k}");
+                }
+            }
+            let input =
+                quant::report::sample_for(&ours.graph.tensors[ours.graph.inputs[0]], &x).unwrap();
+            let case = root()
+                .join("target/litert-cases")
+                .join(format!("quant_extra_{what}"));
+            std::fs::create_dir_all(&case).unwrap();
+            std::fs::write(
+                case.join("model.tflite"),
+                ferrolite::tflite::write(&ours).unwrap(),
+            )
+            .unwrap();
+            std::fs::write(case.join("input.npy"), npy::to_bytes(&input).unwrap()).unwrap();
+        }
+    }
+}

@@ -63,7 +63,7 @@ impl Samples {
             )));
         };
         let rows = batch.shape.first().copied().unwrap_or(0);
-        let per_row = if rows == 0 { 0 } else { values.len() / rows };
+        let per_row = values.len().checked_div(rows).unwrap_or(0);
         let shape = batch_one_shape(input, per_row)?;
         let take = limit.unwrap_or(rows).min(rows);
         let inputs = values

@@ -21,12 +21,12 @@ pub fn quantize_float16(model: &Model) -> Result<Model, QuantError> {
         }
     }
     let mut front = Vec::new();
-    for t in 0..used.len() {
+    for (t, &is_used) in used.iter().enumerate() {
         let tensor = &g.tensors[t];
         let Some(data) = tensor.data.as_ref() else {
             continue;
         };
-        if !used[t] || tensor.dtype != DType::F32 || tensor.sparsity.is_some() {
+        if !is_used || tensor.dtype != DType::F32 || tensor.sparsity.is_some() {
             continue;
         }
         let halves: Vec<u8> = decode::f32s(data)

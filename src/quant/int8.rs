@@ -43,6 +43,7 @@ fn rule(op: &Op) -> Option<Rule> {
         | Op::Add { .. }
         | Op::Sub { .. }
         | Op::Mul { .. }
+        | Op::Div { .. }
         | Op::Mean { .. }
         | Op::Relu
         | Op::Relu6
@@ -60,7 +61,7 @@ fn rule(op: &Op) -> Option<Rule> {
         | Op::StridedSlice(_)
         | Op::Pack { .. } => Rule::SameScale,
         Op::Shape { .. } => Rule::NonFloat,
-        Op::Div { .. } | Op::Dequantize | Op::Quantize | Op::Densify => return None,
+        Op::Dequantize | Op::Quantize | Op::Densify => return None,
     })
 }
 
@@ -75,6 +76,9 @@ fn weight_slots(op: &Op) -> Option<(usize, usize, usize)> {
 
 /// Per-tensor activation parameters.
 type Params = (f32, i64);
+
+/// An operand to requantize: (operator, operand slot, parameters it needs).
+type Requantize = (usize, usize, Params);
 
 fn is_float_activation(t: &Tensor) -> bool {
     t.dtype == DType::F32 && !t.is_constant()
@@ -96,7 +100,7 @@ fn float_operand_count(graph: &Graph, op: &Operator) -> usize {
 fn choose_params(
     graph: &Graph,
     calibration: &Calibration,
-) -> Result<(Vec<Option<Params>>, Vec<(usize, usize, Params)>), QuantError> {
+) -> Result<(Vec<Option<Params>>, Vec<Requantize>), QuantError> {
     let n = graph.tensors.len();
     let producer: Vec<Option<usize>> = {
         let mut p = vec![None; n];
@@ -126,7 +130,7 @@ fn choose_params(
     let activation = |t: usize| graph.tensors.get(t).is_some_and(is_float_activation);
 
     // Which tensors carry a range ("stats") and which of those TF drops as redundant.
-    let has_stats: Vec<bool> = (0..n).map(|t| activation(t)).collect();
+    let has_stats: Vec<bool> = (0..n).map(activation).collect();
     let mut redundant = vec![false; n];
     // Step 1 (forward): a fixed-range op's range is replaced; a same-scale op with one
     // float operand inherits its input's parameters, so its own range is dropped.
