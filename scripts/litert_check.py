@@ -3,7 +3,9 @@
 For every case directory under CASES (each holding model.tflite and input.npy, written by
 the test suite), run `ferrolite run` and LiteRT with OpResolverType.BUILTIN_REF on the
 same input, one image per invoke as the fixtures were made, and compare: integer outputs
-must be identical, float outputs within 1e-5 relative + 1e-5 absolute.
+must be identical, float outputs within 1e-5 relative + 1e-5 absolute, or identical
+too when the case directory holds a file named `exact` (e.g. a quantized model with
+float IO, whose float output is a dequantized integer and must not differ at all).
 Exits non-zero if any case disagrees, fails to load, or if there are no cases at all.
 """
 import os
@@ -74,7 +76,8 @@ def main():
                   f"LiteRT {ref.dtype}{list(ref.shape)}")
             failed += 1
             continue
-        if np.issubdtype(ref.dtype, np.integer):
+        exact = os.path.isfile(os.path.join(d, "exact"))
+        if np.issubdtype(ref.dtype, np.integer) or exact:
             bad = int(np.count_nonzero(ours != ref))
             detail = f"{bad} of {ref.size} elements differ"
         else:
