@@ -105,7 +105,10 @@ fn save_then_load_is_bit_identical() {
     // model.json is for people too: pretty-printed, with the marker and the layers.
     let json = std::fs::read_to_string(dir.join(MODEL_JSON)).unwrap();
     assert!(json.contains("\"format\": \"ferrolite-model\""), "{json}");
-    assert!(json.contains("\"class_name\": \"DepthwiseConv2D\""), "{json}");
+    assert!(
+        json.contains("\"class_name\": \"DepthwiseConv2D\""),
+        "{json}"
+    );
     assert!(json.lines().count() > 20);
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&again).unwrap();
@@ -187,7 +190,10 @@ fn a_wrong_dtype_names_the_tensor() {
         ],
     );
     let e = load_error(&dir);
-    assert!(e.contains("conv2d/bias has dtype F16, the architecture needs F32"), "{e}");
+    assert!(
+        e.contains("conv2d/bias has dtype F16, the architecture needs F32"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -217,7 +223,10 @@ fn an_extra_weight_names_the_tensor() {
         ],
     );
     let e = load_error(&dir);
-    assert!(e.contains("dense_1/kernel is not part of the architecture"), "{e}");
+    assert!(
+        e.contains("dense_1/kernel is not part of the architecture"),
+        "{e}"
+    );
 }
 
 fn with_json(tag: &str, json: &str) -> String {
@@ -257,7 +266,10 @@ fn bad_json_errors_name_the_file_and_the_problem() {
         "weights": "../../etc/passwd",
         "architecture": {"name": "m", "input_shape": [4], "layers": []}}"#;
     let e = with_json("escape", escape);
-    assert!(e.contains("must be a file name in the model directory"), "{e}");
+    assert!(
+        e.contains("must be a file name in the model directory"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -265,7 +277,10 @@ fn a_directory_without_a_model_says_so() {
     let dir = temp_dir("empty");
     std::fs::create_dir_all(&dir).unwrap();
     let e = load_error(&dir);
-    assert!(e.contains("no model in") && e.contains("model.json not found"), "{e}");
+    assert!(
+        e.contains("no model in") && e.contains("model.json not found"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -277,9 +292,15 @@ fn hostile_files_give_errors_not_panics() {
     let mut rng = Rng::new(17);
     let mut cases: Vec<(Vec<u8>, Vec<u8>)> = vec![
         (good_json.clone(), Vec::new()),
-        (good_json.clone(), good_weights[..good_weights.len() / 2].to_vec()),
+        (
+            good_json.clone(),
+            good_weights[..good_weights.len() / 2].to_vec(),
+        ),
         (good_json.clone(), u64::MAX.to_le_bytes().to_vec()),
-        (good_json.clone(), b"\x10\0\0\0\0\0\0\0{\"a\":{\"dtype\":1}}".to_vec()),
+        (
+            good_json.clone(),
+            b"\x10\0\0\0\0\0\0\0{\"a\":{\"dtype\":1}}".to_vec(),
+        ),
         (Vec::new(), good_weights.clone()),
         (vec![0xff, 0xfe, 0x00], good_weights.clone()),
         (b"[]".to_vec(), good_weights.clone()),
@@ -297,9 +318,11 @@ fn hostile_files_give_errors_not_panics() {
     }
     // Huge and negative shapes in the architecture.
     for shape in ["[4294967296, 4294967296]", "[-1, 28]", "[]", "[0]"] {
-        let j = String::from_utf8(good_json.clone())
-            .unwrap()
-            .replacen("\"input_shape\": [\n      28,\n      28\n    ]", &format!("\"input_shape\": {shape}"), 1);
+        let j = String::from_utf8(good_json.clone()).unwrap().replacen(
+            "\"input_shape\": [\n      28,\n      28\n    ]",
+            &format!("\"input_shape\": {shape}"),
+            1,
+        );
         assert_ne!(j.as_bytes(), good_json.as_slice(), "replacement failed");
         cases.push((j.into_bytes(), good_weights.clone()));
     }

@@ -542,7 +542,11 @@ fn lay_out(input_shape: &[usize], steps: &[Step]) -> Result<Graph, NnError> {
                 let (_, signature) = batched(&step.shape)?;
                 inputs.push(add(
                     &mut tensors,
-                    Tensor::constant_i32(format!("{name}/shape"), vec![signature.len()], &signature),
+                    Tensor::constant_i32(
+                        format!("{name}/shape"),
+                        vec![signature.len()],
+                        &signature,
+                    ),
                 ));
                 Op::Reshape { new_shape: None }
             }

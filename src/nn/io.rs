@@ -119,7 +119,11 @@ struct ModelFile {
 /// Writes `model` to the directory `dir` (created if missing): weights first, then
 /// `model.json`, each atomically, so a reader never sees a half-written file and a
 /// directory with `model.json` always has its weights.
-pub fn save(dir: &Path, model: &Sequential, training: Option<&TrainingRecord>) -> Result<(), NnIoError> {
+pub fn save(
+    dir: &Path,
+    model: &Sequential,
+    training: Option<&TrainingRecord>,
+) -> Result<(), NnIoError> {
     std::fs::create_dir_all(dir).map_err(|e| {
         NnIoError::Write(OutputError::Io {
             path: dir.display().to_string(),
@@ -159,7 +163,10 @@ pub fn weights_bytes(model: &Sequential) -> Result<Vec<u8>, String> {
         for p in layer.params() {
             let name = format!("{}/{}", layer.name(), p.name);
             let data = p.value.iter().flat_map(|v| v.to_le_bytes()).collect();
-            if bytes.insert(name.clone(), (p.shape.clone(), data)).is_some() {
+            if bytes
+                .insert(name.clone(), (p.shape.clone(), data))
+                .is_some()
+            {
                 return Err(format!("two weights are named {name}"));
             }
         }
@@ -209,7 +216,9 @@ pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoErro
     {
         return Err(NnIoError::Architecture {
             path: json_path,
-            message: format!("\"weights\" must be a file name in the model directory, got {weights_name:?}"),
+            message: format!(
+                "\"weights\" must be a file name in the model directory, got {weights_name:?}"
+            ),
         });
     }
     let weights_path = dir.join(weights_name);
@@ -287,19 +296,23 @@ fn weight_count(config: &ModelConfig) -> Option<usize> {
     let mut shape = config.input_shape.clone();
     let mut total = 0usize;
     // Output [oh, ow] of a window over [h, w, c], if it fits.
-    let window = |shape: &[usize], k: [usize; 2], s: [usize; 2], d: [usize; 2], p: super::Padding| {
-        let &[h, w, _] = shape else { return None };
-        let (oh, _) = window_dim(p.to_ir(), h, k[0], s[0], d[0]).ok()?;
-        let (ow, _) = window_dim(p.to_ir(), w, k[1], s[1], d[1]).ok()?;
-        (oh > 0 && ow > 0).then_some([oh, ow])
-    };
+    let window =
+        |shape: &[usize], k: [usize; 2], s: [usize; 2], d: [usize; 2], p: super::Padding| {
+            let &[h, w, _] = shape else { return None };
+            let (oh, _) = window_dim(p.to_ir(), h, k[0], s[0], d[0]).ok()?;
+            let (ow, _) = window_dim(p.to_ir(), w, k[1], s[1], d[1]).ok()?;
+            (oh > 0 && ow > 0).then_some([oh, ow])
+        };
     for entry in &config.layers {
         let last = shape.last().copied().unwrap_or(0);
         let (weights, next): (Option<usize>, Option<Vec<usize>>) = match &entry.spec {
             LayerSpec::Reshape { target_shape } => (Some(0), Some(target_shape.clone())),
             LayerSpec::Flatten {} => (
                 Some(0),
-                shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).map(|n| vec![n]),
+                shape
+                    .iter()
+                    .try_fold(1usize, |a, &d| a.checked_mul(d))
+                    .map(|n| vec![n]),
             ),
             LayerSpec::Conv2D(c) => {
                 let w = c.kernel_size[0]
@@ -358,16 +371,20 @@ fn shape_text(shape: &[usize]) -> String {
 /// Copies the weights in safetensors `bytes` into `model`, which must need exactly
 /// those tensors.
 pub fn set_weights(model: &mut Sequential, bytes: &[u8]) -> Result<(), String> {
-    let tensors =
-        SafeTensors::deserialize(bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    let tensors = SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
     let mut expected: Vec<String> = Vec::new();
     for layer in model.layers_mut() {
         let layer_name = layer.name().to_string();
         for p in layer.params_mut() {
             let name = format!("{layer_name}/{}", p.name);
-            let view = tensors
-                .tensor(&name)
-                .map_err(|_| format!("{name} is missing (the architecture needs {} {})", "F32", shape_text(&p.shape)))?;
+            let view = tensors.tensor(&name).map_err(|_| {
+                format!(
+                    "{name} is missing (the architecture needs {} {})",
+                    "F32",
+                    shape_text(&p.shape)
+                )
+            })?;
             if view.dtype() != Dtype::F32 {
                 return Err(format!(
                     "{name} has dtype {:?}, the architecture needs F32",

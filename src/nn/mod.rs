@@ -81,12 +81,12 @@ pub mod presets;
 pub mod rng;
 mod train;
 
+pub use export::export;
+pub use io::NnIoError;
 pub use layers::{
     fold_batch_norm, Activation, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig, Layer,
     LayerSpec, Mode, Padding, Param, PoolConfig,
 };
-pub use export::export;
-pub use io::NnIoError;
 pub use loss::{accuracy, sparse_softmax_cross_entropy, Loss, SparseCategoricalCrossentropy};
 pub use model::{LayerEntry, ModelConfig, Sequential};
 pub use optim::{Adam, Optimizer, Sgd};
