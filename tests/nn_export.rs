@@ -298,6 +298,20 @@ fn mixed_model_exports_to_the_expected_ops_and_runs_like_predict() {
     assert_eq!(ops[6].op, Op::LeakyRelu { alpha: 0.1 });
     assert_eq!(ops[10].op, Op::Mean { keep_dims: false });
     check_matches_predict("mixed", &mut model, 16);
+    save_litert_case("nn_export_mixed", &exported, 4);
+}
+
+/// Saves a model and the first `count` MNIST test images for `scripts/litert-check.sh`.
+fn save_litert_case(name: &str, exported: &ir::Model, count: usize) {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/litert-cases")
+        .join(name);
+    std::fs::create_dir_all(&case).unwrap();
+    let bytes = ferrolite::tflite::write(exported).unwrap();
+    std::fs::write(case.join("model.tflite"), bytes).unwrap();
+    let (x, _) = test_images(count);
+    let input = Value::new(vec![count, 28, 28], TensorBuf::F32(x));
+    std::fs::write(case.join("input.npy"), npy::to_bytes(&input).unwrap()).unwrap();
 }
 
 #[test]
@@ -403,12 +417,7 @@ fn trained_cnn_export_agrees_with_the_model_on_the_test_set() {
         "accuracy {correct}/10000 after a short training"
     );
 
-    let case =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/litert-cases/nn_export_mnist_cnn");
-    std::fs::create_dir_all(&case).unwrap();
-    std::fs::write(case.join("model.tflite"), &bytes).unwrap();
-    let input = Value::new(vec![8, 28, 28], TensorBuf::F32(tx[..8 * 784].to_vec()));
-    std::fs::write(case.join("input.npy"), npy::to_bytes(&input).unwrap()).unwrap();
+    save_litert_case("nn_export_mnist_cnn", &exported, 8);
 }
 
 /// Runs `exported` on the whole MNIST test set; returns the arg-max per image.

@@ -100,16 +100,20 @@ impl Out {
         Out { json }
     }
 
+    /// Write errors are ignored: a closed pipe (`ferrolite inspect M | head`) is the
+    /// reader's choice, not a reason to panic.
     fn line(&self, s: impl AsRef<str>) {
+        use std::io::Write;
         if self.json {
-            eprintln!("{}", s.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", s.as_ref());
         } else {
-            println!("{}", s.as_ref());
+            let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
         }
     }
 
     fn json(&self, value: &serde_json::Value) {
-        println!("{value}");
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{value}");
     }
 }
 
