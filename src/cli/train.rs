@@ -20,8 +20,7 @@ pub enum OptimizerKind {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("model").required(true).args(["preset", "arch"])))]
 pub struct Args {
-    /// A named architecture: mnist-cnn, mnist-mlp, mnist-teacher, mnist-teacher-small,
-    /// mnist-student.
+    /// A named architecture.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(presets::NAMES))]
     preset: Option<String>,
     /// An architecture as JSON: {"name", "input_shape", "layers": [{"name",
@@ -32,8 +31,10 @@ pub struct Args {
     /// Passes over the training set.
     #[arg(long, default_value_t = 5)]
     epochs: usize,
+    /// Images per optimizer step.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Step size of the optimizer.
     #[arg(long, default_value_t = 1e-3)]
     learning_rate: f32,
     /// Fraction of the training images held out for validation (taken from the end,
