@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::{default_data_dir, load_model, Out};
+use super::{default_data_dir, load_input, Out};
 use crate::data::{files, npy};
 use crate::quant::{self, Int8Options, IoType, Mode, Samples};
 
@@ -25,7 +25,7 @@ enum IoArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input model (.tflite, float32 for quantization).
+    /// Input model: a model directory (from `ferrolite train`) or a float .tflite.
     input: PathBuf,
     /// Output .tflite path (must differ from the input).
     #[arg(short, long)]
@@ -63,7 +63,7 @@ pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
     files::refuse_overwrite(&[&a.input], &a.output)?;
     let started = Instant::now();
-    let model = load_model(&a.input)?;
+    let model = load_input(&a.input)?;
     let mode = match a.quantize {
         QuantizeArg::None => Mode::None,
         QuantizeArg::Float16 => Mode::Float16,

@@ -7,8 +7,11 @@
 mod bench;
 mod convert;
 mod eval;
+mod evaluate;
 mod inspect;
 mod run;
+mod summary;
+mod train;
 mod verify;
 
 use std::io::IsTerminal;
@@ -21,10 +24,11 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "ferrolite",
     version,
-    about = "Run, inspect, verify and convert TensorFlow Lite models, without TensorFlow",
+    about = "Train, run, inspect, verify and convert TensorFlow Lite models, without TensorFlow",
     long_about = "ferrolite reads and writes genuine .tflite files and runs them with its own \
 interpreter, cross-checked against tract and LiteRT.\n\nStart with `ferrolite inspect MODEL.tflite` \
-or `ferrolite eval MODEL.tflite` (MNIST accuracy on the vendored test set)."
+or `ferrolite eval MODEL.tflite` (MNIST accuracy on the vendored test set); train a model with \
+`ferrolite train --preset mnist-cnn --out DIR` and export it with `ferrolite convert DIR -o MODEL.tflite`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,10 +48,18 @@ enum Command {
     /// Run the built-in interpreter and tract on the same inputs and report the largest
     /// difference.
     Verify(verify::Args),
-    /// Read a model and write it again as .tflite (atomically; never over the input).
+    /// Write a model directory (exported to a float graph) or a .tflite model as .tflite
+    /// (atomically; never over the input).
     Convert(convert::Args),
     /// Time inference in the built-in interpreter and, in the same run, in tract.
     Bench(bench::Args),
+    /// Train a model on MNIST and save it as a model directory (model.json +
+    /// model.safetensors).
+    Train(train::Args),
+    /// Float top-1 accuracy of a model directory on the MNIST test set.
+    Evaluate(evaluate::Args),
+    /// A Keras-style table of a model's layers, output shapes and weight counts.
+    Summary(summary::Args),
 }
 
 /// Entry point used by `main`: returns the process exit code.
@@ -60,6 +72,9 @@ pub fn main() -> i32 {
         Command::Verify(a) => verify::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
+        Command::Summary(a) => summary::run(a),
     };
     match result {
         Ok(code) => code,
@@ -85,21 +100,36 @@ impl Out {
         Out { json }
     }
 
+    /// Write errors are ignored: a closed pipe (`ferrolite inspect M | head`) is the
+    /// reader's choice, not a reason to panic.
     fn line(&self, s: impl AsRef<str>) {
+        use std::io::Write;
         if self.json {
-            eprintln!("{}", s.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", s.as_ref());
         } else {
-            println!("{}", s.as_ref());
+            let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
         }
     }
 
     fn json(&self, value: &serde_json::Value) {
-        println!("{value}");
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{value}");
     }
 }
 
 fn load_model(path: &Path) -> Result<crate::ir::Model> {
     crate::tflite::read_file(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A model to convert: a model directory (loaded and exported to a float graph) or a
+/// `.tflite` file.
+pub(crate) fn load_input(path: &Path) -> Result<crate::ir::Model> {
+    if path.is_dir() {
+        let model = crate::nn::io::load(path)?;
+        return crate::nn::export(&model)
+            .with_context(|| format!("exporting the model in {}", path.display()));
+    }
+    load_model(path)
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise.

@@ -40,6 +40,13 @@
 //!   last two not trainable). [`fold_batch_norm`] folds a BatchNormalization into the
 //!   preceding Conv2D/Depthwise/Dense weights for export.
 //!
+//! # Model files and export
+//! [`io::save`] / [`io::load`] keep a model in a directory (`model.json` with the
+//! architecture, seed and training record; `model.safetensors` with the weights as
+//! `layer/param` F32 tensors in Keras layouts). [`export::export`] turns a model into a
+//! float [`crate::ir::Model`] laid out as TensorFlow's converter would (fused ReLU,
+//! folded BatchNormalization, resizable batch), ready for [`crate::tflite::write`].
+//!
 //! # Training
 //! [`fit`] is Keras' `model.fit`: per-epoch shuffling, `validation_split` (taken from the
 //! end of the data, as Keras does), a [`Callback`] for per-batch progress, epoch
@@ -62,7 +69,9 @@
 //! count on the same machine.
 
 mod conv;
+pub mod export;
 mod gemm;
+pub mod io;
 mod layers;
 mod loss;
 mod model;
@@ -72,6 +81,8 @@ pub mod presets;
 pub mod rng;
 mod train;
 
+pub use export::export;
+pub use io::NnIoError;
 pub use layers::{
     fold_batch_norm, Activation, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig, Layer,
     LayerSpec, Mode, Padding, Param, PoolConfig,

@@ -1,0 +1,424 @@
+//! Model files: a directory holding `model.json` (the architecture and what is known
+//! about how the model was made, meant to be read by people too) and
+//! `model.safetensors` (the weights).
+//!
+//! Weights are stored as F32 tensors named `layer_name/param_name` (`conv2d/kernel`,
+//! `batch_normalization/moving_mean`) in Keras layouts and shapes, so other tools can
+//! read them without knowing ferrolite. Loading trusts neither file: every weight the
+//! architecture needs must be present with the right dtype and shape, and nothing else
+//! may be there, so a mismatched pair of files is an error naming the tensor instead
+//! of a silently wrong model.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+
+use super::{EpochSummary, LayerSpec, ModelConfig, Sequential};
+use crate::data::files::{write_atomic, OutputError};
+
+/// The architecture file inside a model directory.
+pub const MODEL_JSON: &str = "model.json";
+/// The weights file inside a model directory.
+pub const MODEL_WEIGHTS: &str = "model.safetensors";
+/// The value of `format` in `model.json`.
+pub const FORMAT: &str = "ferrolite-model";
+/// The newest `format_version` this build reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a model directory could not be written or read. Messages name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NnIoError {
+    #[error(
+        "no model in {}: {MODEL_JSON} not found (a model directory is made by `ferrolite train --out DIR`)",
+        dir.display()
+    )]
+    NotAModel { dir: PathBuf },
+    #[error("cannot read {}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    /// `model.json` is not valid JSON, not a ferrolite model, or describes an
+    /// architecture that cannot be built.
+    #[error("{}: {message}", path.display())]
+    Architecture { path: PathBuf, message: String },
+    /// `model.safetensors` is unreadable or does not fit the architecture.
+    #[error("{}: {message}", path.display())]
+    Weights { path: PathBuf, message: String },
+    #[error(transparent)]
+    Write(#[from] OutputError),
+}
+
+/// One epoch of a training run, as stored in `model.json`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based, as Keras prints it.
+    pub epoch: usize,
+    pub loss: f32,
+    pub accuracy: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f32>,
+    pub seconds: f64,
+}
+
+impl From<&EpochSummary> for EpochRecord {
+    fn from(s: &EpochSummary) -> Self {
+        EpochRecord {
+            epoch: s.epoch + 1,
+            loss: s.loss,
+            accuracy: s.accuracy,
+            val_loss: s.val_loss,
+            val_accuracy: s.val_accuracy,
+            seconds: s.seconds,
+        }
+    }
+}
+
+/// How a model was trained, for the record in `model.json`. Not needed to load it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct TrainingRecord {
+    pub optimizer: String,
+    pub learning_rate: f32,
+    pub batch_size: usize,
+    pub validation_split: f32,
+    /// Seed of the per-epoch shuffles.
+    pub shuffle_seed: u64,
+    /// Images trained on (after the validation split).
+    pub train_samples: usize,
+    pub history: Vec<EpochRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f32>,
+}
+
+/// Everything in `model.json` besides the architecture.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Metadata {
+    /// The seed that initialized the model (also drives its dropout streams).
+    pub seed: u64,
+    pub training: Option<TrainingRecord>,
+}
+
+/// The on-disk layout of `model.json`.
+#[derive(Serialize, Deserialize)]
+struct ModelFile {
+    format: String,
+    format_version: u32,
+    #[serde(default)]
+    written_by: String,
+    #[serde(default)]
+    weights: String,
+    #[serde(default)]
+    seed: u64,
+    architecture: ModelConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    training: Option<TrainingRecord>,
+}
+
+/// Writes `model` to the directory `dir` (created if missing): weights first, then
+/// `model.json`, each atomically, so a reader never sees a half-written file and a
+/// directory with `model.json` always has its weights.
+pub fn save(
+    dir: &Path,
+    model: &Sequential,
+    training: Option<&TrainingRecord>,
+) -> Result<(), NnIoError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        NnIoError::Write(OutputError::Io {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })
+    })?;
+    let weights_path = dir.join(MODEL_WEIGHTS);
+    let weights = weights_bytes(model).map_err(|message| NnIoError::Weights {
+        path: weights_path.clone(),
+        message,
+    })?;
+    write_atomic(&weights_path, &weights)?;
+
+    let file = ModelFile {
+        format: FORMAT.to_string(),
+        format_version: FORMAT_VERSION,
+        written_by: format!("ferrolite {}", env!("CARGO_PKG_VERSION")),
+        weights: MODEL_WEIGHTS.to_string(),
+        seed: model.seed(),
+        architecture: model.config(),
+        training: training.cloned(),
+    };
+    let json_path = dir.join(MODEL_JSON);
+    let mut json = serde_json::to_string_pretty(&file).map_err(|e| NnIoError::Architecture {
+        path: json_path.clone(),
+        message: e.to_string(),
+    })?;
+    json.push('\n');
+    write_atomic(&json_path, json.as_bytes())?;
+    Ok(())
+}
+
+/// The safetensors bytes of `model`'s weights.
+pub fn weights_bytes(model: &Sequential) -> Result<Vec<u8>, String> {
+    let mut bytes: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
+    for layer in model.layers() {
+        for p in layer.params() {
+            let name = format!("{}/{}", layer.name(), p.name);
+            let data = p.value.iter().flat_map(|v| v.to_le_bytes()).collect();
+            if bytes
+                .insert(name.clone(), (p.shape.clone(), data))
+                .is_some()
+            {
+                return Err(format!("two weights are named {name}"));
+            }
+        }
+    }
+    let views = bytes
+        .iter()
+        .map(|(name, (shape, data))| {
+            TensorView::new(Dtype::F32, shape.clone(), data)
+                .map(|v| (name.as_str(), v))
+                .map_err(|e| format!("{name}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let info = HashMap::from([("format".to_string(), FORMAT.to_string())]);
+    safetensors::serialize(views, Some(info)).map_err(|e| e.to_string())
+}
+
+/// Reads the model in `dir`.
+pub fn load(dir: &Path) -> Result<Sequential, NnIoError> {
+    load_with_metadata(dir).map(|(model, _)| model)
+}
+
+/// Reads the model in `dir` and what `model.json` says about it.
+pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoError> {
+    let json_path = dir.join(MODEL_JSON);
+    if !json_path.is_file() {
+        return Err(NnIoError::NotAModel {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(&json_path).map_err(|e| NnIoError::Io {
+        path: json_path.clone(),
+        message: e.to_string(),
+    })?;
+    let file = parse_model_json(&text).map_err(|message| NnIoError::Architecture {
+        path: json_path.clone(),
+        message,
+    })?;
+    let weights_name = if file.weights.is_empty() {
+        MODEL_WEIGHTS
+    } else {
+        file.weights.as_str()
+    };
+    // The weights file must sit in the directory: a path in a hostile model.json must
+    // not lead the reader elsewhere.
+    if Path::new(weights_name).components().count() != 1
+        || Path::new(weights_name).file_name().is_none()
+    {
+        return Err(NnIoError::Architecture {
+            path: json_path,
+            message: format!(
+                "\"weights\" must be a file name in the model directory, got {weights_name:?}"
+            ),
+        });
+    }
+    let weights_path = dir.join(weights_name);
+    let bytes = std::fs::read(&weights_path).map_err(|e| NnIoError::Io {
+        path: weights_path.clone(),
+        message: e.to_string(),
+    })?;
+    // Building the model allocates its weights; a hostile model.json could ask for
+    // terabytes. Every weight must be in the weights file, so its size bounds them.
+    let needed = weight_count(&file.architecture)
+        .and_then(|n| n.checked_mul(4))
+        .ok_or_else(|| NnIoError::Architecture {
+            path: json_path.clone(),
+            message: "the architecture has more weights than this machine can address".into(),
+        })?;
+    // Below the limit, build anyway so a mismatch gets the per-tensor message.
+    const ALWAYS_BUILDABLE: usize = 256 << 20;
+    if needed > bytes.len().max(ALWAYS_BUILDABLE) {
+        return Err(NnIoError::Weights {
+            path: weights_path,
+            message: format!(
+                "holds {} bytes, but the architecture in {MODEL_JSON} needs {needed} bytes of F32 weights; the two files do not belong together",
+                bytes.len()
+            ),
+        });
+    }
+    let mut model = Sequential::from_config(&file.architecture, file.seed).map_err(|e| {
+        NnIoError::Architecture {
+            path: json_path.clone(),
+            message: e.to_string(),
+        }
+    })?;
+    set_weights(&mut model, &bytes).map_err(|message| NnIoError::Weights {
+        path: weights_path,
+        message,
+    })?;
+    Ok((
+        model,
+        Metadata {
+            seed: file.seed,
+            training: file.training,
+        },
+    ))
+}
+
+/// Parses `model.json`, checking the format marker first so a foreign JSON file gets
+/// a message saying so rather than a complaint about a missing field.
+fn parse_model_json(text: &str) -> Result<ModelFile, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let format = value.get("format").and_then(|f| f.as_str());
+    if format != Some(FORMAT) {
+        return Err(format!(
+            "not a ferrolite model file (expected \"format\": \"{FORMAT}\")"
+        ));
+    }
+    let version = value.get("format_version").and_then(|v| v.as_u64());
+    match version {
+        Some(v) if v >= 1 && v <= u64::from(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "format_version {v} is not supported by this ferrolite (it reads 1..={FORMAT_VERSION}); upgrade ferrolite"
+            ))
+        }
+        None => return Err("\"format_version\" is missing or not a number".into()),
+    }
+    serde_json::from_value(value).map_err(|e| format!("invalid model description: {e}"))
+}
+
+/// The number of weights `config` allocates, following the layers' shape rules; it
+/// stops counting at the first layer that cannot be built (building then fails there,
+/// before allocating anything further). `None` on overflow.
+fn weight_count(config: &ModelConfig) -> Option<usize> {
+    use crate::interp::kernels::common::window_dim;
+    let mut shape = config.input_shape.clone();
+    let mut total = 0usize;
+    // Output [oh, ow] of a window over [h, w, c], if it fits.
+    let window =
+        |shape: &[usize], k: [usize; 2], s: [usize; 2], d: [usize; 2], p: super::Padding| {
+            let &[h, w, _] = shape else { return None };
+            let (oh, _) = window_dim(p.to_ir(), h, k[0], s[0], d[0]).ok()?;
+            let (ow, _) = window_dim(p.to_ir(), w, k[1], s[1], d[1]).ok()?;
+            (oh > 0 && ow > 0).then_some([oh, ow])
+        };
+    for entry in &config.layers {
+        let last = shape.last().copied().unwrap_or(0);
+        let (weights, next): (Option<usize>, Option<Vec<usize>>) = match &entry.spec {
+            LayerSpec::Reshape { target_shape } => (Some(0), Some(target_shape.clone())),
+            LayerSpec::Flatten {} => (
+                Some(0),
+                shape
+                    .iter()
+                    .try_fold(1usize, |a, &d| a.checked_mul(d))
+                    .map(|n| vec![n]),
+            ),
+            LayerSpec::Conv2D(c) => {
+                let w = c.kernel_size[0]
+                    .checked_mul(c.kernel_size[1])?
+                    .checked_mul(last)?
+                    .checked_mul(c.filters)?
+                    .checked_add(if c.use_bias { c.filters } else { 0 })?;
+                let hw = window(&shape, c.kernel_size, c.strides, c.dilation_rate, c.padding);
+                (Some(w), hw.map(|[h, w]| vec![h, w, c.filters]))
+            }
+            LayerSpec::DepthwiseConv2D(c) => {
+                let oc = last.checked_mul(c.depth_multiplier)?;
+                let w = c.kernel_size[0]
+                    .checked_mul(c.kernel_size[1])?
+                    .checked_mul(oc)?
+                    .checked_add(if c.use_bias { oc } else { 0 })?;
+                let hw = window(&shape, c.kernel_size, c.strides, c.dilation_rate, c.padding);
+                (Some(w), hw.map(|[h, w]| vec![h, w, oc]))
+            }
+            LayerSpec::Dense(c) => {
+                let w = last
+                    .checked_add(usize::from(c.use_bias))?
+                    .checked_mul(c.units)?;
+                let mut next = shape.clone();
+                if let Some(l) = next.last_mut() {
+                    *l = c.units;
+                }
+                (Some(w), Some(next))
+            }
+            LayerSpec::MaxPooling2D(p) | LayerSpec::AveragePooling2D(p) => {
+                let strides = p.strides.unwrap_or(p.pool_size);
+                let hw = window(&shape, p.pool_size, strides, [1, 1], p.padding);
+                (Some(0), hw.map(|[h, w]| vec![h, w, last]))
+            }
+            LayerSpec::GlobalAveragePooling2D {} => (Some(0), Some(vec![last])),
+            LayerSpec::BatchNormalization { .. } => (last.checked_mul(4), Some(shape.clone())),
+            LayerSpec::Dropout { .. }
+            | LayerSpec::ReLU { .. }
+            | LayerSpec::LeakyReLU { .. }
+            | LayerSpec::Activation { .. } => (Some(0), Some(shape.clone())),
+        };
+        total = total.checked_add(weights?)?;
+        match next {
+            Some(n) => shape = n,
+            None => break,
+        }
+    }
+    Some(total)
+}
+
+fn shape_text(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join(","))
+}
+
+/// Copies the weights in safetensors `bytes` into `model`, which must need exactly
+/// those tensors.
+pub fn set_weights(model: &mut Sequential, bytes: &[u8]) -> Result<(), String> {
+    let tensors = SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    let mut expected: Vec<String> = Vec::new();
+    for layer in model.layers_mut() {
+        let layer_name = layer.name().to_string();
+        for p in layer.params_mut() {
+            let name = format!("{layer_name}/{}", p.name);
+            let view = tensors.tensor(&name).map_err(|_| {
+                format!(
+                    "{name} is missing (the architecture needs {} {})",
+                    "F32",
+                    shape_text(&p.shape)
+                )
+            })?;
+            if view.dtype() != Dtype::F32 {
+                return Err(format!(
+                    "{name} has dtype {:?}, the architecture needs F32",
+                    view.dtype()
+                ));
+            }
+            if view.shape() != p.shape.as_slice() {
+                return Err(format!(
+                    "{name} has shape {}, the architecture needs {}",
+                    shape_text(view.shape()),
+                    shape_text(&p.shape)
+                ));
+            }
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            p.set(&values).map_err(|e| format!("{name}: {e}"))?;
+            expected.push(name);
+        }
+    }
+    let mut extra: Vec<&str> = tensors
+        .names()
+        .into_iter()
+        .filter(|n| !expected.iter().any(|e| e == n))
+        .collect();
+    if !extra.is_empty() {
+        extra.sort_unstable();
+        return Err(format!(
+            "{} {} not part of the architecture",
+            extra.join(", "),
+            if extra.len() == 1 { "is" } else { "are" }
+        ));
+    }
+    Ok(())
+}

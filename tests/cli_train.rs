@@ -1,0 +1,300 @@
+//! train / evaluate / summary / convert through the binary, as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ferrolite"))
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ferrolite-cli-train-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The JSON object on the last stdout line.
+fn last_json(out: &Output) -> serde_json::Value {
+    let stdout = ok(out);
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn assert_one_line_error(out: &Output, must_mention: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error:"), "{stderr}");
+    assert!(
+        lines[0].contains(must_mention),
+        "error should mention '{must_mention}': {stderr}"
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn train_evaluate_summary_convert_eval() {
+    let d = scratch("flow");
+    let model = d.join("mlp");
+    let out = run(&[
+        "train",
+        "--preset",
+        "mnist-mlp",
+        "--epochs",
+        "2",
+        "--limit",
+        "3000",
+        "--validation-split",
+        "0.25",
+        "--out",
+        s(&model),
+        "--json",
+    ]);
+    let j = last_json(&out);
+    let epochs = j["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2);
+    for e in epochs {
+        assert!(e["seconds"].as_f64().unwrap() > 0.0);
+        assert!(e["loss"].as_f64().unwrap() > 0.0);
+        assert!(e["val_accuracy"].as_f64().is_some());
+    }
+    // Training goes somewhere: the second epoch has the lower loss.
+    assert!(epochs[1]["loss"].as_f64() < epochs[0]["loss"].as_f64());
+    assert_eq!(j["train_samples"], 2250);
+    let test_acc = j["test_accuracy"].as_f64().unwrap();
+    assert!(test_acc > 0.8, "{test_acc}");
+    // Human lines went to stderr under --json.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("epoch 2/2: loss"), "{stderr}");
+    assert!(stderr.contains("val_acc"), "{stderr}");
+    assert!(stderr.contains("saved"), "{stderr}");
+    assert!(model.join("model.json").is_file() && model.join("model.safetensors").is_file());
+
+    // evaluate reports the same float accuracy the training run measured.
+    let e = last_json(&run(&["evaluate", s(&model), "--json"]));
+    assert_eq!(e["samples"], 10_000);
+    assert!((e["accuracy"].as_f64().unwrap() - test_acc).abs() < 1e-6);
+
+    // summary: Keras' table with the mlp's weight counts (784·128+128, 128·10+10).
+    let sum = ok(&run(&["summary", s(&model)]));
+    assert!(
+        sum.contains("dense (Dense)") && sum.contains("100480"),
+        "{sum}"
+    );
+    assert!(sum.contains("Total params: 101770"), "{sum}");
+    assert!(sum.contains("Trainable params: 101770"), "{sum}");
+    let preset = ok(&run(&["summary", "--preset", "mnist-cnn"]));
+    assert!(preset.contains("conv2d (Conv2D)") && preset.contains("(None, 26, 26, 12)"));
+    assert!(preset.contains("Total params: 20410"), "{preset}"); // 3·3·12+12 + 2028·10+10
+
+    // convert then eval the .tflite: same accuracy as the float model.
+    let tflite = d.join("mlp.tflite");
+    ok(&run(&["convert", s(&model), "-o", s(&tflite)]));
+    let t = last_json(&run(&["eval", s(&tflite), "--json"]));
+    assert!(
+        (t["accuracy"].as_f64().unwrap() - test_acc).abs() <= 2e-4,
+        "tflite {} vs model {test_acc}",
+        t["accuracy"]
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn same_seed_same_weights_and_force_overwrites() {
+    let d = scratch("seed");
+    let args = |out: &Path, seed: &str| {
+        vec![
+            "train".to_string(),
+            "--preset".into(),
+            "mnist-cnn".into(),
+            "--epochs".into(),
+            "1".into(),
+            "--limit".into(),
+            "500".into(),
+            "--seed".into(),
+            seed.into(),
+            "--out".into(),
+            s(out).into(),
+        ]
+    };
+    let weights = |dir: &Path| std::fs::read(dir.join("model.safetensors")).unwrap();
+    let (a, b, c) = (d.join("a"), d.join("b"), d.join("c"));
+    ok(&bin().args(args(&a, "7")).output().unwrap());
+    ok(&bin().args(args(&b, "7")).output().unwrap());
+    ok(&bin().args(args(&c, "8")).output().unwrap());
+    assert_eq!(weights(&a), weights(&b));
+    assert_ne!(weights(&a), weights(&c));
+
+    // An existing model is kept unless --force.
+    assert_one_line_error(&bin().args(args(&a, "8")).output().unwrap(), "--force");
+    assert_eq!(weights(&a), weights(&b));
+    let mut forced = args(&a, "8");
+    forced.push("--force".into());
+    ok(&bin().args(forced).output().unwrap());
+    assert_eq!(weights(&a), weights(&c));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn train_from_an_architecture_file() {
+    let d = scratch("arch");
+    let arch = d.join("arch.json");
+    std::fs::write(
+        &arch,
+        r#"{"name": "tiny", "input_shape": [28, 28], "layers": [
+            {"name": "reshape", "class_name": "Reshape", "config": {"target_shape": [28, 28, 1]}},
+            {"name": "conv", "class_name": "Conv2D",
+             "config": {"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "activation": "relu"}},
+            {"name": "bn", "class_name": "BatchNormalization", "config": {}},
+            {"name": "gap", "class_name": "GlobalAveragePooling2D", "config": {}},
+            {"name": "logits", "class_name": "Dense", "config": {"units": 10}}]}"#,
+    )
+    .unwrap();
+    let model = d.join("tiny");
+    let out = run(&[
+        "train",
+        "--arch",
+        s(&arch),
+        "--epochs",
+        "1",
+        "--limit",
+        "300",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "0.05",
+        "--momentum",
+        "0.9",
+        "--out",
+        s(&model),
+    ]);
+    ok(&out);
+    let sum = ok(&run(&["summary", s(&model)]));
+    assert!(sum.contains("bn (BatchNormalization)"), "{sum}");
+    assert!(sum.contains("Non-trainable params: 8"), "{sum}"); // moving mean + variance
+    assert!(sum.contains("sgd(momentum=0.9)"), "{sum}");
+    // The BN follows a ReLU, so it cannot fold: MUL + ADD in the .tflite.
+    let tflite = d.join("tiny.tflite");
+    ok(&run(&["convert", s(&model), "-o", s(&tflite)]));
+    let inspect = ok(&run(&["inspect", s(&tflite)]));
+    assert!(
+        inspect.contains("MUL") && inspect.contains("MEAN"),
+        "{inspect}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn errors_are_one_line() {
+    let d = scratch("errors");
+    let out_dir = d.join("m");
+    let o = s(&out_dir);
+    assert_one_line_error(
+        &run(&[
+            "train",
+            "--preset",
+            "mnist-mlp",
+            "--data",
+            "/nonexistent/mnist",
+            "--out",
+            o,
+        ]),
+        "/nonexistent/mnist",
+    );
+    assert_one_line_error(
+        &run(&[
+            "train",
+            "--preset",
+            "mnist-mlp",
+            "--data",
+            "/nonexistent/mnist",
+            "--out",
+            o,
+        ]),
+        "--data",
+    );
+    assert!(
+        !out_dir.exists(),
+        "nothing is written when training cannot start"
+    );
+
+    let bad_arch = d.join("bad.json");
+    std::fs::write(&bad_arch, r#"{"name": "x", "input_shape": [28, 28], "layers": [{"name": "a", "class_name": "Conv3D", "config": {}}]}"#).unwrap();
+    assert_one_line_error(
+        &run(&["train", "--arch", s(&bad_arch), "--out", o]),
+        "bad.json",
+    );
+    let wrong_io = d.join("wrong.json");
+    std::fs::write(&wrong_io, r#"{"name": "x", "input_shape": [28, 28], "layers": [{"name": "f", "class_name": "Flatten", "config": {}}, {"name": "d", "class_name": "Dense", "config": {"units": 3}}]}"#).unwrap();
+    assert_one_line_error(
+        &run(&["train", "--arch", s(&wrong_io), "--out", o]),
+        "10 class scores",
+    );
+    assert_one_line_error(
+        &run(&[
+            "train",
+            "--preset",
+            "mnist-mlp",
+            "--validation-split",
+            "1.5",
+            "--out",
+            o,
+        ]),
+        "--validation-split",
+    );
+
+    assert_one_line_error(&run(&["evaluate", s(&d)]), "model.json not found");
+    assert_one_line_error(
+        &run(&["summary", "/nonexistent/model"]),
+        "/nonexistent/model",
+    );
+    let tflite =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite/mnist_cnn_float32.tflite");
+    assert_one_line_error(&run(&["evaluate", s(&tflite)]), "ferrolite eval");
+
+    // A model directory with mismatched weights: the error names the tensor.
+    let model = d.join("mlp");
+    ok(&run(&[
+        "train",
+        "--preset",
+        "mnist-mlp",
+        "--epochs",
+        "1",
+        "--limit",
+        "64",
+        "--out",
+        s(&model),
+    ]));
+    let json = std::fs::read_to_string(model.join("model.json")).unwrap();
+    std::fs::write(
+        model.join("model.json"),
+        json.replace("\"units\": 128", "\"units\": 64"),
+    )
+    .unwrap();
+    for cmd in ["evaluate", "summary"] {
+        assert_one_line_error(&run(&[cmd, s(&model)]), "dense/kernel has shape [784,128]");
+    }
+    assert_one_line_error(
+        &run(&["convert", s(&model), "-o", s(&d.join("x.tflite"))]),
+        "the architecture needs [784,64]",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
