@@ -3142,6 +3142,7 @@ mod q8_tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // lanes of several arrays at once
     fn lane_requantization_matches_the_scalar_one() {
         // Every shift the lane form accepts, multipliers from the ends of the range,
         // accumulators at the i32 extremes (wrapping bias add, wrapping left shift) and
@@ -3182,11 +3183,7 @@ mod q8_tests {
                     let want = multiply_by_quantized_multiplier(x, q.multiplier[l], shift)
                         .wrapping_add(q.zero_point)
                         .clamp(q.range.0, q.range.1);
-                    assert_eq!(
-                        got[l], want,
-                        "x {x} m {} shift {shift}",
-                        q.multiplier[l]
-                    );
+                    assert_eq!(got[l], want, "x {x} m {} shift {shift}", q.multiplier[l]);
                 }
             }
         }
