@@ -307,13 +307,17 @@ impl<T: Q8> PoolQ8<T> {
                         // The max of the stored integers (lowest value as the start, as
                         // TFLite), then the clamp, straight in the output pixel.
                         pixel.fill(T::narrow(quantized_lowest::<T>()));
-                        fold_window(&window, pixel, |a, x| {
-                            if x.widen() > a.widen() {
-                                x
-                            } else {
-                                a
-                            }
-                        });
+                        fold_window(
+                            &window,
+                            pixel,
+                            |a, x| {
+                                if x.widen() > a.widen() {
+                                    x
+                                } else {
+                                    a
+                                }
+                            },
+                        );
                         for v in pixel.iter_mut() {
                             *v = T::narrow(v.widen().clamp(self.range.0, self.range.1));
                         }
@@ -769,8 +773,13 @@ mod q8_tests {
             let want = reference(max, &values, dims, k, s, padding, range);
             for portable in [false, true] {
                 super::super::conv::PORTABLE_ONLY.with(|p| p.set(portable));
-                let got =
-                    run_q8(op(max, padding, k, s, act), &[Some(x.clone())], dtype, 0.1, zp);
+                let got = run_q8(
+                    op(max, padding, k, s, act),
+                    &[Some(x.clone())],
+                    dtype,
+                    0.1,
+                    zp,
+                );
                 super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(
                     got.unwrap().1,
