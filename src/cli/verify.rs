@@ -73,10 +73,31 @@ fn check_tract(
                 format!(", stored {} dense", l.densified.join(", "))
             }
         ));
+        for r in &l.rewritten {
+            out.line(format!("  rewrote {r} (tract's form, same integers)"));
+        }
     }
     let theirs = runner.run(inputs)?;
     let diff = crate::verify::compare(ours, &theirs, a.abs_tol, a.rel_tol)?;
     let agree = diff.outside_tolerance == 0;
+    // Integer outputs differ in whole quantized steps; say so rather than as a float.
+    let integer = ours.iter().all(|v| {
+        !matches!(
+            v.data,
+            crate::interp::TensorBuf::F32(_) | crate::interp::TensorBuf::F16(_)
+        )
+    });
+    if integer {
+        out.line(format!(
+            "integer outputs: max difference {} quantized step(s){}",
+            diff.max_abs,
+            if diff.max_abs == 0.0 {
+                " (identical on these inputs)"
+            } else {
+                ""
+            }
+        ));
+    }
     out.line(format!(
         "ferrolite vs tract ({}): max abs diff {:.3e}, max rel diff {:.3e} over {} elements: {}",
         setup.model,
@@ -96,6 +117,7 @@ fn check_tract(
             "max_rel_diff": diff.max_rel,
             "elements": diff.elements,
             "outside_tolerance": diff.outside_tolerance,
+            "max_quantized_steps": integer.then_some(diff.max_abs),
             "abs_tol": a.abs_tol,
             "rel_tol": a.rel_tol,
             "tract_model": setup.model,

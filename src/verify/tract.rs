@@ -22,6 +22,12 @@ fn tract_err(context: &str, e: impl std::fmt::Display) -> VerifyError {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
+    // The operator tract was translating, when its error names one (the dump of the
+    // OperatorCode table would otherwise be cut off below).
+    let context = match failing_op(&text) {
+        Some(op) => format!("{context} {op}"),
+        None => context.to_string(),
+    };
     let chars: Vec<char> = text.chars().collect();
     let text = if chars.len() > 240 {
         format!("…{}", chars[chars.len() - 200..].iter().collect::<String>())
@@ -29,6 +35,16 @@ fn tract_err(context: &str, e: impl std::fmt::Display) -> VerifyError {
         text
     };
     VerifyError::Tract(format!("{context}: {text}"))
+}
+
+/// The last `builtin_code: NAME` of a tract error text (the innermost operator).
+pub fn failing_op(text: &str) -> Option<String> {
+    let at = text.rfind("builtin_code: ")? + "builtin_code: ".len();
+    let name: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 impl TractRunner {

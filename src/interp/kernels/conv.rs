@@ -1137,6 +1137,32 @@ struct Requant {
     input_offset: i32,
     output_zero_point: i32,
     range: (i32, i32),
+    /// The multipliers split for [`requant_lanes`] (padded with `BLOCK` idle lanes so
+    /// every block reads whole arrays), or None when some channel's is outside what
+    /// that form reproduces exactly.
+    lanes: Option<LaneTables>,
+}
+
+#[derive(Clone, Debug)]
+struct LaneTables {
+    multiplier: Vec<i32>,
+    left: Vec<u32>,
+    right: Vec<u32>,
+}
+
+impl LaneTables {
+    fn new(multipliers: &[(i32, i32)]) -> Option<LaneTables> {
+        if !multipliers.iter().all(|&(m, shift)| lane_exact(m, shift)) {
+            return None;
+        }
+        let idle = std::iter::repeat_n((0, 0), BLOCK);
+        let padded = || multipliers.iter().copied().chain(idle.clone());
+        Some(LaneTables {
+            multiplier: padded().map(|(m, _)| m).collect(),
+            left: padded().map(|(_, s)| s.max(0).unsigned_abs()).collect(),
+            right: padded().map(|(_, s)| s.min(0).unsigned_abs()).collect(),
+        })
+    }
 }
 
 impl Requant {
@@ -1203,6 +1229,7 @@ fn q8_requant<T: Q8>(
     let range = calculate_activation_range_quantized(activation, out_s, out_zp, T::DTYPE)?;
     Ok((
         Requant {
+            lanes: LaneTables::new(&multipliers),
             multipliers,
             input_offset: -in_zp,
             output_zero_point: out_zp,
@@ -1299,36 +1326,45 @@ fn conv_q8_avx2<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
     conv_q8_body(k, input, bias, out);
 }
 
-/// Lengths were checked by `run`; tap ranges keep every read inside the image.
+/// The convolution proper, one output row, group and channel block at a time: pixels
+/// whose windows lie wholly inside the image horizontally go TILE at a time (each
+/// filter block loaded once per tap for all of them), the border pixels one by one
+/// over their valid taps. Lengths were checked by `run`; tap ranges keep every read
+/// inside the image.
 #[inline(always)]
 fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
     let s = &k.shape;
     let image_len = s.win.h.input * s.win.w.input * s.in_c;
-    let mut pixels = out.chunks_exact_mut(s.out_c);
+    let out_row_len = s.win.w.output * s.out_c;
+    let group_filter_len = s.k_h * s.k_w * s.group_in * s.group_out_padded;
+    if out_row_len == 0 {
+        return;
+    }
+    let mut rows = out.chunks_exact_mut(out_row_len);
     for n in 0..s.win.batch {
         let image = &input[n * image_len..(n + 1) * image_len];
         for ty in &s.win.h.taps {
-            for tx in &s.win.w.taps {
-                let Some(pixel) = pixels.next() else {
-                    return;
-                };
-                for g in 0..s.groups {
+            let Some(out_row) = rows.next() else { return };
+            for g in 0..s.groups {
+                let mut start = 0;
+                while start < s.group_out {
+                    let row = RowQ8 {
+                        k,
+                        image,
+                        filter: &k.filter[g * group_filter_len..(g + 1) * group_filter_len],
+                        ty,
+                        channel0: g * s.group_in,
+                        start,
+                        out_channel0: g * s.group_out + start,
+                    };
                     // Blocks of 16 output channels, then one of 8 (the packed rows are
                     // padded to a multiple of 8, so every block reads inside them).
-                    let mut j = 0;
-                    while j < s.group_out {
-                        let at = ConvAt {
-                            image,
-                            ty,
-                            tx,
-                            g,
-                            j,
-                        };
-                        j += if s.group_out - j > LANES {
-                            conv_q8_block::<T, BLOCK>(k, &at, bias, pixel)
-                        } else {
-                            conv_q8_block::<T, LANES>(k, &at, bias, pixel)
-                        };
+                    if s.group_out_padded - start >= BLOCK {
+                        conv_q8_row::<T, BLOCK>(&row, bias, out_row);
+                        start += BLOCK;
+                    } else {
+                        conv_q8_row::<T, LANES>(&row, bias, out_row);
+                        start += LANES;
                     }
                 }
             }
@@ -1336,55 +1372,248 @@ fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
     }
 }
 
-/// Where one block of a conv output pixel is computed.
-struct ConvAt<'a, T> {
+/// One output row, one group, one block of output channels of an 8-bit conv.
+struct RowQ8<'a, T> {
+    k: &'a ConvQ8<T>,
+    /// The current batch element.
     image: &'a [T],
+    /// The current group's packed filter.
+    filter: &'a [i16],
     ty: &'a TapRange,
-    tx: &'a TapRange,
-    /// Group, and first output channel within the group.
-    g: usize,
-    j: usize,
+    /// First input channel of the group.
+    channel0: usize,
+    /// First output channel of the block within the group.
+    start: usize,
+    /// First output channel of the block within the pixel.
+    out_channel0: usize,
 }
 
-/// Output channels `j..j+W` (of group `g`) of one pixel: the accumulators stay in
-/// registers over every tap. Returns W.
 #[inline(always)]
-fn conv_q8_block<T: Q8, const W: usize>(
-    k: &ConvQ8<T>,
-    at: &ConvAt<'_, T>,
-    bias: Option<&[i32]>,
-    pixel: &mut [T],
-) -> usize {
-    let s = &k.shape;
-    let (in_w, gop) = (s.win.w.input, s.group_out_padded);
-    let tap_len = s.group_in * gop;
-    let off = k.requant.input_offset;
-    let mut acc = [0i32; W];
-    for ky in at.ty.lo..at.ty.hi {
-        let iy = at.ty.first_input + (ky - at.ty.lo) * s.win.h.dilation;
-        for kx in at.tx.lo..at.tx.hi {
-            let ix = at.tx.first_input + (kx - at.tx.lo) * s.win.w.dilation;
-            let px = (iy * in_w + ix) * s.in_c + at.g * s.group_in;
-            let x = &at.image[px..px + s.group_in];
-            let tap = ((at.g * s.k_h + ky) * s.k_w + kx) * tap_len;
-            let taps = &k.filter[tap..tap + tap_len];
-            for (&xv, row) in x.iter().zip(taps.chunks_exact(gop)) {
-                let xv = xv.widen() + off;
-                let Some(w) = row[at.j..].first_chunk::<W>() else {
-                    return W;
-                };
-                for l in 0..W {
-                    acc[l] = acc[l].wrapping_add(i32::from(w[l]) * xv);
+fn conv_q8_row<T: Q8, const W: usize>(c: &RowQ8<'_, T>, bias: Option<&[i32]>, out_row: &mut [T]) {
+    let s = &c.k.shape;
+    let valid = (s.group_out - c.start).min(W);
+    let finish = BlockFinish::<W>::new(&c.k.requant, bias, c.out_channel0, valid);
+    let (full_lo, full_hi) = s.win.w.full;
+    let mut ox = 0;
+    while ox < s.win.w.output {
+        if ox >= full_lo && ox < full_hi && full_hi - full_lo >= TILE {
+            // As in the float kernel, the last interior tile is moved back to end at the
+            // edge; the pixels computed twice get identical values.
+            let first = ox.min(full_hi - TILE);
+            let acc = conv_q8_tile::<T, W>(c, s.win.w.taps[first].first_input);
+            for (t, acc) in acc.iter().enumerate() {
+                let at = (first + t) * s.out_c + c.out_channel0;
+                finish.store(&mut out_row[at..at + valid], acc, &c.k.requant);
+            }
+            ox = first + TILE;
+        } else {
+            let acc = conv_q8_pixel::<T, W>(c, &s.win.w.taps[ox]);
+            let at = ox * s.out_c + c.out_channel0;
+            finish.store(&mut out_row[at..at + valid], &acc, &c.k.requant);
+            ox += 1;
+        }
+    }
+}
+
+/// A W-long block of widened packed weights (the packed filter is padded so every block
+/// is whole).
+#[inline(always)]
+fn weights_i32<const W: usize>(s: &[i16]) -> [i32; W] {
+    match s.first_chunk::<W>() {
+        Some(b) => b.map(i32::from),
+        None => unreachable!("packed filter blocks are padded to whole lanes"),
+    }
+}
+
+/// `acc[l] += w[l]·x` in wrapping i32, as the compiled C++ accumulates.
+#[inline(always)]
+fn mac_lanes<const W: usize>(acc: &mut [i32; W], w: &[i32; W], x: i32) {
+    for l in 0..W {
+        acc[l] = acc[l].wrapping_add(w[l].wrapping_mul(x));
+    }
+}
+
+/// TILE neighbouring output pixels whose windows lie wholly inside the image
+/// horizontally; `first_col` is the input column of the first pixel's first tap.
+#[inline(always)]
+fn conv_q8_tile<T: Q8, const W: usize>(c: &RowQ8<'_, T>, first_col: usize) -> [[i32; W]; TILE] {
+    let s = &c.k.shape;
+    let off = c.k.requant.input_offset;
+    let (in_w, in_c) = (s.win.w.input, s.in_c);
+    let stride = s.win.w.stride * in_c;
+    let dilation = s.win.w.dilation * in_c;
+    let tap_len = s.group_in * s.group_out_padded;
+    let x0 = first_col * in_c + c.channel0;
+    let mut acc = [[0i32; W]; TILE];
+    if s.contiguous_taps {
+        // One filter row's taps read one contiguous run of the input row, and their
+        // packed blocks follow each other: a single loop over (kx, ic).
+        let run = s.k_w * in_c;
+        let row_filter = run * s.group_out_padded;
+        for ky in c.ty.lo..c.ty.hi {
+            let iy = c.ty.first_input + (ky - c.ty.lo) * s.win.h.dilation;
+            let at = iy * in_w * in_c + x0;
+            let xs: [&[T]; TILE] =
+                std::array::from_fn(|t| &c.image[at + t * stride..at + t * stride + run]);
+            let taps = &c.filter[ky * row_filter + c.start..(ky + 1) * row_filter];
+            for (j, w) in taps.chunks(s.group_out_padded).enumerate() {
+                let w = weights_i32::<W>(w);
+                for (acc, xs) in acc.iter_mut().zip(xs) {
+                    mac_lanes(acc, &w, xs[j].widen() + off);
+                }
+            }
+        }
+        return acc;
+    }
+    let span = (TILE - 1) * stride + s.group_in;
+    for ky in c.ty.lo..c.ty.hi {
+        let iy = c.ty.first_input + (ky - c.ty.lo) * s.win.h.dilation;
+        let row = &c.image[iy * in_w * in_c..(iy + 1) * in_w * in_c];
+        for kx in 0..s.k_w {
+            let p = x0 + kx * dilation;
+            let xs = &row[p..p + span];
+            let tap = &c.filter[(ky * s.k_w + kx) * tap_len..(ky * s.k_w + kx + 1) * tap_len];
+            for ic in 0..s.group_in {
+                let o = ic * s.group_out_padded + c.start;
+                let w = weights_i32::<W>(&tap[o..o + W]);
+                for (t, acc) in acc.iter_mut().enumerate() {
+                    mac_lanes(acc, &w, xs[t * stride + ic].widen() + off);
                 }
             }
         }
     }
-    let count = W.min(s.group_out - at.j);
-    let first = at.g * s.group_out + at.j;
-    for (l, &a) in acc.iter().enumerate().take(count) {
-        pixel[first + l] = T::narrow(k.requant.finish(a, bias, first + l));
+    acc
+}
+
+/// One output pixel, reading only the taps inside the image.
+#[inline(always)]
+fn conv_q8_pixel<T: Q8, const W: usize>(c: &RowQ8<'_, T>, tx: &TapRange) -> [i32; W] {
+    let s = &c.k.shape;
+    let off = c.k.requant.input_offset;
+    let (in_w, in_c) = (s.win.w.input, s.in_c);
+    let tap_len = s.group_in * s.group_out_padded;
+    let mut acc = [0i32; W];
+    for ky in c.ty.lo..c.ty.hi {
+        let iy = c.ty.first_input + (ky - c.ty.lo) * s.win.h.dilation;
+        for kx in tx.lo..tx.hi {
+            let ix = tx.first_input + (kx - tx.lo) * s.win.w.dilation;
+            let px = (iy * in_w + ix) * in_c + c.channel0;
+            let pixel = &c.image[px..px + s.group_in];
+            let tap = &c.filter[(ky * s.k_w + kx) * tap_len..(ky * s.k_w + kx + 1) * tap_len];
+            for (ic, &x) in pixel.iter().enumerate() {
+                let o = ic * s.group_out_padded + c.start;
+                mac_lanes(&mut acc, &weights_i32::<W>(&tap[o..o + W]), x.widen() + off);
+            }
+        }
     }
-    W
+    acc
+}
+
+/// The requantization of one block of W output channels, laid out lane by lane so all
+/// W run at once. `lanes` is None when some channel's multiplier falls outside what
+/// [`requant_lanes`] reproduces exactly; those blocks take [`Requant::finish`].
+struct BlockFinish<const W: usize> {
+    lanes: Option<LaneRequant<W>>,
+    bias: Option<[i32; W]>,
+    first: usize,
+}
+
+struct LaneRequant<const W: usize> {
+    bias: [i32; W],
+    multiplier: [i32; W],
+    left: [u32; W],
+    right: [u32; W],
+    zero_point: i32,
+    range: (i32, i32),
+}
+
+impl<const W: usize> BlockFinish<W> {
+    /// Output channels `first..first + valid` (lanes beyond `valid` are never stored).
+    fn new(r: &Requant, bias: Option<&[i32]>, first: usize, valid: usize) -> BlockFinish<W> {
+        let mut block_bias = [0i32; W];
+        if let Some(b) = bias {
+            block_bias[..valid].copy_from_slice(&b[first..first + valid]);
+        }
+        // Lanes past `valid` read the next channels' (or idle) entries and are never
+        // stored.
+        let lanes = r.lanes.as_ref().map(|t| LaneRequant {
+            bias: block_bias,
+            multiplier: lane_block(&t.multiplier, first),
+            left: lane_block(&t.left, first),
+            right: lane_block(&t.right, first),
+            zero_point: r.output_zero_point,
+            range: r.range,
+        });
+        BlockFinish {
+            lanes,
+            bias: bias.map(|_| block_bias),
+            first,
+        }
+    }
+
+    /// Requantizes `acc` and writes its first `dst.len()` lanes.
+    #[inline(always)]
+    fn store<T: Q8>(&self, dst: &mut [T], acc: &[i32; W], r: &Requant) {
+        match &self.lanes {
+            Some(q) => {
+                let values = requant_lanes(acc, q);
+                for (d, &v) in dst.iter_mut().zip(&values) {
+                    *d = T::narrow(v);
+                }
+            }
+            None => {
+                for (l, (d, &a)) in dst.iter_mut().zip(acc).enumerate() {
+                    let with_bias = a.wrapping_add(self.bias.map_or(0, |b| b[l]));
+                    *d = T::narrow(r.finish(with_bias, None, self.first + l));
+                }
+            }
+        }
+    }
+}
+
+/// `table[first..first + W]`; the lane tables are padded by `BLOCK >= W` entries.
+#[inline(always)]
+fn lane_block<X: Copy + Default, const W: usize>(table: &[X], first: usize) -> [X; W] {
+    match table.get(first..).and_then(|t| t.first_chunk::<W>()) {
+        Some(b) => *b,
+        None => [X::default(); W],
+    }
+}
+
+/// True when [`requant_lanes`] gives exactly `multiply_by_quantized_multiplier`: the
+/// left shift fits an i32 lane shift, the right shift is at most 31, and the
+/// multiplier is not i32::MIN (the one input SaturatingRoundingDoublingHighMul
+/// saturates, together with x = i32::MIN). `QuantizeMultiplier` never produces
+/// anything else for the scales real models have.
+fn lane_exact(multiplier: i32, shift: i32) -> bool {
+    multiplier != i32::MIN && (-31..=30).contains(&shift)
+}
+
+/// MultiplyByQuantizedMultiplier, output offset and clamp on W lanes, written with i32
+/// lane operations (and one widening multiply) so it vectorizes. Exactness: with
+/// p = x·m, gemmlowp's SaturatingRoundingDoublingHighMul is (p + nudge) / 2^31
+/// truncated, nudge = 2^30 for p >= 0 and 1 - 2^30 for p < 0; for p < 0 truncation is
+/// ceil(a / 2^31) = floor((a + 2^31 - 1) / 2^31) with a = p + 1 - 2^30, i.e.
+/// floor((p + 2^30) / 2^31) in both cases, an arithmetic shift (x = m = i32::MIN is
+/// excluded by [`lane_exact`]). RoundingDivideByPOT follows gemmlowp's mask/threshold
+/// form, valid for exponents up to 31.
+#[inline(always)]
+fn requant_lanes<const W: usize>(acc: &[i32; W], q: &LaneRequant<W>) -> [i32; W] {
+    let mut out = [0i32; W];
+    for l in 0..W {
+        let x = acc[l].wrapping_add(q.bias[l]).wrapping_shl(q.left[l]);
+        let product = i64::from(x) * i64::from(q.multiplier[l]);
+        let high = ((product + (1 << 30)) >> 31) as i32;
+        let exponent = q.right[l];
+        let mask = (1u32.wrapping_shl(exponent).wrapping_sub(1)) as i32;
+        let remainder = high & mask;
+        let threshold = (mask >> 1) + i32::from(high < 0);
+        let rounded = (high >> exponent) + i32::from(remainder > threshold);
+        out[l] = rounded
+            .wrapping_add(q.zero_point)
+            .clamp(q.range.0, q.range.1);
+    }
+    out
 }
 
 struct DepthwiseQ8<T> {
@@ -1454,82 +1683,144 @@ fn depthwise_q8_avx2<T: Q8>(k: &DepthwiseQ8<T>, input: &[T], bias: Option<&[i32]
     depthwise_q8_body(k, input, bias, out);
 }
 
+/// One output row and channel block at a time. With a depth multiplier of 1 the
+/// interior pixels go TILE at a time (input, filter and output channels all
+/// contiguous); otherwise, and at the borders, pixel by pixel over the valid taps.
 /// Lengths were checked by `run`; tap ranges keep every read inside the image.
 #[inline(always)]
 fn depthwise_q8_body<T: Q8>(k: &DepthwiseQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
     let s = &k.shape;
     let image_len = s.win.h.input * s.win.w.input * s.in_c;
-    let mut pixels = out.chunks_exact_mut(s.out_c);
+    let out_row_len = s.win.w.output * s.out_c;
+    if out_row_len == 0 {
+        return;
+    }
+    let mut rows = out.chunks_exact_mut(out_row_len);
     for n in 0..s.win.batch {
         let image = &input[n * image_len..(n + 1) * image_len];
         for ty in &s.win.h.taps {
-            for tx in &s.win.w.taps {
-                let Some(pixel) = pixels.next() else {
-                    return;
+            let Some(out_row) = rows.next() else { return };
+            let mut c = 0;
+            while c < s.out_c {
+                let at = DepthwiseAt { k, image, ty, c };
+                c += match s.out_c - c {
+                    r if r >= BLOCK => depthwise_q8_row::<T, BLOCK>(&at, bias, out_row),
+                    r if r >= LANES => depthwise_q8_row::<T, LANES>(&at, bias, out_row),
+                    _ => depthwise_q8_row::<T, 1>(&at, bias, out_row),
                 };
-                let mut c = 0;
-                while c < s.out_c {
-                    let at = DepthwiseAt { image, ty, tx, c };
-                    c += match s.out_c - c {
-                        r if r >= BLOCK => depthwise_q8_block::<T, BLOCK>(k, &at, bias, pixel),
-                        r if r >= LANES => depthwise_q8_block::<T, LANES>(k, &at, bias, pixel),
-                        _ => depthwise_q8_block::<T, 1>(k, &at, bias, pixel),
-                    };
-                }
             }
         }
     }
 }
 
 struct DepthwiseAt<'a, T> {
+    k: &'a DepthwiseQ8<T>,
     image: &'a [T],
     ty: &'a TapRange,
-    tx: &'a TapRange,
     /// First output channel of the block.
     c: usize,
 }
 
-/// Output channels `c..c+W` of one pixel (the caller guarantees they exist). Returns W.
+/// Output channels `c..c+W` (the caller guarantees they exist) of one output row.
+/// Returns W.
 #[inline(always)]
-fn depthwise_q8_block<T: Q8, const W: usize>(
-    k: &DepthwiseQ8<T>,
+fn depthwise_q8_row<T: Q8, const W: usize>(
     at: &DepthwiseAt<'_, T>,
     bias: Option<&[i32]>,
-    pixel: &mut [T],
+    out_row: &mut [T],
 ) -> usize {
-    let s = &k.shape;
-    let (in_w, m) = (s.win.w.input, s.multiplier);
-    let off = k.requant.input_offset;
-    let mut acc = [0i32; W];
+    let s = &at.k.shape;
+    let r = &at.k.requant;
+    let finish = BlockFinish::<W>::new(r, bias, at.c, W);
+    let (full_lo, full_hi) = s.win.w.full;
+    let tiles = s.multiplier == 1 && full_hi - full_lo >= TILE;
+    let mut ox = 0;
+    while ox < s.win.w.output {
+        if tiles && ox >= full_lo && ox < full_hi {
+            let first = ox.min(full_hi - TILE);
+            let acc = depthwise_q8_tile::<T, W>(at, s.win.w.taps[first].first_input);
+            for (t, acc) in acc.iter().enumerate() {
+                let o = (first + t) * s.out_c + at.c;
+                finish.store(&mut out_row[o..o + W], acc, r);
+            }
+            ox = first + TILE;
+        } else {
+            let acc = depthwise_q8_pixel::<T, W>(at, &s.win.w.taps[ox]);
+            let o = ox * s.out_c + at.c;
+            finish.store(&mut out_row[o..o + W], &acc, r);
+            ox += 1;
+        }
+    }
+    W
+}
+
+/// TILE neighbouring interior pixels with a depth multiplier of 1, so output channel c
+/// reads input channel c. `first_col` is the input column of the first pixel's first
+/// tap.
+#[inline(always)]
+fn depthwise_q8_tile<T: Q8, const W: usize>(
+    at: &DepthwiseAt<'_, T>,
+    first_col: usize,
+) -> [[i32; W]; TILE] {
+    let s = &at.k.shape;
+    let off = at.k.requant.input_offset;
+    let (in_w, in_c) = (s.win.w.input, s.in_c);
+    let stride = s.win.w.stride * in_c;
+    let dilation = s.win.w.dilation * in_c;
+    let x0 = first_col * in_c + at.c;
+    let mut acc = [[0i32; W]; TILE];
     for ky in at.ty.lo..at.ty.hi {
         let iy = at.ty.first_input + (ky - at.ty.lo) * s.win.h.dilation;
-        for kx in at.tx.lo..at.tx.hi {
-            let ix = at.tx.first_input + (kx - at.tx.lo) * s.win.w.dilation;
-            let px = (iy * in_w + ix) * s.in_c;
-            let x = &at.image[px..px + s.in_c];
+        let row = &at.image[iy * in_w * in_c..(iy + 1) * in_w * in_c];
+        for kx in 0..s.k_w {
             let tap = (ky * s.k_w + kx) * s.out_c + at.c;
-            let Some(w) = k.filter[tap..].first_chunk::<W>() else {
-                return W;
-            };
-            if m == 1 {
-                let Some(x) = x[at.c..].first_chunk::<W>() else {
-                    return W;
+            let w = weights_i32::<W>(&at.k.filter[tap..tap + W]);
+            let p = x0 + kx * dilation;
+            for (t, acc) in acc.iter_mut().enumerate() {
+                let Some(x) = row[p + t * stride..].first_chunk::<W>() else {
+                    unreachable!("interior windows lie inside the input row");
                 };
                 for l in 0..W {
-                    acc[l] = acc[l].wrapping_add(i32::from(w[l]) * (x[l].widen() + off));
-                }
-            } else {
-                for l in 0..W {
-                    let xv = x[(at.c + l) / m].widen() + off;
-                    acc[l] = acc[l].wrapping_add(i32::from(w[l]) * xv);
+                    let xv = x[l].widen() + off;
+                    acc[l] = acc[l].wrapping_add(w[l].wrapping_mul(xv));
                 }
             }
         }
     }
-    for (l, &a) in acc.iter().enumerate() {
-        pixel[at.c + l] = T::narrow(k.requant.finish(a, bias, at.c + l));
+    acc
+}
+
+/// Output channels `c..c+W` of one pixel, over the taps inside the image.
+#[inline(always)]
+fn depthwise_q8_pixel<T: Q8, const W: usize>(at: &DepthwiseAt<'_, T>, tx: &TapRange) -> [i32; W] {
+    let s = &at.k.shape;
+    let (in_w, m) = (s.win.w.input, s.multiplier);
+    let off = at.k.requant.input_offset;
+    let mut acc = [0i32; W];
+    for ky in at.ty.lo..at.ty.hi {
+        let iy = at.ty.first_input + (ky - at.ty.lo) * s.win.h.dilation;
+        for kx in tx.lo..tx.hi {
+            let ix = tx.first_input + (kx - tx.lo) * s.win.w.dilation;
+            let px = (iy * in_w + ix) * s.in_c;
+            let x = &at.image[px..px + s.in_c];
+            let tap = (ky * s.k_w + kx) * s.out_c + at.c;
+            let w = weights_i32::<W>(&at.k.filter[tap..tap + W]);
+            if m == 1 {
+                let Some(x) = x[at.c..].first_chunk::<W>() else {
+                    unreachable!("the block's channels exist");
+                };
+                for l in 0..W {
+                    acc[l] = acc[l].wrapping_add(w[l].wrapping_mul(x[l].widen() + off));
+                }
+            } else {
+                for l in 0..W {
+                    let xv = x[(at.c + l) / m].widen() + off;
+                    acc[l] = acc[l].wrapping_add(w[l].wrapping_mul(xv));
+                }
+            }
+        }
     }
-    W
+    acc
 }
 
 /// Helpers the kernel tests of this directory share: run one op on float tensors, a
@@ -2753,7 +3044,8 @@ mod q8_tests {
         };
         let n = rng.range(1, 2);
         let h = rng.range(1, 9);
-        let w = rng.range(1, 9);
+        // Wide enough rows that the interior tiles (and their moved-back last tile) run.
+        let w = rng.range(1, 17);
         let kh = rng.range(1, 4);
         let kw = rng.range(1, 4);
         let stride = rng.range(1, 3);
@@ -2775,7 +3067,13 @@ mod q8_tests {
             (groups * gin, vec![out_c, kh, kw, gin], out_c)
         };
         let in_s = 0.01 + rng.unit().abs() * 0.05;
-        let out_s = 0.05 + rng.unit().abs() * 0.5;
+        // A quarter of the cases get an output scale small enough for effective scales
+        // above 1: positive (left) shifts, whose products wrap.
+        let out_s = if rng.range(0, 3) == 0 {
+            1e-5 + rng.unit().abs() * 2e-4
+        } else {
+            0.05 + rng.unit().abs() * 0.5
+        };
         let in_zp = lo + rng.range(0, 255) as i32;
         let out_zp = lo + rng.range(0, 255) as i32;
         let x = per_tensor(
@@ -2844,9 +3142,59 @@ mod q8_tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // lanes of several arrays at once
+    fn lane_requantization_matches_the_scalar_one() {
+        // Every shift the lane form accepts, multipliers from the ends of the range,
+        // accumulators at the i32 extremes (wrapping bias add, wrapping left shift) and
+        // random ones; each lane checked against the scalar fixed-point path.
+        let mut rng = Rng(0x5151_2024_0BAD_F00D);
+        let edges = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
+        for shift in -31..=30 {
+            for case in 0..64 {
+                let mut q = LaneRequant::<8> {
+                    bias: [0; 8],
+                    multiplier: [0; 8],
+                    left: [shift.max(0) as u32; 8],
+                    right: [(-shift).max(0) as u32; 8],
+                    zero_point: rng.range(0, 255) as i32 - 128,
+                    range: (-128, 127),
+                };
+                if case % 4 == 0 {
+                    q.range = (i32::MIN, i32::MAX);
+                }
+                let mut acc = [0i32; 8];
+                for l in 0..8 {
+                    let wide = |rng: &mut Rng| rng.next_u64() as i32;
+                    q.multiplier[l] = match rng.range(0, 3) {
+                        0 => [1 << 30, i32::MAX, i32::MIN + 1, 0][rng.range(0, 3)],
+                        1 => (1 << 30) + (wide(&mut rng) & 0x3FFF_FFFF),
+                        _ => wide(&mut rng).max(i32::MIN + 1),
+                    };
+                    acc[l] = if rng.range(0, 2) == 0 {
+                        edges[rng.range(0, edges.len() - 1)]
+                    } else {
+                        wide(&mut rng) >> rng.range(0, 31)
+                    };
+                    q.bias[l] = wide(&mut rng) >> rng.range(0, 31);
+                }
+                let got = requant_lanes(&acc, &q);
+                for l in 0..8 {
+                    let x = acc[l].wrapping_add(q.bias[l]);
+                    let want = multiply_by_quantized_multiplier(x, q.multiplier[l], shift)
+                        .wrapping_add(q.zero_point)
+                        .clamp(q.range.0, q.range.1);
+                    assert_eq!(got[l], want, "x {x} m {} shift {shift}", q.multiplier[l]);
+                }
+            }
+        }
+        assert!(!lane_exact(i32::MIN, 0) && !lane_exact(1 << 30, 31));
+        assert!(!lane_exact(1 << 30, -32) && lane_exact(1 << 30, -31));
+    }
+
+    #[test]
     fn random_convolutions_match_the_reference_loop() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        for _ in 0..150 {
+        for _ in 0..400 {
             for depthwise in [false, true] {
                 for unsigned in [false, true] {
                     random_case(&mut rng, depthwise, unsigned);

@@ -149,22 +149,24 @@ fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
                     rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
                     cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
                 };
-                // Channels go in register-sized chunks, each reduced over the whole window
-                // before it is stored.
-                let mut ch = 0;
-                while ch < c {
-                    let rest = &mut pixel[ch..];
-                    ch += if let Some(dst) = rest.first_chunk_mut::<16>() {
-                        pool_chunk(p, &window, ch, dst)
-                    } else if let Some(dst) = rest.first_chunk_mut::<8>() {
-                        pool_chunk(p, &window, ch, dst)
-                    } else if let Some(dst) = rest.first_chunk_mut::<4>() {
-                        pool_chunk(p, &window, ch, dst)
-                    } else if let Some(dst) = rest.first_chunk_mut::<1>() {
-                        pool_chunk(p, &window, ch, dst)
-                    } else {
-                        return;
-                    };
+                // The output pixel itself accumulates, all channels per tap, so few
+                // channels cost no chunk bookkeeping; each channel still sees its taps
+                // in the reference order, so sums round identically.
+                if p.kind == PoolKind::Max {
+                    // TFLite starts a max from the lowest finite float, not -inf, and
+                    // keeps the accumulator when x is NaN (std::max(acc, x)).
+                    pixel.fill(f32::MIN);
+                    fold_window(&window, pixel, |a, x| if a < x { x } else { a });
+                    for v in pixel.iter_mut() {
+                        *v = clamp(*v, p.range);
+                    }
+                } else {
+                    pixel.fill(0.0);
+                    fold_window(&window, pixel, |a, x| a + x);
+                    let count = (window.rows.len() * window.cols.len()) as f32;
+                    for v in pixel.iter_mut() {
+                        *v = clamp(*v / count, p.range);
+                    }
                 }
             }
         }
@@ -180,46 +182,22 @@ struct Window<'a, T = f32> {
     cols: std::ops::Range<usize>,
 }
 
-/// Reduces channels `ch..ch+L` of one window into `dst`; returns L.
+/// `dst[c] = f(dst[c], x[c])` for every in-image tap of the window, row by row, channel
+/// runs contiguous in input and output.
 #[inline(always)]
-fn pool_chunk<const L: usize>(
-    p: &PoolF32,
-    win: &Window<'_>,
-    ch: usize,
-    dst: &mut [f32; L],
-) -> usize {
-    let max = p.kind == PoolKind::Max;
-    // TFLite starts a max from the lowest finite float, not -inf.
-    let mut acc = [if max { f32::MIN } else { 0.0 }; L];
+fn fold_window<T: Copy>(win: &Window<'_, T>, dst: &mut [T], f: impl Fn(T, T) -> T) {
+    if win.channels == 0 {
+        return;
+    }
     for iy in win.rows.clone() {
         let row = &win.image[iy * win.row_len..(iy + 1) * win.row_len];
-        for ix in win.cols.clone() {
-            let at = ix * win.channels + ch;
-            let Some(x) = row[at..].first_chunk::<L>() else {
-                return L;
-            };
-            if max {
-                for j in 0..L {
-                    // Same choice as TFLite's std::max(acc, x) when x is NaN.
-                    acc[j] = if acc[j] < x[j] { x[j] } else { acc[j] };
-                }
-            } else {
-                for j in 0..L {
-                    acc[j] += x[j];
-                }
+        let taps = &row[win.cols.start * win.channels..win.cols.end * win.channels];
+        for x in taps.chunks_exact(win.channels) {
+            for (d, &x) in dst.iter_mut().zip(x) {
+                *d = f(*d, x);
             }
         }
     }
-    if !max {
-        let count = (win.rows.len() * win.cols.len()) as f32;
-        for a in acc.iter_mut() {
-            *a /= count;
-        }
-    }
-    for j in 0..L {
-        dst[j] = clamp(acc[j], p.range);
-    }
-    L
 }
 
 // ---------------------------------------------------------------------------------------
@@ -233,6 +211,7 @@ struct PoolQ8<T> {
     win: Window2d,
     channels: usize,
     range: (i32, i32),
+    avx2: bool,
     elem: PhantomData<fn() -> T>,
 }
 
@@ -263,6 +242,7 @@ fn prepare_q8<T: Q8>(
             win,
             channels: c,
             range,
+            avx2: super::conv::avx2_available(),
             elem: PhantomData,
         },
     ))
@@ -285,13 +265,36 @@ impl<T: Q8> Kernel for PoolQ8<T> {
         if out.is_empty() {
             return Ok(());
         }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { pool_q8_avx2(self, input, out) };
+            return Ok(());
+        }
+        self.body(input, out);
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn pool_q8_avx2<T: Q8>(p: &PoolQ8<T>, input: &[T], out: &mut [T]) {
+    p.body(input, out);
+}
+
+impl<T: Q8> PoolQ8<T> {
+    /// Buffer lengths were checked by `run` (and are non-zero).
+    #[inline(always)]
+    fn body(&self, input: &[T], out: &mut [T]) {
+        let (h, w, c) = (self.win.h.input, self.win.w.input, self.channels);
+        let image_len = h * w * c;
         let mut out_pixels = out.chunks_exact_mut(c);
         for n in 0..self.win.batch {
             let image = &input[n * image_len..(n + 1) * image_len];
             for ty in &self.win.h.taps {
                 for tx in &self.win.w.taps {
                     let Some(pixel) = out_pixels.next() else {
-                        return Ok(());
+                        return;
                     };
                     let window = Window {
                         image,
@@ -300,6 +303,26 @@ impl<T: Q8> Kernel for PoolQ8<T> {
                         rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
                         cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
                     };
+                    if self.kind == PoolKind::Max {
+                        // The max of the stored integers (lowest value as the start, as
+                        // TFLite), then the clamp, straight in the output pixel.
+                        pixel.fill(T::narrow(quantized_lowest::<T>()));
+                        fold_window(
+                            &window,
+                            pixel,
+                            |a, x| {
+                                if x.widen() > a.widen() {
+                                    x
+                                } else {
+                                    a
+                                }
+                            },
+                        );
+                        for v in pixel.iter_mut() {
+                            *v = T::narrow(v.widen().clamp(self.range.0, self.range.1));
+                        }
+                        continue;
+                    }
                     let mut ch = 0;
                     while ch < c {
                         ch += match c - ch {
@@ -311,11 +334,8 @@ impl<T: Q8> Kernel for PoolQ8<T> {
                 }
             }
         }
-        Ok(())
     }
-}
 
-impl<T: Q8> PoolQ8<T> {
     /// Channels `ch..ch+L` of one window (the caller guarantees they exist); returns L.
     #[inline(always)]
     fn chunk<const L: usize>(&self, win: &Window<'_, T>, ch: usize, pixel: &mut [T]) -> usize {
@@ -751,8 +771,22 @@ mod q8_tests {
             let x = per_tensor(dtype, &dims, values.clone(), 0.1, zp);
             let range = calculate_activation_range_quantized(act, 0.1, zp as i32, dtype).unwrap();
             let want = reference(max, &values, dims, k, s, padding, range);
-            let (_, got) = run_q8(op(max, padding, k, s, act), &[Some(x)], dtype, 0.1, zp).unwrap();
-            assert_eq!(got, want, "{dims:?} k {k} s {s} {padding:?} max {max}");
+            for portable in [false, true] {
+                super::super::conv::PORTABLE_ONLY.with(|p| p.set(portable));
+                let got = run_q8(
+                    op(max, padding, k, s, act),
+                    &[Some(x.clone())],
+                    dtype,
+                    0.1,
+                    zp,
+                );
+                super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
+                assert_eq!(
+                    got.unwrap().1,
+                    want,
+                    "{dims:?} k {k} s {s} {padding:?} max {max} portable {portable}"
+                );
+            }
         }
     }
 }
