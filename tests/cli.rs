@@ -180,3 +180,62 @@ fn inspect_json_reports_arena_and_sizes() {
     assert!(v["arena_bytes"].as_u64().unwrap() > 0);
     assert_eq!(v["operators"].as_array().unwrap().len(), 8);
 }
+
+fn verify_json(model: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
+    let out = bin()
+        .arg("verify")
+        .arg(model)
+        .args(["--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    let json = serde_json::from_str(last).unwrap_or(serde_json::Value::Null);
+    (out, json)
+}
+
+/// Issue 5: tract runs an int8-IO model written by ferrolite's own converter, and
+/// `verify` reports it in quantized steps.
+#[test]
+#[cfg(feature = "tract")]
+fn verify_cross_checks_a_ferrolite_int8_model_with_tract() {
+    let d = scratch("verify-int8");
+    let model = d.join("int8.tflite");
+    let out = bin()
+        .arg("convert")
+        .arg(fixture("mnist_cnn_float32.tflite"))
+        .arg("-o")
+        .arg(&model)
+        .args(["--quantize", "int8", "--io", "int8"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, json) = verify_json(&model, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json["agree"], serde_json::json!(true), "{json}");
+    assert_eq!(json["elements"], serde_json::json!(80), "{json}");
+    let steps = json["max_quantized_steps"].as_f64().unwrap();
+    assert!(steps <= 1.0, "{json}");
+    assert!(
+        json["tract_model"].as_str().unwrap().contains("twin"),
+        "{json}"
+    );
+}
+
+/// A uint8-IO model starts with a QUANTIZE that tract has no op for: the error must
+/// name it.
+#[test]
+#[cfg(feature = "tract")]
+fn verify_names_the_op_tract_cannot_run() {
+    let (out, _) = verify_json(&fixture("mnist_cnn_int8_uint8_io.tflite"), &[]);
+    assert_one_line_error(&out, "QUANTIZE");
+}
