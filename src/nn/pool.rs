@@ -2,50 +2,81 @@
 //! the image count (TF/TFLite semantics): max ignores the padding and the average
 //! divides by the number of in-image taps.
 
+use super::conv::direct_conv::{block, block_mut, channel_blocks, dispatch, MulAdd};
 use super::conv::Geom;
 
 /// Writes each window's maximum and the sample-local index of the (first) maximal tap,
-/// to which backward routes the gradient. Taps are visited in row-major window order
-/// and compared a whole pixel (all channels) at a time.
+/// to which backward routes the gradient. Taps are visited in row-major window order;
+/// channels go in blocks of constant width so the compare-and-select loops unroll
+/// into vector registers.
 pub(crate) fn max_forward(g: &Geom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    for (c0, width) in channel_blocks(g.c) {
+        max_block(g, c0, width, x, y, argmax);
+    }
+}
+
+dispatch!(fn max_block, max_block_avx2, max_block_generic(
+    g: &Geom,
+    c0: usize,
+    width: usize,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+));
+
+#[inline(always)]
+fn max_block_generic<M: MulAdd>(
+    g: &Geom,
+    c0: usize,
+    width: usize,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+) {
+    match width {
+        16 => max_channels::<16>(g, c0, x, y, argmax),
+        12 => max_channels::<12>(g, c0, x, y, argmax),
+        8 => max_channels::<8>(g, c0, x, y, argmax),
+        4 => max_channels::<4>(g, c0, x, y, argmax),
+        _ => max_channels::<1>(g, c0, x, y, argmax),
+    }
+}
+
+#[inline(always)]
+fn max_channels<const B: usize>(g: &Geom, c0: usize, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
     let c = g.c;
     for oy in 0..g.oh {
         for ox in 0..g.ow {
-            let o = (oy * g.ow + ox) * c;
-            let out = &mut y[o..o + c];
-            let arg = &mut argmax[o..o + c];
+            let mut best = [0.0f32; B];
+            let mut at = [u32::MAX; B];
             let mut first = true;
             for ky in 0..g.kh {
                 let Some(iy) = g.in_y(oy, ky) else { continue };
                 for kx in 0..g.kw {
                     let Some(ix) = g.in_x(ox, kx) else { continue };
-                    let base = (iy * g.w + ix) * c;
-                    let px = &x[base..base + c];
+                    let base = (iy * g.w + ix) * c + c0;
+                    let px: &[f32; B] = block(&x[base..]);
                     if first {
-                        out.copy_from_slice(px);
-                        arg.iter_mut()
-                            .enumerate()
-                            .for_each(|(ch, a)| *a = (base + ch) as u32);
+                        best = *px;
+                        for (j, a) in at.iter_mut().enumerate() {
+                            *a = (base + j) as u32;
+                        }
                         first = false;
                         continue;
                     }
                     // Selects, not branches, so the channel loop vectorizes.
-                    for ((o, a), (&v, i)) in out
-                        .iter_mut()
-                        .zip(arg.iter_mut())
-                        .zip(px.iter().zip(base as u32..))
-                    {
-                        let better = v > *o;
-                        *o = if better { v } else { *o };
-                        *a = if better { i } else { *a };
+                    for j in 0..B {
+                        let better = px[j] > best[j];
+                        best[j] = if better { px[j] } else { best[j] };
+                        at[j] = if better { (base + j) as u32 } else { at[j] };
                     }
                 }
             }
-            if first {
-                // No tap inside the image (cannot happen with TF padding rules).
-                out.fill(0.0);
-                arg.fill(u32::MAX);
-            }
+            // No tap inside the image (cannot happen with TF padding rules): output 0
+            // and an index that backward skips.
+            let o = (oy * g.ow + ox) * c + c0;
+            *block_mut::<f32, B>(&mut y[o..]) = best;
+            *block_mut::<u32, B>(&mut argmax[o..]) = at;
         }
     }
 }
