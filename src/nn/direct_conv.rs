@@ -161,7 +161,9 @@ pub(crate) fn forward(
     let y = &mut y[..batch * per_out];
     let copies: Vec<Option<&mut [f32]>> = match y_copy {
         Some(c) => c[..batch * per_out].chunks_mut(chunk).map(Some).collect(),
-        None => (0..batch.div_ceil(sample_chunk(batch))).map(|_| None).collect(),
+        None => (0..batch.div_ceil(sample_chunk(batch)))
+            .map(|_| None)
+            .collect(),
     };
     y.par_chunks_mut(chunk)
         .zip(x[..batch * per_in].par_chunks(sample_chunk(batch) * per_in))
@@ -186,7 +188,14 @@ struct WeightBlock {
 }
 
 impl WeightBlock {
-    fn new(g: &Geom, kernel: &[f32], filters: usize, f0: usize, width: usize, bias: &[f32]) -> Self {
+    fn new(
+        g: &Geom,
+        kernel: &[f32],
+        filters: usize,
+        f0: usize,
+        width: usize,
+        bias: &[f32],
+    ) -> Self {
         let taps = g.kh * g.kw * g.c;
         let mut weights = Vec::with_capacity(taps * width);
         for t in 0..taps {
@@ -204,7 +213,10 @@ impl WeightBlock {
             f0,
             width,
             weights,
-            bias: bias.get(f0..f0 + width).map(<[f32]>::to_vec).unwrap_or_default(),
+            bias: bias
+                .get(f0..f0 + width)
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default(),
             offsets,
         }
     }
@@ -241,7 +253,9 @@ fn forward_block_generic<M: MulAdd>(
 
 /// Output rows/columns whose whole window lies inside the image.
 fn interior(g: &Geom) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
-    let meet = |a: std::ops::Range<usize>, b: std::ops::Range<usize>| a.start.max(b.start)..a.end.min(b.end);
+    let meet = |a: std::ops::Range<usize>, b: std::ops::Range<usize>| {
+        a.start.max(b.start)..a.end.min(b.end)
+    };
     let rows = (0..g.kh).fold(0..g.oh, |r, ky| meet(r, valid_oy(g, ky)));
     let cols = (0..g.kw).fold(0..g.ow, |r, kx| meet(r, valid_ox(g, kx)));
     (rows, cols)
@@ -267,24 +281,14 @@ fn forward_samples<M: MulAdd, const B: usize>(
         init.copy_from_slice(&wb.bias[..B]);
     }
     let weights: Vec<&[f32; B]> = wb.weights.chunks_exact(B).map(block::<f32, B>).collect();
-    let finish = |acc: &mut [f32; B]| match act {
-        Activation::Relu => acc.iter_mut().for_each(|v| *v = v.max(0.0)),
-        Activation::Relu6 => acc.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
-        _ => {}
-    };
+    let finish = |acc: &mut [f32; B]| apply_fused(act, acc);
     let (rows, cols) = interior(g);
     let step = g.sw * c;
     let samples = x.len() / per_in.max(1);
     for s in 0..samples {
         let xs = &x[s * per_in..][..per_in];
         let out_base = s * per_out;
-        let mut store = |p: usize, acc: &[f32; B]| {
-            let at = out_base + p * filters + wb.f0;
-            *block_mut::<f32, B>(&mut y[at..]) = *acc;
-            if let Some(copy) = copy.as_deref_mut() {
-                *block_mut::<f32, B>(&mut copy[at..]) = *acc;
-            }
-        };
+        let at = |p: usize| out_base + p * filters + wb.f0;
         for oy in 0..g.oh {
             let inside_row = rows.contains(&oy);
             let mut ox = 0;
@@ -309,7 +313,7 @@ fn forward_samples<M: MulAdd, const B: usize>(
                         }
                         for (lane, a) in [a0, a1, a2, a3].iter_mut().enumerate() {
                             finish(a);
-                            store(oy * g.ow + ox + lane, a);
+                            store(y, copy.as_deref_mut(), at(oy * g.ow + ox + lane), a);
                         }
                         ox += 4;
                     } else {
@@ -321,7 +325,7 @@ fn forward_samples<M: MulAdd, const B: usize>(
                             }
                         }
                         finish(&mut acc);
-                        store(oy * g.ow + ox, &acc);
+                        store(y, copy.as_deref_mut(), at(oy * g.ow + ox), &acc);
                         ox += 1;
                     }
                     continue;
@@ -341,10 +345,28 @@ fn forward_samples<M: MulAdd, const B: usize>(
                     }
                 }
                 finish(&mut acc);
-                store(oy * g.ow + ox, &acc);
+                store(y, copy.as_deref_mut(), at(oy * g.ow + ox), &acc);
                 ox += 1;
             }
         }
+    }
+}
+
+#[inline(always)]
+fn apply_fused<const B: usize>(act: Activation, acc: &mut [f32; B]) {
+    match act {
+        Activation::Relu => acc.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Activation::Relu6 => acc.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+        _ => {}
+    }
+}
+
+/// Writes `acc` at `at` in `y` and in the copy.
+#[inline(always)]
+fn store<const B: usize>(y: &mut [f32], copy: Option<&mut [f32]>, at: usize, acc: &[f32; B]) {
+    *block_mut::<f32, B>(&mut y[at..]) = *acc;
+    if let Some(copy) = copy {
+        *block_mut::<f32, B>(&mut copy[at..]) = *acc;
     }
 }
 
@@ -570,7 +592,14 @@ mod tests {
 
     #[test]
     fn direct_matches_im2col_for_strides_dilation_padding_and_channel_blocks() {
-        let cases: &[([usize; 3], [usize; 2], [usize; 2], [usize; 2], Padding, usize)] = &[
+        let cases: &[(
+            [usize; 3],
+            [usize; 2],
+            [usize; 2],
+            [usize; 2],
+            Padding,
+            usize,
+        )] = &[
             ([28, 28, 1], [3, 3], [1, 1], [1, 1], Padding::Valid, 12),
             ([9, 8, 1], [3, 3], [2, 2], [1, 1], Padding::Same, 37),
             ([7, 9, 2], [2, 3], [1, 2], [2, 1], Padding::Same, 5),
@@ -626,7 +655,12 @@ mod tests {
                 );
             }
             for (f, got) in db.iter().enumerate() {
-                let want: f64 = dz.iter().skip(f).step_by(filters).map(|&v| f64::from(v)).sum();
+                let want: f64 = dz
+                    .iter()
+                    .skip(f)
+                    .step_by(filters)
+                    .map(|&v| f64::from(v))
+                    .sum();
                 assert!((f64::from(*got) - want).abs() < 1e-4 * (1.0 + want.abs()));
             }
             // Fused activations clamp like Activation::apply.
