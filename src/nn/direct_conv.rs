@@ -592,14 +592,16 @@ mod tests {
 
     #[test]
     fn direct_matches_im2col_for_strides_dilation_padding_and_channel_blocks() {
-        let cases: &[(
+        /// Input shape, kernel, strides, dilation, padding, filters.
+        type Case = (
             [usize; 3],
             [usize; 2],
             [usize; 2],
             [usize; 2],
             Padding,
             usize,
-        )] = &[
+        );
+        let cases: &[Case] = &[
             ([28, 28, 1], [3, 3], [1, 1], [1, 1], Padding::Valid, 12),
             ([9, 8, 1], [3, 3], [2, 2], [1, 1], Padding::Same, 37),
             ([7, 9, 2], [2, 3], [1, 2], [2, 1], Padding::Same, 5),
