@@ -191,6 +191,28 @@ fn conv2d_gradients() {
         ..Conv2DConfig::new(2, [3, 3])
     });
     check_layer(no_bias, &[4, 4, 2], 1, 8, PLAIN);
+    // More than four input channels: im2col + GEMM instead of the direct kernels.
+    check_layer(
+        conv(3, [3, 3], [2, 2], [1, 1], Same, Tanh),
+        &[5, 5, 6],
+        2,
+        9,
+        PLAIN,
+    );
+    check_layer(
+        conv(2, [1, 1], [1, 1], [1, 1], Valid, Linear),
+        &[3, 3, 5],
+        2,
+        10,
+        PLAIN,
+    );
+    check_layer(
+        conv(3, [2, 2], [1, 1], [2, 1], Valid, Relu),
+        &[5, 4, 5],
+        2,
+        11,
+        PLAIN,
+    );
 }
 
 #[test]

@@ -530,3 +530,40 @@ fn mnist_cnn_epoch_speed() {
         load.trim()
     );
 }
+
+/// CPU seconds per training step of every preset (batch 32, Adam), to check that
+/// speed work on one architecture does not slow the others down.
+#[test]
+#[ignore]
+fn preset_step_speed() {
+    let (x, y) = mnist_subset(Split::Train, 32 * 40);
+    let data = Dataset::new(&x, &[28, 28], &y).unwrap();
+    // PRESETS=mnist-cnn,mnist-student limits the run (e.g. under callgrind).
+    let only = std::env::var("PRESETS").unwrap_or_default();
+    for &name in presets::NAMES {
+        if !only.is_empty() && !only.split(',').any(|n| n == name) {
+            continue;
+        }
+        let mut model = presets::by_name(name, 1).unwrap().unwrap();
+        let mut adam = Adam::default();
+        let steps = if name == "mnist-teacher" { 10 } else { 40 };
+        let (sub, _) = data.split_at(32 * steps);
+        let cpu0 = cpu_seconds();
+        let t0 = std::time::Instant::now();
+        fit(
+            &mut model,
+            &mut adam,
+            &mut SparseCategoricalCrossentropy,
+            &sub,
+            &FitConfig::default(),
+            &mut NoCallback,
+        )
+        .unwrap();
+        eprintln!(
+            "{name}: {:.2} ms CPU, {:.2} ms wall per step ({} threads)",
+            (cpu_seconds() - cpu0) * 1e3 / steps as f64,
+            t0.elapsed().as_secs_f64() * 1e3 / steps as f64,
+            rayon::current_num_threads()
+        );
+    }
+}

@@ -7,6 +7,9 @@ use rayon::prelude::*;
 use super::{layer_err, NnError, Padding};
 use crate::interp::kernels::common::window_dim;
 
+#[path = "direct_conv.rs"]
+pub(crate) mod direct_conv;
+
 /// Where each window of a 2-D windowed op (conv, depthwise, pool) reads, for one sample
 /// of `h`×`w`×`c` NHWC input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::conv::{self, Geom};
+use super::conv::{self, direct_conv, Geom};
 use super::gemm::{par_gemm, Mat};
 use super::pool;
 use super::rng::{derive, Rng};
@@ -734,6 +734,41 @@ impl Layer {
                 // transposed ([taps, rows]): each tap then copies whole image rows
                 // instead of scattering one value per im2col row.
                 let rows = batch * g.oh * g.ow;
+                if direct_conv::applies(&g) {
+                    let n = rows * c.filters;
+                    let mut y = vec![0.0f32; n];
+                    let mut y_copy = std::mem::take(&mut self.cache.y);
+                    let bias = if c.use_bias { self.weight(1) } else { &[] };
+                    let fused = direct_conv::fuses(c.activation);
+                    // The activation's output is kept for backward; when the kernel
+                    // applies the activation it also writes that copy, into last
+                    // step's buffer.
+                    let keep_y = train && c.activation != Activation::Linear;
+                    y_copy.resize(if keep_y && fused { n } else { 0 }, 0.0);
+                    direct_conv::forward(
+                        &g,
+                        batch,
+                        c.filters,
+                        &x.data,
+                        self.weight(0),
+                        bias,
+                        c.activation,
+                        &mut y,
+                        (keep_y && fused).then_some(y_copy.as_mut_slice()),
+                    );
+                    if !fused {
+                        c.activation.apply(&mut y, c.filters);
+                        if keep_y {
+                            y_copy.clear();
+                            y_copy.extend_from_slice(&y);
+                        }
+                    }
+                    if train {
+                        cache.x = x.data;
+                        cache.y = y_copy;
+                    }
+                    return self.finish_forward(cache, out_shape, y);
+                }
                 let (col, col_mat) = if g.is_pointwise() {
                     (x.data, ColLayout::Rows)
                 } else if g.c == 1 {
@@ -813,11 +848,21 @@ impl Layer {
             (LayerSpec::MaxPooling2D(_), Some(g)) => {
                 let per_out = g.oh * g.ow * g.c;
                 let mut y = vec![0.0f32; batch * per_out];
-                let mut idx = vec![0u32; batch * per_out];
-                y.par_chunks_mut(per_out)
-                    .zip(idx.par_chunks_mut(per_out))
-                    .zip(x.data.par_chunks(g.in_len()))
-                    .for_each(|((ys, is), xs)| pool::max_forward(&g, xs, ys, is));
+                let mut idx = std::mem::take(&mut self.cache.idx);
+                idx.resize(batch * per_out, 0);
+                let chunk = conv::sample_chunk(batch);
+                y.par_chunks_mut(chunk * per_out)
+                    .zip(idx.par_chunks_mut(chunk * per_out))
+                    .zip(x.data.par_chunks(chunk * g.in_len()))
+                    .for_each(|((ys, is), xs)| {
+                        for ((ys, is), xs) in ys
+                            .chunks_mut(per_out)
+                            .zip(is.chunks_mut(per_out))
+                            .zip(xs.chunks(g.in_len()))
+                        {
+                            pool::max_forward(&g, xs, ys, is)
+                        }
+                    });
                 if train {
                     cache.idx = idx;
                 }
@@ -895,6 +940,15 @@ impl Layer {
             }
             (_, None) => return Err(NnError::State(format!("layer {} was not built", self.name))),
         };
+        self.finish_forward(cache, out_shape, y)
+    }
+
+    fn finish_forward(
+        &mut self,
+        cache: Cache,
+        out_shape: Vec<usize>,
+        y: Vec<f32>,
+    ) -> Result<Tensor, NnError> {
         self.cache = cache;
         Tensor::new(out_shape, y)
     }
@@ -994,12 +1048,44 @@ impl Layer {
                 let k = g.col_width();
                 let rows = batch * g.oh * g.ow;
                 let mut dz = dy.data;
-                c.activation.backward(&cache.y, &mut dz, f);
                 let (kp, rest) = self.params.split_at_mut(1);
+                let kp = &mut kp[0];
+                if direct_conv::applies(&g) {
+                    direct_conv::weight_gradient(
+                        &g,
+                        batch,
+                        f,
+                        &cache.x,
+                        c.activation,
+                        &cache.y,
+                        &mut dz,
+                        &mut kp.grad,
+                        rest.first_mut().map(|b| b.grad.as_mut_slice()),
+                    );
+                    return Ok(if need_dx {
+                        let mut dcol = vec![0.0f32; rows * k];
+                        par_gemm(
+                            rows,
+                            f,
+                            k,
+                            Mat::rows(&dz, f),
+                            Mat::transposed(&kp.value, f),
+                            &mut dcol,
+                        );
+                        let dx = if g.is_pointwise() {
+                            dcol
+                        } else {
+                            conv::col2im_batch(&g, &dcol, batch)
+                        };
+                        Some(Tensor::new(in_shape, dx)?)
+                    } else {
+                        None
+                    });
+                }
+                c.activation.backward(&cache.y, &mut dz, f);
                 if let Some(bias) = rest.first_mut() {
                     column_sums(&dz, f, &mut bias.grad);
                 }
-                let kp = &mut kp[0];
                 let layout = if !g.is_pointwise() && g.c == 1 {
                     ColLayout::Transposed
                 } else {
@@ -1133,10 +1219,19 @@ impl Layer {
             (LayerSpec::MaxPooling2D(_), Some(g)) => {
                 let per_out = g.oh * g.ow * g.c;
                 let mut dx = vec![0.0f32; batch * g.in_len()];
-                dx.par_chunks_mut(g.in_len())
-                    .zip(dy.data.par_chunks(per_out))
-                    .zip(cache.idx.par_chunks(per_out))
-                    .for_each(|((d, gy), idx)| pool::max_backward(gy, idx, d));
+                let chunk = conv::sample_chunk(batch);
+                dx.par_chunks_mut(chunk * g.in_len())
+                    .zip(dy.data.par_chunks(chunk * per_out))
+                    .zip(cache.idx.par_chunks(chunk * per_out))
+                    .for_each(|((d, gy), idx)| {
+                        for ((d, gy), idx) in d
+                            .chunks_mut(g.in_len())
+                            .zip(gy.chunks(per_out))
+                            .zip(idx.chunks(per_out))
+                        {
+                            pool::max_backward(gy, idx, d)
+                        }
+                    });
                 Some(dx)
             }
             (LayerSpec::AveragePooling2D(_), Some(g)) => {
@@ -1270,6 +1365,13 @@ fn add_bias(y: &mut [f32], bias: &[f32]) {
 fn column_sums(data: &[f32], cols: usize, out: &mut [f32]) {
     let cols = cols.max(1);
     let rows = data.len() / cols;
+    if data.len() < 1 << 16 {
+        out.fill(0.0);
+        for row in data.chunks_exact(cols) {
+            out.iter_mut().zip(row).for_each(|(o, v)| *o += v);
+        }
+        return;
+    }
     let ones = Mat {
         data: &[1.0],
         rs: 0,

@@ -16,7 +16,7 @@ pub trait Optimizer {
 
 /// Elementwise updates run in fixed-size chunks: order-independent, so parallel is
 /// still deterministic.
-const CHUNK: usize = 8192;
+const CHUNK: usize = 1 << 15;
 
 fn init_state(state: &mut Vec<Vec<f32>>, params: &[&mut Param]) -> Result<(), NnError> {
     if state.is_empty() {
@@ -79,20 +79,26 @@ impl Optimizer for Adam {
         let b2 = self.beta_2;
         let alpha = self.learning_rate * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
         let eps = self.epsilon;
+        let update = |w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m += (g - *m) * (1.0 - b1);
+                *v += (g * g - *v) * (1.0 - b2);
+                *w -= alpha * *m / (v.sqrt() + eps);
+            }
+        };
         for ((p, m), v) in params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
+            // Elementwise, so splitting changes nothing but the speed; small tensors
+            // are not worth waking other threads for.
+            if p.value.len() <= CHUNK {
+                update(&mut p.value, &p.grad, m, v);
+                continue;
+            }
             p.value
                 .par_chunks_mut(CHUNK)
                 .zip(p.grad.par_chunks(CHUNK))
                 .zip(m.par_chunks_mut(CHUNK))
                 .zip(v.par_chunks_mut(CHUNK))
-                .for_each(|(((w, g), m), v)| {
-                    for i in 0..w.len() {
-                        let gi = g[i];
-                        m[i] += (gi - m[i]) * (1.0 - b1);
-                        v[i] += (gi * gi - v[i]) * (1.0 - b2);
-                        w[i] -= alpha * m[i] / (v[i].sqrt() + eps);
-                    }
-                });
+                .for_each(|(((w, g), m), v)| update(w, g, m, v));
         }
         self.iterations += 1;
         Ok(())
