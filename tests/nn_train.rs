@@ -479,6 +479,31 @@ fn validation_split_takes_the_end() {
     assert_eq!(h.epochs[0].val_accuracy, Some(val_acc));
 }
 
+/// Keras trains on floor(n * (1 - split)) samples with the split as typed: 0.2 of
+/// 3000 leaves 2400, not the 2399 an f32 0.2 widened to f64 would give.
+#[test]
+fn validation_split_counts_samples_as_keras() {
+    let (x, y) = mnist_subset(Split::Train, 3000);
+    let mut model = presets::mnist_mlp(1).unwrap();
+    let data = Dataset::new(&x, &[28, 28], &y).unwrap();
+    let cfg = FitConfig {
+        validation_split: 0.2,
+        batch_size: 1,
+        ..FitConfig::default()
+    };
+    let mut rec = Recorder(Vec::new(), 0);
+    fit(
+        &mut model,
+        &mut Sgd::new(0.01, 0.0),
+        &mut SparseCategoricalCrossentropy,
+        &data,
+        &cfg,
+        &mut rec,
+    )
+    .unwrap();
+    assert_eq!(rec.1, 2400);
+}
+
 /// `cargo test --release --test nn_train -- --ignored --nocapture`: the acceptance run.
 #[test]
 #[ignore]

@@ -220,7 +220,15 @@ pub fn fit(
             config.validation_split
         )));
     }
-    let n_train = (data.len() as f64 * (1.0 - f64::from(config.validation_split))).floor() as usize;
+    // Keras computes floor(n * (1 - split)) with the split as the f64 the user typed.
+    // Widening our f32 directly would turn 0.2 into 0.2000000030 and train on one sample
+    // fewer (2399 of 3000); its shortest decimal form gives back the typed value.
+    let split = config
+        .validation_split
+        .to_string()
+        .parse::<f64>()
+        .unwrap_or(f64::from(config.validation_split));
+    let n_train = (data.len() as f64 * (1.0 - split)).floor() as usize;
     let (train, val) = data.split_at(n_train);
     if train.is_empty() {
         return Err(NnError::State("no training samples".into()));
