@@ -10,7 +10,7 @@ use ferrolite::interp::{Interpreter, TensorBuf, Value};
 use ferrolite::nn::{
     fit, presets, Adam, Dataset, FitConfig, NoCallback, SparseCategoricalCrossentropy,
 };
-use ferrolite::quant::{self, Int8Options, IoType, Mode, Samples};
+use ferrolite::quant::{self, Int8Options, Mode, Samples};
 use ferrolite::verify::accuracy::evaluate;
 
 fn accuracy(model: &ferrolite::ir::Model, test: &data::Mnist) -> f64 {
