@@ -239,3 +239,70 @@ fn verify_names_the_op_tract_cannot_run() {
     let (out, _) = verify_json(&fixture("mnist_cnn_int8_uint8_io.tflite"), &[]);
     assert_one_line_error(&out, "QUANTIZE");
 }
+
+/// tract 0.23 panics on this valid TensorFlow file (MEAN with negative axes); `verify`
+/// must still end with one line and a non-zero exit.
+#[test]
+#[cfg(feature = "tract")]
+fn verify_survives_a_tract_panic() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/extra/raw_ops_float32.tflite");
+    let (out, _) = verify_json(&model, &[]);
+    assert_one_line_error(&out, "tract crashed");
+}
+
+/// Every model command also takes a model directory from `ferrolite train`.
+#[test]
+fn model_commands_take_a_trained_model_directory() {
+    let d = scratch("dir-input");
+    let model = d.join("mlp");
+    let out = bin()
+        .args([
+            "train",
+            "--preset",
+            "mnist-mlp",
+            "--epochs",
+            "1",
+            "--limit",
+            "512",
+            "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin().arg("inspect").arg(&model).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FULLY_CONNECTED"));
+    let out = bin()
+        .args(["eval", "--limit", "100", "--json"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(json["samples"], serde_json::json!(100));
+    let out = bin()
+        .arg("bench")
+        .arg(&model)
+        .args(["--seconds", "0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -3,14 +3,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{load_model, Out};
+use super::{load_runnable, Out};
 use crate::data::{self, Split};
 use crate::interp::Interpreter;
 use crate::verify::timing::median_micros;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .tflite model.
+    /// The .tflite model, or a model directory from `ferrolite train` (exported first).
     model: PathBuf,
     /// Batch size of each inference call.
     #[arg(long, default_value_t = 1)]
@@ -34,9 +34,7 @@ pub fn run(a: Args) -> Result<i32> {
     if !(a.seconds > 0.0 && a.seconds.is_finite()) {
         anyhow::bail!("--seconds must be a positive number");
     }
-    let bytes =
-        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
-    let model = load_model(&a.model)?;
+    let (model, bytes) = load_runnable(&a.model)?;
     let mnist = data::load(&data::default_dir(), Split::Test).ok();
     let inputs = crate::verify::sample_inputs(&model, a.batch, mnist.as_ref())?;
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape.clone()).collect();

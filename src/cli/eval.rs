@@ -2,14 +2,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::{default_data_dir, load_model, progress_bar, Out};
+use super::{default_data_dir, load_runnable, progress_bar, Out};
 use crate::data::{self, Split};
 use crate::interp::Interpreter;
 use crate::verify::accuracy;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .tflite model (input: one 28×28 image per batch row; output: class scores).
+    /// The .tflite model or a model directory (input: one 28×28 image per batch row;
+    /// output: class scores).
     model: PathBuf,
     /// MNIST directory with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)
     /// [default: the vendored fixtures/mnist].
@@ -28,7 +29,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
-    let model = load_model(&a.model)?;
+    let (model, _) = load_runnable(&a.model)?;
     let dir = default_data_dir(a.data);
     let mnist = data::load(&dir, Split::Test)?;
     let mut interp = Interpreter::new(model).context("planning the model")?;

@@ -1,15 +1,15 @@
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
-use super::{load_model, Out};
+use super::{load_runnable, Out};
 use crate::interp::Interpreter;
 use crate::ir::{DimensionMetadata, Model, Op, Tensor};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .tflite model.
+    /// The .tflite model, or a model directory from `ferrolite train` (exported first).
     model: PathBuf,
     /// Print the report as JSON on stdout.
     #[arg(long)]
@@ -18,10 +18,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
-    let file_bytes = std::fs::metadata(&a.model)
-        .with_context(|| format!("reading {}", a.model.display()))?
-        .len();
-    let model = load_model(&a.model)?;
+    let (model, bytes) = load_runnable(&a.model)?;
+    let file_bytes = bytes.len();
     let constant_bytes = model.graph.constant_bytes();
     // Planning validates every op; a model that cannot be planned is still inspectable.
     let (arena, plan_error) = match Interpreter::new(model.clone()) {

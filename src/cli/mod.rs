@@ -132,6 +132,22 @@ pub(crate) fn load_input(path: &Path) -> Result<crate::ir::Model> {
     load_model(path)
 }
 
+/// A model and its `.tflite` bytes, for commands that run or measure a model: a model
+/// directory is exported first (the bytes are what `convert DIR` would write), so every
+/// command takes what `ferrolite train` makes as well as `.tflite` files.
+fn load_runnable(path: &Path) -> Result<(crate::ir::Model, Vec<u8>)> {
+    if path.is_dir() {
+        let model = load_input(path)?;
+        let bytes = crate::tflite::write(&model)
+            .with_context(|| format!("exporting the model in {}", path.display()))?;
+        return Ok((model, bytes));
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let model =
+        crate::tflite::read(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    Ok((model, bytes))
+}
+
 /// A progress bar on stderr when it is a terminal; hidden otherwise.
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {

@@ -2,13 +2,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::load_model;
+use super::load_runnable;
 use crate::data::{files, npy};
 use crate::interp::Interpreter;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .tflite model.
+    /// The .tflite model, or a model directory from `ferrolite train` (exported first).
     model: PathBuf,
     /// Input array (.npy) in the model's input dtype; any batch size.
     #[arg(long, short)]
@@ -20,7 +20,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     files::refuse_overwrite(&[&a.model, &a.input], &a.output)?;
-    let model = load_model(&a.model)?;
+    let (model, _) = load_runnable(&a.model)?;
     let value = npy::read(&a.input)?;
     let graph = &model.graph;
     if graph.inputs.len() != 1 {

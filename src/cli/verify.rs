@@ -2,13 +2,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::{load_model, Out};
+use super::{load_runnable, Out};
 use crate::data::{self, npy, Split};
 use crate::interp::Interpreter;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .tflite model.
+    /// The .tflite model, or a model directory from `ferrolite train` (exported first).
     model: PathBuf,
     /// Input array (.npy) in the model's input dtype [default: the first 8 MNIST test
     /// images when the model takes MNIST images, else fixed-seed random values].
@@ -32,9 +32,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
-    let bytes =
-        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
-    let model = load_model(&a.model)?;
+    let (model, bytes) = load_runnable(&a.model)?;
     let inputs = match &a.input {
         Some(p) => vec![npy::read(p)?],
         None => {

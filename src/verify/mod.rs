@@ -153,12 +153,40 @@ pub fn tract_for(
     model: &crate::ir::Model,
     shapes: &[Vec<usize>],
 ) -> Result<(tract::TractRunner, TractSetup), VerifyError> {
+    // tract resolves a RESHAPE's -1 against the input shape the file declares, at load
+    // time, before the input facts are changed: a file declaring batch 1 then fails at
+    // run time on batch 8. So when the shapes differ, tract gets the same file with only
+    // the declared input shapes changed.
+    let declared: Vec<&[usize]> = model
+        .graph
+        .inputs
+        .iter()
+        .filter_map(|&i| model.graph.tensors.get(i).map(|t| t.shape.as_slice()))
+        .collect();
+    let resized_bytes;
+    let (bytes, label) = if declared.len() == shapes.len()
+        && declared.iter().zip(shapes).any(|(d, s)| *d != s.as_slice())
+    {
+        let mut resized = model.clone();
+        for (&i, shape) in model.graph.inputs.iter().zip(shapes) {
+            if let Some(t) = resized.graph.tensors.get_mut(i) {
+                t.shape = shape.clone();
+            }
+        }
+        resized_bytes = crate::tflite::write(&resized)?;
+        (
+            resized_bytes.as_slice(),
+            format!("original file, input shapes set to {shapes:?}"),
+        )
+    } else {
+        (bytes, "original file".to_string())
+    };
     let original_error = match tract::TractRunner::new(bytes, shapes) {
         Ok(r) => {
             return Ok((
                 r,
                 TractSetup {
-                    model: "original file".into(),
+                    model: label,
                     original_error: None,
                     lowering: None,
                 },

@@ -47,9 +47,34 @@ pub fn failing_op(text: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
+/// Runs `f`, turning a panic inside tract into an error: tract 0.23 indexes out of
+/// bounds on some valid files (MEAN with negative axes), and a cross-check must end with
+/// a message, not a crash. The panic message is kept; the default hook's report to
+/// stderr is silenced while `f` runs.
+fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, VerifyError>) -> Result<T, VerifyError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        Err(VerifyError::Tract(format!(
+            "{what}: tract crashed: {message}"
+        )))
+    })
+}
+
 impl TractRunner {
     /// Loads `bytes` with tract, fixes the input shapes, optimizes and plans.
     pub fn new(bytes: &[u8], input_shapes: &[Vec<usize>]) -> Result<TractRunner, VerifyError> {
+        guard("loading", || Self::load(bytes, input_shapes))
+    }
+
+    fn load(bytes: &[u8], input_shapes: &[Vec<usize>]) -> Result<TractRunner, VerifyError> {
         let mut model = tract_tflite::tflite()
             .model_for_read(&mut &bytes[..])
             .map_err(|e| tract_err("loading", format!("{e:#}")))?;
@@ -74,6 +99,10 @@ impl TractRunner {
 
     /// Runs one batch.
     pub fn run(&mut self, inputs: &[Value]) -> Result<Vec<Value>, VerifyError> {
+        guard("running", || self.run_unguarded(inputs))
+    }
+
+    fn run_unguarded(&mut self, inputs: &[Value]) -> Result<Vec<Value>, VerifyError> {
         let mut tv: TVec<TValue> = TVec::new();
         for (i, v) in inputs.iter().enumerate() {
             let fact_dt = self
