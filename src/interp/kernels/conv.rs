@@ -20,6 +20,9 @@ use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, Op, Padding, Quantization};
 use crate::kbail;
 
+#[path = "conv_q8_madd.rs"]
+mod madd;
+
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     if super::hybrid::applies(ctx) {
         return super::hybrid::prepare_conv(ctx);
@@ -948,6 +951,8 @@ pub(crate) trait Q8: Copy + Send + Sync + 'static {
     fn widen(self) -> i32;
     /// `value` must already lie in the type's range.
     fn narrow(value: i32) -> Self;
+    /// The element whose bits are `byte`.
+    fn from_byte(byte: u8) -> Self;
     fn slice<'a>(view: &View<'a>) -> Result<&'a [Self], KernelError>;
     fn slice_mut<'a>(view: &'a mut ViewMut<'_>) -> Result<&'a mut [Self], KernelError>;
 }
@@ -961,6 +966,10 @@ impl Q8 for i8 {
     #[inline(always)]
     fn narrow(value: i32) -> i8 {
         value as i8
+    }
+    #[inline(always)]
+    fn from_byte(byte: u8) -> i8 {
+        byte as i8
     }
     fn slice<'a>(view: &View<'a>) -> Result<&'a [i8], KernelError> {
         view.i8()
@@ -979,6 +988,10 @@ impl Q8 for u8 {
     #[inline(always)]
     fn narrow(value: i32) -> u8 {
         value as u8
+    }
+    #[inline(always)]
+    fn from_byte(byte: u8) -> u8 {
+        byte
     }
     fn slice<'a>(view: &View<'a>) -> Result<&'a [u8], KernelError> {
         view.u8()
@@ -1262,6 +1275,9 @@ struct ConvQ8<T> {
     filter: Vec<i16>,
     requant: Requant,
     avx2: bool,
+    /// The `vpmaddwd` path for pixels whose window lies inside the image, when AVX2
+    /// and the lane requantization are both available.
+    madd: Option<madd::MaddPlan>,
     elem: PhantomData<fn() -> T>,
 }
 
@@ -1278,7 +1294,13 @@ fn prepare_conv_q8<T: Q8>(
     let values = q8_constant::<T>(filter, filter.num_elements(), "quantized filter")?;
     let mut packed = vec![0i16; shape.packed_len()];
     // |w + offset| <= 255 fits i16.
-    shape.pack_filter_with(values, &mut packed, |w| (w.widen() + filter_offset) as i16);
+    let widen = |w: T| (w.widen() + filter_offset) as i16;
+    shape.pack_filter_with(values, &mut packed, widen);
+    let avx2 = avx2_available();
+    let madd = (avx2 && requant.lanes.is_some()).then(|| {
+        let filter: Vec<i16> = values.iter().map(|&w| widen(w)).collect();
+        madd::MaddPlan::new(&shape, &filter, requant.input_offset)
+    });
     let output_shape = vec![
         shape.win.batch,
         shape.win.h.output,
@@ -1291,7 +1313,8 @@ fn prepare_conv_q8<T: Q8>(
             shape,
             filter: packed,
             requant,
-            avx2: avx2_available(),
+            avx2,
+            madd,
             elem: PhantomData,
         },
     ))
@@ -1315,7 +1338,7 @@ impl<T: Q8> Kernel for ConvQ8<T> {
             unsafe { conv_q8_avx2(self, input, bias, out) };
             return Ok(());
         }
-        conv_q8_body(self, input, bias, out);
+        conv_q8_body::<T, false>(self, input, bias, out);
         Ok(())
     }
 }
@@ -1323,7 +1346,7 @@ impl<T: Q8> Kernel for ConvQ8<T> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn conv_q8_avx2<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
-    conv_q8_body(k, input, bias, out);
+    conv_q8_body::<T, true>(k, input, bias, out);
 }
 
 /// The convolution proper, one output row, group and channel block at a time: pixels
@@ -1332,7 +1355,12 @@ fn conv_q8_avx2<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
 /// over their valid taps. Lengths were checked by `run`; tap ranges keep every read
 /// inside the image.
 #[inline(always)]
-fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+fn conv_q8_body<T: Q8, const SIMD: bool>(
+    k: &ConvQ8<T>,
+    input: &[T],
+    bias: Option<&[i32]>,
+    out: &mut [T],
+) {
     let s = &k.shape;
     let image_len = s.win.h.input * s.win.w.input * s.in_c;
     let out_row_len = s.win.w.output * s.out_c;
@@ -1340,11 +1368,52 @@ fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
     if out_row_len == 0 {
         return;
     }
+    // The interior path needs the image widened to i16; only the AVX2 build has it.
+    let interior = if SIMD {
+        k.madd.as_ref().zip(k.requant.lanes.as_ref())
+    } else {
+        None
+    };
+    let mut widened = match interior {
+        Some(_) => vec![0i16; madd::MaddPlan::widened_len(s)],
+        None => Vec::new(),
+    };
+    let (full_lo, full_hi) = s.win.w.full;
     let mut rows = out.chunks_exact_mut(out_row_len);
     for n in 0..s.win.batch {
         let image = &input[n * image_len..(n + 1) * image_len];
+        if interior.is_some() {
+            madd::widen(image, &mut widened);
+        }
         for ty in &s.win.h.taps {
             let Some(out_row) = rows.next() else { return };
+            let mut skip = (0, 0);
+            #[cfg(target_arch = "x86_64")]
+            if let Some((plan, lanes)) = interior {
+                if ty.lo == 0 && ty.hi == s.k_h && full_lo < full_hi {
+                    let row = madd::InteriorRow {
+                        shape: s,
+                        plan,
+                        lanes,
+                        output_zero_point: k.requant.output_zero_point,
+                        range: k.requant.range,
+                        bias,
+                        image: &widened,
+                        first_row: ty.first_input,
+                        taps: &s.win.w.taps,
+                        columns: full_lo..full_hi,
+                        out_row: &mut *out_row,
+                    };
+                    // SAFETY: `interior` is only Some in the AVX2 build (SIMD), which
+                    // runs when the CPU reported AVX2; `widened` has the plan's length
+                    // and the plan was made for this shape.
+                    unsafe { madd::interior_row(row) };
+                    skip = (full_lo, full_hi);
+                }
+            }
+            if skip == (0, out_row_len / s.out_c) {
+                continue;
+            }
             for g in 0..s.groups {
                 let mut start = 0;
                 while start < s.group_out {
@@ -1360,10 +1429,10 @@ fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
                     // Blocks of 16 output channels, then one of 8 (the packed rows are
                     // padded to a multiple of 8, so every block reads inside them).
                     if s.group_out_padded - start >= BLOCK {
-                        conv_q8_row::<T, BLOCK>(&row, bias, out_row);
+                        conv_q8_row::<T, BLOCK>(&row, bias, out_row, skip);
                         start += BLOCK;
                     } else {
-                        conv_q8_row::<T, LANES>(&row, bias, out_row);
+                        conv_q8_row::<T, LANES>(&row, bias, out_row, skip);
                         start += LANES;
                     }
                 }
@@ -1388,15 +1457,24 @@ struct RowQ8<'a, T> {
     out_channel0: usize,
 }
 
+/// Output columns in `skip.0..skip.1` were written by the interior path and are left
+/// alone.
 #[inline(always)]
-fn conv_q8_row<T: Q8, const W: usize>(c: &RowQ8<'_, T>, bias: Option<&[i32]>, out_row: &mut [T]) {
+fn conv_q8_row<T: Q8, const W: usize>(
+    c: &RowQ8<'_, T>,
+    bias: Option<&[i32]>,
+    out_row: &mut [T],
+    skip: (usize, usize),
+) {
     let s = &c.k.shape;
     let valid = (s.group_out - c.start).min(W);
     let finish = BlockFinish::<W>::new(&c.k.requant, bias, c.out_channel0, valid);
     let (full_lo, full_hi) = s.win.w.full;
     let mut ox = 0;
     while ox < s.win.w.output {
-        if ox >= full_lo && ox < full_hi && full_hi - full_lo >= TILE {
+        if ox >= skip.0 && ox < skip.1 {
+            ox = skip.1;
+        } else if ox >= full_lo && ox < full_hi && full_hi - full_lo >= TILE {
             // As in the float kernel, the last interior tile is moved back to end at the
             // edge; the pixels computed twice get identical values.
             let first = ox.min(full_hi - TILE);
