@@ -439,6 +439,8 @@ fn output_f32<'a, 'b>(outputs: &'a mut [ViewMut<'b>]) -> Result<&'a mut [f32], K
 thread_local! {
     /// Lets tests on an AVX2 machine exercise the portable loops too.
     pub(crate) static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Lets tests on an AVX-512 machine exercise the AVX2 variants too.
+    pub(crate) static AVX2_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// True when the CPU can run the AVX2 + FMA variants of the inner loops.
@@ -1252,6 +1254,24 @@ fn q8_requant<T: Q8>(
     ))
 }
 
+/// True when the CPU has AVX-512 F, BW and VL (the 16-lane integer conv path).
+pub(crate) fn avx512_available() -> bool {
+    #[cfg(test)]
+    if AVX2_ONLY.with(|p| p.get()) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// True when the CPU has AVX2, for the integer loops (which need no FMA).
 pub(crate) fn avx2_available() -> bool {
     #[cfg(test)]
@@ -1299,7 +1319,7 @@ fn prepare_conv_q8<T: Q8>(
     let avx2 = avx2_available();
     let madd = (avx2 && requant.lanes.is_some()).then(|| {
         let filter: Vec<i16> = values.iter().map(|&w| widen(w)).collect();
-        madd::MaddPlan::new(&shape, &filter, requant.input_offset)
+        madd::MaddPlan::new(&shape, &filter, requant.input_offset, avx512_available())
     });
     let output_shape = vec![
         shape.win.batch,
@@ -3139,9 +3159,12 @@ mod q8_tests {
             let m = rng.range(1, 3);
             (c, vec![1, kh, kw, c * m], c * m)
         } else {
+            // Up to 9 input channels per group (odd ones pad the pairs of the interior
+            // path), up to 40 output channels per group (several vector blocks plus a
+            // partial one).
             let groups = rng.range(1, 2);
-            let gin = rng.range(1, 5);
-            let out_c = groups * rng.range(1, 20);
+            let gin = rng.range(1, 9);
+            let out_c = groups * rng.range(1, 40);
             (groups * gin, vec![out_c, kh, kw, gin], out_c)
         };
         let in_s = 0.01 + rng.unit().abs() * 0.05;
@@ -3208,13 +3231,16 @@ mod q8_tests {
             conv_op(padding, stride, dilation, act)
         };
         let ins = [Some(x), Some(wq), with_bias.then(|| bias(b.clone()))];
-        for portable in [false, true] {
+        // The widest variant the CPU has, AVX2 without AVX-512, and the portable loops.
+        for (portable, avx2_only) in [(false, false), (false, true), (true, false)] {
             PORTABLE_ONLY.with(|p| p.set(portable));
+            AVX2_ONLY.with(|p| p.set(avx2_only));
             let (_, got) = run_q8(op.clone(), &ins, dtype, out_s, out_zp as i64).unwrap();
             PORTABLE_ONLY.with(|p| p.set(false));
+            AVX2_ONLY.with(|p| p.set(false));
             assert_eq!(
                 got, want,
-                "depthwise {depthwise} unsigned {unsigned} portable {portable}"
+                "depthwise {depthwise} unsigned {unsigned} portable {portable} avx2 only {avx2_only}"
             );
         }
     }

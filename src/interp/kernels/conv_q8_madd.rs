@@ -22,8 +22,10 @@ use std::arch::x86_64::*;
 
 use super::{ConvShape, LaneTables, Q8, TapRange};
 
-/// Output channels per vector.
+/// Output channels per vector (AVX2).
 const V: usize = 8;
+/// Output channels per vector (AVX-512).
+const W512: usize = 16;
 
 /// What prepare works out for the interior path of one conv.
 #[derive(Clone, Debug)]
@@ -37,15 +39,23 @@ pub(super) struct MaddPlan {
     pair_offsets: Vec<usize>,
     /// Elements of the widened image one pixel's reads span (from its first element).
     span: usize,
-    /// Output channels per group rounded up to V.
+    /// Output channels per group rounded up to the vector width (V, or W512 for the
+    /// AVX-512 variant).
     channels_padded: usize,
+    /// Use the AVX-512 variant (16 channels per vector, masked stores).
+    avx512: bool,
     /// in_off · Σ (w + w_off) per output channel, wrapping: the folded input offset.
     offset_sums: Vec<i32>,
 }
 
 impl MaddPlan {
     /// `filter` is [out_c, k_h, k_w, group_in] with the filter offset already added.
-    pub(super) fn new(s: &ConvShape, filter: &[i16], input_offset: i32) -> MaddPlan {
+    pub(super) fn new(
+        s: &ConvShape,
+        filter: &[i16],
+        input_offset: i32,
+        avx512: bool,
+    ) -> MaddPlan {
         let (in_w, in_c) = (s.win.w.input, s.in_c);
         let row_step = s.win.h.dilation * in_w * in_c;
         // (segment start, first reduction index of the segment) over (ky, kx, ic).
@@ -59,7 +69,8 @@ impl MaddPlan {
             (starts, s.group_in)
         };
         let pairs_per_segment = seg_len.div_ceil(2);
-        let channels_padded = s.group_out.div_ceil(V) * V;
+        let width = if avx512 { W512 } else { V };
+        let channels_padded = s.group_out.div_ceil(width) * width;
         let group_weights = segments.len() * pairs_per_segment * channels_padded * 2;
         let mut weights = vec![0i16; s.groups * group_weights];
         let taps = s.k_h * s.k_w * s.group_in;
@@ -89,6 +100,7 @@ impl MaddPlan {
             pair_offsets,
             span,
             channels_padded,
+            avx512,
             offset_sums,
         }
     }
@@ -144,7 +156,8 @@ struct VecRequant {
 /// Computes the interior columns of one output row, all groups and channels.
 ///
 /// # Safety
-/// The CPU must support AVX2. `row.image` must hold the widened image
+/// The CPU must support AVX2, and AVX-512 F, BW and VL when the plan was made for
+/// them. `row.image` must hold the widened image
 /// ([`MaddPlan::widened_len`] elements) and `row.out_row` one output row; the plan
 /// must have been made for `row.shape`.
 #[cfg(target_arch = "x86_64")]
@@ -152,6 +165,14 @@ struct VecRequant {
 pub(super) unsafe fn interior_row<T: Q8>(mut row: InteriorRow<'_, T>) {
     let s = row.shape;
     let p = row.plan;
+    if p.avx512 {
+        for g in 0..s.groups {
+            for start in (0..s.group_out).step_by(W512) {
+                block512(&mut row, g, start);
+            }
+        }
+        return;
+    }
     for g in 0..s.groups {
         let mut start = 0;
         while start < s.group_out {
@@ -325,4 +346,104 @@ unsafe fn store<T: Q8, const NV: usize>(
     for l in at..valid {
         dst[l] = T::from_byte(tmp[l]);
     }
+}
+
+/// [`block`] for the AVX-512 variant: output channels `start..start + 16` of group `g`
+/// in one vector, stored through a byte mask (so never past the valid channels).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn block512<T: Q8>(row: &mut InteriorRow<'_, T>, g: usize, start: usize) {
+    let s = row.shape;
+    let p = row.plan;
+    let first = g * s.group_out + start;
+    let valid = (s.group_out - start).min(W512);
+    let mut bias = [0i32; W512];
+    for (l, b) in bias.iter_mut().enumerate().take(valid) {
+        let oc = first + l;
+        *b = row.bias.map_or(0, |b| b[oc]).wrapping_add(p.offset_sums[oc]);
+    }
+    // Lane tables are padded by BLOCK = 16 entries, so 16 from `first` exist; lanes
+    // past `valid` are never stored.
+    let load = |t: &[i32]| _mm512_loadu_si512(t[first..first + W512].as_ptr().cast());
+    let load_u = |t: &[u32]| _mm512_loadu_si512(t[first..first + W512].as_ptr().cast());
+    let ones = _mm512_set1_epi32(1);
+    let right = load_u(&row.lanes.right);
+    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(ones, right), ones);
+    let multiplier = load(&row.lanes.multiplier);
+    let q = Requant512 {
+        bias: _mm512_loadu_si512(bias.as_ptr().cast()),
+        multiplier,
+        multiplier_odd: _mm512_shuffle_epi32::<0b11_11_01_01>(multiplier),
+        left: load_u(&row.lanes.left),
+        right,
+        mask,
+        half_mask: _mm512_srai_epi32::<1>(mask),
+        zero_point: _mm512_set1_epi32(row.output_zero_point),
+        lo: _mm512_set1_epi32(row.range.0),
+        hi: _mm512_set1_epi32(row.range.1),
+    };
+    let store_mask: __mmask16 = ((1u32 << valid) - 1) as u16;
+    let weights = &p.weights[g * p.group_weights..(g + 1) * p.group_weights];
+    let pair_stride = p.channels_padded * 2;
+    let block_weights = &weights[start * 2..];
+    debug_assert!(p.pair_offsets.len() * pair_stride <= weights.len());
+    let in_row = s.win.w.input * s.in_c;
+    let row_base = row.first_row * in_row + g * s.group_in;
+    for ox in row.columns.clone() {
+        let base = row_base + row.taps[ox].first_input * s.in_c;
+        let pixel = &row.image[base..base + p.span];
+        let mut acc = _mm512_setzero_si512();
+        let mut w = block_weights.as_ptr();
+        for &off in &p.pair_offsets {
+            // SAFETY: as in `block`: the i32 read lies inside `pixel`, and the 32 i16
+            // from `w` inside this pair's row of weights (start + 16 <= channels_padded).
+            let xp = pixel.as_ptr().add(off).cast::<i32>().read_unaligned();
+            let wv = _mm512_loadu_si512(w.cast());
+            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_set1_epi32(xp), wv));
+            w = w.add(pair_stride);
+        }
+        // In range for the element type after the clamp, so truncating narrows exactly.
+        let bytes = _mm512_cvtepi32_epi8(requant512(acc, &q));
+        let at = ox * s.out_c + first;
+        let dst = &mut row.out_row[at..at + valid];
+        // SAFETY: the mask writes exactly `valid` bytes, all inside `dst`.
+        _mm_mask_storeu_epi8(dst.as_mut_ptr().cast(), store_mask, bytes);
+    }
+}
+
+/// Requantization constants of one AVX-512 vector of output channels.
+#[cfg(target_arch = "x86_64")]
+struct Requant512 {
+    bias: __m512i,
+    multiplier: __m512i,
+    multiplier_odd: __m512i,
+    left: __m512i,
+    right: __m512i,
+    mask: __m512i,
+    half_mask: __m512i,
+    zero_point: __m512i,
+    lo: __m512i,
+    hi: __m512i,
+}
+
+/// [`requant`] on 16 lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
+unsafe fn requant512(acc: __m512i, q: &Requant512) -> __m512i {
+    let x = _mm512_sllv_epi32(_mm512_add_epi32(acc, q.bias), q.left);
+    let nudge = _mm512_set1_epi64(1 << 30);
+    let even = _mm512_add_epi64(_mm512_mul_epi32(x, q.multiplier), nudge);
+    let x_odd = _mm512_shuffle_epi32::<0b11_11_01_01>(x);
+    let odd = _mm512_add_epi64(_mm512_mul_epi32(x_odd, q.multiplier_odd), nudge);
+    let even = _mm512_srli_epi64::<31>(even);
+    let odd = _mm512_slli_epi64::<1>(odd);
+    let high = _mm512_mask_blend_epi32(0b1010_1010_1010_1010, even, odd);
+    let remainder = _mm512_and_si512(high, q.mask);
+    let threshold = _mm512_sub_epi32(q.half_mask, _mm512_srai_epi32::<31>(high));
+    let round_up = _mm512_cmpgt_epi32_mask(remainder, threshold);
+    let shifted = _mm512_srav_epi32(high, q.right);
+    let rounded = _mm512_mask_add_epi32(shifted, round_up, shifted, _mm512_set1_epi32(1));
+    let offset = _mm512_add_epi32(rounded, q.zero_point);
+    _mm512_min_epi32(_mm512_max_epi32(offset, q.lo), q.hi)
 }
