@@ -441,6 +441,8 @@ thread_local! {
     pub(crate) static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Lets tests on an AVX-512 machine exercise the AVX2 variants too.
     pub(crate) static AVX2_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Lets tests on a VNNI machine exercise the plain AVX-512 variant too.
+    pub(crate) static NO_VNNI: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// True when the CPU can run the AVX2 + FMA variants of the inner loops.
@@ -1272,6 +1274,22 @@ pub(crate) fn avx512_available() -> bool {
     }
 }
 
+/// True when the CPU has AVX-512 VNNI.
+pub(crate) fn vnni_available() -> bool {
+    #[cfg(test)]
+    if NO_VNNI.with(|p| p.get()) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// True when the CPU has AVX2, for the integer loops (which need no FMA).
 pub(crate) fn avx2_available() -> bool {
     #[cfg(test)]
@@ -1319,7 +1337,8 @@ fn prepare_conv_q8<T: Q8>(
     let avx2 = avx2_available();
     let madd = (avx2 && requant.lanes.is_some()).then(|| {
         let filter: Vec<i16> = values.iter().map(|&w| widen(w)).collect();
-        madd::MaddPlan::new(&shape, &filter, requant.input_offset, avx512_available())
+        let wide = (avx512_available(), vnni_available());
+        madd::MaddPlan::new(&shape, &filter, requant.input_offset, wide)
     });
     let output_shape = vec![
         shape.win.batch,
@@ -1399,39 +1418,53 @@ fn conv_q8_body<T: Q8, const SIMD: bool>(
         None => Vec::new(),
     };
     let (full_lo, full_hi) = s.win.w.full;
-    let mut rows = out.chunks_exact_mut(out_row_len);
-    for n in 0..s.win.batch {
+    let interior_rows = s.win.h.full.0..s.win.h.full.1;
+    let out_image_len = s.win.h.output * out_row_len;
+    if out_image_len == 0 {
+        return;
+    }
+    for (n, out_image) in out.chunks_exact_mut(out_image_len).enumerate() {
         let image = &input[n * image_len..(n + 1) * image_len];
-        if interior.is_some() {
-            madd::widen(image, &mut widened);
-        }
-        for ty in &s.win.h.taps {
-            let Some(out_row) = rows.next() else { return };
-            let mut skip = (0, 0);
-            #[cfg(target_arch = "x86_64")]
-            if let Some((plan, lanes)) = interior {
-                if ty.lo == 0 && ty.hi == s.k_h && full_lo < full_hi {
-                    let row = madd::InteriorRow {
-                        shape: s,
-                        plan,
-                        lanes,
-                        output_zero_point: k.requant.output_zero_point,
-                        range: k.requant.range,
-                        bias,
-                        image: &widened,
-                        first_row: ty.first_input,
-                        taps: &s.win.w.taps,
-                        columns: full_lo..full_hi,
-                        out_row: &mut *out_row,
-                    };
-                    // SAFETY: `interior` is only Some in the AVX2 build (SIMD), which
-                    // runs when the CPU reported AVX2; `widened` has the plan's length
-                    // and the plan was made for this shape.
-                    unsafe { madd::interior_row(row) };
-                    skip = (full_lo, full_hi);
-                }
+        let mut skip = (0, 0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some((plan, lanes)) = interior {
+            if full_lo < full_hi && !interior_rows.is_empty() {
+                madd::widen(image, &mut widened);
+                let job = madd::Interior {
+                    shape: s,
+                    plan,
+                    lanes,
+                    output_zero_point: k.requant.output_zero_point,
+                    range: k.requant.range,
+                    bias,
+                    image: &widened,
+                    row_taps: &s.win.h.taps,
+                    column_taps: &s.win.w.taps,
+                    rows: interior_rows.clone(),
+                    columns: full_lo..full_hi,
+                    out: &mut *out_image,
+                };
+                // SAFETY: `interior` is only Some in the AVX2 build (SIMD), which runs
+                // when the CPU reported AVX2 (and AVX-512 when the plan uses it);
+                // `widened` has the plan's length and the plan was made for this shape.
+                unsafe { madd::interior(job) };
+                skip = (full_lo, full_hi);
             }
-            if skip == (0, out_row_len / s.out_c) {
+        }
+        for (oy, (ty, out_row)) in s
+            .win
+            .h
+            .taps
+            .iter()
+            .zip(out_image.chunks_exact_mut(out_row_len))
+            .enumerate()
+        {
+            let skip = if interior_rows.contains(&oy) {
+                skip
+            } else {
+                (0, 0)
+            };
+            if skip == (0, s.win.w.output) {
                 continue;
             }
             for g in 0..s.groups {
@@ -3231,16 +3264,26 @@ mod q8_tests {
             conv_op(padding, stride, dilation, act)
         };
         let ins = [Some(x), Some(wq), with_bias.then(|| bias(b.clone()))];
-        // The widest variant the CPU has, AVX2 without AVX-512, and the portable loops.
-        for (portable, avx2_only) in [(false, false), (false, true), (true, false)] {
+        // The widest variant the CPU has, AVX-512 without VNNI, AVX2 without AVX-512,
+        // and the portable loops.
+        let variants = [
+            (false, false, false),
+            (false, false, true),
+            (false, true, false),
+            (true, false, false),
+        ];
+        for (portable, avx2_only, no_vnni) in variants {
             PORTABLE_ONLY.with(|p| p.set(portable));
             AVX2_ONLY.with(|p| p.set(avx2_only));
+            NO_VNNI.with(|p| p.set(no_vnni));
             let (_, got) = run_q8(op.clone(), &ins, dtype, out_s, out_zp as i64).unwrap();
             PORTABLE_ONLY.with(|p| p.set(false));
             AVX2_ONLY.with(|p| p.set(false));
+            NO_VNNI.with(|p| p.set(false));
             assert_eq!(
                 got, want,
-                "depthwise {depthwise} unsigned {unsigned} portable {portable} avx2 only {avx2_only}"
+                "depthwise {depthwise} unsigned {unsigned} portable {portable} \
+                 avx2 only {avx2_only} no vnni {no_vnni}"
             );
         }
     }

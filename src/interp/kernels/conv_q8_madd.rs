@@ -20,7 +20,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::{ConvShape, LaneTables, Q8, TapRange};
+use super::{ConvShape, LaneTables, TapRange, Q8};
 
 /// Output channels per vector (AVX2).
 const V: usize = 8;
@@ -44,21 +44,24 @@ pub(super) struct MaddPlan {
     channels_padded: usize,
     /// Use the AVX-512 variant (16 channels per vector, masked stores).
     avx512: bool,
+    /// ... with AVX-512 VNNI's fused multiply-add of pairs (`vpdpwssd`).
+    vnni: bool,
     /// in_off · Σ (w + w_off) per output channel, wrapping: the folded input offset.
     offset_sums: Vec<i32>,
 }
 
 impl MaddPlan {
-    /// `filter` is [out_c, k_h, k_w, group_in] with the filter offset already added.
+    /// `filter` is [out_c, k_h, k_w, group_in] with the filter offset already added;
+    /// `(avx512, vnni)` say which instruction sets the CPU has.
     pub(super) fn new(
         s: &ConvShape,
         filter: &[i16],
         input_offset: i32,
-        avx512: bool,
+        (avx512, vnni): (bool, bool),
     ) -> MaddPlan {
         let (in_w, in_c) = (s.win.w.input, s.in_c);
         let row_step = s.win.h.dilation * in_w * in_c;
-        // (segment start, first reduction index of the segment) over (ky, kx, ic).
+        // Segment starts over (ky, kx, ic), and their length.
         let (segments, seg_len): (Vec<usize>, usize) = if s.contiguous_taps {
             ((0..s.k_h).map(|ky| ky * row_step).collect(), s.k_w * in_c)
         } else {
@@ -101,6 +104,7 @@ impl MaddPlan {
             span,
             channels_padded,
             avx512,
+            vnni: avx512 && vnni,
             offset_sums,
         }
     }
@@ -120,8 +124,8 @@ pub(super) fn widen<T: Q8>(image: &[T], dst: &mut [i16]) {
     }
 }
 
-/// Everything one output row of interior pixels needs.
-pub(super) struct InteriorRow<'a, T> {
+/// Everything the interior pixels of one image need.
+pub(super) struct Interior<'a, T> {
     pub shape: &'a ConvShape,
     pub plan: &'a MaddPlan,
     pub lanes: &'a LaneTables,
@@ -130,13 +134,14 @@ pub(super) struct InteriorRow<'a, T> {
     pub bias: Option<&'a [i32]>,
     /// The current image, widened by [`widen`].
     pub image: &'a [i16],
-    /// Input row of the window's first filter row.
-    pub first_row: usize,
-    /// Per output column: its taps (only `first_input` is used; all columns in
-    /// `columns` have every tap inside the image).
-    pub taps: &'a [TapRange],
+    /// Per output row and column: its taps (only `first_input` is used; the pixels
+    /// of `rows` x `columns` have every tap inside the image).
+    pub row_taps: &'a [TapRange],
+    pub column_taps: &'a [TapRange],
+    pub rows: std::ops::Range<usize>,
     pub columns: std::ops::Range<usize>,
-    pub out_row: &'a mut [T],
+    /// The image's output.
+    pub out: &'a mut [T],
 }
 
 /// Requantization constants of one vector of output channels.
@@ -153,22 +158,26 @@ struct VecRequant {
     half_mask: __m256i,
 }
 
-/// Computes the interior columns of one output row, all groups and channels.
+/// Computes the interior pixels of one image, all groups and channels.
 ///
 /// # Safety
 /// The CPU must support AVX2, and AVX-512 F, BW and VL when the plan was made for
 /// them. `row.image` must hold the widened image
-/// ([`MaddPlan::widened_len`] elements) and `row.out_row` one output row; the plan
+/// ([`MaddPlan::widened_len`] elements) and `row.out` the image's output; the plan
 /// must have been made for `row.shape`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn interior_row<T: Q8>(mut row: InteriorRow<'_, T>) {
+pub(super) unsafe fn interior<T: Q8>(mut row: Interior<'_, T>) {
     let s = row.shape;
     let p = row.plan;
     if p.avx512 {
         for g in 0..s.groups {
             for start in (0..s.group_out).step_by(W512) {
-                block512(&mut row, g, start);
+                if p.vnni {
+                    block512_vnni(&mut row, g, start);
+                } else {
+                    block512::<T, false>(&mut row, g, start);
+                }
             }
         }
         return;
@@ -190,7 +199,7 @@ pub(super) unsafe fn interior_row<T: Q8>(mut row: InteriorRow<'_, T>) {
 /// Output channels `start..start + NV·V` of group `g` (within the padded range).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn block<T: Q8, const NV: usize>(row: &mut InteriorRow<'_, T>, g: usize, start: usize) {
+unsafe fn block<T: Q8, const NV: usize>(row: &mut Interior<'_, T>, g: usize, start: usize) {
     let s = row.shape;
     let p = row.plan;
     let first = g * s.group_out + start;
@@ -200,7 +209,10 @@ unsafe fn block<T: Q8, const NV: usize>(row: &mut InteriorRow<'_, T>, g: usize, 
     let mut bias = [0i32; 16];
     for (l, b) in bias.iter_mut().enumerate().take(valid) {
         let oc = first + l;
-        *b = row.bias.map_or(0, |b| b[oc]).wrapping_add(p.offset_sums[oc]);
+        *b = row
+            .bias
+            .map_or(0, |b| b[oc])
+            .wrapping_add(p.offset_sums[oc]);
     }
     let lane = |table: &[i32], v: usize| -> __m256i {
         let t = &table[first + v * V..first + v * V + V];
@@ -235,33 +247,36 @@ unsafe fn block<T: Q8, const NV: usize>(row: &mut InteriorRow<'_, T>, g: usize, 
     debug_assert!(p.pair_offsets.len() * pair_stride <= weights.len());
     // One pixel per output column: Σ over pairs of madd(x pair, w pairs).
     let in_row = s.win.w.input * s.in_c;
-    let row_base = row.first_row * in_row + g * s.group_in;
+    let out_row_len = s.win.w.output * s.out_c;
     // Only the single block of a one-group conv may store whole vectors that run into
-    // the next pixel: that pixel is written after this one.
+    // the next pixel of the row: that pixel is written after this one.
     let spill = s.groups == 1 && s.out_c <= NV * V;
-    for ox in row.columns.clone() {
-        let base = row_base + row.taps[ox].first_input * s.in_c;
-        let pixel = &row.image[base..base + p.span];
-        let mut acc = [_mm256_setzero_si256(); NV];
-        let mut w = block_weights.as_ptr();
-        for &off in &p.pair_offsets {
-            // SAFETY: every pair offset + 2 <= span (MaddPlan::new), so the i32 read
-            // lies inside `pixel`; each pair's row of weights holds channels_padded·2
-            // i16 and start + NV·V <= channels_padded, so the NV vectors from `w` lie
-            // inside it.
-            let xp = pixel.as_ptr().add(off).cast::<i32>().read_unaligned();
-            let x = _mm256_set1_epi32(xp);
-            for (v, acc) in acc.iter_mut().enumerate() {
-                let wv = _mm256_loadu_si256(w.add(v * 2 * V).cast());
-                *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(x, wv));
+    for oy in row.rows.clone() {
+        let row_base = row.row_taps[oy].first_input * in_row + g * s.group_in;
+        let out_row = &mut row.out[oy * out_row_len..(oy + 1) * out_row_len];
+        for ox in row.columns.clone() {
+            let base = row_base + row.column_taps[ox].first_input * s.in_c;
+            let pixel = &row.image[base..base + p.span];
+            let mut acc = [_mm256_setzero_si256(); NV];
+            let mut w = block_weights.as_ptr();
+            for &off in &p.pair_offsets {
+                // SAFETY: every pair offset + 2 <= span (MaddPlan::new), so the i32 read
+                // lies inside `pixel`; each pair's row of weights holds channels_padded·2
+                // i16 and start + NV·V <= channels_padded, so the NV vectors from `w` lie
+                // inside it.
+                let xp = pixel.as_ptr().add(off).cast::<i32>().read_unaligned();
+                let x = _mm256_set1_epi32(xp);
+                for (v, acc) in acc.iter_mut().enumerate() {
+                    let wv = _mm256_loadu_si256(w.add(v * 2 * V).cast());
+                    *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(x, wv));
+                }
+                w = w.add(pair_stride);
             }
-            w = w.add(pair_stride);
+            let values: [__m256i; NV] =
+                std::array::from_fn(|v| requant(acc[v], &q[v], zero_point, lo, hi));
+            let at = ox * s.out_c + first;
+            store::<T, NV>(&mut out_row[at..], &values, valid, spill);
         }
-        let values: [__m256i; NV] = std::array::from_fn(|v| {
-            requant(acc[v], &q[v], zero_point, lo, hi)
-        });
-        let at = ox * s.out_c + first;
-        store::<T, NV>(&mut row.out_row[at..], &values, valid, spill);
     }
 }
 
@@ -310,9 +325,8 @@ unsafe fn store<T: Q8, const NV: usize>(
     valid: usize,
     spill: bool,
 ) {
-    let halves = |v: __m256i| {
-        _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v))
-    };
+    let halves =
+        |v: __m256i| _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
     let low = halves(values[0]);
     let high = if NV > 1 { halves(values[NV - 1]) } else { low };
     // Values are clamped to the type's range, so the saturating packs only narrow.
@@ -348,11 +362,20 @@ unsafe fn store<T: Q8, const NV: usize>(
     }
 }
 
+/// [`block512`] compiled with VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn block512_vnni<T: Q8>(row: &mut Interior<'_, T>, g: usize, start: usize) {
+    block512::<T, true>(row, g, start);
+}
+
 /// [`block`] for the AVX-512 variant: output channels `start..start + 16` of group `g`
 /// in one vector, stored through a byte mask (so never past the valid channels).
+/// `VNNI` only when called from a function compiled with it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-unsafe fn block512<T: Q8>(row: &mut InteriorRow<'_, T>, g: usize, start: usize) {
+#[inline]
+unsafe fn block512<T: Q8, const VNNI: bool>(row: &mut Interior<'_, T>, g: usize, start: usize) {
     let s = row.shape;
     let p = row.plan;
     let first = g * s.group_out + start;
@@ -360,7 +383,10 @@ unsafe fn block512<T: Q8>(row: &mut InteriorRow<'_, T>, g: usize, start: usize) 
     let mut bias = [0i32; W512];
     for (l, b) in bias.iter_mut().enumerate().take(valid) {
         let oc = first + l;
-        *b = row.bias.map_or(0, |b| b[oc]).wrapping_add(p.offset_sums[oc]);
+        *b = row
+            .bias
+            .map_or(0, |b| b[oc])
+            .wrapping_add(p.offset_sums[oc]);
     }
     // Lane tables are padded by BLOCK = 16 entries, so 16 from `first` exist; lanes
     // past `valid` are never stored.
@@ -388,26 +414,35 @@ unsafe fn block512<T: Q8>(row: &mut InteriorRow<'_, T>, g: usize, start: usize) 
     let block_weights = &weights[start * 2..];
     debug_assert!(p.pair_offsets.len() * pair_stride <= weights.len());
     let in_row = s.win.w.input * s.in_c;
-    let row_base = row.first_row * in_row + g * s.group_in;
-    for ox in row.columns.clone() {
-        let base = row_base + row.taps[ox].first_input * s.in_c;
-        let pixel = &row.image[base..base + p.span];
-        let mut acc = _mm512_setzero_si512();
-        let mut w = block_weights.as_ptr();
-        for &off in &p.pair_offsets {
-            // SAFETY: as in `block`: the i32 read lies inside `pixel`, and the 32 i16
-            // from `w` inside this pair's row of weights (start + 16 <= channels_padded).
-            let xp = pixel.as_ptr().add(off).cast::<i32>().read_unaligned();
-            let wv = _mm512_loadu_si512(w.cast());
-            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_set1_epi32(xp), wv));
-            w = w.add(pair_stride);
+    let out_row_len = s.win.w.output * s.out_c;
+    for oy in row.rows.clone() {
+        let row_base = row.row_taps[oy].first_input * in_row + g * s.group_in;
+        let out_row = &mut row.out[oy * out_row_len..(oy + 1) * out_row_len];
+        for ox in row.columns.clone() {
+            let base = row_base + row.column_taps[ox].first_input * s.in_c;
+            let pixel = &row.image[base..base + p.span];
+            let mut acc = _mm512_setzero_si512();
+            let mut w = block_weights.as_ptr();
+            for &off in &p.pair_offsets {
+                // SAFETY: as in `block`: the i32 read lies inside `pixel`, and the 32 i16
+                // from `w` inside this pair's row of weights (start + 16 <= channels_padded).
+                let xp = pixel.as_ptr().add(off).cast::<i32>().read_unaligned();
+                let wv = _mm512_loadu_si512(w.cast());
+                let x = _mm512_set1_epi32(xp);
+            acc = if VNNI {
+                _mm512_dpwssd_epi32(acc, x, wv)
+            } else {
+                _mm512_add_epi32(acc, _mm512_madd_epi16(x, wv))
+            };
+                w = w.add(pair_stride);
+            }
+            // In range for the element type after the clamp, so truncating narrows exactly.
+            let bytes = _mm512_cvtepi32_epi8(requant512(acc, &q));
+            let at = ox * s.out_c + first;
+            let dst = &mut out_row[at..at + valid];
+            // SAFETY: the mask writes exactly `valid` bytes, all inside `dst`.
+            _mm_mask_storeu_epi8(dst.as_mut_ptr().cast(), store_mask, bytes);
         }
-        // In range for the element type after the clamp, so truncating narrows exactly.
-        let bytes = _mm512_cvtepi32_epi8(requant512(acc, &q));
-        let at = ox * s.out_c + first;
-        let dst = &mut row.out_row[at..at + valid];
-        // SAFETY: the mask writes exactly `valid` bytes, all inside `dst`.
-        _mm_mask_storeu_epi8(dst.as_mut_ptr().cast(), store_mask, bytes);
     }
 }
 

@@ -308,8 +308,8 @@ fn max_pool<E: PoolMax, const L: usize>(
                     (Some(r), Some(col)) => Some(px.image_at + (r * w + col) * c + L),
                     _ => None,
                 };
-                let wide = c >= L
-                    || (reads_end.is_some_and(|e| e <= input.len()) && at + L <= out.len());
+                let wide =
+                    c >= L || (reads_end.is_some_and(|e| e <= input.len()) && at + L <= out.len());
                 let mut done = false;
                 if wide {
                     let mut cs = 0;
