@@ -429,11 +429,11 @@ unsafe fn block512<T: Q8, const VNNI: bool>(row: &mut Interior<'_, T>, g: usize,
                 let xp = pixel.as_ptr().add(off).cast::<i32>().read_unaligned();
                 let wv = _mm512_loadu_si512(w.cast());
                 let x = _mm512_set1_epi32(xp);
-            acc = if VNNI {
-                _mm512_dpwssd_epi32(acc, x, wv)
-            } else {
-                _mm512_add_epi32(acc, _mm512_madd_epi16(x, wv))
-            };
+                acc = if VNNI {
+                    _mm512_dpwssd_epi32(acc, x, wv)
+                } else {
+                    _mm512_add_epi32(acc, _mm512_madd_epi16(x, wv))
+                };
                 w = w.add(pair_stride);
             }
             // In range for the element type after the clamp, so truncating narrows exactly.
