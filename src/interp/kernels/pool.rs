@@ -345,6 +345,90 @@ fn max_pool<E: PoolMax, const L: usize>(
     }
 }
 
+/// Max pooling for integers, where the max is associative and commutative: the window
+/// rows of an output row are first reduced over the whole input row (contiguous,
+/// every tap of every pixel at once), then each output pixel folds its window columns
+/// of that reduced row, L channels at a time as in [`max_pool`]. The reduced row is
+/// padded by L lanes so every chunk read stays inside it. Buffer lengths were
+/// checked by the caller.
+#[inline(always)]
+fn max_pool_rows_first<E: PoolMax, const L: usize>(
+    win: &Window2d,
+    channels: usize,
+    input: &[E],
+    out: &mut [E],
+    lowest: E,
+    range: (E, E),
+) {
+    let c = channels;
+    let row_len = win.w.input * c;
+    let image_len = win.h.input * row_len;
+    if c == 0 {
+        return;
+    }
+    let mut reduced = vec![lowest; row_len + L];
+    let mut at = 0;
+    for n in 0..win.batch {
+        let Some(image) = input.get(n * image_len..(n + 1) * image_len) else {
+            return;
+        };
+        for ty in &win.h.taps {
+            let acc_row = &mut reduced[..row_len];
+            acc_row.fill(lowest);
+            for iy in ty.first_input..ty.first_input + (ty.hi - ty.lo) {
+                let Some(src) = image.get(iy * row_len..(iy + 1) * row_len) else {
+                    return;
+                };
+                for (a, &x) in acc_row.iter_mut().zip(src) {
+                    *a = a.take_max(x);
+                }
+            }
+            for tx in &win.w.taps {
+                let first = tx.first_input * c;
+                let mut cs = 0;
+                loop {
+                    let start = if c >= L { cs.min(c - L) } else { 0 };
+                    let mut acc = [lowest; L];
+                    for k in 0..tx.hi - tx.lo {
+                        let Some(x) = reduced
+                            .get(first + k * c + start..)
+                            .and_then(|r| r.first_chunk::<L>())
+                        else {
+                            return;
+                        };
+                        for l in 0..L {
+                            acc[l] = acc[l].take_max(x[l]);
+                        }
+                    }
+                    for a in acc.iter_mut() {
+                        *a = a.clamp_to(range.0, range.1);
+                    }
+                    // With fewer than L channels the extra lanes land on the next
+                    // pixel, written after this one; at the very end only the pixel's
+                    // own channels are written.
+                    match out
+                        .get_mut(at + start..)
+                        .and_then(|d| d.first_chunk_mut::<L>())
+                    {
+                        Some(dst) => *dst = acc,
+                        None => {
+                            let own = (c - start).min(L);
+                            for (d, &v) in out.iter_mut().skip(at + start).zip(&acc[..own]) {
+                                *d = v;
+                            }
+                        }
+                    }
+                    if start + L >= c {
+                        break;
+                    }
+                    cs += L;
+                }
+                at += c;
+            }
+        }
+    }
+}
+
 /// The in-image part of one pooling window.
 struct Window<'a, T = f32> {
     image: &'a [T],
@@ -465,7 +549,7 @@ impl<T: Q8 + PoolMax> PoolQ8<T> {
             // for this type), so narrowing it is exact.
             let range = (T::narrow(self.range.0), T::narrow(self.range.1));
             let lowest = T::narrow(quantized_lowest::<T>());
-            max_pool::<T, 16>(&self.win, self.channels, input, out, lowest, range);
+            max_pool_rows_first::<T, 16>(&self.win, self.channels, input, out, lowest, range);
             return;
         }
         let (h, w, c) = (self.win.h.input, self.win.w.input, self.channels);
