@@ -20,6 +20,9 @@ use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, Op, Padding, Quantization};
 use crate::kbail;
 
+#[path = "conv_q8_madd.rs"]
+mod madd;
+
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     if super::hybrid::applies(ctx) {
         return super::hybrid::prepare_conv(ctx);
@@ -436,6 +439,10 @@ fn output_f32<'a, 'b>(outputs: &'a mut [ViewMut<'b>]) -> Result<&'a mut [f32], K
 thread_local! {
     /// Lets tests on an AVX2 machine exercise the portable loops too.
     pub(crate) static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Lets tests on an AVX-512 machine exercise the AVX2 variants too.
+    pub(crate) static AVX2_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Lets tests on a VNNI machine exercise the plain AVX-512 variant too.
+    pub(crate) static NO_VNNI: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// True when the CPU can run the AVX2 + FMA variants of the inner loops.
@@ -948,6 +955,8 @@ pub(crate) trait Q8: Copy + Send + Sync + 'static {
     fn widen(self) -> i32;
     /// `value` must already lie in the type's range.
     fn narrow(value: i32) -> Self;
+    /// The element whose bits are `byte`.
+    fn from_byte(byte: u8) -> Self;
     fn slice<'a>(view: &View<'a>) -> Result<&'a [Self], KernelError>;
     fn slice_mut<'a>(view: &'a mut ViewMut<'_>) -> Result<&'a mut [Self], KernelError>;
 }
@@ -961,6 +970,10 @@ impl Q8 for i8 {
     #[inline(always)]
     fn narrow(value: i32) -> i8 {
         value as i8
+    }
+    #[inline(always)]
+    fn from_byte(byte: u8) -> i8 {
+        byte as i8
     }
     fn slice<'a>(view: &View<'a>) -> Result<&'a [i8], KernelError> {
         view.i8()
@@ -979,6 +992,10 @@ impl Q8 for u8 {
     #[inline(always)]
     fn narrow(value: i32) -> u8 {
         value as u8
+    }
+    #[inline(always)]
+    fn from_byte(byte: u8) -> u8 {
+        byte
     }
     fn slice<'a>(view: &View<'a>) -> Result<&'a [u8], KernelError> {
         view.u8()
@@ -1239,6 +1256,40 @@ fn q8_requant<T: Q8>(
     ))
 }
 
+/// True when the CPU has AVX-512 F, BW and VL (the 16-lane integer conv path).
+pub(crate) fn avx512_available() -> bool {
+    #[cfg(test)]
+    if AVX2_ONLY.with(|p| p.get()) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// True when the CPU has AVX-512 VNNI.
+pub(crate) fn vnni_available() -> bool {
+    #[cfg(test)]
+    if NO_VNNI.with(|p| p.get()) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// True when the CPU has AVX2, for the integer loops (which need no FMA).
 pub(crate) fn avx2_available() -> bool {
     #[cfg(test)]
@@ -1262,6 +1313,9 @@ struct ConvQ8<T> {
     filter: Vec<i16>,
     requant: Requant,
     avx2: bool,
+    /// The `vpmaddwd` path for pixels whose window lies inside the image, when AVX2
+    /// and the lane requantization are both available.
+    madd: Option<madd::MaddPlan>,
     elem: PhantomData<fn() -> T>,
 }
 
@@ -1278,7 +1332,14 @@ fn prepare_conv_q8<T: Q8>(
     let values = q8_constant::<T>(filter, filter.num_elements(), "quantized filter")?;
     let mut packed = vec![0i16; shape.packed_len()];
     // |w + offset| <= 255 fits i16.
-    shape.pack_filter_with(values, &mut packed, |w| (w.widen() + filter_offset) as i16);
+    let widen = |w: T| (w.widen() + filter_offset) as i16;
+    shape.pack_filter_with(values, &mut packed, widen);
+    let avx2 = avx2_available();
+    let madd = (avx2 && requant.lanes.is_some()).then(|| {
+        let filter: Vec<i16> = values.iter().map(|&w| widen(w)).collect();
+        let wide = (avx512_available(), vnni_available());
+        madd::MaddPlan::new(&shape, &filter, requant.input_offset, wide)
+    });
     let output_shape = vec![
         shape.win.batch,
         shape.win.h.output,
@@ -1291,7 +1352,8 @@ fn prepare_conv_q8<T: Q8>(
             shape,
             filter: packed,
             requant,
-            avx2: avx2_available(),
+            avx2,
+            madd,
             elem: PhantomData,
         },
     ))
@@ -1315,7 +1377,7 @@ impl<T: Q8> Kernel for ConvQ8<T> {
             unsafe { conv_q8_avx2(self, input, bias, out) };
             return Ok(());
         }
-        conv_q8_body(self, input, bias, out);
+        conv_q8_body::<T, false>(self, input, bias, out);
         Ok(())
     }
 }
@@ -1323,7 +1385,7 @@ impl<T: Q8> Kernel for ConvQ8<T> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn conv_q8_avx2<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
-    conv_q8_body(k, input, bias, out);
+    conv_q8_body::<T, true>(k, input, bias, out);
 }
 
 /// The convolution proper, one output row, group and channel block at a time: pixels
@@ -1332,7 +1394,12 @@ fn conv_q8_avx2<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
 /// over their valid taps. Lengths were checked by `run`; tap ranges keep every read
 /// inside the image.
 #[inline(always)]
-fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
+fn conv_q8_body<T: Q8, const SIMD: bool>(
+    k: &ConvQ8<T>,
+    input: &[T],
+    bias: Option<&[i32]>,
+    out: &mut [T],
+) {
     let s = &k.shape;
     let image_len = s.win.h.input * s.win.w.input * s.in_c;
     let out_row_len = s.win.w.output * s.out_c;
@@ -1340,11 +1407,66 @@ fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
     if out_row_len == 0 {
         return;
     }
-    let mut rows = out.chunks_exact_mut(out_row_len);
-    for n in 0..s.win.batch {
+    // The interior path needs the image widened to i16; only the AVX2 build has it.
+    let interior = if SIMD {
+        k.madd.as_ref().zip(k.requant.lanes.as_ref())
+    } else {
+        None
+    };
+    let mut widened = match interior {
+        Some(_) => vec![0i16; madd::MaddPlan::widened_len(s)],
+        None => Vec::new(),
+    };
+    let (full_lo, full_hi) = s.win.w.full;
+    let interior_rows = s.win.h.full.0..s.win.h.full.1;
+    let out_image_len = s.win.h.output * out_row_len;
+    if out_image_len == 0 {
+        return;
+    }
+    for (n, out_image) in out.chunks_exact_mut(out_image_len).enumerate() {
         let image = &input[n * image_len..(n + 1) * image_len];
-        for ty in &s.win.h.taps {
-            let Some(out_row) = rows.next() else { return };
+        let mut skip = (0, 0);
+        #[cfg(target_arch = "x86_64")]
+        if let Some((plan, lanes)) = interior {
+            if full_lo < full_hi && !interior_rows.is_empty() {
+                madd::widen(image, &mut widened);
+                let job = madd::Interior {
+                    shape: s,
+                    plan,
+                    lanes,
+                    output_zero_point: k.requant.output_zero_point,
+                    range: k.requant.range,
+                    bias,
+                    image: &widened,
+                    row_taps: &s.win.h.taps,
+                    column_taps: &s.win.w.taps,
+                    rows: interior_rows.clone(),
+                    columns: full_lo..full_hi,
+                    out: &mut *out_image,
+                };
+                // SAFETY: `interior` is only Some in the AVX2 build (SIMD), which runs
+                // when the CPU reported AVX2 (and AVX-512 when the plan uses it);
+                // `widened` has the plan's length and the plan was made for this shape.
+                unsafe { madd::interior(job) };
+                skip = (full_lo, full_hi);
+            }
+        }
+        for (oy, (ty, out_row)) in s
+            .win
+            .h
+            .taps
+            .iter()
+            .zip(out_image.chunks_exact_mut(out_row_len))
+            .enumerate()
+        {
+            let skip = if interior_rows.contains(&oy) {
+                skip
+            } else {
+                (0, 0)
+            };
+            if skip == (0, s.win.w.output) {
+                continue;
+            }
             for g in 0..s.groups {
                 let mut start = 0;
                 while start < s.group_out {
@@ -1360,10 +1482,10 @@ fn conv_q8_body<T: Q8>(k: &ConvQ8<T>, input: &[T], bias: Option<&[i32]>, out: &m
                     // Blocks of 16 output channels, then one of 8 (the packed rows are
                     // padded to a multiple of 8, so every block reads inside them).
                     if s.group_out_padded - start >= BLOCK {
-                        conv_q8_row::<T, BLOCK>(&row, bias, out_row);
+                        conv_q8_row::<T, BLOCK>(&row, bias, out_row, skip);
                         start += BLOCK;
                     } else {
-                        conv_q8_row::<T, LANES>(&row, bias, out_row);
+                        conv_q8_row::<T, LANES>(&row, bias, out_row, skip);
                         start += LANES;
                     }
                 }
@@ -1388,15 +1510,24 @@ struct RowQ8<'a, T> {
     out_channel0: usize,
 }
 
+/// Output columns in `skip.0..skip.1` were written by the interior path and are left
+/// alone.
 #[inline(always)]
-fn conv_q8_row<T: Q8, const W: usize>(c: &RowQ8<'_, T>, bias: Option<&[i32]>, out_row: &mut [T]) {
+fn conv_q8_row<T: Q8, const W: usize>(
+    c: &RowQ8<'_, T>,
+    bias: Option<&[i32]>,
+    out_row: &mut [T],
+    skip: (usize, usize),
+) {
     let s = &c.k.shape;
     let valid = (s.group_out - c.start).min(W);
     let finish = BlockFinish::<W>::new(&c.k.requant, bias, c.out_channel0, valid);
     let (full_lo, full_hi) = s.win.w.full;
     let mut ox = 0;
     while ox < s.win.w.output {
-        if ox >= full_lo && ox < full_hi && full_hi - full_lo >= TILE {
+        if ox >= skip.0 && ox < skip.1 {
+            ox = skip.1;
+        } else if ox >= full_lo && ox < full_hi && full_hi - full_lo >= TILE {
             // As in the float kernel, the last interior tile is moved back to end at the
             // edge; the pixels computed twice get identical values.
             let first = ox.min(full_hi - TILE);
@@ -3061,9 +3192,12 @@ mod q8_tests {
             let m = rng.range(1, 3);
             (c, vec![1, kh, kw, c * m], c * m)
         } else {
+            // Up to 9 input channels per group (odd ones pad the pairs of the interior
+            // path), up to 40 output channels per group (several vector blocks plus a
+            // partial one).
             let groups = rng.range(1, 2);
-            let gin = rng.range(1, 5);
-            let out_c = groups * rng.range(1, 20);
+            let gin = rng.range(1, 9);
+            let out_c = groups * rng.range(1, 40);
             (groups * gin, vec![out_c, kh, kw, gin], out_c)
         };
         let in_s = 0.01 + rng.unit().abs() * 0.05;
@@ -3130,13 +3264,26 @@ mod q8_tests {
             conv_op(padding, stride, dilation, act)
         };
         let ins = [Some(x), Some(wq), with_bias.then(|| bias(b.clone()))];
-        for portable in [false, true] {
+        // The widest variant the CPU has, AVX-512 without VNNI, AVX2 without AVX-512,
+        // and the portable loops.
+        let variants = [
+            (false, false, false),
+            (false, false, true),
+            (false, true, false),
+            (true, false, false),
+        ];
+        for (portable, avx2_only, no_vnni) in variants {
             PORTABLE_ONLY.with(|p| p.set(portable));
+            AVX2_ONLY.with(|p| p.set(avx2_only));
+            NO_VNNI.with(|p| p.set(no_vnni));
             let (_, got) = run_q8(op.clone(), &ins, dtype, out_s, out_zp as i64).unwrap();
             PORTABLE_ONLY.with(|p| p.set(false));
+            AVX2_ONLY.with(|p| p.set(false));
+            NO_VNNI.with(|p| p.set(false));
             assert_eq!(
                 got, want,
-                "depthwise {depthwise} unsigned {unsigned} portable {portable}"
+                "depthwise {depthwise} unsigned {unsigned} portable {portable} \
+                 avx2 only {avx2_only} no vnni {no_vnni}"
             );
         }
     }

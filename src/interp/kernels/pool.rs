@@ -132,6 +132,13 @@ fn pool_f32_avx2(p: &PoolF32, input: &[f32], out: &mut [f32]) {
 /// read inside the image.
 #[inline(always)]
 fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
+    if p.kind == PoolKind::Max {
+        // TFLite starts a max from the lowest finite float, not -inf, and keeps the
+        // accumulator when x is NaN or equal (std::max(acc, x)), so of equal values
+        // (0.0 and -0.0) the first in tap order wins.
+        max_pool::<f32, 8>(&p.win, p.channels, input, out, f32::MIN, p.range);
+        return;
+    }
     let (h, w, c) = (p.win.h.input, p.win.w.input, p.channels);
     let image_len = h * w * c;
     let mut out_pixels = out.chunks_exact_mut(c);
@@ -152,22 +159,271 @@ fn pool_f32_body(p: &PoolF32, input: &[f32], out: &mut [f32]) {
                 // The output pixel itself accumulates, all channels per tap, so few
                 // channels cost no chunk bookkeeping; each channel still sees its taps
                 // in the reference order, so sums round identically.
-                if p.kind == PoolKind::Max {
-                    // TFLite starts a max from the lowest finite float, not -inf, and
-                    // keeps the accumulator when x is NaN (std::max(acc, x)).
-                    pixel.fill(f32::MIN);
-                    fold_window(&window, pixel, |a, x| if a < x { x } else { a });
-                    for v in pixel.iter_mut() {
-                        *v = clamp(*v, p.range);
-                    }
-                } else {
-                    pixel.fill(0.0);
-                    fold_window(&window, pixel, |a, x| a + x);
-                    let count = (window.rows.len() * window.cols.len()) as f32;
-                    for v in pixel.iter_mut() {
-                        *v = clamp(*v / count, p.range);
+                pixel.fill(0.0);
+                fold_window(&window, pixel, |a, x| a + x);
+                let count = (window.rows.len() * window.cols.len()) as f32;
+                for v in pixel.iter_mut() {
+                    *v = clamp(*v / count, p.range);
+                }
+            }
+        }
+    }
+}
+
+/// What max pooling needs of an element type.
+trait PoolMax: Copy {
+    /// The reference's `std::max(acc, x)`: `x` only when it is greater, so for floats
+    /// a NaN `x` or one equal to `acc` (0.0 against -0.0) keeps `acc`.
+    fn take_max(self, x: Self) -> Self;
+    /// The fused activation's clamp.
+    fn clamp_to(self, lo: Self, hi: Self) -> Self;
+}
+
+impl PoolMax for f32 {
+    #[inline(always)]
+    fn take_max(self, x: f32) -> f32 {
+        if self < x {
+            x
+        } else {
+            self
+        }
+    }
+    #[inline(always)]
+    fn clamp_to(self, lo: f32, hi: f32) -> f32 {
+        clamp(self, (lo, hi))
+    }
+}
+
+impl PoolMax for i8 {
+    #[inline(always)]
+    fn take_max(self, x: i8) -> i8 {
+        self.max(x)
+    }
+    #[inline(always)]
+    fn clamp_to(self, lo: i8, hi: i8) -> i8 {
+        self.max(lo).min(hi)
+    }
+}
+
+impl PoolMax for u8 {
+    #[inline(always)]
+    fn take_max(self, x: u8) -> u8 {
+        self.max(x)
+    }
+    #[inline(always)]
+    fn clamp_to(self, lo: u8, hi: u8) -> u8 {
+        self.max(lo).min(hi)
+    }
+}
+
+/// One max-pool output pixel's geometry: its image, window rows and columns.
+struct MaxWindow<'a, E> {
+    input: &'a [E],
+    image_at: usize,
+    width: usize,
+    channels: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    lowest: E,
+    range: (E, E),
+}
+
+impl<E: PoolMax> MaxWindow<'_, E> {
+    /// Channels `cs..cs + L` folded over the window's in-image taps in the reference
+    /// order (rows, then columns), then clamped; None when a read would leave `input`.
+    #[inline(always)]
+    fn chunk<const L: usize>(&self, cs: usize) -> Option<[E; L]> {
+        let mut acc = [self.lowest; L];
+        for iy in self.rows.clone() {
+            let row_at = self.image_at + iy * self.width * self.channels + cs;
+            for ix in self.cols.clone() {
+                let x = self
+                    .input
+                    .get(row_at + ix * self.channels..)?
+                    .first_chunk::<L>()?;
+                for l in 0..L {
+                    acc[l] = acc[l].take_max(x[l]);
+                }
+            }
+        }
+        for a in acc.iter_mut() {
+            *a = a.clamp_to(self.range.0, self.range.1);
+        }
+        Some(acc)
+    }
+
+    /// Channel `ch` alone.
+    #[inline(always)]
+    fn channel(&self, ch: usize) -> E {
+        let mut acc = self.lowest;
+        for iy in self.rows.clone() {
+            for ix in self.cols.clone() {
+                let at = self.image_at + (iy * self.width + ix) * self.channels + ch;
+                if let Some(&x) = self.input.get(at) {
+                    acc = acc.take_max(x);
+                }
+            }
+        }
+        acc.clamp_to(self.range.0, self.range.1)
+    }
+}
+
+/// Max pooling for any element type: every output pixel takes its channels L at a
+/// time. With at least L channels the last chunk of a pixel is moved back to end at
+/// the last channel (its overlap is recomputed identically); with fewer, a chunk
+/// reads and writes L lanes and the lanes past the pixel's channels land on the next
+/// pixel, which is written after it, so they are overwritten; a pixel too close to
+/// the end of a buffer for that takes its channels one by one. Buffer lengths were
+/// checked by the caller.
+#[inline(always)]
+fn max_pool<E: PoolMax, const L: usize>(
+    win: &Window2d,
+    channels: usize,
+    input: &[E],
+    out: &mut [E],
+    lowest: E,
+    range: (E, E),
+) {
+    let (w, c) = (win.w.input, channels);
+    let image_len = win.h.input * w * c;
+    if c == 0 {
+        return;
+    }
+    let mut at = 0;
+    for n in 0..win.batch {
+        for ty in &win.h.taps {
+            for tx in &win.w.taps {
+                let px = MaxWindow {
+                    input,
+                    image_at: n * image_len,
+                    width: w,
+                    channels: c,
+                    rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
+                    cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
+                    lowest,
+                    range,
+                };
+                // Input offset just past the last in-image tap's L lanes.
+                let reads_end = match (px.rows.clone().last(), px.cols.clone().last()) {
+                    (Some(r), Some(col)) => Some(px.image_at + (r * w + col) * c + L),
+                    _ => None,
+                };
+                let wide =
+                    c >= L || (reads_end.is_some_and(|e| e <= input.len()) && at + L <= out.len());
+                let mut done = false;
+                if wide {
+                    let mut cs = 0;
+                    loop {
+                        let start = if c >= L { cs.min(c - L) } else { 0 };
+                        let Some(values) = px.chunk::<L>(start) else {
+                            break;
+                        };
+                        let Some(dst) = out
+                            .get_mut(at + start..)
+                            .and_then(|d| d.first_chunk_mut::<L>())
+                        else {
+                            break;
+                        };
+                        *dst = values;
+                        if start + L >= c {
+                            done = true;
+                            break;
+                        }
+                        cs += L;
                     }
                 }
+                if !done {
+                    for ch in 0..c {
+                        if let Some(d) = out.get_mut(at + ch) {
+                            *d = px.channel(ch);
+                        }
+                    }
+                }
+                at += c;
+            }
+        }
+    }
+}
+
+/// Max pooling for integers, where the max is associative and commutative: the window
+/// rows of an output row are first reduced over the whole input row (contiguous,
+/// every tap of every pixel at once), then each output pixel folds its window columns
+/// of that reduced row, L channels at a time as in [`max_pool`]. The reduced row is
+/// padded by L lanes so every chunk read stays inside it. Buffer lengths were
+/// checked by the caller.
+#[inline(always)]
+fn max_pool_rows_first<E: PoolMax, const L: usize>(
+    win: &Window2d,
+    channels: usize,
+    input: &[E],
+    out: &mut [E],
+    lowest: E,
+    range: (E, E),
+) {
+    let c = channels;
+    let row_len = win.w.input * c;
+    let image_len = win.h.input * row_len;
+    if c == 0 {
+        return;
+    }
+    let mut reduced = vec![lowest; row_len + L];
+    let mut at = 0;
+    for n in 0..win.batch {
+        let Some(image) = input.get(n * image_len..(n + 1) * image_len) else {
+            return;
+        };
+        for ty in &win.h.taps {
+            let acc_row = &mut reduced[..row_len];
+            acc_row.fill(lowest);
+            for iy in ty.first_input..ty.first_input + (ty.hi - ty.lo) {
+                let Some(src) = image.get(iy * row_len..(iy + 1) * row_len) else {
+                    return;
+                };
+                for (a, &x) in acc_row.iter_mut().zip(src) {
+                    *a = a.take_max(x);
+                }
+            }
+            for tx in &win.w.taps {
+                let first = tx.first_input * c;
+                let mut cs = 0;
+                loop {
+                    let start = if c >= L { cs.min(c - L) } else { 0 };
+                    let mut acc = [lowest; L];
+                    for k in 0..tx.hi - tx.lo {
+                        let Some(x) = reduced
+                            .get(first + k * c + start..)
+                            .and_then(|r| r.first_chunk::<L>())
+                        else {
+                            return;
+                        };
+                        for l in 0..L {
+                            acc[l] = acc[l].take_max(x[l]);
+                        }
+                    }
+                    for a in acc.iter_mut() {
+                        *a = a.clamp_to(range.0, range.1);
+                    }
+                    // With fewer than L channels the extra lanes land on the next
+                    // pixel, written after this one; at the very end only the pixel's
+                    // own channels are written.
+                    match out
+                        .get_mut(at + start..)
+                        .and_then(|d| d.first_chunk_mut::<L>())
+                    {
+                        Some(dst) => *dst = acc,
+                        None => {
+                            let own = (c - start).min(L);
+                            for (d, &v) in out.iter_mut().skip(at + start).zip(&acc[..own]) {
+                                *d = v;
+                            }
+                        }
+                    }
+                    if start + L >= c {
+                        break;
+                    }
+                    cs += L;
+                }
+                at += c;
             }
         }
     }
@@ -215,7 +471,7 @@ struct PoolQ8<T> {
     elem: PhantomData<fn() -> T>,
 }
 
-fn prepare_q8<T: Q8>(
+fn prepare_q8<T: Q8 + PoolMax>(
     ctx: &PrepareCtx<'_>,
     kind: PoolKind,
     options: &Pool2dOptions,
@@ -248,7 +504,7 @@ fn prepare_q8<T: Q8>(
     ))
 }
 
-impl<T: Q8> Kernel for PoolQ8<T> {
+impl<T: Q8 + PoolMax> Kernel for PoolQ8<T> {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let input = q8_input::<T>(inputs, 0)?;
         let out = q8_output::<T>(outputs)?;
@@ -278,14 +534,24 @@ impl<T: Q8> Kernel for PoolQ8<T> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn pool_q8_avx2<T: Q8>(p: &PoolQ8<T>, input: &[T], out: &mut [T]) {
+fn pool_q8_avx2<T: Q8 + PoolMax>(p: &PoolQ8<T>, input: &[T], out: &mut [T]) {
     p.body(input, out);
 }
 
-impl<T: Q8> PoolQ8<T> {
+impl<T: Q8 + PoolMax> PoolQ8<T> {
     /// Buffer lengths were checked by `run` (and are non-zero).
     #[inline(always)]
     fn body(&self, input: &[T], out: &mut [T]) {
+        if self.kind == PoolKind::Max {
+            // The max of the stored integers (lowest value as the start, as TFLite),
+            // then the clamp.
+            // The activation range lies inside the type's range (prepare computed it
+            // for this type), so narrowing it is exact.
+            let range = (T::narrow(self.range.0), T::narrow(self.range.1));
+            let lowest = T::narrow(quantized_lowest::<T>());
+            max_pool_rows_first::<T, 16>(&self.win, self.channels, input, out, lowest, range);
+            return;
+        }
         let (h, w, c) = (self.win.h.input, self.win.w.input, self.channels);
         let image_len = h * w * c;
         let mut out_pixels = out.chunks_exact_mut(c);
@@ -303,26 +569,6 @@ impl<T: Q8> PoolQ8<T> {
                         rows: ty.first_input..ty.first_input + (ty.hi - ty.lo),
                         cols: tx.first_input..tx.first_input + (tx.hi - tx.lo),
                     };
-                    if self.kind == PoolKind::Max {
-                        // The max of the stored integers (lowest value as the start, as
-                        // TFLite), then the clamp, straight in the output pixel.
-                        pixel.fill(T::narrow(quantized_lowest::<T>()));
-                        fold_window(
-                            &window,
-                            pixel,
-                            |a, x| {
-                                if x.widen() > a.widen() {
-                                    x
-                                } else {
-                                    a
-                                }
-                            },
-                        );
-                        for v in pixel.iter_mut() {
-                            *v = T::narrow(v.widen().clamp(self.range.0, self.range.1));
-                        }
-                        continue;
-                    }
                     let mut ch = 0;
                     while ch < c {
                         ch += match c - ch {
@@ -336,39 +582,30 @@ impl<T: Q8> PoolQ8<T> {
         }
     }
 
-    /// Channels `ch..ch+L` of one window (the caller guarantees they exist); returns L.
+    /// Average of channels `ch..ch+L` of one window (the caller guarantees they
+    /// exist); returns L.
     #[inline(always)]
     fn chunk<const L: usize>(&self, win: &Window<'_, T>, ch: usize, pixel: &mut [T]) -> usize {
-        let max = self.kind == PoolKind::Max;
-        let lowest = quantized_lowest::<T>();
-        let mut acc = [if max { lowest } else { 0 }; L];
+        let mut acc = [0i32; L];
         for iy in win.rows.clone() {
             let row = &win.image[iy * win.row_len..(iy + 1) * win.row_len];
             for ix in win.cols.clone() {
                 let Some(x) = row[ix * win.channels + ch..].first_chunk::<L>() else {
                     return L;
                 };
-                if max {
-                    for j in 0..L {
-                        acc[j] = acc[j].max(x[j].widen());
-                    }
-                } else {
-                    for j in 0..L {
-                        acc[j] = acc[j].wrapping_add(x[j].widen());
-                    }
+                for j in 0..L {
+                    acc[j] = acc[j].wrapping_add(x[j].widen());
                 }
             }
         }
-        if !max {
-            // Half away from zero through truncating division, as TFLite rounds.
-            let count = (win.rows.len() * win.cols.len()) as i32;
-            for a in acc.iter_mut() {
-                *a = if *a > 0 {
-                    a.wrapping_add(count / 2) / count
-                } else {
-                    a.wrapping_sub(count / 2) / count
-                };
-            }
+        // Half away from zero through truncating division, as TFLite rounds.
+        let count = (win.rows.len() * win.cols.len()) as i32;
+        for a in acc.iter_mut() {
+            *a = if *a > 0 {
+                a.wrapping_add(count / 2) / count
+            } else {
+                a.wrapping_sub(count / 2) / count
+            };
         }
         for (j, a) in acc.iter().enumerate() {
             pixel[ch + j] = T::narrow((*a).clamp(self.range.0, self.range.1));
@@ -541,6 +778,104 @@ mod tests {
             }
         }
         out
+    }
+
+    /// TFLite's reference max pool with its exact float semantics: the accumulator
+    /// starts at the lowest finite float, `std::max(acc, x)` takes x only when
+    /// acc < x, and the activation is `std::min(std::max(v, lo), hi)`.
+    fn reference_max_exact(
+        input: &[f32],
+        [n, h, w, c]: [usize; 4],
+        padding: Padding,
+        (fh, fw): (usize, usize),
+        (sh, sw): (usize, usize),
+        (lo, hi): (f32, f32),
+    ) -> Vec<f32> {
+        let (oh, pt) = window_dim(padding, h, fh, sh, 1).unwrap();
+        let (ow, pl) = window_dim(padding, w, fw, sw, 1).unwrap();
+        let std_max = |a: f32, b: f32| if a < b { b } else { a };
+        let std_min = |a: f32, b: f32| if b < a { b } else { a };
+        let mut out = Vec::new();
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for ch in 0..c {
+                        let mut acc = f32::MIN;
+                        for ky in 0..fh {
+                            for kx in 0..fw {
+                                let iy = (oy * sh + ky) as isize - pt as isize;
+                                let ix = (ox * sw + kx) as isize - pl as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    continue;
+                                }
+                                let x = input[((b * h + iy as usize) * w + ix as usize) * c + ch];
+                                acc = std_max(acc, x);
+                            }
+                        }
+                        out.push(std_min(std_max(acc, lo), hi));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn max_pool_keeps_the_first_of_equal_values_and_skips_nan() {
+        // Values from a small set, so windows hold ties of 0.0 and -0.0, NaN, and
+        // values at or below the starting lowest float; compared bit for bit.
+        let palette = [
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::MIN,
+            f32::NEG_INFINITY,
+            1.0,
+            -1.0,
+            7.5,
+        ];
+        let mut rng = Rng(0x0dd_f00d_5eed);
+        for case in 0..600 {
+            super::super::conv::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            let padding = if rng.range(0, 1) == 0 {
+                Padding::Same
+            } else {
+                Padding::Valid
+            };
+            let dims = [
+                rng.range(1, 2),
+                rng.range(1, 8),
+                rng.range(1, 8),
+                rng.range(1, 20),
+            ];
+            let filter = (rng.range(1, 3), rng.range(1, 3));
+            let stride = (rng.range(1, 3), rng.range(1, 3));
+            let act = [Activation::None, Activation::Relu, Activation::Relu6][rng.range(0, 2)];
+            let len = dims.iter().product();
+            let input: Vec<f32> = (0..len)
+                .map(|_| palette[rng.range(0, palette.len() - 1)])
+                .collect();
+            let (_, got) = run_f32(
+                pool_op(
+                    true,
+                    padding,
+                    (filter.0 as i32, filter.1 as i32),
+                    (stride.0 as i32, stride.1 as i32),
+                    act,
+                ),
+                &[var(&dims, input.clone())],
+            )
+            .unwrap();
+            super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
+            let range = activation_range_f32(act).unwrap();
+            let want = reference_max_exact(&input, dims, padding, filter, stride, range);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "case {case} {dims:?} {padding:?} {filter:?} {stride:?}"
+            );
+        }
     }
 
     #[test]
