@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use super::{load_runnable, Out};
 use crate::data::{self, Split};
 use crate::interp::Interpreter;
-use crate::verify::timing::median_micros;
+use crate::verify::timing::{median_micros, paired_median_micros};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,9 +15,15 @@ pub struct Args {
     /// Batch size of each inference call.
     #[arg(long, default_value_t = 1)]
     batch: usize,
-    /// Seconds of timing per runtime (split into 7 rounds; the median round counts).
+    /// Seconds of timing per runtime (split into rounds; medians count). Comparisons
+    /// (tract, --against) alternate rounds of the two and take the median per-round ratio.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// A second model (e.g. the float model an int8 one replaces) timed in the same run
+    /// with the same images, its rounds alternated with the first model's so both see
+    /// the same machine; prints how many times faster the first model is.
+    #[arg(long, value_name = "MODEL")]
+    against: Option<PathBuf>,
     /// Also print the time spent in each operator of the built-in interpreter.
     #[arg(long)]
     profile: bool,
@@ -43,13 +49,43 @@ pub fn run(a: Args) -> Result<i32> {
     let mut interp = Interpreter::new(model.clone()).context("planning the model")?;
     interp.resize(&shapes)?;
     let arena = interp.plan().arena_bytes();
-    let ours = median_micros(|| interp.run(&inputs).map(|_| ()), budget, 7)
-        .context("running the built-in interpreter")?;
+    let mut against = None;
+    let ours = match &a.against {
+        None => median_micros(|| interp.run(&inputs).map(|_| ()), budget, 7)
+            .context("running the built-in interpreter")?,
+        Some(path) => {
+            let (other, _) = load_runnable(path)?;
+            let other_inputs = crate::verify::sample_inputs(&other, a.batch, mnist.as_ref())?;
+            let mut other_interp =
+                Interpreter::new(other).with_context(|| format!("planning {}", path.display()))?;
+            let other_shapes: Vec<Vec<usize>> =
+                other_inputs.iter().map(|v| v.shape.clone()).collect();
+            other_interp.resize(&other_shapes)?;
+            let (ours, theirs, ratio) = paired_median_micros(
+                || interp.run(&inputs).map(|_| ()),
+                || other_interp.run(&other_inputs).map(|_| ()),
+                budget * 2,
+                15,
+            )
+            .context("running the built-in interpreter")?;
+            against = Some((path.display().to_string(), theirs, ratio));
+            ours
+        }
+    };
     out.line(format!(
         "ferrolite: {ours:.2} µs per batch of {} ({:.2} µs per image), arena {arena} bytes",
         a.batch,
         ours / a.batch as f64
     ));
+    if let Some((path, theirs, ratio)) = &against {
+        out.line(format!(
+            "against {path} (built-in interpreter, rounds alternated): {theirs:.2} µs per batch; \
+             {} is {:.2}× {} (median of per-round ratios)",
+            a.model.display(),
+            if *ratio <= 1.0 { 1.0 / ratio } else { *ratio },
+            if *ratio <= 1.0 { "faster" } else { "SLOWER" }
+        ));
+    }
 
     if a.profile {
         let ops = interp.plan().step_operators();
@@ -67,14 +103,18 @@ pub fn run(a: Args) -> Result<i32> {
         }
     }
 
-    let (tract_us, tract_model, tract_error) = time_tract(&bytes, &model, &shapes, &inputs, budget);
-    match (tract_us, &tract_error) {
-        (Some(t), _) => out.line(format!(
-            "tract ({}): {t:.2} µs per batch ({:.2} µs per image); ferrolite is {:.2}× {}",
+    let (tract, tract_model, tract_error) =
+        time_tract(&bytes, &model, &shapes, &mut interp, &inputs, budget);
+    let tract_us = tract.map(|(t, _)| t);
+    let speedup_vs_tract = tract.map(|(_, ratio)| 1.0 / ratio);
+    match (tract, &tract_error) {
+        (Some((t, ratio)), _) => out.line(format!(
+            "tract ({}): {t:.2} µs per batch ({:.2} µs per image); ferrolite is {:.2}× {} \
+             (median of per-round ratios, rounds alternated)",
             tract_model.as_deref().unwrap_or("?"),
             t / a.batch as f64,
-            if ours <= t { t / ours } else { ours / t },
-            if ours <= t { "faster" } else { "SLOWER" }
+            if ratio <= 1.0 { 1.0 / ratio } else { ratio },
+            if ratio <= 1.0 { "faster" } else { "SLOWER" }
         )),
         (None, Some(e)) => out.line(format!("tract: not measured ({e})")),
         (None, None) => {}
@@ -89,25 +129,41 @@ pub fn run(a: Args) -> Result<i32> {
             "tract_us": tract_us,
             "tract_model": tract_model,
             "tract_error": tract_error,
-            "speedup_vs_tract": tract_us.map(|t| t / ours),
+            "speedup_vs_tract": speedup_vs_tract,
+            "against": against.as_ref().map(|(path, us, ratio)| serde_json::json!({
+                "model": path,
+                "ferrolite_us": us,
+                "time_ratio": ratio,
+                "speedup": 1.0 / ratio,
+            })),
         }));
     }
     Ok(0)
 }
+
+/// tract's µs per batch and the median per-round ratio ferrolite / tract, timed in
+/// alternated rounds with the built-in interpreter.
+type TractTiming = (Option<(f64, f64)>, Option<String>, Option<String>);
 
 #[cfg(feature = "tract")]
 fn time_tract(
     bytes: &[u8],
     model: &crate::ir::Model,
     shapes: &[Vec<usize>],
+    interp: &mut Interpreter,
     inputs: &[crate::interp::Value],
     budget: Duration,
-) -> (Option<f64>, Option<String>, Option<String>) {
+) -> TractTiming {
     match crate::verify::tract_for(bytes, model, shapes) {
         Ok((mut runner, setup)) => {
-            match median_micros(|| runner.run(inputs).map(|_| ()), budget, 7) {
-                Ok(t) => (Some(t), Some(setup.model), None),
-                Err(e) => (None, Some(setup.model), Some(e.to_string())),
+            match paired_median_micros(
+                || interp.run(inputs).map(|_| ()).map_err(|e| e.to_string()),
+                || runner.run(inputs).map(|_| ()).map_err(|e| e.to_string()),
+                budget * 2,
+                15,
+            ) {
+                Ok((_, t, ratio)) => (Some((t, ratio)), Some(setup.model), None),
+                Err(e) => (None, Some(setup.model), Some(e)),
             }
         }
         Err(e) => (None, None, Some(e.to_string())),
@@ -119,8 +175,9 @@ fn time_tract(
     _bytes: &[u8],
     _model: &crate::ir::Model,
     _shapes: &[Vec<usize>],
+    _interp: &mut Interpreter,
     _inputs: &[crate::interp::Value],
     _budget: Duration,
-) -> (Option<f64>, Option<String>, Option<String>) {
+) -> TractTiming {
     (None, None, Some("built without the `tract` feature".into()))
 }

@@ -32,3 +32,49 @@ pub fn median_micros<E>(
     samples.sort_by(|a, b| a.total_cmp(b));
     Ok(samples[samples.len() / 2])
 }
+
+/// Times `f` and `g` in alternating rounds, so that both see the same machine: on a
+/// shared machine speed drifts by 2× within seconds, and two separate timings would
+/// compare different moments. Returns the median µs per call of each and the median of
+/// the per-round ratios `f / g` (the drift cancels within a round pair).
+pub fn paired_median_micros<E>(
+    mut f: impl FnMut() -> Result<(), E>,
+    mut g: impl FnMut() -> Result<(), E>,
+    budget: Duration,
+    rounds: usize,
+) -> Result<(f64, f64, f64), E> {
+    // Calls per round for each, from a warm-up of about a tenth of the budget each.
+    let calibrate = |h: &mut dyn FnMut() -> Result<(), E>| -> Result<usize, E> {
+        let until = Instant::now() + budget / 20;
+        let mut calls = 0usize;
+        while Instant::now() < until || calls < 3 {
+            h()?;
+            calls += 1;
+        }
+        Ok(calls)
+    };
+    let rounds = rounds.max(1);
+    let per_round = |warm: usize| ((warm as f64) * 10.0 / rounds as f64).ceil().max(1.0) as usize;
+    let f_per_round = per_round(calibrate(&mut f)?);
+    let g_per_round = per_round(calibrate(&mut g)?);
+    let round = |h: &mut dyn FnMut() -> Result<(), E>, calls: usize| -> Result<f64, E> {
+        let t = Instant::now();
+        for _ in 0..calls {
+            h()?;
+        }
+        Ok(t.elapsed().as_secs_f64() * 1e6 / calls as f64)
+    };
+    let (mut fs, mut gs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let a = round(&mut f, f_per_round)?;
+        let b = round(&mut g, g_per_round)?;
+        fs.push(a);
+        gs.push(b);
+        ratios.push(a / b);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    Ok((median(fs), median(gs), median(ratios)))
+}
