@@ -2,36 +2,19 @@
 //! non-zero exit on bad input, never a panic, never an overwritten input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrolite"))
+mod common;
+use common::{assert_one_line_error, bin};
+
+fn scratch(tag: &str) -> PathBuf {
+    common::scratch(&format!("cli-{tag}"))
 }
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/tflite")
         .join(name)
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrolite-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Asserts a failed run with exactly one line on stderr, starting "error:".
-fn assert_one_line_error(out: &Output, must_mention: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
-    assert!(lines[0].starts_with("error:"), "{stderr}");
-    assert!(
-        lines[0].contains(must_mention),
-        "error should mention '{must_mention}': {stderr}"
-    );
 }
 
 #[test]

@@ -1,17 +1,13 @@
 //! train / evaluate / summary / convert through the binary, as a user runs them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrolite"))
-}
+mod common;
+use common::{assert_one_line_error, bin};
 
 fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrolite-cli-train-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch(&format!("cli-train-{tag}"))
 }
 
 fn run(args: &[&str]) -> Output {
@@ -31,19 +27,6 @@ fn ok(out: &Output) -> String {
 fn last_json(out: &Output) -> serde_json::Value {
     let stdout = ok(out);
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
-
-fn assert_one_line_error(out: &Output, must_mention: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
-    assert!(lines[0].starts_with("error:"), "{stderr}");
-    assert!(
-        lines[0].contains(must_mention),
-        "error should mention '{must_mention}': {stderr}"
-    );
 }
 
 fn s(p: &Path) -> &str {
