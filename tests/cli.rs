@@ -289,3 +289,53 @@ fn model_commands_take_a_trained_model_directory() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 5: the same input and flags give the same bytes, run after run (two processes,
+/// so hash seeds and allocation addresses differ).
+#[test]
+fn quantized_conversion_is_byte_reproducible() {
+    let d = scratch("reproducible");
+    for mode in ["int8", "dynamic", "float16"] {
+        let mut files = Vec::new();
+        for run in 0..2 {
+            let path = d.join(format!("{mode}-{run}.tflite"));
+            let out = bin()
+                .arg("convert")
+                .arg(fixture("mnist_cnn_float32.tflite"))
+                .arg("-o")
+                .arg(&path)
+                .args(["--quantize", mode])
+                .args(if mode == "int8" {
+                    &["--io", "uint8"][..]
+                } else {
+                    &[]
+                })
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            files.push(std::fs::read(&path).unwrap());
+        }
+        assert!(!files[0].is_empty());
+        assert!(files[0] == files[1], "{mode}: two conversions differ");
+    }
+}
+
+/// A flag that would do nothing is an error, not silently ignored.
+#[test]
+fn convert_refuses_io_without_int8() {
+    let d = scratch("io-flag");
+    let out = bin()
+        .arg("convert")
+        .arg(fixture("mnist_cnn_float32.tflite"))
+        .arg("-o")
+        .arg(d.join("f16.tflite"))
+        .args(["--quantize", "float16", "--io", "uint8"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "--io applies to --quantize int8 only");
+    assert!(!d.join("f16.tflite").exists());
+}

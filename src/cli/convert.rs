@@ -35,9 +35,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "none")]
     quantize: QuantizeArg,
     /// Input/output type of an int8 model: int8 (no boundary ops), uint8 (QUANTIZE at
-    /// both ends, zero point + 128) or float32 (QUANTIZE in, DEQUANTIZE out).
-    #[arg(long, value_enum, default_value = "int8")]
-    io: IoArg,
+    /// both ends, zero point + 128) or float32 (QUANTIZE in, DEQUANTIZE out)
+    /// [default: int8]. Only with --quantize int8.
+    #[arg(long, value_enum)]
+    io: Option<IoArg>,
     /// Calibrate on the first N MNIST training images, one at a time.
     #[arg(long, default_value_t = 100)]
     calibration: usize,
@@ -70,8 +71,17 @@ pub fn run(a: Args) -> Result<i32> {
         QuantizeArg::Dynamic => Mode::Dynamic,
         QuantizeArg::Int8 => Mode::Int8,
     };
+    // Flags that would have no effect are refused rather than silently ignored.
+    if a.io.is_some() && mode != Mode::Int8 {
+        anyhow::bail!(
+            "--io applies to --quantize int8 only (float16 and dynamic models keep float32 inputs and outputs)"
+        );
+    }
+    if a.per_tensor_dense && !matches!(mode, Mode::Int8 | Mode::Dynamic) {
+        anyhow::bail!("--per-tensor-dense applies to --quantize int8 or dynamic only");
+    }
     let options = Int8Options {
-        io: match a.io {
+        io: match a.io.unwrap_or(IoArg::Int8) {
             IoArg::Float32 => IoType::Float32,
             IoArg::Int8 => IoType::Int8,
             IoArg::Uint8 => IoType::Uint8,
