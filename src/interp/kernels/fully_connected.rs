@@ -12,6 +12,7 @@ use super::conv::{
     avx2_available, channel_scales, check_bias_i32, clamp, optional_i32, q8_constant, q8_input,
     q8_output, q8_params, Q8,
 };
+use super::hybrid::fc_geometry;
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
@@ -50,59 +51,6 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
 }
 
-/// Batches, depth and units, and the output shape TFLite gives them.
-struct FcShape {
-    batches: usize,
-    depth: usize,
-    units: usize,
-    output: Vec<usize>,
-}
-
-fn fc_shape(
-    options: &FullyConnectedOptions,
-    input: &TensorInfo,
-    weights: &TensorInfo,
-) -> Result<FcShape, KernelError> {
-    let (units, depth) = match weights.shape.as_slice() {
-        &[units, depth] => (units, depth),
-        s => kbail!("weights must be 2-D [units, depth], got shape {s:?}"),
-    };
-    if depth == 0 {
-        kbail!("weights have depth 0");
-    }
-    let Some(&last) = input.shape.last() else {
-        kbail!("input must have rank at least 1, got a scalar");
-    };
-    let elements = input.num_elements();
-    if !elements.is_multiple_of(depth) {
-        kbail!(
-            "input shape {:?} has {elements} elements, not a multiple of the weights' depth {depth}",
-            input.shape
-        );
-    }
-    let batches = elements / depth;
-    let output = if options.keep_num_dims {
-        if last != depth {
-            kbail!(
-                "with keep_num_dims the input's last dim ({last}) must equal the weights' depth ({depth})"
-            );
-        }
-        let mut shape = input.shape.clone();
-        if let Some(l) = shape.last_mut() {
-            *l = units;
-        }
-        shape
-    } else {
-        vec![batches, units]
-    };
-    Ok(FcShape {
-        batches,
-        depth,
-        units,
-        output,
-    })
-}
-
 struct FcF32 {
     batches: usize,
     depth: usize,
@@ -125,7 +73,7 @@ fn prepare_f32(
             "float32 input and weights must produce float32 output, the model declares {out_dtype}"
         );
     }
-    let shape = fc_shape(options, input, weights)?;
+    let shape = fc_geometry(options, input, weights)?;
     if let Some(bias) = ctx.opt_input(2) {
         if bias.dtype != DType::F32 {
             kbail!("bias must be float32 for float weights, got {}", bias.dtype);
@@ -452,7 +400,7 @@ pub(crate) fn prepare_q8<T: Q8>(
     if weights.sparsity.is_some() {
         kbail!("sparse {} weights are not supported here", T::DTYPE);
     }
-    let shape = fc_shape(options, input, weights)?;
+    let shape = fc_geometry(options, input, weights)?;
     check_bias_i32(ctx, shape.units)?;
     let (in_s, in_zp) = q8_params(input.quantization.as_ref(), T::DTYPE, "input")?;
     let (out_s, out_zp) = q8_params(output.quantization.as_ref(), T::DTYPE, "output")?;
