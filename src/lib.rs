@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod experiment;
 pub mod interp;
 pub mod ir;
 pub mod nn;

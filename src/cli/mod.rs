@@ -8,6 +8,7 @@ mod bench;
 mod convert;
 mod eval;
 mod evaluate;
+mod experiment;
 mod inspect;
 mod run;
 mod summary;
@@ -60,6 +61,9 @@ enum Command {
     Evaluate(evaluate::Args),
     /// A Keras-style table of a model's layers, output shapes and weight counts.
     Summary(summary::Args),
+    /// The whole compression study (int8, pruning + int8, distillation) in one run:
+    /// models, .tflite files, report.md, report.json and SVG charts.
+    Experiment(experiment::Args),
 }
 
 /// Entry point used by `main`: returns the process exit code.
@@ -75,6 +79,7 @@ pub fn main() -> i32 {
         Command::Train(a) => train::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Summary(a) => summary::run(a),
+        Command::Experiment(a) => experiment::run(a),
     };
     match result {
         Ok(code) => code,
