@@ -28,10 +28,17 @@ pub fn run(a: Args) -> Result<i32> {
     };
 
     let g = &model.graph;
+    let file_name = a
+        .model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let zip_bytes = crate::verify::size::zip_bytes(&file_name, &bytes);
     out.line(format!(
-        "{}: {} bytes, {} operators, {} tensors, {} constant bytes, arena {}",
+        "{}: {} bytes ({} zipped), {} operators, {} tensors, {} constant bytes, arena {}",
         a.model.display(),
         file_bytes,
+        zip_bytes,
         g.operators.len(),
         g.tensors.len(),
         constant_bytes,
@@ -76,6 +83,23 @@ pub fn run(a: Args) -> Result<i32> {
             t.name
         ));
     }
+    let sparse: Vec<_> = g
+        .tensors
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.sparsity.is_some())
+        .collect();
+    if !sparse.is_empty() {
+        out.line("sparse tensors (dense → stored bytes, values + index vectors):");
+        for (i, t) in &sparse {
+            out.line(format!(
+                "  {i:<4} {} → {} B '{}'",
+                t.dense_bytes(),
+                crate::sparse::stored_bytes(t),
+                t.name
+            ));
+        }
+    }
     if a.json {
         let tensors: Vec<_> = g
             .tensors
@@ -95,6 +119,8 @@ pub fn run(a: Args) -> Result<i32> {
                         "quantized_dimension": q.quantized_dimension,
                     })),
                     "sparsity": t.sparsity.as_ref().map(|_| sparsity_text(t)),
+                    "dense_bytes": t.sparsity.as_ref().map(|_| t.dense_bytes()),
+                    "stored_bytes": t.sparsity.as_ref().map(|_| crate::sparse::stored_bytes(t)),
                 })
             })
             .collect();
@@ -115,6 +141,13 @@ pub fn run(a: Args) -> Result<i32> {
         out.json(&json!({
             "file": a.model.display().to_string(),
             "file_bytes": file_bytes,
+            "zip_bytes": zip_bytes,
+            "sparse": sparse.iter().map(|(i, t)| json!({
+                "tensor": i,
+                "name": t.name,
+                "dense_bytes": t.dense_bytes(),
+                "stored_bytes": crate::sparse::stored_bytes(t),
+            })).collect::<Vec<_>>(),
             "constant_bytes": constant_bytes,
             "arena_bytes": arena,
             "plan_error": plan_error,

@@ -13,18 +13,35 @@
 //!   dims but not for a 3-cycle of block dims);
 //! * a SPARSE_CSR block level (no stated size) takes its size from the DENSE level of
 //!   the dim it splits; a repeated index within one segment is refused.
+//!
+//! Like TFLite, a block size that does not divide its dim is accepted: the blocked extent
+//! is ⌊dim / block⌋ and the trailing partial block is implicitly zero. [`encode`]
+//! produces such layouts only when that remainder really is zero, so no value is lost.
 
 use crate::interp::{TensorBuf, MAX_TENSOR_BYTES};
 use crate::ir::{DimensionMetadata, IndexVector, Sparsity};
 
+mod sparsify;
 #[cfg(test)]
 mod tests;
+
+pub use sparsify::{sparsify, stored_bytes, SparseEncoding, SparseTensorReport, SparsifyOptions};
 
 /// Why a sparse encoding could not be decoded or built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SparseError {
     #[error("invalid sparse encoding: {0}")]
     Invalid(String),
+    /// The block size leaves a partial trailing block along `dim` (stored as implicit
+    /// zeros) but the element at dense offset `offset` there is nonzero.
+    #[error("the blocked encoding would drop the nonzero element at offset {offset} (partial trailing block along dim {dim})")]
+    WouldDropNonZero { dim: usize, offset: usize },
+    /// A rewritten tensor did not densify back to its original bytes.
+    #[error("sparse encoding of tensor {tensor} ('{name}') does not densify back to the original")]
+    RoundTripMismatch { tensor: usize, name: String },
+    /// The model could not be serialized to measure an encoding's size.
+    #[error("measuring the written size: {0}")]
+    Measure(String),
 }
 
 fn invalid(msg: impl Into<String>) -> SparseError {
@@ -140,9 +157,12 @@ impl SparseLayout {
                     )))
                 }
             };
-            if size == 0 || dim_len % size != 0 {
+            // A size that does not divide the dim leaves a partial trailing block, which
+            // TFLite's FormatConverter treats as implicit zeros (blocked extent
+            // ⌊dim / size⌋); TensorFlow's 1×16 FC encodings of odd depths rely on it.
+            if size == 0 || size > dim_len {
                 return Err(invalid(format!(
-                    "block size {size} does not divide dimension {d} of size {dim_len}"
+                    "block size {size} does not fit dimension {d} of size {dim_len}"
                 )));
             }
             block_size[b] = size;
@@ -410,7 +430,9 @@ pub fn densify(
 /// identity traversal order, DENSE levels for all original dims but the last, which is
 /// SPARSE_CSR, then one DENSE level per blocked dim. `block` gives a block size per
 /// dim (1 = not blocked; e.g. `[1, 4]` for FC 1×4 blocks). A block is kept whole when
-/// any of its elements is nonzero. Index vectors use the narrowest width.
+/// any of its elements is nonzero. Index vectors use the narrowest width. A block size
+/// that does not divide its dim leaves a partial trailing block, stored as implicit
+/// zeros as TFLite does; [`SparseError::WouldDropNonZero`] if that block holds a nonzero.
 pub fn encode(
     dense: &TensorBuf,
     shape: &[usize],
@@ -443,11 +465,14 @@ pub fn encode(
         )));
     }
     for (d, (&b, &s)) in block.iter().zip(shape).enumerate() {
-        if b == 0 || s % b != 0 {
+        if b == 0 || (b > 1 && b > s) {
             return Err(invalid(format!(
-                "block size {b} does not divide dim {d} of size {s}"
+                "block size {b} does not fit dim {d} of size {s}"
             )));
         }
+    }
+    if let Some((dim, offset)) = first_nonzero_in_partial_block(dense, shape, block) {
+        return Err(SparseError::WouldDropNonZero { dim, offset });
     }
     let geometry = BlockGeometry::new(shape, block);
     let (segments, indices, kept) = map_encode(dense, &geometry);
@@ -513,6 +538,61 @@ impl BlockGeometry {
         }
         offsets
     }
+}
+
+/// The dim and dense offset of the first nonzero element lying in a partial trailing
+/// block (coordinate ≥ ⌊dim / block⌋·block along some blocked dim), which a blocked
+/// encoding could not hold.
+fn first_nonzero_in_partial_block(
+    dense: &TensorBuf,
+    shape: &[usize],
+    block: &[usize],
+) -> Option<(usize, usize)> {
+    macro_rules! typed {
+        ($v:expr) => {
+            first_nonzero_outside_blocks($v, shape, block)
+        };
+    }
+    match dense {
+        TensorBuf::F32(v) => typed!(v),
+        TensorBuf::F16(v) => typed!(v),
+        TensorBuf::I8(v) => typed!(v),
+        TensorBuf::U8(v) => typed!(v),
+        TensorBuf::I16(v) => typed!(v),
+        TensorBuf::I32(v) => typed!(v),
+        TensorBuf::I64(v) => typed!(v),
+        TensorBuf::Bool(v) => typed!(v),
+    }
+}
+
+fn first_nonzero_outside_blocks<T: Copy + PartialEq + Default>(
+    dense: &[T],
+    shape: &[usize],
+    block: &[usize],
+) -> Option<(usize, usize)> {
+    let covered: Vec<usize> = shape.iter().zip(block).map(|(&s, &b)| s / b * b).collect();
+    if covered.as_slice() == shape {
+        return None;
+    }
+    let mut coord = vec![0usize; shape.len()];
+    for (offset, x) in dense.iter().enumerate() {
+        // Row-major odometer over the dense shape, in step with `offset`.
+        if offset > 0 {
+            for d in (0..shape.len()).rev() {
+                coord[d] += 1;
+                if coord[d] < shape[d] {
+                    break;
+                }
+                coord[d] = 0;
+            }
+        }
+        if *x != T::default() {
+            if let Some(dim) = (0..shape.len()).find(|&d| coord[d] >= covered[d]) {
+                return Some((dim, offset));
+            }
+        }
+    }
+    None
 }
 
 /// `(segments, indices, kept values)` of TensorFlow's encoding.

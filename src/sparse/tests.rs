@@ -198,7 +198,13 @@ fn hostile_encodings_are_errors() {
     s.block_map = vec![1, 1];
     check(&s, &[4, 4], &vals, "block_map repeats a dim");
 
-    check(&good, &[4, 5], &vals, "block size does not divide the dim");
+    check(
+        &good,
+        &[4, 3],
+        &vals,
+        "index past the floored blocked extent",
+    );
+    check(&good, &[4, 1], &vals, "block larger than the dim");
     check(
         &good,
         &[6, 4],
@@ -326,10 +332,62 @@ fn csr_block_level_takes_its_size_from_the_outer_level() {
     assert_eq!(f32s(&out), vec![0., 0., 0., 0., 0., 0., 9., 0.]);
 }
 
+/// 2×10 in 1×4 blocks: TFLite's converter keeps ⌊10/4⌋ = 2 block columns and treats
+/// columns 8 and 9 as implicit zeros.
+#[test]
+fn densify_partial_trailing_block_is_zero() {
+    let s = sp(
+        &[0, 1, 2],
+        &[1],
+        vec![dense(2), csr(&[0, 1, 3], &[1, 0, 1]), dense(4)],
+    );
+    let stored: Vec<f32> = (1..=12).map(|v| v as f32).collect();
+    let out = densify(&s, &[2, 10], &TensorBuf::F32(stored)).unwrap();
+    #[rustfmt::skip]
+    let expected = vec![
+        0., 0., 0., 0., 1., 2., 3., 4., 0., 0.,
+        5., 6., 7., 8., 9., 10., 11., 12., 0., 0.,
+    ];
+    assert_eq!(f32s(&out), expected);
+    // A block index at the floored extent (the partial block itself) is refused.
+    let past = sp(
+        &[0, 1, 2],
+        &[1],
+        vec![dense(2), csr(&[0, 1, 1], &[2]), dense(4)],
+    );
+    assert!(densify(&past, &[2, 10], &TensorBuf::F32(vec![1.; 4])).is_err());
+}
+
+#[test]
+fn encode_partial_trailing_block_only_when_it_is_zero() {
+    #[rustfmt::skip]
+    let zero_tail = vec![
+        0i8, 0, 0, 0, 1, 0, 0, 0, 0, 0,
+        2, 0, 0, 0, 0, 0, 0, 3, 0, 0,
+    ];
+    let (s, kept) = encode(&TensorBuf::I8(zero_tail.clone()), &[2, 10], Some(&[1, 4])).unwrap();
+    assert_eq!(s.dim_metadata[1], csr(&[0, 1, 3], &[1, 0, 1]));
+    assert_eq!(
+        kept,
+        TensorBuf::I8(vec![1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3])
+    );
+    assert_eq!(
+        densify(&s, &[2, 10], &kept).unwrap(),
+        TensorBuf::I8(zero_tail)
+    );
+
+    let mut tail = vec![0i8; 20];
+    tail[19] = 7;
+    assert_eq!(
+        encode(&TensorBuf::I8(tail), &[2, 10], Some(&[1, 4])),
+        Err(SparseError::WouldDropNonZero { dim: 1, offset: 19 })
+    );
+}
+
 #[test]
 fn encode_rejects_bad_arguments() {
     let v = TensorBuf::F32(vec![0.; 8]);
-    assert!(encode(&v, &[2, 4], Some(&[1, 3])).is_err());
+    assert!(encode(&v, &[2, 4], Some(&[1, 5])).is_err());
     assert!(encode(&v, &[2, 4], Some(&[1])).is_err());
     assert!(encode(&v, &[2, 4], Some(&[0, 1])).is_err());
     assert!(encode(&v, &[3, 4], None).is_err());

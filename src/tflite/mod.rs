@@ -9,7 +9,7 @@ pub mod versions;
 mod write;
 
 pub use read::{read, ReadError, MAX_TENSOR_BYTES};
-pub use write::{write, WriteError};
+pub use write::{strip_names, write, WriteError};
 
 /// Reads and lowers a `.tflite` file.
 pub fn read_file(path: &std::path::Path) -> Result<crate::ir::Model, ReadError> {

@@ -729,3 +729,33 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
     fbb.finish(root, Some(fb::MODEL_IDENTIFIER));
     Ok(fbb.finished_data().to_vec())
 }
+
+/// `model` with every tensor named by its index and without graph name or description,
+/// for the smallest file. The signature keeps its key and input/output names (made from
+/// the tensor names first when the model has none), so callers address the model as
+/// before; only tensor-name lookups change.
+pub fn strip_names(model: &Model) -> Model {
+    let mut out = model.clone();
+    let g = &model.graph;
+    let named = |list: &[usize]| -> Vec<(String, usize)> {
+        list.iter()
+            .filter_map(|&i| g.tensors.get(i).map(|t| (t.name.clone(), i)))
+            .collect()
+    };
+    out.signature = Some(
+        model
+            .signature
+            .clone()
+            .unwrap_or_else(|| crate::ir::Signature {
+                key: "serving_default".to_string(),
+                inputs: named(&g.inputs),
+                outputs: named(&g.outputs),
+            }),
+    );
+    for (i, t) in out.graph.tensors.iter_mut().enumerate() {
+        t.name = i.to_string();
+    }
+    out.graph.name = None;
+    out.description = None;
+    out
+}

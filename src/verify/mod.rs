@@ -2,6 +2,7 @@
 
 pub mod accuracy;
 pub mod lower;
+pub mod size;
 pub mod timing;
 #[cfg(feature = "tract")]
 pub mod tract;
