@@ -10,6 +10,7 @@ mod eval;
 mod evaluate;
 mod experiment;
 mod inspect;
+mod prune;
 mod run;
 mod summary;
 mod train;
@@ -57,6 +58,9 @@ enum Command {
     /// Train a model on MNIST and save it as a model directory (model.json +
     /// model.safetensors).
     Train(train::Args),
+    /// Fine-tune a model directory while pruning its Conv2D/Dense kernels by magnitude
+    /// (TFMOT schedules, optional Dense blocks); writes a model directory with exact zeros.
+    Prune(prune::Args),
     /// Float top-1 accuracy of a model directory on the MNIST test set.
     Evaluate(evaluate::Args),
     /// A Keras-style table of a model's layers, output shapes and weight counts.
@@ -77,6 +81,7 @@ pub fn main() -> i32 {
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
+        Command::Prune(a) => prune::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Experiment(a) => experiment::run(a),

@@ -90,6 +90,9 @@ pub struct TrainingRecord {
     pub history: Vec<EpochRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_accuracy: Option<f32>,
+    /// Set when this run pruned the model (`ferrolite prune`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruning: Option<super::prune::PruningRecord>,
 }
 
 /// Everything in `model.json` besides the architecture.

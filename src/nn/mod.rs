@@ -50,7 +50,8 @@
 //! # Training
 //! [`fit`] is Keras' `model.fit`: per-epoch shuffling, `validation_split` (taken from the
 //! end of the data, as Keras does), a [`Callback`] for per-batch progress, epoch
-//! summaries and a post-step hook (pruning applies its masks there). For custom loops
+//! summaries and pre- and post-step hooks (pruning updates and applies its masks
+//! there, see [`prune`]). For custom loops
 //! (distillation), the pieces are public:
 //! ```text
 //! let logits = model.forward(batch.x, Mode::train(step_seed))?;   // caches activations
@@ -78,6 +79,7 @@ mod model;
 mod optim;
 mod pool;
 pub mod presets;
+pub mod prune;
 pub mod rng;
 mod train;
 
@@ -91,8 +93,8 @@ pub use loss::{accuracy, sparse_softmax_cross_entropy, Loss, SparseCategoricalCr
 pub use model::{LayerEntry, ModelConfig, Sequential};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use train::{
-    evaluate, fit, gather_batch, train_step, Batch, BatchProgress, Callback, Dataset, EpochSummary,
-    FitConfig, History, NoCallback, StepStats,
+    evaluate, fit, gather_batch, train_step, training_samples, Batch, BatchProgress, Callback,
+    Dataset, EpochSummary, FitConfig, History, NoCallback, StepStats,
 };
 
 /// Why a model could not be built, trained or run.

@@ -185,6 +185,11 @@ pub struct EpochSummary {
 
 /// Hooks into [`fit`]. All methods default to doing nothing.
 pub trait Callback {
+    /// Runs before every training step's forward pass, e.g. to update pruning masks
+    /// at the start of a step, where TFMOT updates them.
+    fn before_step(&mut self, _model: &mut Sequential) -> Result<(), NnError> {
+        Ok(())
+    }
     fn on_batch_end(&mut self, _progress: &BatchProgress) {}
     /// Runs after every optimizer step, e.g. to re-apply pruning masks.
     fn after_step(&mut self, _model: &mut Sequential) -> Result<(), NnError> {
@@ -200,6 +205,19 @@ impl Callback for NoCallback {}
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     pub epochs: Vec<EpochSummary>,
+}
+
+/// The samples `fit` trains on out of `samples` with `validation_split`: Keras'
+/// floor(n·(1 − split)).
+pub fn training_samples(samples: usize, validation_split: f32) -> usize {
+    // Keras computes this with the split as the f64 the user typed. Widening our f32
+    // directly would turn 0.2 into 0.2000000030 and train on one sample fewer (2399 of
+    // 3000); its shortest decimal form gives back the typed value.
+    let split = validation_split
+        .to_string()
+        .parse::<f64>()
+        .unwrap_or(f64::from(validation_split));
+    (samples as f64 * (1.0 - split)).floor() as usize
 }
 
 /// Keras `model.fit(x, y, ...)` with the given optimizer and loss.
@@ -220,15 +238,7 @@ pub fn fit(
             config.validation_split
         )));
     }
-    // Keras computes floor(n * (1 - split)) with the split as the f64 the user typed.
-    // Widening our f32 directly would turn 0.2 into 0.2000000030 and train on one sample
-    // fewer (2399 of 3000); its shortest decimal form gives back the typed value.
-    let split = config
-        .validation_split
-        .to_string()
-        .parse::<f64>()
-        .unwrap_or(f64::from(config.validation_split));
-    let n_train = (data.len() as f64 * (1.0 - split)).floor() as usize;
+    let n_train = training_samples(data.len(), config.validation_split);
     let (train, val) = data.split_at(n_train);
     if train.is_empty() {
         return Err(NnError::State("no training samples".into()));
@@ -245,6 +255,7 @@ pub fn fit(
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (b, idx) in order.chunks(config.batch_size).enumerate() {
             let batch = gather_batch(&train, idx)?;
+            callback.before_step(model)?;
             let stats = train_step(model, optimizer, loss, batch)?;
             callback.after_step(model)?;
             loss_sum += f64::from(stats.loss) * stats.size as f64;

@@ -1,0 +1,408 @@
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::train::{batch_message, check_mnist_model, check_out_dir, epoch_bar, epoch_line};
+use super::{default_data_dir, Out};
+use crate::data::files::refuse_overwrite;
+use crate::data::{self, Split};
+use crate::nn::io::{self, EpochRecord, TrainingRecord};
+use crate::nn::prune::{self as pruning, PruneConfig, PruneProgress, Pruner, Schedule};
+use crate::nn::{self, BatchProgress, Dataset, EpochSummary, FitConfig};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model directory to prune (model.json + model.safetensors); it is not modified.
+    model: PathBuf,
+    /// Model directory to write: the pruned model with plain weights (exact zeros).
+    #[arg(short = 'o', long)]
+    out: PathBuf,
+    /// polynomial:INITIAL:FINAL (TFMOT PolynomialDecay) or constant:TARGET
+    /// (ConstantSparsity); sparsities in [0, 1).
+    #[arg(long, default_value = "polynomial:0.5:0.8")]
+    schedule: String,
+    /// First step that prunes (the first batch is step 0).
+    #[arg(long, default_value_t = 0)]
+    begin_step: u64,
+    /// Last step that may prune, or `auto`: for polynomial, the run's last step count
+    /// (ceil(training images after the split / batch) × epochs); for constant, no end.
+    #[arg(long, default_value = "auto")]
+    end_step: String,
+    /// Recompute the masks every N steps.
+    #[arg(long, default_value_t = 100)]
+    frequency: u64,
+    /// Exponent of the polynomial schedule [default: 3].
+    #[arg(long)]
+    power: Option<f32>,
+    /// Prune Dense kernels in RxC blocks of TFLite's [out, in] layout: R output units ×
+    /// C consecutive inputs (1x16 is what LiteRT's int8 sparse FULLY_CONNECTED reads,
+    /// 1x4 the float one). Conv2D kernels keep element masks (TFMOT applies block_size
+    /// to 2-D weights only). Weights in trailing partial blocks are always zeroed.
+    #[arg(long, value_name = "RxC")]
+    block: Option<String>,
+    /// Passes over the training set while pruning.
+    #[arg(long, default_value_t = 2)]
+    epochs: usize,
+    /// Images per optimizer step.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Step size of the fresh Adam optimizer.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f32,
+    /// Fraction of the training images held out for validation (taken from the end,
+    /// as Keras does).
+    #[arg(long, default_value_t = 0.1)]
+    validation_split: f32,
+    /// Seeds the shuffles.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Train on the first N training images only (quick runs).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// MNIST directory with the train-* and t10k-* IDX files (.gz or raw)
+    /// [default: the vendored fixtures/mnist].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Replace an existing model in --out.
+    #[arg(long)]
+    force: bool,
+    /// Print {"epochs": [...], "layers": [...], "test_accuracy", ...} as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+enum ScheduleKind {
+    Polynomial { initial: f32, last: f32 },
+    Constant { target: f32 },
+}
+
+fn parse_sparsity(text: &str) -> Result<f32> {
+    let value: f32 = text
+        .parse()
+        .map_err(|_| anyhow!("--schedule: {text:?} is not a number"))?;
+    if !(0.0..1.0).contains(&value) {
+        bail!("--schedule: sparsity {text} is outside [0, 1)");
+    }
+    Ok(value)
+}
+
+fn parse_schedule(text: &str) -> Result<ScheduleKind> {
+    let parts: Vec<&str> = text.split(':').collect();
+    match parts.as_slice() {
+        ["polynomial", initial, last] => {
+            let (initial, last) = (parse_sparsity(initial)?, parse_sparsity(last)?);
+            if last < initial {
+                bail!("--schedule: the final sparsity {last} is below the initial {initial}");
+            }
+            Ok(ScheduleKind::Polynomial { initial, last })
+        }
+        ["constant", target] => Ok(ScheduleKind::Constant {
+            target: parse_sparsity(target)?,
+        }),
+        _ => bail!(
+            "--schedule {text:?} is not polynomial:INITIAL:FINAL or constant:TARGET (e.g. polynomial:0.5:0.8)"
+        ),
+    }
+}
+
+fn parse_block(text: &str) -> Result<[usize; 2]> {
+    let bad = || anyhow!("--block {text:?} is not RxC with positive integers (e.g. 1x16)");
+    let (r, c) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let rows: usize = r.trim().parse().map_err(|_| bad())?;
+    let cols: usize = c.trim().parse().map_err(|_| bad())?;
+    if rows == 0 || cols == 0 {
+        return Err(bad());
+    }
+    Ok([rows, cols])
+}
+
+fn parse_end_step(text: &str) -> Result<Option<u64>> {
+    if text == "auto" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| anyhow!("--end-step {text:?} is not a step number or `auto`"))
+}
+
+/// Progress bar with the current sparsity, and one line per epoch.
+struct Progress<'a> {
+    out: &'a Out,
+    bar: Option<indicatif::ProgressBar>,
+    epoch_sparsity: Vec<f32>,
+}
+
+impl PruneProgress for Progress<'_> {
+    fn on_batch_end(&mut self, p: &BatchProgress, sparsity: f32) {
+        let bar = self.bar.get_or_insert_with(|| epoch_bar(p));
+        if p.batch.is_multiple_of(8) || p.batch == p.batches {
+            bar.set_message(format!("{} sparsity {sparsity:.3}", batch_message(p)));
+        }
+        bar.set_position(p.batch as u64);
+    }
+
+    fn on_epoch_end(&mut self, s: &EpochSummary, sparsity: f32) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        self.epoch_sparsity.push(sparsity);
+        self.out
+            .line(format!("{} sparsity {sparsity:.4}", epoch_line(s)));
+    }
+}
+
+fn schedule_text(s: &Schedule) -> String {
+    match *s {
+        Schedule::PolynomialDecay {
+            initial_sparsity,
+            final_sparsity,
+            begin_step,
+            end_step,
+            power,
+            frequency,
+        } => format!(
+            "polynomial decay {initial_sparsity} → {final_sparsity} (power {power}) over steps {begin_step}..={end_step}, masks every {frequency} steps"
+        ),
+        Schedule::ConstantSparsity {
+            target_sparsity,
+            begin_step,
+            end_step,
+            frequency,
+        } => format!(
+            "constant {target_sparsity} from step {begin_step}{}, masks every {frequency} steps",
+            end_step.map_or(String::new(), |e| format!(" to {e}"))
+        ),
+    }
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let out = Out::new(a.json);
+    let kind = parse_schedule(&a.schedule)?;
+    let block = a.block.as_deref().map(parse_block).transpose()?;
+    let end_step = parse_end_step(&a.end_step)?;
+    if a.frequency == 0 {
+        bail!("--frequency must be at least 1");
+    }
+    if let Some(power) = a.power {
+        if matches!(kind, ScheduleKind::Constant { .. }) {
+            bail!("--power applies to the polynomial schedule only");
+        }
+        if !(power > 0.0 && power.is_finite()) {
+            bail!("--power must be a positive number, got {power}");
+        }
+    }
+    if a.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    if !(0.0..1.0).contains(&a.validation_split) {
+        bail!(
+            "--validation-split must be in [0, 1), got {}",
+            a.validation_split
+        );
+    }
+    if !(a.learning_rate > 0.0 && a.learning_rate.is_finite()) {
+        bail!("--learning-rate must be a positive number");
+    }
+    if a.model.is_file() {
+        bail!(
+            "{} is a file; `prune` takes a model directory (made by `ferrolite train`)",
+            a.model.display()
+        );
+    }
+    refuse_overwrite(&[a.model.as_path()], &a.out)?;
+    check_out_dir(&a.out, a.force)?;
+
+    let mut model = io::load(&a.model)?;
+    check_mnist_model(&model)?;
+
+    let dir = default_data_dir(a.data);
+    let train = data::load(&dir, Split::Train)?;
+    let test = data::load(&dir, Split::Test)?;
+    let n_train = a.limit.unwrap_or(train.count).min(train.count);
+    if n_train == 0 {
+        bail!("--limit 0 leaves no training images");
+    }
+    let x = train.images_f32_scaled(0..n_train);
+    let y = train.labels_range(0..n_train);
+    let input_shape = model.input_shape().to_vec();
+    let dataset = Dataset::new(&x, &input_shape, y)?;
+
+    let fit = FitConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        validation_split: a.validation_split,
+        shuffle: true,
+        seed: a.seed,
+    };
+    let steps = pruning::fit_steps(n_train, &fit);
+    let schedule = match kind {
+        ScheduleKind::Polynomial { initial, last } => {
+            let end = end_step.unwrap_or(steps);
+            if end <= a.begin_step {
+                bail!(
+                    "the end step {end}{} must be after --begin-step {}",
+                    if end_step.is_none() {
+                        format!(" (auto: {} epochs × steps per epoch)", a.epochs)
+                    } else {
+                        String::new()
+                    },
+                    a.begin_step
+                );
+            }
+            Schedule::PolynomialDecay {
+                initial_sparsity: initial,
+                final_sparsity: last,
+                begin_step: a.begin_step,
+                end_step: end,
+                power: a.power.unwrap_or(3.0),
+                frequency: a.frequency,
+            }
+        }
+        ScheduleKind::Constant { target } => Schedule::ConstantSparsity {
+            target_sparsity: target,
+            begin_step: a.begin_step,
+            end_step,
+            frequency: a.frequency,
+        },
+    };
+    schedule
+        .validate()
+        .map_err(|e| anyhow!("bad pruning schedule: {e}"))?;
+    // Building the masks up front refuses a block that does not fit before any
+    // training and tells about partial blocks while the user can still change --block.
+    let preview = Pruner::new(&model, schedule.clone(), block)
+        .with_context(|| format!("cannot prune {}", a.model.display()))?;
+    for (layer, count) in preview.partial_block_weights() {
+        out.line(format!(
+            "note: {layer}: {count} kernel weights fall in partial {}x{} blocks (the kernel is not a whole number of blocks); they are zeroed, since TFLite's block format cannot hold them",
+            block.map_or(1, |b| b[0]),
+            block.map_or(1, |b| b[1]),
+        ));
+    }
+    if steps <= a.begin_step {
+        out.line(format!(
+            "note: the run has {steps} steps, so pruning (from step {}) never starts",
+            a.begin_step
+        ));
+    }
+    drop(preview);
+
+    out.line(format!(
+        "pruning {} on {n_train} MNIST images: {}{}, {} epochs ({steps} steps), batch {}, Adam lr {}",
+        a.model.display(),
+        schedule_text(&schedule),
+        block.map_or(String::new(), |b| format!(", Dense blocks {}x{}", b[0], b[1])),
+        a.epochs,
+        a.batch_size,
+        a.learning_rate
+    ));
+    let config = PruneConfig {
+        schedule,
+        block,
+        learning_rate: a.learning_rate,
+        fit,
+    };
+    let started = Instant::now();
+    let mut progress = Progress {
+        out: &out,
+        bar: None,
+        epoch_sparsity: Vec::new(),
+    };
+    let report = pruning::prune(&mut model, &dataset, &config, &mut progress).context("pruning")?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let epoch_sparsity = progress.epoch_sparsity;
+
+    for l in &report.layers {
+        out.line(format!(
+            "  {}/{}: {} of {} weights zero ({:.2}%){}",
+            l.layer,
+            l.weight,
+            l.zeros,
+            l.weights,
+            l.sparsity() * 100.0,
+            l.block
+                .map_or(String::new(), |b| format!(", {}x{} blocks", b[0], b[1]))
+        ));
+    }
+    let tx = test.images_f32_scaled(0..test.count);
+    let test_set = Dataset::new(&tx, &input_shape, &test.labels)?;
+    let (test_loss, test_accuracy) =
+        nn::evaluate(&mut model, &test_set, 256).context("evaluating on the test set")?;
+    out.line(format!(
+        "test accuracy {:.2}% ({} MNIST test images), loss {:.4}",
+        test_accuracy * 100.0,
+        test.count,
+        test_loss
+    ));
+
+    let pruning_record = report.record(&config);
+    let record = TrainingRecord {
+        optimizer: "adam".into(),
+        learning_rate: a.learning_rate,
+        batch_size: a.batch_size,
+        validation_split: a.validation_split,
+        shuffle_seed: a.seed,
+        train_samples: report.train_samples,
+        history: report
+            .history
+            .epochs
+            .iter()
+            .map(EpochRecord::from)
+            .collect(),
+        test_accuracy: Some(test_accuracy),
+        pruning: Some(pruning_record.clone()),
+    };
+    io::save(&a.out, &model, Some(&record))
+        .with_context(|| format!("saving the model to {}", a.out.display()))?;
+    out.line(format!("saved {}", a.out.display()));
+
+    if a.json {
+        let epochs: Vec<serde_json::Value> = report
+            .history
+            .epochs
+            .iter()
+            .zip(&epoch_sparsity)
+            .map(|(s, sparsity)| {
+                serde_json::json!({
+                    "epoch": s.epoch + 1,
+                    "loss": s.loss,
+                    "accuracy": s.accuracy,
+                    "val_loss": s.val_loss,
+                    "val_accuracy": s.val_accuracy,
+                    "sparsity": sparsity,
+                    "seconds": s.seconds,
+                })
+            })
+            .collect();
+        let layers: Vec<serde_json::Value> = report
+            .layers
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "layer": l.layer,
+                    "weights": l.weights,
+                    "zeros": l.zeros,
+                    "sparsity": l.sparsity(),
+                    "block": l.block,
+                    "partial_block_weights": l.partial_block_weights,
+                })
+            })
+            .collect();
+        out.json(&serde_json::json!({
+            "model": a.out.display().to_string(),
+            "source": a.model.display().to_string(),
+            "schedule": pruning_record.schedule,
+            "block": pruning_record.block,
+            "train_samples": report.train_samples,
+            "steps": report.steps,
+            "epochs": epochs,
+            "layers": layers,
+            "train_seconds": train_seconds,
+            "test_accuracy": test_accuracy,
+            "test_loss": test_loss,
+            "test_samples": test.count,
+        }));
+    }
+    Ok(0)
+}
