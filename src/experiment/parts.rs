@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::report::{Artifact, Distillation, Pruning, Ptq, TractCheck};
+use super::report::{
+    mean_std, Artifact, Distillation, LayerSparsity, Pruning, Ptq, SweepRow, TractCheck,
+};
 use super::{Config, ExperimentError, Observer};
 use crate::data::{self, Mnist, Split};
 use crate::interp::Interpreter;
@@ -114,10 +116,6 @@ impl<'a> Context<'a> {
         Ok(value)
     }
 
-    pub fn train_set(&self) -> Result<Dataset<'_>, ExperimentError> {
-        Dataset::new(&self.train_x, &MNIST_SHAPE, &self.train_y).map_err(|e| stage_err("MNIST", e))
-    }
-
     /// Trains a preset from scratch with Adam (lr 1e-3) and sparse cross-entropy.
     pub fn train(
         &mut self,
@@ -208,7 +206,7 @@ impl<'a> Context<'a> {
         let artifact = Artifact {
             file: format!("tflite/{name}"),
             bytes: bytes.len(),
-            zip_bytes: zip_bytes_until_merge(&bytes),
+            zip_bytes: crate::verify::size::zip_bytes(name, &bytes),
             accuracy,
         };
         self.artifacts.push(artifact.clone());
@@ -386,20 +384,366 @@ pub(super) fn part1_ptq(ctx: &mut Context) -> Result<Ptq, ExperimentError> {
     })
 }
 
-/// Part 2: baseline, prune, sparse float and sparse int8 files.
-pub(super) fn part2_pruning(_ctx: &mut Context) -> Result<Pruning, ExperimentError> {
-    Err(stage_err("part 2", "pruning is not wired in yet"))
+/// Forwards pruning progress to the observer.
+struct PruneForward<'a, 'b> {
+    observer: &'a mut (dyn Observer + 'b),
 }
 
-/// Part 3: teacher, then distilled and scratch students per seed and setting.
-pub(super) fn part3_distillation(_ctx: &mut Context) -> Result<Distillation, ExperimentError> {
-    Err(stage_err("part 3", "distillation is not wired in yet"))
+impl nn::prune::PruneProgress for PruneForward<'_, '_> {
+    fn on_batch_end(&mut self, p: &nn::BatchProgress, _sparsity: f32) {
+        self.observer.batch(p);
+    }
+    fn on_epoch_end(&mut self, s: &nn::EpochSummary, _sparsity: f32) {
+        self.observer.epoch(s);
+    }
 }
 
-// Replaced by crate::verify::size::zip_bytes when the sparse branch lands.
-fn zip_bytes_until_merge(bytes: &[u8]) -> usize {
-    use std::io::Write;
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
-    let _ = enc.write_all(bytes);
-    enc.finish().map(|v| v.len()).unwrap_or(0)
+/// Part 2: baseline, prune 50% → 80% while fine-tuning, then the baseline as float,
+/// the pruned model as a float sparse file and as a sparse full-integer file.
+pub(super) fn part2_pruning(ctx: &mut Context) -> Result<Pruning, ExperimentError> {
+    let s = ctx.config.settings.clone();
+    let seed = ctx.config.seed;
+    let mut baseline = ctx.stage(
+        &format!(
+            "part 2: training the baseline ({}, validation split 0.1)",
+            epochs(s.baseline_epochs)
+        ),
+        |ctx| {
+            let mut t = ctx.train("mnist-cnn", seed, s.baseline_epochs, 32, 0.1)?;
+            let acc = ctx.evaluate_model(&mut t.model)?;
+            t.record.test_accuracy = Some(acc as f32);
+            ctx.save_model("baseline", &t.model, &t.record)?;
+            Ok((t, format!("test accuracy {:.2}%", acc * 100.0)))
+        },
+    )?;
+    let baseline_accuracy = f64::from(baseline.record.test_accuracy.unwrap_or(0.0));
+
+    let what = format!(
+        "part 2: pruning {:.0}% → {:.0}% with {}×{} Dense blocks ({} at batch {})",
+        s.initial_sparsity * 100.0,
+        s.final_sparsity * 100.0,
+        s.prune_block[0],
+        s.prune_block[1],
+        epochs(s.prune_epochs),
+        s.prune_batch_size
+    );
+    let (pruned, pruned_accuracy, report, notes) = ctx.stage(&what, |ctx| {
+        let fit = FitConfig {
+            epochs: s.prune_epochs,
+            batch_size: s.prune_batch_size,
+            validation_split: 0.1,
+            shuffle: true,
+            seed,
+        };
+        // TFMOT's tutorial ends the schedule with the run: steps per epoch × epochs.
+        let end_step = nn::prune::fit_steps(ctx.train_y.len(), &fit);
+        let schedule = nn::prune::Schedule::PolynomialDecay {
+            initial_sparsity: s.initial_sparsity,
+            final_sparsity: s.final_sparsity,
+            begin_step: 0,
+            end_step,
+            power: 3.0,
+            frequency: s.prune_frequency,
+        };
+        let config = nn::prune::PruneConfig {
+            schedule,
+            block: Some(s.prune_block),
+            learning_rate: 1e-3,
+            fit,
+        };
+        let mut model = baseline.model.clone();
+        let data = Dataset::new(&ctx.train_x, &MNIST_SHAPE, &ctx.train_y)
+            .map_err(|e| stage_err("pruning", e))?;
+        let report = nn::prune::prune(
+            &mut model,
+            &data,
+            &config,
+            &mut PruneForward {
+                observer: &mut *ctx.observer,
+            },
+        )
+        .map_err(|e| stage_err("pruning", e))?;
+        let acc = ctx.evaluate_model(&mut model)?;
+        let record = TrainingRecord {
+            optimizer: "adam".into(),
+            learning_rate: config.learning_rate,
+            batch_size: config.fit.batch_size,
+            validation_split: config.fit.validation_split,
+            shuffle_seed: seed,
+            train_samples: report.train_samples,
+            history: report.history.epochs.iter().map(EpochRecord::from).collect(),
+            test_accuracy: Some(acc as f32),
+            pruning: Some(report.record(&config)),
+            ..Default::default()
+        };
+        ctx.save_model("pruned", &model, &record)?;
+        let notes: Vec<String> = report
+            .layers
+            .iter()
+            .filter(|l| l.partial_block_weights > 0)
+            .map(|l| {
+                format!(
+                    "{}/{}: {} weights in partial trailing blocks zeroed by the pruner (the input width is not a multiple of the block; TFLite's block format cannot hold them)",
+                    l.layer, l.weight, l.partial_block_weights
+                )
+            })
+            .collect();
+        let line = format!(
+            "test accuracy {:.2}%; {}",
+            acc * 100.0,
+            report
+                .layers
+                .iter()
+                .map(|l| format!("{} {:.1}%", l.layer, l.sparsity() * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(((model, acc, report, notes), line))
+    })?;
+
+    let (base_file, pruned_file, pq_file) = ctx.stage("part 2: writing .tflite files", |ctx| {
+        let base_ir = nn::export(&baseline.model).map_err(|e| stage_err("exporting", e))?;
+        let (base, _) = ctx.write_tflite("baseline_float32.tflite", &base_ir)?;
+        let pruned_ir = nn::export(&pruned).map_err(|e| stage_err("exporting", e))?;
+        let (sparse_ir, _) = crate::sparse::sparsify(&pruned_ir, &Default::default())
+            .map_err(|e| stage_err("storing sparse weights", e))?;
+        let (pruned_file, _) = ctx.write_tflite("pruned_float32_sparse.tflite", &sparse_ir)?;
+        let samples = ctx.calibration(&pruned_ir)?;
+        let int8 = quant::convert(
+            &pruned_ir,
+            Mode::Int8,
+            &Int8Options::default(),
+            Some(&samples),
+        )
+        .map_err(|e| stage_err("int8 conversion", e))?;
+        let (sparse_int8, _) = crate::sparse::sparsify(&int8.model, &Default::default())
+            .map_err(|e| stage_err("storing sparse weights", e))?;
+        let stripped = crate::tflite::strip_names(&sparse_int8);
+        let (pq, _) = ctx.write_tflite("pruned_int8_sparse.tflite", &stripped)?;
+        let line = format!(
+            "{} → {} (float sparse) → {} bytes (int8 sparse, names stripped)",
+            base.bytes, pruned_file.bytes, pq.bytes
+        );
+        Ok(((base, pruned_file, pq), line))
+    })?;
+    baseline.record.test_accuracy = Some(baseline_accuracy as f32);
+    let (weights, zeros) = report
+        .layers
+        .iter()
+        .fold((0, 0), |(w, z), l| (w + l.weights, z + l.zeros));
+    Ok(Pruning {
+        baseline_accuracy,
+        pruned_accuracy,
+        pruned_tflite_accuracy: pruned_file.accuracy,
+        pruned_int8_accuracy: pq_file.accuracy,
+        sparsity: zeros as f64 / weights.max(1) as f64,
+        layers: report
+            .layers
+            .iter()
+            .map(|l| LayerSparsity {
+                layer: format!("{}/{}", l.layer, l.weight),
+                weights: l.weights,
+                zeros: l.zeros,
+                sparsity: l.zeros as f64 / l.weights.max(1) as f64,
+            })
+            .collect(),
+        baseline_bytes: base_file.bytes,
+        pruned_bytes: pruned_file.bytes,
+        pruned_int8_bytes: pq_file.bytes,
+        baseline_zip_bytes: base_file.zip_bytes,
+        pruned_zip_bytes: pruned_file.zip_bytes,
+        pruned_int8_zip_bytes: pq_file.zip_bytes,
+        size_ratio: base_file.bytes as f64 / pq_file.bytes.max(1) as f64,
+        zip_size_ratio: base_file.zip_bytes as f64 / pq_file.zip_bytes.max(1) as f64,
+        notes,
+    })
+}
+
+/// Forwards distillation progress to the observer.
+struct DistillForward<'a, 'b> {
+    observer: &'a mut (dyn Observer + 'b),
+}
+
+impl nn::distill::DistillCallback for DistillForward<'_, '_> {
+    fn on_batch_end(&mut self, p: &nn::distill::DistillProgress) {
+        self.observer.batch(&p.progress);
+    }
+    fn on_epoch_end(&mut self, e: &nn::distill::DistillEpoch) {
+        self.observer.epoch(&e.summary);
+    }
+}
+
+/// Part 3: train the teacher once, compute its logits once (it is frozen), then per
+/// seed the student trained alone and, per setting, the student distilled — the same
+/// initial weights, data order, batch size and epochs in both arms.
+pub(super) fn part3_distillation(ctx: &mut Context) -> Result<Distillation, ExperimentError> {
+    let s = ctx.config.settings.clone();
+    let seed = ctx.config.seed;
+    let (mut teacher, teacher_accuracy, teacher_seconds) = ctx.stage(
+        &format!(
+            "part 3: training the teacher {} ({})",
+            s.teacher_preset,
+            epochs(s.teacher_epochs)
+        ),
+        |ctx| {
+            let mut t = ctx.train(&s.teacher_preset, seed, s.teacher_epochs, 32, 0.0)?;
+            let acc = ctx.evaluate_model(&mut t.model)?;
+            t.record.test_accuracy = Some(acc as f32);
+            ctx.save_model("teacher", &t.model, &t.record)?;
+            let ir = nn::export(&t.model).map_err(|e| stage_err("exporting the teacher", e))?;
+            ctx.write_tflite("teacher_float32.tflite", &ir)?;
+            let line = format!("test accuracy {:.2}%", acc * 100.0);
+            Ok(((t.model, acc, t.seconds), line))
+        },
+    )?;
+    let teacher_params = teacher.param_count().0;
+    let logits = ctx.stage("part 3: teacher logits (once, inference mode)", |ctx| {
+        let data = Dataset::new(&ctx.train_x, &MNIST_SHAPE, &ctx.train_y)
+            .map_err(|e| stage_err("teacher logits", e))?;
+        let logits = nn::distill::teacher_logits(&mut teacher, &data)
+            .map_err(|e| stage_err("teacher logits", e))?;
+        Ok((logits, format!("{} training images", data.len())))
+    })?;
+
+    let student_fit = |seed| FitConfig {
+        epochs: s.student_epochs,
+        batch_size: 32,
+        validation_split: 0.0,
+        shuffle: true,
+        seed,
+    };
+    let mut scratch = Vec::new();
+    let mut student_params = 0;
+    for (i, &student_seed) in s.seeds.iter().enumerate() {
+        let what = format!(
+            "part 3: {} alone, seed {student_seed} ({})",
+            s.student_preset,
+            epochs(s.student_epochs)
+        );
+        let acc = ctx.stage(&what, |ctx| {
+            let mut t = ctx.train(&s.student_preset, student_seed, s.student_epochs, 32, 0.0)?;
+            let acc = ctx.evaluate_model(&mut t.model)?;
+            t.record.test_accuracy = Some(acc as f32);
+            ctx.save_model(
+                &format!("student_scratch_seed{student_seed}"),
+                &t.model,
+                &t.record,
+            )?;
+            if i == 0 {
+                let ir = nn::export(&t.model).map_err(|e| stage_err("exporting", e))?;
+                ctx.write_tflite(&format!("student_scratch_seed{student_seed}.tflite"), &ir)?;
+            }
+            Ok((acc, format!("test accuracy {:.2}%", acc * 100.0)))
+        })?;
+        scratch.push(acc);
+    }
+    let (scratch_mean, scratch_std) = mean_std(&scratch);
+
+    let mut sweep = Vec::new();
+    for (setting, &(alpha, temperature)) in s.distill_settings.iter().enumerate() {
+        let mut accs = Vec::new();
+        for (i, &student_seed) in s.seeds.iter().enumerate() {
+            let what = format!(
+                "part 3: {} distilled (α {alpha}, T {temperature}), seed {student_seed}",
+                s.student_preset
+            );
+            let acc = ctx.stage(&what, |ctx| {
+                let stage = "distillation";
+                let mut student = nn::presets::by_name(&s.student_preset, student_seed)
+                    .ok_or_else(|| stage_err(stage, "unknown student preset"))?
+                    .map_err(|e| stage_err(stage, e))?;
+                student_params = student.param_count().0;
+                let data = Dataset::new(&ctx.train_x, &MNIST_SHAPE, &ctx.train_y)
+                    .map_err(|e| stage_err(stage, e))?;
+                let fit = student_fit(student_seed);
+                let config = nn::distill::DistillConfig { alpha, temperature };
+                let started = Instant::now();
+                let report = nn::distill::distill_from_logits(
+                    &mut student,
+                    &logits,
+                    &mut Adam::new(1e-3),
+                    &data,
+                    &fit,
+                    &config,
+                    &mut DistillForward {
+                        observer: &mut *ctx.observer,
+                    },
+                )
+                .map_err(|e| stage_err(stage, e))?;
+                let seconds = started.elapsed().as_secs_f64();
+                let acc = ctx.evaluate_model(&mut student)?;
+                let record = TrainingRecord {
+                    optimizer: "adam".into(),
+                    learning_rate: 1e-3,
+                    batch_size: fit.batch_size,
+                    validation_split: 0.0,
+                    shuffle_seed: student_seed,
+                    train_samples: data.len(),
+                    history: report
+                        .epochs
+                        .iter()
+                        .map(|e| EpochRecord::from(&e.summary))
+                        .collect(),
+                    test_accuracy: Some(acc as f32),
+                    distillation: Some(nn::distill::DistillationRecord {
+                        teacher: "models/teacher".into(),
+                        teacher_name: s.teacher_preset.clone(),
+                        teacher_params,
+                        teacher_test_accuracy: Some(teacher_accuracy as f32),
+                        alpha,
+                        temperature,
+                    }),
+                    ..Default::default()
+                };
+                let name = format!("student_distilled_a{alpha}_t{temperature}_seed{student_seed}");
+                ctx.save_model(&name, &student, &record)?;
+                if setting == 0 && i == 0 {
+                    let ir = nn::export(&student).map_err(|e| stage_err("exporting", e))?;
+                    ctx.write_tflite(&format!("{name}.tflite"), &ir)?;
+                }
+                Ok((
+                    acc,
+                    format!(
+                        "test accuracy {:.2}% ({:+.2} pp against alone) in {seconds:.1} s",
+                        acc * 100.0,
+                        (acc - scratch[i]) * 100.0
+                    ),
+                ))
+            })?;
+            accs.push(acc);
+        }
+        let (mean, std) = mean_std(&accs);
+        let wins = accs.iter().zip(&scratch).filter(|(d, s)| d > s).count();
+        sweep.push(SweepRow {
+            alpha,
+            temperature,
+            distilled_accuracy: accs,
+            mean,
+            std,
+            wins,
+        });
+    }
+    let headline = sweep
+        .first()
+        .cloned()
+        .ok_or_else(|| stage_err("part 3", "no distillation setting to run"))?;
+    Ok(Distillation {
+        teacher: s.teacher_preset.clone(),
+        teacher_accuracy,
+        teacher_params,
+        teacher_seconds,
+        student: s.student_preset.clone(),
+        student_params,
+        epochs: s.student_epochs,
+        seeds: s.seeds.clone(),
+        alpha: headline.alpha,
+        temperature: headline.temperature,
+        distilled_accuracy: headline.distilled_accuracy.clone(),
+        scratch_accuracy: scratch,
+        distilled_mean: headline.mean,
+        distilled_std: headline.std,
+        scratch_mean,
+        scratch_std,
+        sweep,
+    })
 }
