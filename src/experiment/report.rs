@@ -65,8 +65,19 @@ pub struct Pruning {
     /// baseline_bytes / pruned_int8_bytes.
     pub size_ratio: f64,
     pub zip_size_ratio: f64,
+    /// The same schedule with element masks: more accurate, larger int8 file.
+    pub element_masks: ElementMasks,
     /// Notes from the pruner and encoder (e.g. partial blocks zeroed).
     pub notes: Vec<String>,
+}
+
+/// Part 2 again with element masks on every kernel.
+#[derive(Clone, Debug, Serialize)]
+pub struct ElementMasks {
+    pub pruned_accuracy: f64,
+    pub pruned_int8_accuracy: f64,
+    pub pruned_int8_bytes: usize,
+    pub pruned_int8_zip_bytes: usize,
 }
 
 /// One distillation setting over all seeds.
