@@ -86,6 +86,7 @@ fn save_then_load_is_bit_identical() {
             seconds: 3.5,
         }],
         test_accuracy: Some(0.95),
+        ..Default::default()
     };
     io::save(&dir, &model, Some(&record)).unwrap();
     let (loaded, meta) = io::load_with_metadata(&dir).unwrap();

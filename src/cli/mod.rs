@@ -6,6 +6,7 @@
 
 mod bench;
 mod convert;
+mod distill;
 mod eval;
 mod evaluate;
 mod inspect;
@@ -56,6 +57,9 @@ enum Command {
     /// Train a model on MNIST and save it as a model directory (model.json +
     /// model.safetensors).
     Train(train::Args),
+    /// Train a student against a frozen teacher (knowledge distillation) and save it as a
+    /// model directory.
+    Distill(distill::Args),
     /// Float top-1 accuracy of a model directory on the MNIST test set.
     Evaluate(evaluate::Args),
     /// A Keras-style table of a model's layers, output shapes and weight counts.
@@ -73,6 +77,7 @@ pub fn main() -> i32 {
         Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
+        Command::Distill(a) => distill::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Summary(a) => summary::run(a),
     };

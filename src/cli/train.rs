@@ -69,7 +69,7 @@ pub struct Args {
 }
 
 /// Reads an architecture file: a bare [`ModelConfig`] or a whole model.json.
-fn read_arch(path: &Path) -> Result<ModelConfig> {
+pub(super) fn read_arch(path: &Path) -> Result<ModelConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)
@@ -84,7 +84,7 @@ fn read_arch(path: &Path) -> Result<ModelConfig> {
 }
 
 /// Fails unless `out` may receive a model.
-fn check_out_dir(out: &Path, force: bool) -> Result<()> {
+pub(super) fn check_out_dir(out: &Path, force: bool) -> Result<()> {
     if out.exists() && !out.is_dir() {
         bail!(
             "--out {} is a file, not a model directory; choose another path",
@@ -108,16 +108,7 @@ struct Progress<'a> {
 
 impl Callback for Progress<'_> {
     fn on_batch_end(&mut self, p: &BatchProgress) {
-        let bar = self.bar.get_or_insert_with(|| {
-            let bar = super::progress_bar(p.batches as u64, "");
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-            {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_prefix(format!("epoch {}/{}", p.epoch + 1, p.epochs));
-            bar
-        });
+        let bar = self.bar.get_or_insert_with(|| epoch_bar(p));
         // Redrawing costs little, but formatting on each of 1875 batches is enough.
         if p.batch.is_multiple_of(8) || p.batch == p.batches {
             bar.set_message(format!(
@@ -136,7 +127,19 @@ impl Callback for Progress<'_> {
     }
 }
 
-fn epoch_line(s: &EpochSummary) -> String {
+/// The bar of one epoch, prefixed "epoch i/n" (hidden unless stderr is a terminal).
+pub(super) fn epoch_bar(p: &BatchProgress) -> indicatif::ProgressBar {
+    let bar = super::progress_bar(p.batches as u64, "");
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(format!("epoch {}/{}", p.epoch + 1, p.epochs));
+    bar
+}
+
+pub(super) fn epoch_line(s: &EpochSummary) -> String {
     let mut line = format!(
         "epoch {}/{}: loss {:.4} acc {:.4}",
         s.epoch + 1,
@@ -269,6 +272,7 @@ pub fn run(a: Args) -> Result<i32> {
         train_samples: n_fit,
         history: history.epochs.iter().map(EpochRecord::from).collect(),
         test_accuracy: Some(test_accuracy),
+        ..Default::default()
     };
     io::save(&a.out, &model, Some(&record))
         .with_context(|| format!("saving the model to {}", a.out.display()))?;

@@ -90,6 +90,9 @@ pub struct TrainingRecord {
     pub history: Vec<EpochRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_accuracy: Option<f32>,
+    /// Set when the model was trained against a teacher (`ferrolite distill`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<super::DistillationRecord>,
 }
 
 /// Everything in `model.json` besides the architecture.

@@ -69,6 +69,7 @@
 //! count on the same machine.
 
 mod conv;
+pub mod distill;
 pub mod export;
 mod gemm;
 pub mod io;
@@ -81,6 +82,11 @@ pub mod presets;
 pub mod rng;
 mod train;
 
+pub use distill::{
+    distill, distill_from_logits, distillation_loss, teacher_logits, DistillCallback,
+    DistillConfig, DistillEpoch, DistillLoss, DistillProgress, DistillReport, DistillTerms,
+    DistillationRecord,
+};
 pub use export::export;
 pub use io::NnIoError;
 pub use layers::{
