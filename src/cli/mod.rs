@@ -6,6 +6,7 @@
 
 mod bench;
 mod convert;
+mod distill;
 mod eval;
 mod evaluate;
 mod experiment;
@@ -61,6 +62,9 @@ enum Command {
     /// Fine-tune a model directory while pruning its Conv2D/Dense kernels by magnitude
     /// (TFMOT schedules, optional Dense blocks); writes a model directory with exact zeros.
     Prune(prune::Args),
+    /// Train a student against a frozen teacher (knowledge distillation) and save it as a
+    /// model directory.
+    Distill(distill::Args),
     /// Float top-1 accuracy of a model directory on the MNIST test set.
     Evaluate(evaluate::Args),
     /// A Keras-style table of a model's layers, output shapes and weight counts.
@@ -82,6 +86,7 @@ pub fn main() -> i32 {
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
         Command::Prune(a) => prune::run(a),
+        Command::Distill(a) => distill::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Experiment(a) => experiment::run(a),

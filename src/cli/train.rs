@@ -69,7 +69,7 @@ pub struct Args {
 }
 
 /// Reads an architecture file: a bare [`ModelConfig`] or a whole model.json.
-fn read_arch(path: &Path) -> Result<ModelConfig> {
+pub(super) fn read_arch(path: &Path) -> Result<ModelConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)
@@ -124,7 +124,7 @@ impl Callback for Progress<'_> {
     }
 }
 
-/// The bar of one epoch (hidden unless stderr is a terminal).
+/// The bar of one epoch, prefixed "epoch i/n" (hidden unless stderr is a terminal).
 pub(super) fn epoch_bar(p: &BatchProgress) -> indicatif::ProgressBar {
     let bar = super::progress_bar(p.batches as u64, "");
     if let Ok(style) =

@@ -93,6 +93,9 @@ pub struct TrainingRecord {
     /// Set when this run pruned the model (`ferrolite prune`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruning: Option<super::prune::PruningRecord>,
+    /// Set when the model was trained against a teacher (`ferrolite distill`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<super::DistillationRecord>,
 }
 
 /// Everything in `model.json` besides the architecture.

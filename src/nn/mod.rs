@@ -70,6 +70,7 @@
 //! count on the same machine.
 
 mod conv;
+pub mod distill;
 pub mod export;
 mod gemm;
 pub mod io;
@@ -83,6 +84,11 @@ pub mod prune;
 pub mod rng;
 mod train;
 
+pub use distill::{
+    distill, distill_from_logits, distillation_loss, teacher_logits, DistillCallback,
+    DistillConfig, DistillEpoch, DistillLoss, DistillProgress, DistillReport, DistillTerms,
+    DistillationRecord,
+};
 pub use export::export;
 pub use io::NnIoError;
 pub use layers::{

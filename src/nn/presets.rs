@@ -10,6 +10,7 @@ pub const NAMES: &[&str] = &[
     "mnist-teacher",
     "mnist-teacher-small",
     "mnist-student",
+    "mnist-convnet",
 ];
 
 const INPUT: [usize; 2] = [28, 28];
@@ -98,6 +99,35 @@ pub fn mnist_student(seed: u64) -> Result<Sequential, NnError> {
     two_conv("mnist-student", 16, 32, seed)
 }
 
+/// Keras' "simple MNIST convnet": Reshape → Conv2D(32, 3×3, relu) → MaxPool(2×2) →
+/// Conv2D(64, 3×3, relu) → MaxPool(2×2) → Flatten → Dropout(0.5) → Dense(10) (34,826
+/// weights). A teacher for distillation: past 98.8% in a few epochs at fewer
+/// multiply-adds per image than mnist-teacher-small, which stays near 98.4% after 5.
+pub fn mnist_convnet(seed: u64) -> Result<Sequential, NnError> {
+    let conv = |filters| {
+        LayerSpec::Conv2D(Conv2DConfig {
+            activation: Activation::Relu,
+            ..Conv2DConfig::new(filters, [3, 3])
+        })
+    };
+    let mut m = Sequential::new(
+        &INPUT,
+        vec![
+            reshape(),
+            conv(32),
+            LayerSpec::MaxPooling2D(PoolConfig::new([2, 2])),
+            conv(64),
+            LayerSpec::MaxPooling2D(PoolConfig::new([2, 2])),
+            LayerSpec::Flatten {},
+            LayerSpec::Dropout { rate: 0.5 },
+            LayerSpec::dense(10),
+        ],
+        seed,
+    )?;
+    m.set_name("mnist-convnet");
+    Ok(m)
+}
+
 /// The preset called `name` (one of [`NAMES`]), or `None`.
 pub fn by_name(name: &str, seed: u64) -> Option<Result<Sequential, NnError>> {
     Some(match name {
@@ -106,6 +136,7 @@ pub fn by_name(name: &str, seed: u64) -> Option<Result<Sequential, NnError>> {
         "mnist-teacher" => mnist_teacher(seed),
         "mnist-teacher-small" => mnist_teacher_small(seed),
         "mnist-student" => mnist_student(seed),
+        "mnist-convnet" => mnist_convnet(seed),
         _ => return None,
     })
 }
