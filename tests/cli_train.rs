@@ -281,3 +281,136 @@ fn errors_are_one_line() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn prune_a_small_model_then_use_it_everywhere() {
+    let d = scratch("prune");
+    let (base, pruned) = (d.join("base"), d.join("pruned"));
+    ok(&run(&[
+        "train",
+        "--preset",
+        "mnist-cnn",
+        "--epochs",
+        "1",
+        "--limit",
+        "2000",
+        "--out",
+        s(&base),
+    ]));
+    let base_json = std::fs::read(base.join("model.json")).unwrap();
+    let base_weights = std::fs::read(base.join("model.safetensors")).unwrap();
+    let out = run(&[
+        "prune",
+        s(&base),
+        "-o",
+        s(&pruned),
+        "--limit",
+        "2000",
+        "--block",
+        "1x16",
+        "--json",
+    ]);
+    let j = last_json(&out);
+    // 2000 images, split 0.1 → 1800, batch 128 → 15 steps per epoch, 2 epochs.
+    assert_eq!(j["train_samples"], 1800);
+    assert_eq!(j["steps"], 30);
+    assert_eq!(j["schedule"]["kind"], "polynomial_decay");
+    assert_eq!(j["schedule"]["end_step"], 30);
+    assert_eq!(j["block"], serde_json::json!([1, 16]));
+    assert_eq!(j["epochs"].as_array().unwrap().len(), 2);
+    // Masks update at steps 0 only (frequency 100): sparsity 0.5 everywhere.
+    // conv2d: 108 weights keep 54. dense [2028, 10]: 126 full 1x16 blocks per unit,
+    // keep round(1260·0.5) = 630 blocks (10080 weights); 12 inputs × 10 units partial.
+    let layers = j["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["layer"], "conv2d");
+    assert_eq!(layers[0]["zeros"], 54);
+    assert_eq!(layers[1]["layer"], "dense");
+    assert_eq!(layers[1]["weights"], 20280);
+    assert_eq!(layers[1]["zeros"], 20280 - 10080);
+    assert_eq!(layers[1]["partial_block_weights"], 120);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: dense: 120 kernel weights"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sparsity 0.5"), "{stderr}");
+    assert!(j["test_accuracy"].as_f64().unwrap() > 0.5);
+    // The input is untouched; the output records how it was pruned.
+    assert_eq!(std::fs::read(base.join("model.json")).unwrap(), base_json);
+    assert_eq!(
+        std::fs::read(base.join("model.safetensors")).unwrap(),
+        base_weights
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pruned.join("model.json")).unwrap()).unwrap();
+    let p = &record["training"]["pruning"];
+    assert_eq!(p["schedule"]["initial_sparsity"], 0.5);
+    assert_eq!(p["layers"][1]["zeros"], 20280 - 10080);
+    // An ordinary model directory: evaluate and convert take it.
+    let e = last_json(&run(&["evaluate", s(&pruned), "--json"]));
+    assert!((e["accuracy"].as_f64().unwrap() - j["test_accuracy"].as_f64().unwrap()).abs() < 1e-6);
+    let tflite = d.join("pruned.tflite");
+    ok(&run(&["convert", s(&pruned), "-o", s(&tflite)]));
+    assert!(tflite.is_file());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn prune_refuses_bad_values_in_one_line() {
+    let d = scratch("prune-bad");
+    let base = d.join("base");
+    ok(&run(&[
+        "train",
+        "--preset",
+        "mnist-mlp",
+        "--epochs",
+        "1",
+        "--limit",
+        "300",
+        "--out",
+        s(&base),
+    ]));
+    let out = d.join("out");
+    let prune = |extra: &[&str]| {
+        let mut args = vec!["prune", s(&base), "-o", s(&out), "--limit", "300"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    for (extra, mention) in [
+        (&["--schedule", "polynomial:0.5:1.0"][..], "[0, 1)"),
+        (&["--schedule", "constant:-0.1"], "[0, 1)"),
+        (&["--schedule", "polynomial:0.8:0.5"], "below the initial"),
+        (&["--schedule", "cubic:0.5"], "polynomial:INITIAL:FINAL"),
+        (&["--schedule", "polynomial:a:0.5"], "not a number"),
+        (
+            &["--begin-step", "10", "--end-step", "10"],
+            "after --begin-step",
+        ),
+        (&["--begin-step", "100"], "auto"),
+        (&["--end-step", "soon"], "--end-step"),
+        (&["--frequency", "0"], "--frequency"),
+        (&["--block", "1x0"], "RxC"),
+        (&["--block", "16"], "RxC"),
+        (&["--block", "1x4096"], "does not fit"),
+        (&["--schedule", "constant:0.5", "--power", "2"], "--power"),
+        (&["--power", "0"], "--power"),
+        (&["--batch-size", "0"], "--batch-size"),
+    ] {
+        assert_one_line_error(&prune(extra), mention);
+        assert!(!out.exists(), "{extra:?} wrote a model");
+    }
+    // Never over the input, with or without --force.
+    for force in [&[][..], &["--force"]] {
+        let mut args = vec!["prune", s(&base), "-o", s(&base), "--limit", "300"];
+        args.extend_from_slice(force);
+        assert_one_line_error(&run(&args), "input");
+    }
+    ok(&prune(&["--epochs", "1"]));
+    assert_one_line_error(&prune(&["--epochs", "1"]), "--force");
+    ok(&prune(&["--epochs", "1", "--force"]));
+    assert_one_line_error(
+        &run(&["prune", s(&d), "-o", s(&d.join("fresh"))]),
+        "model.json not found",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
