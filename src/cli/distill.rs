@@ -214,9 +214,7 @@ pub fn run(a: Args) -> Result<i32> {
         test_loss
     ));
 
-    // fit's rule: the split as the decimal the user typed, not the widened f32.
-    let split: f64 = a.validation_split.to_string().parse().unwrap_or(0.0);
-    let n_fit = (n_train as f64 * (1.0 - split)).floor() as usize;
+    let n_fit = crate::nn::training_samples(n_train, a.validation_split);
     let record = TrainingRecord {
         optimizer: "adam".into(),
         learning_rate: a.learning_rate,
@@ -238,6 +236,7 @@ pub fn run(a: Args) -> Result<i32> {
             alpha: a.alpha,
             temperature: a.temperature,
         }),
+        ..Default::default()
     };
     io::save(&a.out, &student, Some(&record))
         .with_context(|| format!("saving the student to {}", a.out.display()))?;

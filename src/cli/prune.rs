@@ -352,6 +352,7 @@ pub fn run(a: Args) -> Result<i32> {
             .collect(),
         test_accuracy: Some(test_accuracy),
         pruning: Some(pruning_record.clone()),
+        ..Default::default()
     };
     io::save(&a.out, &model, Some(&record))
         .with_context(|| format!("saving the model to {}", a.out.display()))?;

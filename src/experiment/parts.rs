@@ -158,8 +158,7 @@ impl<'a> Context<'a> {
             batch_size,
             validation_split,
             shuffle_seed: seed,
-            train_samples: (self.train_y.len() as f64 * (1.0 - f64::from(validation_split))).floor()
-                as usize,
+            train_samples: nn::training_samples(self.train_y.len(), validation_split),
             history: history.epochs.iter().map(EpochRecord::from).collect(),
             ..Default::default()
         };
