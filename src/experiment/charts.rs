@@ -83,7 +83,7 @@ fn accuracy_vs_size(r: &Report) -> Result<String, ExperimentError> {
                     color.filled(),
                 )))
                 .map_err(e)?
-                .label(a.file.clone())
+                .label(a.file.trim_start_matches("tflite/").to_string())
                 .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
             chart
                 .draw_series(std::iter::once(Circle::new(

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::report::{
-    mean_std, Artifact, Distillation, ElementMasks, LayerSparsity, Pruning, Ptq, SweepRow, TractCheck,
+    epochs, mean_std, Artifact, Distillation, ElementMasks, LayerSparsity, Pruning, Ptq, SweepRow,
+    TractCheck,
 };
 use super::{Config, ExperimentError, Observer};
 use crate::data::{self, Mnist, Split};
@@ -21,15 +22,6 @@ pub(super) fn stage_err(stage: &str, e: impl std::fmt::Display) -> ExperimentErr
     ExperimentError::Stage {
         stage: stage.to_string(),
         message: e.to_string(),
-    }
-}
-
-/// "1 epoch", "5 epochs".
-pub(super) fn epochs(n: usize) -> String {
-    if n == 1 {
-        "1 epoch".into()
-    } else {
-        format!("{n} epochs")
     }
 }
 
@@ -269,7 +261,14 @@ fn tract_check(ctx: &Context, file: &str, bytes: &[u8], model: &crate::ir::Model
             how: "not run".into(),
             agree: None,
             max_abs_diff: None,
-            note: Some(e.to_string()),
+            // tract's own text follows in parentheses; the reason comes first.
+            note: Some(
+                e.to_string()
+                    .split(" (original file")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
         },
     }
 }
@@ -468,7 +467,12 @@ fn prune_stage(
             validation_split: config.fit.validation_split,
             shuffle_seed: seed,
             train_samples: report.train_samples,
-            history: report.history.epochs.iter().map(EpochRecord::from).collect(),
+            history: report
+                .history
+                .epochs
+                .iter()
+                .map(EpochRecord::from)
+                .collect(),
             test_accuracy: Some(accuracy as f32),
             pruning: Some(report.record(&config)),
             ..Default::default()
@@ -506,10 +510,16 @@ fn write_pruned(
         let pruned_ir = nn::export(&pruned.model).map_err(|e| stage_err("exporting", e))?;
         let (sparse_ir, _) = crate::sparse::sparsify(&pruned_ir, &Default::default())
             .map_err(|e| stage_err("storing sparse weights", e))?;
-        let (float, _) = ctx.write_tflite(&format!("{prefix}_float32_sparse.tflite"), &sparse_ir)?;
+        let (float, _) =
+            ctx.write_tflite(&format!("{prefix}_float32_sparse.tflite"), &sparse_ir)?;
         let samples = ctx.calibration(&pruned_ir)?;
-        let int8 = quant::convert(&pruned_ir, Mode::Int8, &Int8Options::default(), Some(&samples))
-            .map_err(|e| stage_err("int8 conversion", e))?;
+        let int8 = quant::convert(
+            &pruned_ir,
+            Mode::Int8,
+            &Int8Options::default(),
+            Some(&samples),
+        )
+        .map_err(|e| stage_err("int8 conversion", e))?;
         let (sparse_int8, _) = crate::sparse::sparsify(&int8.model, &Default::default())
             .map_err(|e| stage_err("storing sparse weights", e))?;
         let stripped = crate::tflite::strip_names(&sparse_int8);

@@ -152,6 +152,15 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// "1 epoch", "5 epochs".
+pub fn epochs(n: usize) -> String {
+    if n == 1 {
+        "1 epoch".into()
+    } else {
+        format!("{n} epochs")
+    }
+}
+
 fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
@@ -205,9 +214,10 @@ not the study's numbers.\n",
     let _ = writeln!(s, "## Part 1 — post-training full-integer quantization\n");
     let _ = writeln!(
         s,
-        "mnist-cnn (Conv2D 12 3×3 → MaxPool → Dense 10), Adam, {} epochs; int8 with uint8 input \
+        "mnist-cnn (Conv2D 12 3×3 → MaxPool → Dense 10), Adam, {}; int8 with uint8 input \
 and output, calibrated on {} training images.\n",
-        s_.ptq_epochs, s_.calibration
+        epochs(s_.ptq_epochs),
+        s_.calibration
     );
     let _ = writeln!(s, "| | study | TF here | ferrolite |\n|---|---|---|---|");
     let _ = writeln!(
@@ -233,8 +243,9 @@ and output, calibrated on {} training images.\n",
     );
     let _ = writeln!(
         s,
-        "| training seconds ({} epochs) | — | 16–23 per epoch | {:.1} |",
-        s_.ptq_epochs, p.train_seconds
+        "| training seconds ({}) | — | 16–23 per epoch | {:.1} |",
+        epochs(s_.ptq_epochs),
+        p.train_seconds
     );
     let _ = writeln!(
         s,
@@ -265,16 +276,16 @@ and output, calibrated on {} training images.\n",
     let _ = writeln!(s, "\n## Part 2 — magnitude pruning, then pruning + int8\n");
     let _ = writeln!(
         s,
-        "Baseline: mnist-cnn, {} epochs, validation split 0.1. Pruned with a polynomial schedule \
+        "Baseline: mnist-cnn, {}, validation split 0.1. Pruned with a polynomial schedule \
 {:.0}% → {:.0}% (TF Model Optimization's rules), {}×{} blocks on the Dense kernel, fine-tuned \
-{} epochs at batch {}. The sparse `.tflite` files store only the kept weights (TFLite \
+{} at batch {}. The sparse `.tflite` files store only the kept weights (TFLite \
 SparsityParameters), so they are small before zip too.\n",
-        s_.baseline_epochs,
+        epochs(s_.baseline_epochs),
         s_.initial_sparsity * 100.0,
         s_.final_sparsity * 100.0,
         s_.prune_block[0],
         s_.prune_block[1],
-        s_.prune_epochs,
+        epochs(s_.prune_epochs),
         s_.prune_batch_size
     );
     let _ = writeln!(s, "| | study | TF here | ferrolite |\n|---|---|---|---|");
@@ -344,15 +355,15 @@ SparsityParameters), so they are small before zip too.\n",
     let _ = writeln!(s, "\n## Part 3 — knowledge distillation\n");
     let _ = writeln!(
         s,
-        "Teacher: {} ({} parameters, {} epochs, frozen: it runs in inference mode and its logits \
-are computed once). Student: {} ({} parameters), {} epochs, distilled and trained alone with the \
+        "Teacher: {} ({} parameters, {}, frozen: it runs in inference mode and its logits \
+are computed once). Student: {} ({} parameters), {}, distilled and trained alone with the \
 same seed, data order and epochs. Loss α·CE + (1−α)·T²·KL(softmax(t/T) ‖ softmax(s/T)).\n",
         d.teacher,
         bytes(d.teacher_params),
-        s_.teacher_epochs,
+        epochs(s_.teacher_epochs),
         d.student,
         bytes(d.student_params),
-        d.epochs
+        epochs(d.epochs)
     );
     let _ = writeln!(s, "| | study | TF here | ferrolite |\n|---|---|---|---|");
     let _ = writeln!(
