@@ -131,7 +131,9 @@ pub fn run(a: Args) -> Result<i32> {
         report.seconds
     ));
     if a.json {
-        out.json(&serde_json::to_value(&report)?);
+        // Through the text form, so f32 settings print as typed (0.1, not 0.10000000149),
+        // as report.json has them.
+        out.json(&serde_json::from_str(&serde_json::to_string(&report)?)?);
     }
     Ok(0)
 }
