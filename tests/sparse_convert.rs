@@ -486,7 +486,7 @@ proptest! {
         int8 in any::<bool>(),
         units in 1usize..9,
         depth in prop::sample::select(vec![1usize, 3, 4, 15, 16, 17, 33, 64, 100, 255, 300, 1030]),
-        batch in 1usize..4,
+        batch in 1usize..8,
         pattern in 0u8..6,
         zero_p in 0.3f64..1.0,
         seed in prop::collection::vec((0.0f64..1.0, any::<i8>()), 1..200),
