@@ -517,8 +517,8 @@ proptest! {
 }
 
 /// TensorFlow's own 80%-pruned CNN (made sparse by its converter), expanded back to dense
-/// and run through the pass: ferrolite's file must not be larger than TensorFlow's, and
-/// must compute the same outputs.
+/// and run through the pass: the float file must not be larger than TensorFlow's, the
+/// int8 one stays dense, and both compute what the dense model computes.
 #[test]
 fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
     for (name, int8) in [
@@ -532,12 +532,18 @@ fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
         let dense = lowered(&tf);
         assert!(dense.graph.tensors.iter().all(|t| t.sparsity.is_none()));
         let (sparse, reports) = sparsify(&dense, &SparsifyOptions::default()).unwrap();
-        assert!(!reports.is_empty(), "{name}: nothing made sparse");
         let ours = written_len(&sparse);
-        assert!(
-            ours <= tf_bytes,
-            "{name}: {ours} B vs TensorFlow's {tf_bytes} B"
-        );
+        if int8 {
+            // Randomly pruned int8 weights fit no 1×16 layout, and CSR behind DENSIFY
+            // (what TensorFlow wrote) does not run under LiteRT's XNNPACK delegate.
+            assert!(reports.is_empty(), "{reports:?}");
+        } else {
+            assert!(!reports.is_empty(), "{name}: nothing made sparse");
+            assert!(
+                ours <= tf_bytes,
+                "{name}: {ours} B vs TensorFlow's {tf_bytes} B"
+            );
+        }
         let input = npy::read(
             &root()
                 .join("fixtures/tflite")
