@@ -564,3 +564,99 @@ fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
         save_case(case, &sparse, &dense, &input);
     }
 }
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn cli_convert_sparse_and_strip_names() {
+    let dir = common::scratch("sparse-cli");
+    let input = dir.join("pruned.tflite");
+    let dense = float_cnn_with_pruned_fc(|v, _| prune_unstructured(v, 0.8));
+    std::fs::write(&input, ferrolite::tflite::write(&dense).unwrap()).unwrap();
+    let convert = |out: &str, extra: &[&str]| {
+        json_of(
+            &common::bin()
+                .arg("convert")
+                .arg(&input)
+                .arg("-o")
+                .arg(dir.join(out))
+                .args(extra)
+                .arg("--json")
+                .output()
+                .unwrap(),
+        )
+    };
+    let auto = convert("auto.tflite", &[]);
+    let off = convert("off.tflite", &["--sparse", "off"]);
+    let stripped = convert("stripped.tflite", &["--strip-names"]);
+    let size = |name: &str| std::fs::metadata(dir.join(name)).unwrap().len();
+    assert_eq!(auto["bytes"], size("auto.tflite"));
+    assert_eq!(off["bytes"], size("off.tflite"));
+    assert_eq!(stripped["bytes"], size("stripped.tflite"));
+    assert!(size("auto.tflite") < size("off.tflite") / 2);
+    assert!(size("stripped.tflite") < size("auto.tflite"));
+    assert_eq!(off["sparse"], serde_json::json!([]));
+    let s = &auto["sparse"][0];
+    assert_eq!(s["encoding"], "csr");
+    assert_eq!(s["name"], "mnist_base_cnn/dense/MatMul");
+    assert_eq!(
+        (s["elements"].clone(), s["zeros"].clone()),
+        (20280.into(), 16224.into())
+    );
+    assert_eq!(s["dense_bytes"], 81120);
+    // A zip holds the file plus at least 98 bytes of headers and two copies of the name.
+    let zip = auto["zip_bytes"].as_u64().unwrap();
+    assert!(zip > 98 + 2 * "auto.tflite".len() as u64 && zip < size("auto.tflite"));
+
+    // Stripped: tensor names are indices, the signature still names input and output.
+    let model = ferrolite::tflite::read_file(&dir.join("stripped.tflite")).unwrap();
+    assert!(model
+        .graph
+        .tensors
+        .iter()
+        .enumerate()
+        .all(|(i, t)| t.name == i.to_string()));
+    let original = ferrolite::tflite::read_file(&input).unwrap();
+    let names = |m: &Model| {
+        let s = m.signature.clone().unwrap();
+        (
+            s.key,
+            s.inputs.into_iter().map(|p| p.0).collect::<Vec<_>>(),
+            s.outputs.into_iter().map(|p| p.0).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(names(&model), names(&original));
+
+    // inspect reports the same sizes and the sparse tensor's dense and stored bytes.
+    let inspect = json_of(
+        &common::bin()
+            .arg("inspect")
+            .arg(dir.join("auto.tflite"))
+            .arg("--json")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(inspect["file_bytes"], auto["bytes"]);
+    assert_eq!(inspect["zip_bytes"], auto["zip_bytes"]);
+    assert_eq!(inspect["sparse"][0]["dense_bytes"], 81120);
+    assert_eq!(inspect["sparse"][0]["stored_bytes"], s["sparse_bytes"]);
+
+    let bad = common::bin()
+        .arg("convert")
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.join("x.tflite"))
+        .args(["--sparse", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(!String::from_utf8_lossy(&bad.stderr).contains("panicked"));
+}
