@@ -660,3 +660,61 @@ fn cli_convert_sparse_and_strip_names() {
     assert!(!bad.status.success());
     assert!(!String::from_utf8_lossy(&bad.stderr).contains("panicked"));
 }
+
+/// The float MLP (784 → 64 → 10, all FULLY_CONNECTED) with every weight pruned by `prune`.
+fn pruned_mlp(prune: impl Fn(&mut [f32], usize)) -> Model {
+    let mut model = load("mnist_mlp_float32.tflite");
+    let weights: Vec<usize> = model
+        .graph
+        .operators
+        .iter()
+        .filter(|o| is_fc(&o.op))
+        .filter_map(|o| o.input(1))
+        .collect();
+    for w in weights {
+        let t = &mut model.graph.tensors[w];
+        let depth = t.shape[1];
+        let mut v = f32_data(t);
+        prune(&mut v, depth);
+        set_f32(t, &v);
+    }
+    model
+}
+
+/// An all-FULLY_CONNECTED model, where the sparse kernels carry the whole inference
+/// (the pair bench uses: model.tflite against dense.tflite).
+#[test]
+fn pruned_mlp_float_and_int8() {
+    let input = npy::read(&root().join("fixtures/tflite/mnist_mlp_float32.input.npy")).unwrap();
+    let dense = pruned_mlp(|v, _| prune_unstructured(v, 0.8));
+    let (sparse, reports) = sparsify(&dense, &SparsifyOptions::default()).unwrap();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports
+        .iter()
+        .all(|r| r.encoding == SparseEncoding::RandomCsr));
+    assert_close_f32(&run(&dense, &input), &run(&sparse, &input));
+    save_case("sparse_mlp_float_csr", &sparse, &dense, &input);
+
+    let float = pruned_mlp(|v, depth| prune_blocks(v, depth, 16, 0.8));
+    let samples = Samples::from_batch(&float, &input, None).unwrap();
+    let dense = quant::convert(&float, Mode::Int8, &Int8Options::default(), Some(&samples))
+        .unwrap()
+        .model;
+    let (sparse, reports) = sparsify(&dense, &SparsifyOptions::default()).unwrap();
+    assert!(!reports.is_empty());
+    assert!(reports
+        .iter()
+        .all(|r| r.encoding == SparseEncoding::Block1x16));
+    let q = dense.graph.inputs[0];
+    let (scale, zp) = dense.graph.tensors[q].scale_zero_point().unwrap();
+    let TensorBuf::F32(x) = &input.data else {
+        panic!()
+    };
+    let qx: Vec<i8> = x
+        .iter()
+        .map(|v| ((v / scale).round() as i64 + zp).clamp(-128, 127) as i8)
+        .collect();
+    let qinput = Value::new(input.shape.clone(), TensorBuf::I8(qx));
+    assert_int8_within_one(&run(&dense, &qinput), &run(&sparse, &qinput));
+    save_case("sparse_mlp_int8_1x16", &sparse, &dense, &qinput);
+}
