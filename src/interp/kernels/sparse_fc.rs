@@ -631,7 +631,7 @@ fn row_dot_block16(columns: &[u32], values: &[i8], x: &[i8]) -> i32 {
         let c = c as usize;
         if let Some(xs) = x.get(c..c + 16) {
             for j in 0..16 {
-                acc[j] = acc[j].wrapping_add(i32::from(w[j]) * i32::from(xs[j]));
+                acc[j] = acc[j].wrapping_add(i32::from(i16::from(w[j]) * i16::from(xs[j])));
             }
         }
     }
