@@ -486,7 +486,7 @@ proptest! {
         int8 in any::<bool>(),
         units in 1usize..9,
         depth in prop::sample::select(vec![1usize, 3, 4, 15, 16, 17, 33, 64, 100, 255, 300, 1030]),
-        batch in 1usize..4,
+        batch in 1usize..8,
         pattern in 0u8..6,
         zero_p in 0.3f64..1.0,
         seed in prop::collection::vec((0.0f64..1.0, any::<i8>()), 1..200),
@@ -517,8 +517,8 @@ proptest! {
 }
 
 /// TensorFlow's own 80%-pruned CNN (made sparse by its converter), expanded back to dense
-/// and run through the pass: ferrolite's file must not be larger than TensorFlow's, and
-/// must compute the same outputs.
+/// and run through the pass: the float file must not be larger than TensorFlow's, the
+/// int8 one stays dense, and both compute what the dense model computes.
 #[test]
 fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
     for (name, int8) in [
@@ -532,12 +532,18 @@ fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
         let dense = lowered(&tf);
         assert!(dense.graph.tensors.iter().all(|t| t.sparsity.is_none()));
         let (sparse, reports) = sparsify(&dense, &SparsifyOptions::default()).unwrap();
-        assert!(!reports.is_empty(), "{name}: nothing made sparse");
         let ours = written_len(&sparse);
-        assert!(
-            ours <= tf_bytes,
-            "{name}: {ours} B vs TensorFlow's {tf_bytes} B"
-        );
+        if int8 {
+            // Randomly pruned int8 weights fit no 1×16 layout, and CSR behind DENSIFY
+            // (what TensorFlow wrote) does not run under LiteRT's XNNPACK delegate.
+            assert!(reports.is_empty(), "{reports:?}");
+        } else {
+            assert!(!reports.is_empty(), "{name}: nothing made sparse");
+            assert!(
+                ours <= tf_bytes,
+                "{name}: {ours} B vs TensorFlow's {tf_bytes} B"
+            );
+        }
         let input = npy::read(
             &root()
                 .join("fixtures/tflite")
@@ -557,4 +563,158 @@ fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
         };
         save_case(case, &sparse, &dense, &input);
     }
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn cli_convert_sparse_and_strip_names() {
+    let dir = common::scratch("sparse-cli");
+    let input = dir.join("pruned.tflite");
+    let dense = float_cnn_with_pruned_fc(|v, _| prune_unstructured(v, 0.8));
+    std::fs::write(&input, ferrolite::tflite::write(&dense).unwrap()).unwrap();
+    let convert = |out: &str, extra: &[&str]| {
+        json_of(
+            &common::bin()
+                .arg("convert")
+                .arg(&input)
+                .arg("-o")
+                .arg(dir.join(out))
+                .args(extra)
+                .arg("--json")
+                .output()
+                .unwrap(),
+        )
+    };
+    let auto = convert("auto.tflite", &[]);
+    let off = convert("off.tflite", &["--sparse", "off"]);
+    let stripped = convert("stripped.tflite", &["--strip-names"]);
+    let size = |name: &str| std::fs::metadata(dir.join(name)).unwrap().len();
+    assert_eq!(auto["bytes"], size("auto.tflite"));
+    assert_eq!(off["bytes"], size("off.tflite"));
+    assert_eq!(stripped["bytes"], size("stripped.tflite"));
+    assert!(size("auto.tflite") < size("off.tflite") / 2);
+    assert!(size("stripped.tflite") < size("auto.tflite"));
+    assert_eq!(off["sparse"], serde_json::json!([]));
+    let s = &auto["sparse"][0];
+    assert_eq!(s["encoding"], "csr");
+    assert_eq!(s["name"], "mnist_base_cnn/dense/MatMul");
+    assert_eq!(
+        (s["elements"].clone(), s["zeros"].clone()),
+        (20280.into(), 16224.into())
+    );
+    assert_eq!(s["dense_bytes"], 81120);
+    // A zip holds the file plus at least 98 bytes of headers and two copies of the name.
+    let zip = auto["zip_bytes"].as_u64().unwrap();
+    assert!(zip > 98 + 2 * "auto.tflite".len() as u64 && zip < size("auto.tflite"));
+
+    // Stripped: tensor names are indices, the signature still names input and output.
+    let model = ferrolite::tflite::read_file(&dir.join("stripped.tflite")).unwrap();
+    assert!(model
+        .graph
+        .tensors
+        .iter()
+        .enumerate()
+        .all(|(i, t)| t.name == i.to_string()));
+    let original = ferrolite::tflite::read_file(&input).unwrap();
+    let names = |m: &Model| {
+        let s = m.signature.clone().unwrap();
+        (
+            s.key,
+            s.inputs.into_iter().map(|p| p.0).collect::<Vec<_>>(),
+            s.outputs.into_iter().map(|p| p.0).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(names(&model), names(&original));
+
+    // inspect reports the same sizes and the sparse tensor's dense and stored bytes.
+    let inspect = json_of(
+        &common::bin()
+            .arg("inspect")
+            .arg(dir.join("auto.tflite"))
+            .arg("--json")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(inspect["file_bytes"], auto["bytes"]);
+    assert_eq!(inspect["zip_bytes"], auto["zip_bytes"]);
+    assert_eq!(inspect["sparse"][0]["dense_bytes"], 81120);
+    assert_eq!(inspect["sparse"][0]["stored_bytes"], s["sparse_bytes"]);
+
+    let bad = common::bin()
+        .arg("convert")
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.join("x.tflite"))
+        .args(["--sparse", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(!String::from_utf8_lossy(&bad.stderr).contains("panicked"));
+}
+
+/// The float MLP (784 → 64 → 10, all FULLY_CONNECTED) with every weight pruned by `prune`.
+fn pruned_mlp(prune: impl Fn(&mut [f32], usize)) -> Model {
+    let mut model = load("mnist_mlp_float32.tflite");
+    let weights: Vec<usize> = model
+        .graph
+        .operators
+        .iter()
+        .filter(|o| is_fc(&o.op))
+        .filter_map(|o| o.input(1))
+        .collect();
+    for w in weights {
+        let t = &mut model.graph.tensors[w];
+        let depth = t.shape[1];
+        let mut v = f32_data(t);
+        prune(&mut v, depth);
+        set_f32(t, &v);
+    }
+    model
+}
+
+/// An all-FULLY_CONNECTED model, where the sparse kernels carry the whole inference
+/// (the pair bench uses: model.tflite against dense.tflite).
+#[test]
+fn pruned_mlp_float_and_int8() {
+    let input = npy::read(&root().join("fixtures/tflite/mnist_mlp_float32.input.npy")).unwrap();
+    let dense = pruned_mlp(|v, _| prune_unstructured(v, 0.8));
+    let (sparse, reports) = sparsify(&dense, &SparsifyOptions::default()).unwrap();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports
+        .iter()
+        .all(|r| r.encoding == SparseEncoding::RandomCsr));
+    assert_close_f32(&run(&dense, &input), &run(&sparse, &input));
+    save_case("sparse_mlp_float_csr", &sparse, &dense, &input);
+
+    let float = pruned_mlp(|v, depth| prune_blocks(v, depth, 16, 0.8));
+    let samples = Samples::from_batch(&float, &input, None).unwrap();
+    let dense = quant::convert(&float, Mode::Int8, &Int8Options::default(), Some(&samples))
+        .unwrap()
+        .model;
+    let (sparse, reports) = sparsify(&dense, &SparsifyOptions::default()).unwrap();
+    assert!(!reports.is_empty());
+    assert!(reports
+        .iter()
+        .all(|r| r.encoding == SparseEncoding::Block1x16));
+    let q = dense.graph.inputs[0];
+    let (scale, zp) = dense.graph.tensors[q].scale_zero_point().unwrap();
+    let TensorBuf::F32(x) = &input.data else {
+        panic!()
+    };
+    let qx: Vec<i8> = x
+        .iter()
+        .map(|v| ((v / scale).round() as i64 + zp).clamp(-128, 127) as i8)
+        .collect();
+    let qinput = Value::new(input.shape.clone(), TensorBuf::I8(qx));
+    assert_int8_within_one(&run(&dense, &qinput), &run(&sparse, &qinput));
+    save_case("sparse_mlp_int8_1x16", &sparse, &dense, &qinput);
 }

@@ -358,6 +358,87 @@ fn row_dot_block4(columns: &[u32], values: &[f32], x: &[f32]) -> f32 {
     ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]))
 }
 
+/// From this many batch rows on, the float kernel walks the weights once per group of
+/// [`ROWS`] batch rows: each stored weight is loaded once and used for all of them, so
+/// the weight stream (the larger operand) is read a quarter as often.
+const BATCHED_FROM: usize = 4;
+const ROWS: usize = 4;
+
+impl SparseFcF32 {
+    fn run_batched(&self, input: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+        let (depth, units) = (self.depth, self.units);
+        let (lo, hi) = self.range;
+        let mut groups = input.chunks_exact(depth * ROWS);
+        let mut outs = out.chunks_exact_mut(units * ROWS);
+        for (x, y) in (&mut groups).zip(&mut outs) {
+            let rows: [&[f32]; ROWS] = std::array::from_fn(|r| &x[r * depth..(r + 1) * depth]);
+            for u in 0..units {
+                let mut acc = [0.0f32; ROWS];
+                match &self.weights {
+                    F32Weights::Random(w) => {
+                        let (s, e) = (w.row_start[u], w.row_start[u + 1]);
+                        for (&c, &v) in w.column[s..e].iter().zip(&w.values[s..e]) {
+                            let c = c as usize;
+                            for r in 0..ROWS {
+                                acc[r] += v * rows[r].get(c).copied().unwrap_or(0.0);
+                            }
+                        }
+                    }
+                    F32Weights::Block4(w) => {
+                        let (s, e) = (w.row_start[u], w.row_start[u + 1]);
+                        let mut lanes = [[0.0f32; 4]; ROWS];
+                        for (&c, v) in w.column[s..e]
+                            .iter()
+                            .zip(w.values[s * 4..e * 4].chunks_exact(4))
+                        {
+                            let c = c as usize;
+                            for r in 0..ROWS {
+                                if let Some(xs) = rows[r].get(c..c + 4) {
+                                    for j in 0..4 {
+                                        lanes[r][j] += v[j] * xs[j];
+                                    }
+                                }
+                            }
+                        }
+                        for r in 0..ROWS {
+                            acc[r] = (lanes[r][0] + lanes[r][1]) + (lanes[r][2] + lanes[r][3]);
+                        }
+                    }
+                }
+                let b0 = bias.map_or(0.0, |b| b[u]);
+                for r in 0..ROWS {
+                    y[r * units + u] = (acc[r] + b0).max(lo).min(hi);
+                }
+            }
+        }
+        // The last batches % ROWS rows, one at a time.
+        for (x, y) in groups
+            .remainder()
+            .chunks_exact(depth)
+            .zip(outs.into_remainder().chunks_exact_mut(units))
+        {
+            for (u, o) in y.iter_mut().enumerate() {
+                *o = (self.row_total(u, x) + bias.map_or(0.0, |b| b[u]))
+                    .max(lo)
+                    .min(hi);
+            }
+        }
+    }
+
+    fn row_total(&self, u: usize, x: &[f32]) -> f32 {
+        match &self.weights {
+            F32Weights::Random(w) => {
+                let (s, e) = (w.row_start[u], w.row_start[u + 1]);
+                row_dot_random(&w.column[s..e], &w.values[s..e], x)
+            }
+            F32Weights::Block4(w) => {
+                let (s, e) = (w.row_start[u], w.row_start[u + 1]);
+                row_dot_block4(&w.column[s..e], &w.values[s * 4..e * 4], x)
+            }
+        }
+    }
+}
+
 impl Kernel for SparseFcF32 {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let input = match inputs.first() {
@@ -379,6 +460,10 @@ impl Kernel for SparseFcF32 {
             kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
         }
         let (lo, hi) = self.range;
+        if self.batches >= BATCHED_FROM {
+            self.run_batched(input, bias, out);
+            return Ok(());
+        }
         for (x, y) in input
             .chunks_exact(self.depth)
             .zip(out.chunks_exact_mut(self.units))
@@ -546,7 +631,7 @@ fn row_dot_block16(columns: &[u32], values: &[i8], x: &[i8]) -> i32 {
         let c = c as usize;
         if let Some(xs) = x.get(c..c + 16) {
             for j in 0..16 {
-                acc[j] = acc[j].wrapping_add(i32::from(w[j]) * i32::from(xs[j]));
+                acc[j] = acc[j].wrapping_add(i32::from(i16::from(w[j]) * i16::from(xs[j])));
             }
         }
     }
