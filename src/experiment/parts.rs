@@ -508,13 +508,12 @@ fn write_pruned(
     ctx: &mut Context,
     pruned: &PrunedModel,
     prefix: &str,
-) -> Result<(Artifact, Artifact), ExperimentError> {
+) -> Result<(Artifact, Artifact, String), ExperimentError> {
     ctx.stage(&format!("part 2: {prefix} .tflite files"), |ctx| {
         let pruned_ir = nn::export(&pruned.model).map_err(|e| stage_err("exporting", e))?;
         let (sparse_ir, _) = crate::sparse::sparsify(&pruned_ir, &Default::default())
             .map_err(|e| stage_err("storing sparse weights", e))?;
-        let (float, _) =
-            ctx.write_tflite(&format!("{prefix}_float32_sparse.tflite"), &sparse_ir)?;
+        let (float, _) = ctx.write_tflite(&format!("{prefix}_float32.tflite"), &sparse_ir)?;
         let samples = ctx.calibration(&pruned_ir)?;
         let int8 = quant::convert(
             &pruned_ir,
@@ -523,10 +522,19 @@ fn write_pruned(
             Some(&samples),
         )
         .map_err(|e| stage_err("int8 conversion", e))?;
-        let (sparse_int8, _) = crate::sparse::sparsify(&int8.model, &Default::default())
+        let (sparse_int8, reports) = crate::sparse::sparsify(&int8.model, &Default::default())
             .map_err(|e| stage_err("storing sparse weights", e))?;
+        let encodings = if reports.is_empty() {
+            "every weight dense".to_string()
+        } else {
+            reports
+                .iter()
+                .map(|r| format!("{} as {}", r.name, r.encoding.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let stripped = crate::tflite::strip_names(&sparse_int8);
-        let (pq, _) = ctx.write_tflite(&format!("{prefix}_int8_sparse.tflite"), &stripped)?;
+        let (pq, _) = ctx.write_tflite(&format!("{prefix}_int8.tflite"), &stripped)?;
         let line = format!(
             "float sparse {} bytes ({:.2}%), int8 sparse {} bytes ({:.2}%)",
             float.bytes,
@@ -534,7 +542,7 @@ fn write_pruned(
             pq.bytes,
             pq.accuracy * 100.0
         );
-        Ok(((float, pq), line))
+        Ok(((float, pq, encodings), line))
     })
 }
 
@@ -566,9 +574,9 @@ pub(super) fn part2_pruning(ctx: &mut Context) -> Result<Pruning, ExperimentErro
     })?;
 
     let pruned = prune_stage(ctx, &baseline.model, Some(s.prune_block), "pruned")?;
-    let (pruned_file, pq_file) = write_pruned(ctx, &pruned, "pruned")?;
+    let (pruned_file, pq_file, _) = write_pruned(ctx, &pruned, "pruned")?;
     let element = prune_stage(ctx, &baseline.model, None, "pruned_elements")?;
-    let (_, element_pq) = write_pruned(ctx, &element, "pruned_elements")?;
+    let (_, element_pq, element_encodings) = write_pruned(ctx, &element, "pruned_elements")?;
 
     let report = &pruned.report;
     let mut notes: Vec<String> = report
@@ -583,7 +591,7 @@ pub(super) fn part2_pruning(ctx: &mut Context) -> Result<Pruning, ExperimentErro
         })
         .collect();
     notes.push(format!(
-        "With element masks instead of blocks (same schedule): pruned {:.2}%, pruned + int8 {:.2}%, {} bytes ({} zipped) — the int8 weights are then stored as CSR behind DENSIFY, since LiteRT's int8 FULLY_CONNECTED reads only 1×16 blocks.",
+        "With element masks instead of blocks (same schedule): pruned {:.2}%, pruned + int8 {:.2}%, {} bytes ({} zipped); the int8 file stores {element_encodings} (LiteRT's int8 FULLY_CONNECTED reads sparse weights only in 1×16 blocks, and its default XNNPACK runtime refuses an int8 FULLY_CONNECTED fed by DENSIFY).",
         element.accuracy * 100.0,
         element_pq.accuracy * 100.0,
         element_pq.bytes,
