@@ -80,12 +80,16 @@ impl Settings {
             initial_sparsity: 0.5,
             final_sparsity: 0.8,
             prune_block: [1, 16],
-            teacher_preset: "mnist-teacher-small".into(),
-            teacher_epochs: 3,
+            // Keras' simple MNIST convnet: past 99% in 8 epochs at a fraction of
+            // mnist-teacher's cost (the sweep in the README; ~4 minutes here).
+            teacher_preset: "mnist-convnet".into(),
+            teacher_epochs: 8,
             student_preset: "mnist-student".into(),
             student_epochs: 3,
             seeds: vec![1, 2, 3],
-            distill_settings: vec![(0.5, 4.0), (0.1, 10.0), (0.5, 2.0)],
+            // The first won over 3 seeds in scripts/distill-sweep.sh; the second is the
+            // study's, which lost there.
+            distill_settings: vec![(0.5, 4.0), (0.1, 10.0), (0.2, 2.0)],
         }
     }
 
