@@ -481,16 +481,29 @@ fn cli_distill_small_teacher_records_the_setting() {
     )
     .unwrap();
     refused(&["--student-arch", s(&arch), "-o", s(&fresh)], "class");
-    refused(
-        &[
+    assert_one_line_error(
+        &run(&[
+            "distill",
+            "--teacher",
+            s(&d),
             "--student-preset",
             "mnist-student",
             "-o",
             s(&fresh),
-            "--teacher",
-            s(&d),
-        ],
+        ]),
         "no model",
     );
     assert!(!fresh.exists());
+}
+
+#[test]
+fn convnet_teacher_preset_has_keras_param_count() {
+    // conv 3·3·1·32+32, conv 3·3·32·64+64, dense (5·5·64)·10+10 after two valid convs and
+    // two 2×2 pools (28 → 26 → 13 → 11 → 5).
+    let m = ferrolite::nn::presets::by_name("mnist-convnet", 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.param_count(), (320 + 18_496 + 16_010, 0));
+    assert_eq!(m.output_shape(), &[10]);
+    assert_eq!(m.input_shape(), &[28, 28]);
 }

@@ -26,10 +26,10 @@ pub struct Args {
     #[arg(long, value_name = "ARCH.json")]
     student_arch: Option<PathBuf>,
     /// Weight of the cross-entropy with the labels; the teacher term gets 1 − α.
-    #[arg(long, default_value_t = DistillConfig::default().alpha)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DistillConfig::default().alpha)]
     alpha: f32,
     /// Softens teacher and student distributions before they are compared.
-    #[arg(long, default_value_t = DistillConfig::default().temperature)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DistillConfig::default().temperature)]
     temperature: f32,
     /// Passes over the training set.
     #[arg(long, default_value_t = 3)]

@@ -31,8 +31,9 @@ pub struct DistillConfig {
 }
 
 impl Default for DistillConfig {
-    /// The setting that beat the student trained alone in this project's sweep (README,
-    /// "Knowledge distillation").
+    /// The setting that beat the student trained alone on the mean of 3 seeds in this
+    /// project's sweep with a 99.1% teacher (README, `ferrolite distill`); TensorFlow's
+    /// runs for the study also found α 0.5, T 4 better than the example's α 0.1, T 10.
     fn default() -> Self {
         DistillConfig {
             alpha: 0.5,

@@ -62,6 +62,10 @@
 //! [`train_step`] does exactly this with any [`Loss`] (e.g. a distillation loss holding
 //! teacher logits looked up by `Batch::indices`).
 //!
+//! [`distill()`] trains a student through [`fit`] against a frozen teacher whose logits are
+//! computed once ([`teacher_logits`]; [`distill_from_logits`] reuses them across runs), so
+//! a student trained alone with the same [`FitConfig`] sees the same batches.
+//!
 //! # Determinism
 //! Everything random comes from a seed ([`rng::Rng`]): initialization (model seed),
 //! shuffling (fit seed and epoch), dropout masks (model seed and step). Work is split
