@@ -68,6 +68,7 @@ fn accuracy_vs_size(r: &Report) -> Result<String, ExperimentError> {
             .map_err(e)?;
         chart
             .configure_mesh()
+            .x_labels(8)
             .x_desc("bytes (log scale): filled = raw .tflite, hollow = zip-deflated")
             .y_desc("test accuracy (%)")
             .x_label_formatter(&|v| format!("{:.0}k", v / 1000.0))

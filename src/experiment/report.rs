@@ -210,7 +210,45 @@ not the study's numbers.\n",
         );
     }
 
-    let p = &r.ptq;
+    let _ = writeln!(s, "## Verdict\n");
+    let mark = |ok: bool| if ok { "yes" } else { "**no**" };
+    let (p, q, d) = (&r.ptq, &r.pruning, &r.distillation);
+    let _ = writeln!(
+        s,
+        "- int8 within 0.5 pp of float: {} ({:+.2} pp)",
+        mark((p.int8_accuracy - p.float_accuracy).abs() <= 0.005),
+        (p.int8_accuracy - p.float_accuracy) * 100.0
+    );
+    let _ = writeln!(
+        s,
+        "- pruned + int8 within 1 pp of the baseline: {} ({:+.2} pp with {}×{} blocks; {:+.2} pp with element masks)",
+        mark(q.baseline_accuracy - q.pruned_int8_accuracy <= 0.01),
+        (q.pruned_int8_accuracy - q.baseline_accuracy) * 100.0,
+        s_.prune_block[0],
+        s_.prune_block[1],
+        (q.element_masks.pruned_int8_accuracy - q.baseline_accuracy) * 100.0
+    );
+    let _ = writeln!(
+        s,
+        "- pruned + int8 at most 1/10 of the baseline's raw bytes: {} ({:.1}× with blocks; {:.1}× raw, {:.1}× zipped with element masks)",
+        mark(q.size_ratio >= 10.0),
+        q.size_ratio,
+        q.baseline_bytes as f64 / q.element_masks.pruned_int8_bytes.max(1) as f64,
+        q.baseline_zip_bytes as f64 / q.element_masks.pruned_int8_zip_bytes.max(1) as f64
+    );
+    let _ = writeln!(
+        s,
+        "- the float sparse file exactly as accurate as the pruned model: {}",
+        mark(q.pruned_accuracy == q.pruned_tflite_accuracy)
+    );
+    let _ = writeln!(
+        s,
+        "- distilled mean at or above the scratch mean: {} ({:+.2} pp over {} seeds)\n",
+        mark(d.distilled_mean >= d.scratch_mean),
+        (d.distilled_mean - d.scratch_mean) * 100.0,
+        d.seeds.len()
+    );
+
     let _ = writeln!(s, "## Part 1 — post-training full-integer quantization\n");
     let _ = writeln!(
         s,
@@ -272,7 +310,6 @@ and output, calibrated on {} training images.\n",
         );
     }
 
-    let q = &r.pruning;
     let _ = writeln!(s, "\n## Part 2 — magnitude pruning, then pruning + int8\n");
     let _ = writeln!(
         s,
@@ -330,6 +367,13 @@ SparsityParameters), so they are small before zip too.\n",
     );
     let _ = writeln!(
         s,
+        "| pruned with element masks + int8: accuracy, bytes (zipped) | — | — | {}, {} ({}) |",
+        pct(q.element_masks.pruned_int8_accuracy),
+        bytes(q.element_masks.pruned_int8_bytes),
+        bytes(q.element_masks.pruned_int8_zip_bytes)
+    );
+    let _ = writeln!(
+        s,
         "| baseline ÷ pruned + quantized | ~10× zipped | 3.5× raw, 9.0× zipped | {:.1}× raw, {:.1}× zipped |\n",
         q.size_ratio, q.zip_size_ratio
     );
@@ -351,7 +395,6 @@ SparsityParameters), so they are small before zip too.\n",
         let _ = writeln!(s, "\n- {n}");
     }
 
-    let d = &r.distillation;
     let _ = writeln!(s, "\n## Part 3 — knowledge distillation\n");
     let _ = writeln!(
         s,
