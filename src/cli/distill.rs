@@ -3,14 +3,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::train::{check_out_dir, epoch_bar, epoch_line, read_arch};
-use super::{default_data_dir, Out};
-use crate::data::{self, Split};
+use super::train::{build_model, check_out_dir, epoch_bar, epoch_line, MnistSplits};
+use super::Out;
 use crate::nn::distill::check_compatible;
 use crate::nn::io::{self, EpochRecord, TrainingRecord};
 use crate::nn::{
     self, presets, Adam, Dataset, DistillCallback, DistillConfig, DistillEpoch, DistillProgress,
-    DistillationRecord, FitConfig, Sequential,
+    DistillationRecord, FitConfig,
 };
 
 #[derive(clap::Args)]
@@ -132,31 +131,19 @@ pub fn run(a: Args) -> Result<i32> {
 
     let (mut teacher, teacher_meta) = io::load_with_metadata(&a.teacher)
         .with_context(|| format!("loading the teacher from {}", a.teacher.display()))?;
-    let mut student: Sequential = match (&a.student_preset, &a.student_arch) {
-        (Some(name), _) => presets::by_name(name, a.seed)
-            .with_context(|| format!("unknown preset {name}"))?
-            .with_context(|| format!("building preset {name}"))?,
-        (None, Some(path)) => {
-            let arch = read_arch(path)?;
-            Sequential::from_config(&arch, a.seed)
-                .with_context(|| format!("{}: cannot build the architecture", path.display()))?
-        }
-        (None, None) => bail!("pass --student-preset NAME or --student-arch ARCH.json"),
-    };
+    let mut student = build_model(
+        a.student_preset.as_deref(),
+        a.student_arch.as_deref(),
+        a.seed,
+    )?
+    .context("pass --student-preset NAME or --student-arch ARCH.json")?;
     check_compatible(&student, &teacher).context("the teacher cannot teach this student")?;
     super::train::check_mnist_model(&student)?;
 
-    let dir = default_data_dir(a.data);
-    let train = data::load(&dir, Split::Train)?;
-    let test = data::load(&dir, Split::Test)?;
-    let n_train = a.limit.unwrap_or(train.count).min(train.count);
-    if n_train == 0 {
-        bail!("--limit 0 leaves no training images");
-    }
-    let x = train.images_f32_scaled(0..n_train);
-    let y = train.labels_range(0..n_train);
+    let mnist = MnistSplits::load(a.data, a.limit)?;
+    let n_train = mnist.train_y.len();
     let input_shape = student.input_shape().to_vec();
-    let dataset = Dataset::new(&x, &input_shape, y)?;
+    let dataset = Dataset::new(&mnist.train_x, &input_shape, &mnist.train_y)?;
 
     let teacher_accuracy = teacher_meta.training.as_ref().and_then(|t| t.test_accuracy);
     let (teacher_params, _) = teacher.param_count();
@@ -203,14 +190,13 @@ pub fn run(a: Args) -> Result<i32> {
         report.teacher_seconds
     ));
 
-    let tx = test.images_f32_scaled(0..test.count);
-    let test_set = Dataset::new(&tx, &input_shape, &test.labels)?;
+    let test_set = Dataset::new(&mnist.test_x, &input_shape, &mnist.test_y)?;
     let (test_loss, test_accuracy) =
         nn::evaluate(&mut student, &test_set, 256).context("evaluating on the test set")?;
     out.line(format!(
         "student test accuracy {:.2}% ({} MNIST test images), loss {:.4}",
         test_accuracy * 100.0,
-        test.count,
+        mnist.test_y.len(),
         test_loss
     ));
 
@@ -275,7 +261,7 @@ pub fn run(a: Args) -> Result<i32> {
             "train_seconds": train_seconds,
             "test_accuracy": test_accuracy,
             "test_loss": test_loss,
-            "test_samples": test.count,
+            "test_samples": mnist.test_y.len(),
         }));
     }
     Ok(0)

@@ -3,10 +3,11 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::train::{batch_message, check_mnist_model, check_out_dir, epoch_bar, epoch_line};
-use super::{default_data_dir, Out};
+use super::train::{
+    batch_message, check_mnist_model, check_out_dir, epoch_bar, epoch_line, MnistSplits,
+};
+use super::Out;
 use crate::data::files::refuse_overwrite;
-use crate::data::{self, Split};
 use crate::nn::io::{self, EpochRecord, TrainingRecord};
 use crate::nn::prune::{self as pruning, PruneConfig, PruneProgress, Pruner, Schedule};
 use crate::nn::{self, BatchProgress, Dataset, EpochSummary, FitConfig};
@@ -216,17 +217,10 @@ pub fn run(a: Args) -> Result<i32> {
     let mut model = io::load(&a.model)?;
     check_mnist_model(&model)?;
 
-    let dir = default_data_dir(a.data);
-    let train = data::load(&dir, Split::Train)?;
-    let test = data::load(&dir, Split::Test)?;
-    let n_train = a.limit.unwrap_or(train.count).min(train.count);
-    if n_train == 0 {
-        bail!("--limit 0 leaves no training images");
-    }
-    let x = train.images_f32_scaled(0..n_train);
-    let y = train.labels_range(0..n_train);
+    let mnist = MnistSplits::load(a.data, a.limit)?;
+    let n_train = mnist.train_y.len();
     let input_shape = model.input_shape().to_vec();
-    let dataset = Dataset::new(&x, &input_shape, y)?;
+    let dataset = Dataset::new(&mnist.train_x, &input_shape, &mnist.train_y)?;
 
     let fit = FitConfig {
         epochs: a.epochs,
@@ -325,14 +319,13 @@ pub fn run(a: Args) -> Result<i32> {
                 .map_or(String::new(), |b| format!(", {}x{} blocks", b[0], b[1]))
         ));
     }
-    let tx = test.images_f32_scaled(0..test.count);
-    let test_set = Dataset::new(&tx, &input_shape, &test.labels)?;
+    let test_set = Dataset::new(&mnist.test_x, &input_shape, &mnist.test_y)?;
     let (test_loss, test_accuracy) =
         nn::evaluate(&mut model, &test_set, 256).context("evaluating on the test set")?;
     out.line(format!(
         "test accuracy {:.2}% ({} MNIST test images), loss {:.4}",
         test_accuracy * 100.0,
-        test.count,
+        mnist.test_y.len(),
         test_loss
     ));
 
@@ -402,7 +395,7 @@ pub fn run(a: Args) -> Result<i32> {
             "train_seconds": train_seconds,
             "test_accuracy": test_accuracy,
             "test_loss": test_loss,
-            "test_samples": test.count,
+            "test_samples": mnist.test_y.len(),
         }));
     }
     Ok(0)

@@ -143,6 +143,54 @@ pub(super) fn batch_message(p: &BatchProgress) -> String {
     )
 }
 
+/// A freshly initialized model from a preset name or an architecture file (the preset
+/// wins when both are given; `None` when neither is).
+pub(super) fn build_model(
+    preset: Option<&str>,
+    arch: Option<&Path>,
+    seed: u64,
+) -> Result<Option<Sequential>> {
+    Ok(Some(match (preset, arch) {
+        (Some(name), _) => presets::by_name(name, seed)
+            .with_context(|| format!("unknown preset {name}"))?
+            .with_context(|| format!("building preset {name}"))?,
+        (None, Some(path)) => {
+            let config = read_arch(path)?;
+            Sequential::from_config(&config, seed)
+                .with_context(|| format!("{}: cannot build the architecture", path.display()))?
+        }
+        (None, None) => return Ok(None),
+    }))
+}
+
+/// MNIST as the training commands use it: the first `limit` training images and the
+/// whole test set, pixels scaled to [0, 1].
+pub(super) struct MnistSplits {
+    pub train_x: Vec<f32>,
+    pub train_y: Vec<u8>,
+    pub test_x: Vec<f32>,
+    pub test_y: Vec<u8>,
+}
+
+impl MnistSplits {
+    /// Reads `data` (default: the vendored copy); refuses a limit that leaves nothing.
+    pub fn load(data: Option<PathBuf>, limit: Option<usize>) -> Result<MnistSplits> {
+        let dir = default_data_dir(data);
+        let train = data::load(&dir, Split::Train)?;
+        let test = data::load(&dir, Split::Test)?;
+        let n_train = limit.unwrap_or(train.count).min(train.count);
+        if n_train == 0 {
+            bail!("--limit 0 leaves no training images");
+        }
+        Ok(MnistSplits {
+            train_x: train.images_f32_scaled(0..n_train),
+            train_y: train.labels_range(0..n_train).to_vec(),
+            test_x: test.images_f32_scaled(0..test.count),
+            test_y: test.labels,
+        })
+    }
+}
+
 /// Fails unless `model` maps an MNIST image to 10 class scores.
 pub(super) fn check_mnist_model(model: &Sequential) -> Result<()> {
     let per_sample: usize = model.input_shape().iter().product();
@@ -195,30 +243,14 @@ pub fn run(a: Args) -> Result<i32> {
     }
     check_out_dir(&a.out, a.force)?;
 
-    let mut model: Sequential = match (&a.preset, &a.arch) {
-        (Some(name), _) => presets::by_name(name, a.seed)
-            .with_context(|| format!("unknown preset {name}"))?
-            .with_context(|| format!("building preset {name}"))?,
-        (None, Some(path)) => {
-            let config = read_arch(path)?;
-            Sequential::from_config(&config, a.seed)
-                .with_context(|| format!("{}: cannot build the architecture", path.display()))?
-        }
-        (None, None) => bail!("pass --preset NAME or --arch ARCH.json"),
-    };
+    let mut model = build_model(a.preset.as_deref(), a.arch.as_deref(), a.seed)?
+        .context("pass --preset NAME or --arch ARCH.json")?;
     check_mnist_model(&model)?;
 
-    let dir = default_data_dir(a.data);
-    let train = data::load(&dir, Split::Train)?;
-    let test = data::load(&dir, Split::Test)?;
-    let n_train = a.limit.unwrap_or(train.count).min(train.count);
-    if n_train == 0 {
-        bail!("--limit 0 leaves no training images");
-    }
-    let x = train.images_f32_scaled(0..n_train);
-    let y = train.labels_range(0..n_train);
+    let mnist = MnistSplits::load(a.data, a.limit)?;
+    let n_train = mnist.train_y.len();
     let input_shape = model.input_shape().to_vec();
-    let dataset = Dataset::new(&x, &input_shape, y)?;
+    let dataset = Dataset::new(&mnist.train_x, &input_shape, &mnist.train_y)?;
 
     let mut optimizer: Box<dyn Optimizer> = match a.optimizer {
         OptimizerKind::Adam => Box::new(Adam::new(a.learning_rate)),
@@ -256,15 +288,14 @@ pub fn run(a: Args) -> Result<i32> {
     .context("training")?;
     let train_seconds = started.elapsed().as_secs_f64();
 
-    let tx = test.images_f32_scaled(0..test.count);
-    let test_set = Dataset::new(&tx, &input_shape, &test.labels)?;
+    let test_set = Dataset::new(&mnist.test_x, &input_shape, &mnist.test_y)?;
     let eval_start = Instant::now();
     let (test_loss, test_accuracy) =
         nn::evaluate(&mut model, &test_set, 256).context("evaluating on the test set")?;
     out.line(format!(
         "test accuracy {:.2}% ({} MNIST test images), loss {:.4}, in {:.1} s",
         test_accuracy * 100.0,
-        test.count,
+        mnist.test_y.len(),
         test_loss,
         eval_start.elapsed().as_secs_f64()
     ));
@@ -314,7 +345,7 @@ pub fn run(a: Args) -> Result<i32> {
             "train_seconds": train_seconds,
             "test_accuracy": test_accuracy,
             "test_loss": test_loss,
-            "test_samples": test.count,
+            "test_samples": mnist.test_y.len(),
         }));
     }
     Ok(0)
