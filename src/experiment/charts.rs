@@ -26,6 +26,20 @@ pub fn all(report: &Report) -> Result<Vec<(&'static str, String)>, ExperimentErr
     ])
 }
 
+/// The series labels in the lower right corner, over a light background.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    font_size: u32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, font_size))
+        .draw()
+}
+
 /// A y range around `values` (in %), padded, so small differences stay visible.
 fn pct_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -94,14 +108,7 @@ fn accuracy_vs_size(r: &Report) -> Result<String, ExperimentError> {
                 )))
                 .map_err(e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, 12).map_err(e)?;
         root.present().map_err(e)?;
     }
     Ok(svg)
@@ -255,14 +262,7 @@ fn distillation(r: &Report) -> Result<String, ExperimentError> {
                 ))
                 .map_err(e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, 13).map_err(e)?;
         root.present().map_err(e)?;
     }
     Ok(svg)
