@@ -234,7 +234,7 @@ fn distillation(r: &Report) -> Result<String, ExperimentError> {
                 "distilled",
                 &d.distilled_accuracy,
                 d.distilled_mean,
-                GREEN.to_rgba(),
+                RGBColor(0, 140, 60).to_rgba(),
                 -0.12,
             ),
             (
