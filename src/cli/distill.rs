@@ -3,7 +3,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::train::{build_model, check_out_dir, epoch_bar, epoch_line, MnistSplits};
+use super::train::{
+    build_model, check_fit_flags, check_out_dir, epoch_bar, epoch_line, MnistSplits,
+};
 use super::Out;
 use crate::nn::distill::check_compatible;
 use crate::nn::io::{self, EpochRecord, TrainingRecord};
@@ -112,18 +114,7 @@ pub fn run(a: Args) -> Result<i32> {
             a.temperature
         );
     }
-    if a.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    if !(0.0..1.0).contains(&a.validation_split) {
-        bail!(
-            "--validation-split must be in [0, 1), got {}",
-            a.validation_split
-        );
-    }
-    if !(a.learning_rate > 0.0 && a.learning_rate.is_finite()) {
-        bail!("--learning-rate must be a positive number");
-    }
+    check_fit_flags(a.batch_size, a.validation_split, a.learning_rate)?;
     if a.out == a.teacher {
         bail!("--out must not be the teacher's directory");
     }

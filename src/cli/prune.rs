@@ -4,7 +4,8 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::train::{
-    batch_message, check_mnist_model, check_out_dir, epoch_bar, epoch_line, MnistSplits,
+    batch_message, check_fit_flags, check_mnist_model, check_out_dir, epoch_bar, epoch_line,
+    MnistSplits,
 };
 use super::Out;
 use crate::data::files::refuse_overwrite;
@@ -193,18 +194,7 @@ pub fn run(a: Args) -> Result<i32> {
             bail!("--power must be a positive number, got {power}");
         }
     }
-    if a.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    if !(0.0..1.0).contains(&a.validation_split) {
-        bail!(
-            "--validation-split must be in [0, 1), got {}",
-            a.validation_split
-        );
-    }
-    if !(a.learning_rate > 0.0 && a.learning_rate.is_finite()) {
-        bail!("--learning-rate must be a positive number");
-    }
+    check_fit_flags(a.batch_size, a.validation_split, a.learning_rate)?;
     if a.model.is_file() {
         bail!(
             "{} is a file; `prune` takes a model directory (made by `ferrolite train`)",

@@ -143,6 +143,24 @@ pub(super) fn batch_message(p: &BatchProgress) -> String {
     )
 }
 
+/// Refuses the training flags every training command shares when they make no sense.
+pub(super) fn check_fit_flags(
+    batch_size: usize,
+    validation_split: f32,
+    learning_rate: f32,
+) -> Result<()> {
+    if batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    if !(0.0..1.0).contains(&validation_split) {
+        bail!("--validation-split must be in [0, 1), got {validation_split}");
+    }
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+        bail!("--learning-rate must be a positive number");
+    }
+    Ok(())
+}
+
 /// A freshly initialized model from a preset name or an architecture file (the preset
 /// wins when both are given; `None` when neither is).
 pub(super) fn build_model(
@@ -229,18 +247,7 @@ pub(super) fn epoch_line(s: &EpochSummary) -> String {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
-    if a.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
-    if !(0.0..1.0).contains(&a.validation_split) {
-        bail!(
-            "--validation-split must be in [0, 1), got {}",
-            a.validation_split
-        );
-    }
-    if !(a.learning_rate > 0.0 && a.learning_rate.is_finite()) {
-        bail!("--learning-rate must be a positive number");
-    }
+    check_fit_flags(a.batch_size, a.validation_split, a.learning_rate)?;
     check_out_dir(&a.out, a.force)?;
 
     let mut model = build_model(a.preset.as_deref(), a.arch.as_deref(), a.seed)?
