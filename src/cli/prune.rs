@@ -154,30 +154,6 @@ impl PruneProgress for Progress<'_> {
     }
 }
 
-fn schedule_text(s: &Schedule) -> String {
-    match *s {
-        Schedule::PolynomialDecay {
-            initial_sparsity,
-            final_sparsity,
-            begin_step,
-            end_step,
-            power,
-            frequency,
-        } => format!(
-            "polynomial decay {initial_sparsity} → {final_sparsity} (power {power}) over steps {begin_step}..={end_step}, masks every {frequency} steps"
-        ),
-        Schedule::ConstantSparsity {
-            target_sparsity,
-            begin_step,
-            end_step,
-            frequency,
-        } => format!(
-            "constant {target_sparsity} from step {begin_step}{}, masks every {frequency} steps",
-            end_step.map_or(String::new(), |e| format!(" to {e}"))
-        ),
-    }
-}
-
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
     let kind = parse_schedule(&a.schedule)?;
@@ -275,7 +251,7 @@ pub fn run(a: Args) -> Result<i32> {
     out.line(format!(
         "pruning {} on {n_train} MNIST images: {}{}, {} epochs ({steps} steps), batch {}, Adam lr {}",
         a.model.display(),
-        schedule_text(&schedule),
+        schedule,
         block.map_or(String::new(), |b| format!(", Dense blocks {}x{}", b[0], b[1])),
         a.epochs,
         a.batch_size,

@@ -305,6 +305,8 @@ pub(super) fn part1_ptq(ctx: &mut Context) -> Result<Ptq, ExperimentError> {
     )?;
     let keras_accuracy = f64::from(trained.record.test_accuracy.unwrap_or(0.0));
     let float_ir = nn::export(&trained.model).map_err(|e| stage_err("exporting mnist-cnn", e))?;
+    // One set of calibration images for both int8 conversions of this model.
+    let samples = ctx.calibration(&float_ir)?;
     let (float, float_bytes) = ctx.stage("part 1: float .tflite", |ctx| {
         let (a, bytes) = ctx.write_tflite("cnn_float32.tflite", &float_ir)?;
         let line = format!("{} bytes, accuracy {:.2}%", a.bytes, a.accuracy * 100.0);
@@ -313,7 +315,6 @@ pub(super) fn part1_ptq(ctx: &mut Context) -> Result<Ptq, ExperimentError> {
     let started = Instant::now();
     let (int8, int8_ir, int8_bytes, convert_seconds) =
         ctx.stage("part 1: full-integer .tflite (uint8 IO)", |ctx| {
-            let samples = ctx.calibration(&float_ir)?;
             let options = Int8Options {
                 io: IoType::Uint8,
                 ..Default::default()
@@ -338,7 +339,6 @@ pub(super) fn part1_ptq(ctx: &mut Context) -> Result<Ptq, ExperimentError> {
         // tract has no QUANTIZE, which uint8 IO needs at both ends: the int8-IO file of
         // the same model has the same integer kernels, so that one is compared instead.
         if checks[1].agree.is_none() {
-            let samples = ctx.calibration(&float_ir)?;
             let converted = quant::convert(
                 &float_ir,
                 Mode::Int8,

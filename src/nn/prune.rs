@@ -268,6 +268,36 @@ pub fn block_mask(
     Ok((mask, partial))
 }
 
+/// One line for people, e.g. "polynomial decay 0.5 → 0.8 (power 3) over steps 0..=844,
+/// masks every 100 steps".
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Schedule::PolynomialDecay {
+                initial_sparsity,
+                final_sparsity,
+                begin_step,
+                end_step,
+                power,
+                frequency,
+            } => write!(
+                f,
+                "polynomial decay {initial_sparsity} → {final_sparsity} (power {power}) over steps {begin_step}..={end_step}, masks every {frequency} steps"
+            ),
+            Schedule::ConstantSparsity {
+                target_sparsity,
+                begin_step,
+                end_step,
+                frequency,
+            } => write!(
+                f,
+                "constant {target_sparsity} from step {begin_step}{}, masks every {frequency} steps",
+                end_step.map_or(String::new(), |e| format!(" to {e}"))
+            ),
+        }
+    }
+}
+
 /// The sparsity reached by one pruned kernel.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LayerSparsity {
