@@ -9,6 +9,9 @@ use crate::interp::Interpreter;
 use crate::verify::timing::{median_micros, paired_median_micros};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferrolite bench cnn_int8.tflite\n  ferrolite bench cnn_int8.tflite --against cnn.tflite --seconds 4\n  ferrolite bench cnn.tflite --batch 32 --profile --json"
+)]
 pub struct Args {
     /// The .tflite model, or a model directory from `ferrolite train` (exported first).
     model: PathBuf,

@@ -31,6 +31,9 @@ enum IoArg {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferrolite convert models/cnn -o cnn.tflite\n  ferrolite convert cnn.tflite -o cnn_int8.tflite --quantize int8 --eval\n  ferrolite convert models/pruned -o pruned_int8.tflite --quantize int8 --strip-names"
+)]
 pub struct Args {
     /// Input model: a model directory (from `ferrolite train`) or a float .tflite.
     input: PathBuf,
@@ -46,11 +49,11 @@ pub struct Args {
     /// [default: int8]. Only with --quantize int8.
     #[arg(long, value_enum)]
     io: Option<IoArg>,
-    /// Calibrate on the first N MNIST training images, one at a time.
-    #[arg(long, default_value_t = 100)]
-    calibration: usize,
+    /// Calibrate on the first N MNIST training images, one at a time [default: 100].
+    #[arg(long, value_name = "N", conflicts_with = "calibration_npy")]
+    calibration: Option<usize>,
     /// Calibrate on the rows of this float32 .npy instead (first axis = samples).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     calibration_npy: Option<PathBuf>,
     /// MNIST directory holding train-images-idx3-ubyte(.gz) [default: fixtures/mnist].
     #[arg(long)]
@@ -108,7 +111,19 @@ pub fn run(a: Args) -> Result<i32> {
         },
         per_tensor_dense: a.per_tensor_dense,
     };
+    if mode != Mode::None {
+        // Before calibration, which would otherwise blame the samples.
+        quant::check_float_model(&model)?;
+    }
     let needs_samples = mode == Mode::Int8 || (a.report && mode != Mode::None);
+    if !needs_samples && (a.calibration.is_some() || a.calibration_npy.is_some()) {
+        anyhow::bail!(
+            "--calibration and --calibration-npy apply to --quantize int8 (or --report with another --quantize) only"
+        );
+    }
+    if a.calibration == Some(0) {
+        anyhow::bail!("--calibration 0 leaves nothing to calibrate on; give at least 1 image");
+    }
     let samples = if needs_samples {
         Some(match &a.calibration_npy {
             Some(path) => {
@@ -116,7 +131,11 @@ pub fn run(a: Args) -> Result<i32> {
                     npy::read(path).with_context(|| format!("reading {}", path.display()))?;
                 Samples::from_batch(&model, &batch, None)?
             }
-            None => Samples::mnist_train(&model, &default_data_dir(a.data.clone()), a.calibration)?,
+            None => Samples::mnist_train(
+                &model,
+                &default_data_dir(a.data.clone()),
+                a.calibration.unwrap_or(100),
+            )?,
         })
     } else {
         None

@@ -16,6 +16,9 @@ use crate::nn::{
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("student").required(true).args(["student_preset", "student_arch"])))]
+#[command(
+    after_help = "Examples:\n  ferrolite distill --teacher models/convnet --student-preset mnist-student -o models/student\n  ferrolite distill --teacher models/convnet --student-preset mnist-student --alpha 0.1 --temperature 10 -o models/s2"
+)]
 pub struct Args {
     /// The teacher's model directory (from `ferrolite train`); it is only run, never trained.
     #[arg(long, value_name = "DIR")]
@@ -114,7 +117,7 @@ pub fn run(a: Args) -> Result<i32> {
             a.temperature
         );
     }
-    check_fit_flags(a.batch_size, a.validation_split, a.learning_rate)?;
+    check_fit_flags(a.epochs, a.batch_size, a.validation_split, a.learning_rate)?;
     if a.out == a.teacher {
         bail!("--out must not be the teacher's directory");
     }
@@ -140,15 +143,16 @@ pub fn run(a: Args) -> Result<i32> {
     let (teacher_params, _) = teacher.param_count();
     let (student_params, _) = student.param_count();
     out.line(format!(
-        "distilling {} ({teacher_params} weights{}) into {} ({student_params} weights) on {n_train} MNIST images, α {} T {}, {} epochs, batch {}, Adam lr {}",
+        "distilling {} ({teacher_params} weights{}) into {} ({student_params} weights) on {}, α {} T {}, {}, batch {}, Adam lr {}",
         teacher.name(),
         teacher_accuracy
             .map(|acc| format!(", test accuracy {:.2}%", acc * 100.0))
             .unwrap_or_default(),
         student.name(),
+        super::training_images(n_train, a.validation_split),
         a.alpha,
         a.temperature,
-        a.epochs,
+        super::count(a.epochs, "epoch", "epochs"),
         a.batch_size,
         a.learning_rate
     ));

@@ -8,6 +8,9 @@ use crate::interp::Interpreter;
 use crate::verify::accuracy;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferrolite eval model_int8.tflite\n  ferrolite eval models/cnn --limit 1000 --json"
+)]
 pub struct Args {
     /// The .tflite model or a model directory (input: one 28×28 image per batch row;
     /// output: class scores).
@@ -29,6 +32,12 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
+    if a.limit == Some(0) {
+        anyhow::bail!("--limit 0 leaves no test images to evaluate");
+    }
+    if a.batch == 0 {
+        anyhow::bail!("--batch must be at least 1");
+    }
     let (model, _) = load_runnable(&a.model)?;
     let dir = default_data_dir(a.data);
     let mnist = data::load(&dir, Split::Test)?;
@@ -41,11 +50,12 @@ pub fn run(a: Args) -> Result<i32> {
     bar.finish_and_clear();
     let acc = result?;
     out.line(format!(
-        "accuracy {:.2}% ({}/{} MNIST test images) in {:.2} s",
+        "accuracy {:.2}% ({}/{} MNIST test images) in {:.2} s ({} images/s)",
         acc.accuracy * 100.0,
-        acc.correct,
-        acc.samples,
-        acc.seconds
+        super::thousands(acc.correct as u64),
+        super::thousands(acc.samples as u64),
+        acc.seconds,
+        super::thousands((acc.samples as f64 / acc.seconds.max(1e-9)).round() as u64)
     ));
     if a.json {
         out.json(&serde_json::json!({

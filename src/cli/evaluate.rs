@@ -8,6 +8,9 @@ use crate::data::{self, Split};
 use crate::nn::{self, io, Dataset};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferrolite evaluate models/cnn\n  ferrolite evaluate models/cnn --limit 1000 --json"
+)]
 pub struct Args {
     /// Model directory (model.json + model.safetensors), as written by `ferrolite train`.
     model: PathBuf,
@@ -30,6 +33,9 @@ pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
     if a.batch == 0 {
         bail!("--batch must be at least 1");
+    }
+    if a.limit == Some(0) {
+        bail!("--limit 0 leaves no test images to evaluate");
     }
     if a.model.is_file() {
         bail!(

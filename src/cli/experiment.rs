@@ -11,6 +11,9 @@ use crate::experiment::{self, Config, Observer, Settings};
   ferrolite experiment                      # the full study, ~15 min on 2 cores
   ferrolite experiment --quick -o /tmp/smoke  # every stage on a subset, < 2 min
   ferrolite experiment --force              # replace a previous experiment-out/")]
+#[command(
+    after_help = "Examples:\n  ferrolite experiment\n  ferrolite experiment --quick -o /tmp/study --force"
+)]
 pub struct Args {
     /// Directory for the report, charts, models and .tflite files.
     #[arg(short, long, visible_alias = "out", default_value = "experiment-out")]

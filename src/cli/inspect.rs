@@ -8,6 +8,9 @@ use crate::interp::Interpreter;
 use crate::ir::{DimensionMetadata, Model, Op, Tensor};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferrolite inspect model.tflite\n  ferrolite inspect models/cnn --json"
+)]
 pub struct Args {
     /// The .tflite model, or a model directory from `ferrolite train` (exported first).
     model: PathBuf,
@@ -72,7 +75,7 @@ pub fn run(a: Args) -> Result<i32> {
         out.line(format!(
             "  {i:<4} {:<8} {:<16} {:<10} {}{}{} '{}'",
             t.dtype.name(),
-            format!("{:?}", t.shape),
+            shape_text(t),
             t.data
                 .as_ref()
                 .map(|d| format!("{} B", d.len()))
@@ -160,11 +163,20 @@ pub fn run(a: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// The shape as the file's signature states it: -1 where a dimension may be resized
+/// (the batch of a converted Keras model), the stored size elsewhere.
+fn shape_text(t: &Tensor) -> String {
+    match &t.shape_signature {
+        Some(sig) if sig.len() == t.shape.len() && sig.contains(&-1) => format!("{sig:?}"),
+        _ => format!("{:?}", t.shape),
+    }
+}
+
 fn names(model: &Model, idx: &[usize]) -> String {
     idx.iter()
         .map(|&i| {
             let t = &model.graph.tensors[i];
-            format!("{i} '{}' {} {:?}", t.name, t.dtype, t.shape)
+            format!("{i} '{}' {} {}", t.name, t.dtype, shape_text(t))
         })
         .collect::<Vec<_>>()
         .join("; ")

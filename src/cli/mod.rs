@@ -44,13 +44,14 @@ enum Command {
     /// Show a model's operators, tensors (dtype, shape, quantization, sparsity), constant
     /// bytes, interpreter arena bytes and file size.
     Inspect(inspect::Args),
-    /// Run one batch from an .npy file through the built-in interpreter and save the
-    /// output as .npy.
+    /// Run one batch through the built-in interpreter: .npy/.npz in (float input for a
+    /// quantized model is quantized), every output out as .npy/.npz.
     Run(run::Args),
     /// Top-1 accuracy on the MNIST test set (the vendored copy by default).
     Eval(eval::Args),
-    /// Run the built-in interpreter and tract on the same inputs and report the largest
-    /// difference.
+    /// Check the built-in interpreter against tract (whole model, then operator by
+    /// operator) and formulas; always answers: agree, disagree (first differing op
+    /// named) or incomplete (unchecked ops named).
     Verify(verify::Args),
     /// Write a model directory (exported to a float graph) or a .tflite model as .tflite
     /// (atomically; never over the input).
@@ -80,7 +81,10 @@ enum Command {
 
 /// Entry point used by `main`: returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return argument_error(&e),
+    };
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
@@ -103,6 +107,52 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Help and version go out as clap writes them; an argument error becomes one line
+/// (clap's message with its tip) and the usage line, exit status 2.
+fn argument_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            2
+        } else {
+            0
+        };
+    }
+    let text = e.render().to_string();
+    let mut message = String::new();
+    let mut usage = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = line.strip_prefix("Usage:") {
+            usage = Some(u.trim().to_string());
+        } else if line.starts_with("For more information") {
+            continue;
+        } else if message.is_empty() {
+            message = line.to_string();
+        } else {
+            // clap's tips and the list of valid values, joined onto the one line.
+            message.push_str(if message.ends_with(':') { " " } else { "; " });
+            message.push_str(line.trim_start_matches("tip: "));
+        }
+    }
+    eprintln!("{message}");
+    // The subcommand as typed, when there is one, for the pointer to its help.
+    let command = match std::env::args().nth(1).filter(|a| !a.starts_with('-')) {
+        Some(sub) => format!("ferrolite {sub}"),
+        None => "ferrolite".to_string(),
+    };
+    match usage {
+        Some(usage) => eprintln!("usage: {usage} (see `{command} --help`)"),
+        None => eprintln!("see `{command} --help`"),
+    }
+    2
 }
 
 /// The error chain on one line.
@@ -174,14 +224,48 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
+    bar.set_style(bar_style(
+        "{msg} [{bar:30}] {pos}/{len} ({rate}, eta {eta})",
+    ));
     bar.set_message(what.to_string());
     bar
+}
+
+/// A bar style from `template`, which may use `{rate}`: items per second as a whole
+/// number with thousands separated ("9,054/s"; indicatif's own `{per_sec}` prints
+/// "9053.8393/s").
+fn bar_style(template: &str) -> indicatif::ProgressStyle {
+    let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{}/s", thousands(state.per_sec().round() as u64));
+    };
+    indicatif::ProgressStyle::with_template(template)
+        .map(|s| s.with_key("rate", rate))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// "1 epoch", "5 epochs": a count with its noun in the right number.
+fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { singular } else { plural }
+    )
+}
+
+/// The training images a run fits on, in words: "1,800 of 2,000 MNIST images (200 held
+/// out for validation)", or "2,000 MNIST images" without a split.
+fn training_images(loaded: usize, validation_split: f32) -> String {
+    let fit = crate::nn::training_samples(loaded, validation_split);
+    if fit == loaded {
+        return format!("{} MNIST images", thousands(loaded as u64));
+    }
+    format!(
+        "{} of {} MNIST images ({} held out for validation)",
+        thousands(fit as u64),
+        thousands(loaded as u64),
+        thousands((loaded - fit) as u64)
+    )
 }
 
 /// `n` with a comma between thousands (84,924), as people read sizes and counts.

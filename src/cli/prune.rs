@@ -14,6 +14,9 @@ use crate::nn::prune::{self as pruning, PruneConfig, PruneProgress, Pruner, Sche
 use crate::nn::{self, BatchProgress, Dataset, EpochSummary, FitConfig};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferrolite prune models/cnn -o models/pruned\n  ferrolite prune models/cnn -o models/pruned16 --block 1x16\n  ferrolite prune models/cnn -o models/p90 --schedule constant:0.9 --epochs 1"
+)]
 pub struct Args {
     /// Model directory to prune (model.json + model.safetensors); it is not modified.
     model: PathBuf,
@@ -170,7 +173,7 @@ pub fn run(a: Args) -> Result<i32> {
             bail!("--power must be a positive number, got {power}");
         }
     }
-    check_fit_flags(a.batch_size, a.validation_split, a.learning_rate)?;
+    check_fit_flags(a.epochs, a.batch_size, a.validation_split, a.learning_rate)?;
     if a.model.is_file() {
         bail!(
             "{} is a file; `prune` takes a model directory (made by `ferrolite train`)",
@@ -249,11 +252,16 @@ pub fn run(a: Args) -> Result<i32> {
     drop(preview);
 
     out.line(format!(
-        "pruning {} on {n_train} MNIST images: {}{}, {} epochs ({steps} steps), batch {}, Adam lr {}",
+        "pruning {} on {}: {}{}, {} ({}), batch {}, Adam lr {}",
         a.model.display(),
+        super::training_images(n_train, a.validation_split),
         schedule,
-        block.map_or(String::new(), |b| format!(", Dense blocks {}x{}", b[0], b[1])),
-        a.epochs,
+        block.map_or(String::new(), |b| format!(
+            ", Dense blocks {}x{}",
+            b[0], b[1]
+        )),
+        super::count(a.epochs, "epoch", "epochs"),
+        super::count(steps as usize, "step", "steps"),
         a.batch_size,
         a.learning_rate
     ));

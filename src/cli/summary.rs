@@ -7,6 +7,9 @@ use crate::nn::{io, presets};
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["model", "preset"])))]
+#[command(
+    after_help = "Examples:\n  ferrolite summary models/cnn\n  ferrolite summary --preset mnist-convnet --json"
+)]
 pub struct Args {
     /// Model directory (model.json + model.safetensors).
     model: Option<PathBuf>,

@@ -19,6 +19,9 @@ pub enum OptimizerKind {
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("model").required(true).args(["preset", "arch"])))]
+#[command(
+    after_help = "Examples:\n  ferrolite train --preset mnist-cnn --epochs 5 --out models/cnn\n  ferrolite train --arch arch.json --validation-split 0.1 --out models/mine\n  ferrolite train --preset mnist-mlp --limit 2000 --epochs 1 --out /tmp/quick --force"
+)]
 pub struct Args {
     /// A named architecture.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(presets::NAMES))]
@@ -127,11 +130,9 @@ impl Callback for Progress<'_> {
 /// The bar of one epoch, prefixed "epoch i/n" (hidden unless stderr is a terminal).
 pub(super) fn epoch_bar(p: &BatchProgress) -> indicatif::ProgressBar {
     let bar = super::progress_bar(p.batches as u64, "");
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    bar.set_style(super::bar_style(
+        "{prefix} [{bar:30}] {pos}/{len} eta {eta} {msg}",
+    ));
     bar.set_prefix(format!("epoch {}/{}", p.epoch + 1, p.epochs));
     bar
 }
@@ -145,10 +146,14 @@ pub(super) fn batch_message(p: &BatchProgress) -> String {
 
 /// Refuses the training flags every training command shares when they make no sense.
 pub(super) fn check_fit_flags(
+    epochs: usize,
     batch_size: usize,
     validation_split: f32,
     learning_rate: f32,
 ) -> Result<()> {
+    if epochs == 0 {
+        bail!("--epochs 0 would train nothing; give at least 1");
+    }
     if batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
@@ -247,7 +252,7 @@ pub(super) fn epoch_line(s: &EpochSummary) -> String {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
-    check_fit_flags(a.batch_size, a.validation_split, a.learning_rate)?;
+    check_fit_flags(a.epochs, a.batch_size, a.validation_split, a.learning_rate)?;
     check_out_dir(&a.out, a.force)?;
 
     let mut model = build_model(a.preset.as_deref(), a.arch.as_deref(), a.seed)?
@@ -265,9 +270,12 @@ pub fn run(a: Args) -> Result<i32> {
     };
     let (trainable, frozen) = model.param_count();
     out.line(format!(
-        "training {} ({trainable} trainable + {frozen} non-trainable weights) on {n_train} MNIST images, {} epochs, batch {}, {:?} lr {}",
+        "training {} ({} trainable + {} non-trainable weights) on {}, {}, batch {}, {:?} lr {}",
         model.name(),
-        a.epochs,
+        super::thousands(trainable as u64),
+        super::thousands(frozen as u64),
+        super::training_images(n_train, a.validation_split),
+        super::count(a.epochs, "epoch", "epochs"),
         a.batch_size,
         a.optimizer,
         a.learning_rate

@@ -81,7 +81,7 @@ pub enum QuantError {
     Samples(String),
     #[error("operator #{index} {op} has no int8 version in this converter; use --quantize dynamic or float16")]
     UnsupportedOp { index: usize, op: &'static str },
-    #[error("tensor {tensor} ('{name}') is {dtype}; the input model must be a float32 model")]
+    #[error("the model is already quantized (tensor {tensor} '{name}' is {dtype}); quantization starts from a float32 model: convert the float .tflite or the model directory instead")]
     NotFloat {
         tensor: usize,
         name: String,
