@@ -41,7 +41,7 @@ accuracy() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().spli
 for seed in $seeds; do
     start=$(date +%s)
     acc=$("$bin" train --preset "$student" --epochs "$epochs" --seed "$seed" "${limit_args[@]}" \
-        --out "$work/alone-$seed" --force --json 2>/dev/null | accuracy)
+        -o "$work/alone-$seed" --force --json 2>/dev/null | accuracy)
     printf 'alone\t%s\t%s\t%s\n' "$seed" "$acc" "$(($(date +%s) - start))" | tee -a "$results"
     for s in "${settings[@]}"; do
         alpha=${s%%:*}

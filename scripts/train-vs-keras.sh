@@ -17,7 +17,7 @@ cargo build --release --quiet
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-ours=$(target/release/ferrolite train --preset mnist-cnn --epochs "$epochs" --out "$out/m" --json 2>/dev/null | tail -1)
+ours=$(target/release/ferrolite train --preset mnist-cnn --epochs "$epochs" -o "$out/m" --json 2>/dev/null | tail -1)
 theirs=$("$py" scripts/keras_epoch.py "$epochs" 2>/dev/null | tail -1)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 python3 - "$ours" "$theirs" <<'PY'

@@ -185,7 +185,6 @@ fn every_subcommand_help_has_examples() {
         "train",
         "prune",
         "distill",
-        "evaluate",
         "summary",
         "experiment",
     ] {
@@ -202,4 +201,109 @@ fn every_subcommand_help_has_examples() {
             .count();
         assert!(shown >= 2, "{command}: {shown} examples");
     }
+}
+
+/// `evaluate` is `eval` under its old name: a model directory or a .tflite.
+#[test]
+fn evaluate_is_eval() {
+    let out = bin()
+        .args(["evaluate", "--limit", "20", "--json"])
+        .arg(fixture("mnist_cnn_int8.tflite"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let eval = bin()
+        .args(["eval", "--limit", "20", "--json"])
+        .arg(fixture("mnist_cnn_int8.tflite"))
+        .output()
+        .unwrap();
+    let last = |o: &Output| {
+        let s = String::from_utf8_lossy(&o.stdout).into_owned();
+        let v: serde_json::Value = serde_json::from_str(s.lines().last().unwrap()).unwrap();
+        (v["correct"].clone(), v["samples"].clone())
+    };
+    assert_eq!(last(&out), last(&eval));
+}
+
+/// Every command that writes takes -o/--output (the old --out still works), and
+/// replaces an existing output only with --force.
+#[test]
+fn one_output_flag_and_force_everywhere() {
+    let d = common::scratch("vocabulary");
+    let model = d.join("m");
+    for flag in ["-o", "--output", "--out"] {
+        let out = bin()
+            .args([
+                "train",
+                "--preset",
+                "mnist-mlp",
+                "--epochs",
+                "1",
+                "--limit",
+                "200",
+            ])
+            .arg(flag)
+            .arg(&model)
+            .arg("--force")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "train {flag}: {}", stderr(&out));
+    }
+    let tflite = d.join("m.tflite");
+    for flag in ["-o", "--output", "--out"] {
+        let _ = std::fs::remove_file(&tflite);
+        let out = bin()
+            .arg("convert")
+            .arg(&model)
+            .arg(flag)
+            .arg(&tflite)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "convert {flag}: {}", stderr(&out));
+    }
+    // convert refuses to replace without --force, and replaces with it.
+    let out = bin()
+        .arg("convert")
+        .arg(&model)
+        .arg("-o")
+        .arg(&tflite)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "--force");
+    let out = bin()
+        .arg("convert")
+        .arg(&model)
+        .arg("-o")
+        .arg(&tflite)
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One batch flag name; the old --batch still works.
+    for flag in ["--batch-size", "--batch"] {
+        let out = bin()
+            .args(["eval", "--limit", "20", flag, "7"])
+            .arg(&tflite)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "eval {flag}: {}", stderr(&out));
+    }
+    let out = bin()
+        .arg("bench")
+        .arg(&tflite)
+        .args([
+            "--batch-size",
+            "2",
+            "--seconds",
+            "0.05",
+            "--no-tract",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(json["batch"], 2);
+    assert!(json["tract_us"].is_null(), "{json}");
 }

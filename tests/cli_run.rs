@@ -132,10 +132,23 @@ fn two_inputs_and_two_outputs() {
         .arg("--input")
         .arg(&a)
         .arg("-o")
-        .arg(&outputs)
+        .arg(d.join("fresh.npz"))
         .output()
         .unwrap();
     assert_one_line_error(&out, "2 input(s)");
+    // An existing output is replaced only with --force.
+    let again = || {
+        let mut c = bin();
+        c.arg("run")
+            .arg(&model)
+            .arg("--input")
+            .arg(&inputs)
+            .arg("-o")
+            .arg(&outputs);
+        c
+    };
+    assert_one_line_error(&again().output().unwrap(), "--force");
+    ok(again().arg("--force").output().unwrap());
 }
 
 /// Float images given to the int8 model are quantized with its input's scale and

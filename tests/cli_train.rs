@@ -251,7 +251,9 @@ fn errors_are_one_line() {
     );
     let tflite =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tflite/mnist_cnn_float32.tflite");
-    assert_one_line_error(&run(&["evaluate", s(&tflite)]), "ferrolite eval");
+    // `evaluate` is `eval`: a .tflite is evaluated too.
+    let e = last_json(&run(&["evaluate", s(&tflite), "--limit", "50", "--json"]));
+    assert_eq!(e["samples"], 50);
 
     // A model directory with mismatched weights: the error names the tensor.
     let model = d.join("mlp");

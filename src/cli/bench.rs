@@ -10,14 +10,14 @@ use crate::verify::timing::{median_micros, paired_median_micros};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  ferrolite bench cnn_int8.tflite\n  ferrolite bench cnn_int8.tflite --against cnn.tflite --seconds 4\n  ferrolite bench cnn.tflite --batch 32 --profile --json"
+    after_help = "Examples:\n  ferrolite bench cnn_int8.tflite\n  ferrolite bench cnn_int8.tflite --against cnn.tflite --seconds 4\n  ferrolite bench cnn.tflite --batch-size 32 --profile --no-tract --json"
 )]
 pub struct Args {
     /// The .tflite model, or a model directory from `ferrolite train` (exported first).
     model: PathBuf,
     /// Batch size of each inference call.
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
+    #[arg(long, default_value_t = 1, alias = "batch")]
+    batch_size: usize,
     /// Seconds of timing per runtime (split into rounds; medians count). Comparisons
     /// (tract, --against) alternate rounds of the two and take the median per-round ratio.
     #[arg(long, default_value_t = 2.0)]
@@ -27,6 +27,9 @@ pub struct Args {
     /// the same machine; prints how many times faster the first model is.
     #[arg(long, value_name = "MODEL")]
     against: Option<PathBuf>,
+    /// Do not time tract (its loading and its alternated rounds take time).
+    #[arg(long)]
+    no_tract: bool,
     /// Also print the time spent in each operator of the built-in interpreter.
     #[arg(long)]
     profile: bool,
@@ -37,15 +40,15 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
-    if a.batch == 0 {
-        anyhow::bail!("--batch must be at least 1");
+    if a.batch_size == 0 {
+        anyhow::bail!("--batch-size must be at least 1");
     }
     if !(a.seconds > 0.0 && a.seconds.is_finite()) {
         anyhow::bail!("--seconds must be a positive number");
     }
     let (model, bytes) = load_runnable(&a.model)?;
     let mnist = data::load(&data::default_dir(), Split::Test).ok();
-    let inputs = crate::verify::sample_inputs(&model, a.batch, mnist.as_ref())?;
+    let inputs = crate::verify::sample_inputs(&model, a.batch_size, mnist.as_ref())?;
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape.clone()).collect();
     let budget = Duration::from_secs_f64(a.seconds);
 
@@ -58,7 +61,7 @@ pub fn run(a: Args) -> Result<i32> {
             .context("running the built-in interpreter")?,
         Some(path) => {
             let (other, _) = load_runnable(path)?;
-            let other_inputs = crate::verify::sample_inputs(&other, a.batch, mnist.as_ref())?;
+            let other_inputs = crate::verify::sample_inputs(&other, a.batch_size, mnist.as_ref())?;
             let mut other_interp =
                 Interpreter::new(other).with_context(|| format!("planning {}", path.display()))?;
             let other_shapes: Vec<Vec<usize>> =
@@ -77,8 +80,8 @@ pub fn run(a: Args) -> Result<i32> {
     };
     out.line(format!(
         "ferrolite: {ours:.2} µs per batch of {} ({:.2} µs per image), arena {arena} bytes",
-        a.batch,
-        ours / a.batch as f64
+        a.batch_size,
+        ours / a.batch_size as f64
     ));
     if let Some((path, theirs, ratio)) = &against {
         out.line(format!(
@@ -106,8 +109,11 @@ pub fn run(a: Args) -> Result<i32> {
         }
     }
 
-    let (tract, tract_model, tract_error) =
-        time_tract(&bytes, &model, &shapes, &mut interp, &inputs, budget);
+    let (tract, tract_model, tract_error) = if a.no_tract {
+        (None, None, None)
+    } else {
+        time_tract(&bytes, &model, &shapes, &mut interp, &inputs, budget)
+    };
     let tract_us = tract.map(|(t, _)| t);
     let speedup_vs_tract = tract.map(|(_, ratio)| 1.0 / ratio);
     match (tract, &tract_error) {
@@ -115,7 +121,7 @@ pub fn run(a: Args) -> Result<i32> {
             "tract ({}): {t:.2} µs per batch ({:.2} µs per image); ferrolite is {:.2}× {} \
              (median of per-round ratios, rounds alternated)",
             tract_model.as_deref().unwrap_or("?"),
-            t / a.batch as f64,
+            t / a.batch_size as f64,
             if ratio <= 1.0 { 1.0 / ratio } else { ratio },
             if ratio <= 1.0 { "faster" } else { "SLOWER" }
         )),
@@ -125,9 +131,9 @@ pub fn run(a: Args) -> Result<i32> {
     if a.json {
         out.json(&serde_json::json!({
             "model": a.model.display().to_string(),
-            "batch": a.batch,
+            "batch": a.batch_size,
             "ferrolite_us": ours,
-            "ferrolite_us_per_image": ours / a.batch as f64,
+            "ferrolite_us_per_image": ours / a.batch_size as f64,
             "arena_bytes": arena,
             "tract_us": tract_us,
             "tract_model": tract_model,

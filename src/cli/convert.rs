@@ -38,8 +38,11 @@ pub struct Args {
     /// Input model: a model directory (from `ferrolite train`) or a float .tflite.
     input: PathBuf,
     /// Output .tflite path (must differ from the input).
-    #[arg(short, long)]
+    #[arg(short, long, alias = "out")]
     output: PathBuf,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    force: bool,
     /// Quantization: none (rewrite as is), float16 (float16 constants), dynamic (int8
     /// weights, hybrid kernels) or int8 (full integer, calibrated).
     #[arg(long, value_enum, default_value = "none")]
@@ -86,6 +89,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
     files::refuse_overwrite(&[&a.input], &a.output)?;
+    super::check_output_file(&a.output, a.force)?;
     let started = Instant::now();
     let model = load_input(&a.input)?;
     let mode = match a.quantize {

@@ -60,9 +60,9 @@ pub struct Args {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Model directory to write for the student (model.json + model.safetensors).
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long = "output", alias = "out")]
     out: PathBuf,
-    /// Replace an existing model in --out.
+    /// Replace an existing model in the output directory.
     #[arg(long)]
     force: bool,
     /// Print {"epochs": [...], "test_accuracy", ...} as JSON on stdout.
@@ -119,7 +119,7 @@ pub fn run(a: Args) -> Result<i32> {
     }
     check_fit_flags(a.epochs, a.batch_size, a.validation_split, a.learning_rate)?;
     if a.out == a.teacher {
-        bail!("--out must not be the teacher's directory");
+        bail!("the output directory must not be the teacher's directory");
     }
     check_out_dir(&a.out, a.force)?;
 

@@ -12,8 +12,9 @@ use crate::verify::accuracy;
     after_help = "Examples:\n  ferrolite eval model_int8.tflite\n  ferrolite eval models/cnn --limit 1000 --json"
 )]
 pub struct Args {
-    /// The .tflite model or a model directory (input: one 28×28 image per batch row;
-    /// output: class scores).
+    /// A .tflite model (run by the built-in interpreter), or a model directory from
+    /// `ferrolite train` (run by the training engine, which also gives the loss).
+    /// Input: one 28×28 image per batch row; output: class scores.
     model: PathBuf,
     /// MNIST directory with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)
     /// [default: the vendored fixtures/mnist].
@@ -22,9 +23,9 @@ pub struct Args {
     /// Evaluate only the first N test images.
     #[arg(long)]
     limit: Option<usize>,
-    /// Images per interpreter call.
-    #[arg(long, default_value_t = 100)]
-    batch: usize,
+    /// Images per interpreter call or forward pass.
+    #[arg(long, default_value_t = 100, alias = "batch")]
+    batch_size: usize,
     /// Print {"accuracy", "samples", "seconds", ...} as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -35,8 +36,11 @@ pub fn run(a: Args) -> Result<i32> {
     if a.limit == Some(0) {
         anyhow::bail!("--limit 0 leaves no test images to evaluate");
     }
-    if a.batch == 0 {
-        anyhow::bail!("--batch must be at least 1");
+    if a.batch_size == 0 {
+        anyhow::bail!("--batch-size must be at least 1");
+    }
+    if a.model.is_dir() {
+        return super::evaluate::run_dir(&a.model, a.data, a.limit, a.batch_size, a.json);
     }
     let (model, _) = load_runnable(&a.model)?;
     let dir = default_data_dir(a.data);
@@ -44,7 +48,7 @@ pub fn run(a: Args) -> Result<i32> {
     let mut interp = Interpreter::new(model).context("planning the model")?;
     let total = a.limit.unwrap_or(mnist.count).min(mnist.count);
     let bar = progress_bar(total as u64, "evaluating");
-    let result = accuracy::evaluate(&mut interp, &mnist, a.limit, a.batch, |done| {
+    let result = accuracy::evaluate(&mut interp, &mnist, a.limit, a.batch_size, |done| {
         bar.set_position(done as u64)
     });
     bar.finish_and_clear();

@@ -16,7 +16,7 @@ use crate::experiment::{self, Config, Observer, Settings};
 )]
 pub struct Args {
     /// Directory for the report, charts, models and .tflite files.
-    #[arg(short, long, visible_alias = "out", default_value = "experiment-out")]
+    #[arg(short, long, alias = "out", default_value = "experiment-out")]
     output: PathBuf,
     /// Every stage on 3,000 training images with one epoch each: a smoke test of the
     /// whole pipeline, not the study's numbers.

@@ -32,9 +32,13 @@ use clap::{Parser, Subcommand};
     long_about = "ferrolite reads and writes genuine .tflite files and runs them with its own \
 interpreter, cross-checked against tract and LiteRT.\n\nStart with `ferrolite inspect MODEL.tflite` \
 or `ferrolite eval MODEL.tflite` (MNIST accuracy on the vendored test set); train a model with \
-`ferrolite train --preset mnist-cnn --out DIR` and export it with `ferrolite convert DIR -o MODEL.tflite`."
+`ferrolite train --preset mnist-cnn -o DIR` and export it with `ferrolite convert DIR -o MODEL.tflite`."
 )]
 struct Cli {
+    /// Worker threads for training, pruning and distillation (the interpreter runs on
+    /// one thread) [default: one per core].
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,7 +51,9 @@ enum Command {
     /// Run one batch through the built-in interpreter: .npy/.npz in (float input for a
     /// quantized model is quantized), every output out as .npy/.npz.
     Run(run::Args),
-    /// Top-1 accuracy on the MNIST test set (the vendored copy by default).
+    /// Top-1 accuracy on the MNIST test set (the vendored copy by default) of a .tflite
+    /// model or a model directory (alias: evaluate).
+    #[command(alias = "evaluate")]
     Eval(eval::Args),
     /// Check the built-in interpreter against tract (whole model, then operator by
     /// operator) and formulas; always answers: agree, disagree (first differing op
@@ -70,8 +76,6 @@ enum Command {
     /// Train a student against a frozen teacher (knowledge distillation) and save it as a
     /// model directory.
     Distill(distill::Args),
-    /// Float top-1 accuracy of a model directory on the MNIST test set.
-    Evaluate(evaluate::Args),
     /// A Keras-style table of a model's layers, output shapes and weight counts.
     Summary(summary::Args),
     /// The whole compression study (int8, pruning + int8, distillation) in one run:
@@ -85,6 +89,20 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => return argument_error(&e),
     };
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return 2;
+        }
+        // The global pool is built once, before any parallel work.
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
+            eprintln!("error: cannot set --threads: {e}");
+            return 1;
+        }
+    }
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
@@ -96,7 +114,6 @@ pub fn main() -> i32 {
         Command::Train(a) => train::run(a),
         Command::Prune(a) => prune::run(a),
         Command::Distill(a) => distill::run(a),
-        Command::Evaluate(a) => evaluate::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Experiment(a) => experiment::run(a),
     };
@@ -189,6 +206,24 @@ impl Out {
 
 fn load_model(path: &Path) -> Result<crate::ir::Model> {
     crate::tflite::read_file(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Fails when `path` cannot take a new output file: it is a directory, or it exists
+/// and `force` (the command's `--force`) was not given.
+fn check_output_file(path: &Path, force: bool) -> Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "{} is a directory; give a file path for the output",
+            path.display()
+        );
+    }
+    if !force && path.exists() {
+        anyhow::bail!(
+            "refusing to overwrite {}; pass --force to replace it or choose another output",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// A model to convert: a model directory (loaded and exported to a float graph) or a

@@ -21,7 +21,7 @@ pub struct Args {
     /// Model directory to prune (model.json + model.safetensors); it is not modified.
     model: PathBuf,
     /// Model directory to write: the pruned model with plain weights (exact zeros).
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long = "output", alias = "out")]
     out: PathBuf,
     /// polynomial:INITIAL:FINAL (TFMOT PolynomialDecay) or constant:TARGET
     /// (ConstantSparsity); sparsities in [0, 1).
@@ -69,7 +69,7 @@ pub struct Args {
     /// [default: the vendored fixtures/mnist].
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Replace an existing model in --out.
+    /// Replace an existing model in the output directory.
     #[arg(long)]
     force: bool,
     /// Print {"epochs": [...], "layers": [...], "test_accuracy", ...} as JSON on stdout.

@@ -28,8 +28,11 @@ pub struct Args {
     input: Vec<PathBuf>,
     /// Where to write: OUT.npz for every output by name, or OUT.npy once per output in
     /// the model's output order.
-    #[arg(long, short, required = true, visible_alias = "out")]
+    #[arg(long, short, required = true, alias = "out")]
     output: Vec<PathBuf>,
+    /// Replace output files that exist.
+    #[arg(long)]
+    force: bool,
     /// Print the K highest-scoring classes of each row of the first output.
     #[arg(long, value_name = "K")]
     top_k: Option<usize>,
@@ -62,6 +65,7 @@ pub fn run(a: Args) -> Result<i32> {
         let mut inputs: Vec<&Path> = vec![&a.model];
         inputs.extend(a.input.iter().map(PathBuf::as_path));
         files::refuse_overwrite(&inputs, output)?;
+        super::check_output_file(output, a.force)?;
     }
     if a.top_k == Some(0) {
         bail!("--top-k must be at least 1");

@@ -20,7 +20,7 @@ pub enum OptimizerKind {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("model").required(true).args(["preset", "arch"])))]
 #[command(
-    after_help = "Examples:\n  ferrolite train --preset mnist-cnn --epochs 5 --out models/cnn\n  ferrolite train --arch arch.json --validation-split 0.1 --out models/mine\n  ferrolite train --preset mnist-mlp --limit 2000 --epochs 1 --out /tmp/quick --force"
+    after_help = "Examples:\n  ferrolite train --preset mnist-cnn --epochs 5 -o models/cnn\n  ferrolite train --arch arch.json --validation-split 0.1 -o models/mine\n  ferrolite train --preset mnist-mlp --limit 2000 --epochs 1 -o /tmp/quick --force"
 )]
 pub struct Args {
     /// A named architecture.
@@ -61,9 +61,9 @@ pub struct Args {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Model directory to write (model.json + model.safetensors).
-    #[arg(long)]
+    #[arg(short = 'o', long = "output", alias = "out")]
     out: PathBuf,
-    /// Replace an existing model in --out.
+    /// Replace an existing model in the output directory.
     #[arg(long)]
     force: bool,
     /// Print {"epochs": [...], "test_accuracy", ...} as JSON on stdout.
@@ -90,13 +90,13 @@ pub(super) fn read_arch(path: &Path) -> Result<ModelConfig> {
 pub(super) fn check_out_dir(out: &Path, force: bool) -> Result<()> {
     if out.exists() && !out.is_dir() {
         bail!(
-            "--out {} is a file, not a model directory; choose another path",
+            "{} is a file, not a model directory; choose another output",
             out.display()
         );
     }
     if !force && out.join(io::MODEL_JSON).exists() {
         bail!(
-            "refusing to overwrite the model in {}; pass --force to replace it or choose another --out",
+            "refusing to overwrite the model in {}; pass --force to replace it or choose another output",
             out.display()
         );
     }
