@@ -6,7 +6,9 @@ use super::{load_runnable, Out};
 use crate::data::{self, npy};
 
 /// Exit codes of `verify`, beyond 0 (agree), 1 (error) and 2 (bad arguments).
+#[cfg(feature = "tract")]
 pub const EXIT_DISAGREE: i32 = 3;
+#[cfg(feature = "tract")]
 pub const EXIT_INCOMPLETE: i32 = 4;
 
 #[derive(clap::Args)]
@@ -246,6 +248,7 @@ fn check(
 
 /// A difference or value for people: whole numbers as such (quantized values and
 /// steps), others to four significant digits.
+#[cfg(feature = "tract")]
 fn number(x: f64) -> String {
     if x == x.trunc() && x.abs() < 1e9 {
         format!("{x}")
