@@ -313,6 +313,12 @@ fn weight_count(config: &ModelConfig) -> Option<usize> {
         let last = shape.last().copied().unwrap_or(0);
         let (weights, next): (Option<usize>, Option<Vec<usize>>) = match &entry.spec {
             LayerSpec::Reshape { target_shape } => (Some(0), Some(target_shape.clone())),
+            LayerSpec::Permute { dims } => (
+                Some(0),
+                super::layers::permute_axes(dims, shape.len())
+                    .ok()
+                    .map(|axes| axes.iter().map(|&a| shape[a]).collect()),
+            ),
             LayerSpec::Flatten {} => (
                 Some(0),
                 shape

@@ -115,6 +115,30 @@ impl Sequential {
         }
     }
 
+    /// The model rebuilt on `config`, keeping the weights of every layer whose name and
+    /// weight shapes are unchanged (fresh weights elsewhere), its seed and its step count.
+    pub fn rebuilt(&self, config: &ModelConfig) -> Result<Sequential, NnError> {
+        let mut model = Sequential::from_config(config, self.seed)?;
+        model.step = self.step;
+        for layer in model.layers_mut() {
+            let Some(old) = self.layer(layer.name()) else {
+                continue;
+            };
+            let same = old.params().len() == layer.params().len()
+                && old
+                    .params()
+                    .iter()
+                    .zip(layer.params())
+                    .all(|(a, b)| a.name == b.name && a.shape == b.shape);
+            if same {
+                for (new, old) in layer.params_mut().iter_mut().zip(old.params()) {
+                    new.set(&old.value)?;
+                }
+            }
+        }
+        Ok(model)
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
