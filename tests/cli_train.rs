@@ -399,7 +399,10 @@ fn prune_a_small_model_then_use_it_everywhere() {
     assert_eq!(layers[1]["zeros"], 20280 - 10080);
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(as_tfmot.join("model.json")).unwrap()).unwrap();
-    assert_eq!(record["architecture"]["layers"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        record["architecture"]["layers"].as_array().unwrap().len(),
+        5
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -38,7 +38,7 @@ impl Split {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error(
-        "MNIST not found in {}: expected {file}.gz (or uncompressed {file}); pass --data DIR with the four MNIST IDX files",
+        "MNIST not found in {}: expected {file}.gz (or uncompressed {file}); pass --data DIR with the four MNIST IDX files or set FERROLITE_DATA",
         dir.display()
     )]
     NotFound { dir: PathBuf, file: String },
@@ -104,11 +104,46 @@ impl Mnist {
     }
 }
 
-/// The vendored copy in the crate's `fixtures/mnist`.
+/// The environment variable that names the MNIST directory.
+pub const DATA_ENV: &str = "FERROLITE_DATA";
+
+/// Where MNIST is looked for when no directory is given, in order: `$FERROLITE_DATA`,
+/// `fixtures/mnist` under the working directory, then beside the executable and in the
+/// source tree above it (`target/release/ferrolite` → `fixtures/mnist` of the clone).
+/// Found at run time, so a binary moved elsewhere does not point into its build tree.
+pub fn default_dir_candidates() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os(DATA_ENV).filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(dir));
+    }
+    let vendored = Path::new("fixtures").join("mnist");
+    dirs.push(vendored.clone());
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        // The executable's own directory and up to three above it (target/release,
+        // target/release/deps for test binaries).
+        for dir in exe_dir.ancestors().take(4) {
+            dirs.push(dir.join(&vendored));
+        }
+    }
+    dirs
+}
+
+/// The first of [`default_dir_candidates`] that holds the MNIST test images (or
+/// `$FERROLITE_DATA` when set, even if it does not, so that the error names it), else
+/// `fixtures/mnist`.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("mnist")
+    let candidates = default_dir_candidates();
+    if std::env::var_os(DATA_ENV).is_some_and(|d| !d.is_empty()) {
+        return candidates[0].clone();
+    }
+    candidates
+        .iter()
+        .find(|dir| find(dir, &format!("{}-images-idx3-ubyte", Split::Test.prefix())).is_ok())
+        .cloned()
+        .unwrap_or_else(|| Path::new("fixtures").join("mnist"))
 }
 
 /// Loads `split` from `dir`, which holds `{train,t10k}-{images-idx3,labels-idx1}-ubyte`
