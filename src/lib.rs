@@ -4,6 +4,7 @@
 //! [`tflite::write`]; and [`tflite::read`] → [`ir`] → [`interp`] → results, cross-checked
 //! by [`verify`].
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod data;
 pub mod experiment;

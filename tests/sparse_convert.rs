@@ -372,6 +372,7 @@ fn negative_zeros_count_as_zeros() {
     assert_close_f32(&run(&dense, &input), &run(&sparse, &input));
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn tensorflow_16x1_fixture_with_a_partial_block_densifies_and_verifies() {
     let path = root().join("fixtures/tflite/mnist_cnn_dense_block16x1_pruned80_sparse_int8.tflite");
@@ -575,6 +576,7 @@ fn json_of(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn cli_convert_sparse_and_strip_names() {
     let dir = common::scratch("sparse-cli");

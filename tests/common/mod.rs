@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// The `ferrolite` binary (built only with the `cli` feature; tests that call this are
+/// gated on it).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrolite"))
+    Command::new(option_env!("CARGO_BIN_EXE_ferrolite").expect("the cli feature builds the binary"))
 }
 
 /// A fresh, empty scratch directory for one test.
