@@ -14,6 +14,7 @@ use ferrolite::nn::{
 };
 
 mod common;
+#[cfg(feature = "cli")]
 use common::{assert_one_line_error, bin};
 
 fn t(shape: &[usize], data: &[f32]) -> Tensor {
