@@ -21,6 +21,10 @@ pub mod reduce;
 pub mod shape;
 pub mod softmax;
 pub mod sparse_fc;
+mod sparse_fc_f32;
+mod sparse_fc_i8;
+#[cfg(test)]
+mod sparse_fc_tests;
 pub mod transpose;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
