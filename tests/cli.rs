@@ -214,23 +214,32 @@ fn verify_cross_checks_a_ferrolite_int8_model_with_tract() {
     );
 }
 
-/// A uint8-IO model starts with a QUANTIZE that tract has no op for: the error must
-/// name it.
+/// A uint8-IO model starts with a QUANTIZE that tract has no op for: `verify` checks
+/// it against QUANTIZE's formula and the rest with tract, operator by operator.
 #[test]
 #[cfg(feature = "tract")]
-fn verify_names_the_op_tract_cannot_run() {
-    let (out, _) = verify_json(&fixture("mnist_cnn_int8_uint8_io.tflite"), &[]);
-    assert_one_line_error(&out, "QUANTIZE");
+fn verify_checks_the_op_tract_lacks_by_its_formula() {
+    let (out, json) = verify_json(&fixture("mnist_cnn_int8_uint8_io.tflite"), &[]);
+    assert!(out.status.success(), "{json}");
+    assert_eq!(json["ops"][0]["op"], "QUANTIZE", "{json}");
+    assert_eq!(json["ops"][0]["checked_by"], "formula", "{json}");
 }
 
 /// tract 0.23 panics on this valid TensorFlow file (MEAN with negative axes); `verify`
-/// must still end with one line and a non-zero exit.
+/// says so in one phrase and checks the lowered twin instead.
 #[test]
 #[cfg(feature = "tract")]
 fn verify_survives_a_tract_panic() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/extra/raw_ops_float32.tflite");
-    let (out, _) = verify_json(&model, &[]);
-    assert_one_line_error(&out, "tract crashed");
+    let (out, json) = verify_json(&model, &[]);
+    assert!(out.status.success(), "{json}");
+    assert!(
+        json["tract_original_error"]
+            .as_str()
+            .unwrap()
+            .contains("tract crashed"),
+        "{json}"
+    );
 }
 
 /// Every model command also takes a model directory from `ferrolite train`.

@@ -20,11 +20,24 @@ pub struct Lowering {
     /// the form tract-tflite translates (see [`fc_for_tract`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rewritten: Vec<String>,
+    /// "OP #i" for each hybrid op (float input, int8 weights) given float32 weights
+    /// w = scale·(q − zero point): the twin then skips the op's input quantization, so
+    /// it is no longer the same function (see [`dequantize_hybrid_weights`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dequantized: Vec<String>,
 }
 
 impl Lowering {
     pub fn is_empty(&self) -> bool {
-        self.folded.is_empty() && self.densified.is_empty() && self.rewritten.is_empty()
+        self.folded.is_empty()
+            && self.densified.is_empty()
+            && self.rewritten.is_empty()
+            && self.dequantized.is_empty()
+    }
+
+    /// True when the twin computes exactly what the model computes.
+    pub fn is_exact(&self) -> bool {
+        self.dequantized.is_empty()
     }
 }
 
@@ -89,7 +102,9 @@ pub fn lower(model: &Model, plan: &Plan) -> Result<(Model, Lowering), VerifyErro
             }
         }
     }
-    // After the shapes are the planned ones: the rewrite sizes its reshapes from them.
+    dequantize_hybrid_weights(graph, &mut report)?;
+    // After the shapes are the planned ones: the rewrites size their reshapes from them.
+    ops_for_tract(graph, &mut report);
     fc_for_tract(graph, &mut report)?;
     // Drop constants nothing reads any more, so the twin stays small.
     let used: std::collections::HashSet<usize> = graph
@@ -117,6 +132,431 @@ pub fn lower(model: &Model, plan: &Plan) -> Result<(Model, Lowering), VerifyErro
     Ok((out, report))
 }
 
+/// True for an op ferrolite runs with a hybrid kernel: float32 input, int8 constant
+/// weights (what `convert --quantize dynamic` writes).
+pub fn is_hybrid(graph: &crate::ir::Graph, op: &crate::ir::Operator) -> bool {
+    use crate::ir::DType;
+    let weighted = matches!(
+        op.op,
+        Op::FullyConnected(_) | Op::Conv2d(_) | Op::DepthwiseConv2d(_)
+    );
+    let (Some(x), Some(w)) = (op.input(0), op.input(1)) else {
+        return false;
+    };
+    let (Some(x), Some(w)) = (graph.tensors.get(x), graph.tensors.get(w)) else {
+        return false;
+    };
+    weighted && x.dtype == DType::F32 && w.dtype == DType::I8 && w.data.is_some()
+}
+
+/// The float value of each element of an int8 weight tensor, scale·(q − zero point)
+/// with the scale and zero point of its channel along the quantized dimension.
+pub fn dequantized_weights(t: &crate::ir::Tensor) -> Result<Vec<f32>, VerifyError> {
+    let bad = |why: &str| VerifyError::Input(format!("weights '{}': {why}", t.name));
+    let data = t.data.as_deref().ok_or_else(|| bad("not a constant"))?;
+    let q = t.quantization.as_ref().ok_or_else(|| bad("no scale"))?;
+    let n = t.num_elements();
+    if data.len() < n || q.scale.is_empty() || q.scale.len() != q.zero_point.len() {
+        return Err(bad("data or quantization do not match the shape"));
+    }
+    let axis = q.quantized_dimension;
+    let (channels, inner) = if q.scale.len() == 1 {
+        (1, 1)
+    } else {
+        match t.shape.get(axis) {
+            Some(&d) if d == q.scale.len() => (d, t.shape[axis + 1..].iter().product()),
+            _ => {
+                return Err(bad(
+                    "one scale per channel expected along the quantized dimension",
+                ))
+            }
+        }
+    };
+    Ok(data[..n]
+        .iter()
+        .enumerate()
+        .map(|(k, &b)| {
+            let c = if channels == 1 {
+                0
+            } else {
+                (k / inner) % channels
+            };
+            q.scale[c] * (f32::from(b as i8) - q.zero_point[c] as f32)
+        })
+        .collect())
+}
+
+/// Gives every hybrid op float32 weights. tract-tflite has no hybrid kernels; with the
+/// weights a hybrid kernel multiplies, stored as floats, the op becomes a float op that
+/// differs from the hybrid one only by the hybrid kernel's rounding of its input to
+/// int8 (at most one input step per element), which a checker can bound.
+fn dequantize_hybrid_weights(
+    graph: &mut crate::ir::Graph,
+    report: &mut Lowering,
+) -> Result<(), VerifyError> {
+    use crate::ir::DType;
+    for i in 0..graph.operators.len() {
+        if !is_hybrid(graph, &graph.operators[i]) {
+            continue;
+        }
+        let Some(w) = graph.operators[i].input(1) else {
+            continue;
+        };
+        let values = dequantized_weights(&graph.tensors[w])?;
+        let t = &mut graph.tensors[w];
+        t.dtype = DType::F32;
+        t.data = Some(values.iter().flat_map(|v| v.to_le_bytes()).collect());
+        t.quantization = None;
+        let op = &mut graph.operators[i];
+        if let Op::FullyConnected(o) = &mut op.op {
+            o.asymmetric_quantize_inputs = false;
+        }
+        report.dequantized.push(format!("{} #{i}", op.op.name()));
+    }
+    Ok(())
+}
+
+/// Rewrites ops tract-tflite 0.23 refuses, crashes on or lacks into ops it runs, each
+/// computing the same values (float sums may be taken in another order):
+/// - a float MEAN over the height and width of an image is a global AVERAGE_POOL_2D
+///   (tract rounds float MEAN results);
+/// - MEAN's negative axes are counted from the front (tract indexes out of bounds);
+/// - STRIDED_SLICE with a shrink-axis mask slices a length-1 range on those axes and a
+///   RESHAPE drops them;
+/// - PACK (at run time) is a RESHAPE of each input that inserts the new axis, then
+///   CONCATENATION along it;
+/// - DEPTHWISE_CONV_2D with a depth multiplier above 1 is a CONV_2D whose weights are
+///   zero except where output channel o reads input channel o / multiplier (the
+///   quantization zero point for integer weights, so it adds nothing).
+fn ops_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) {
+    let mut operators = Vec::with_capacity(graph.operators.len());
+    for (i, op) in std::mem::take(&mut graph.operators).into_iter().enumerate() {
+        let replaced = match &op.op {
+            Op::Mean { .. } => mean_with_positive_axes(graph, &op, i, report),
+            Op::StridedSlice(_) => strided_slice_without_shrink(graph, &op, i, report),
+            Op::Pack { .. } => pack_as_concatenation(graph, &op, i, report),
+            Op::DepthwiseConv2d(_) => depthwise_as_conv(graph, &op, i, report),
+            _ => None,
+        };
+        match replaced {
+            Some(ops) => operators.extend(ops),
+            None => operators.push(op),
+        }
+    }
+    graph.operators = operators;
+}
+
+fn push_tensor(graph: &mut crate::ir::Graph, t: crate::ir::Tensor) -> usize {
+    graph.tensors.push(t);
+    graph.tensors.len() - 1
+}
+
+fn const_i32s(graph: &crate::ir::Graph, t: Option<usize>) -> Option<Vec<i32>> {
+    let tensor = graph.tensors.get(t?)?;
+    (tensor.dtype == crate::ir::DType::I32)
+        .then(|| tensor.data.as_deref().map(crate::ir::decode::i32s))
+        .flatten()
+}
+
+fn shape_tensor(name: String, dims: &[usize]) -> crate::ir::Tensor {
+    let dims: Vec<i32> = dims.iter().map(|&d| d as i32).collect();
+    crate::ir::Tensor::constant_i32(name, vec![dims.len()], &dims)
+}
+
+/// An activation like `like` (type, quantization) with another shape.
+fn activation_like(like: &crate::ir::Tensor, name: String, shape: Vec<usize>) -> crate::ir::Tensor {
+    let mut t = crate::ir::Tensor::activation(name, like.dtype, shape);
+    t.quantization = like.quantization.clone();
+    t
+}
+
+fn mean_with_positive_axes(
+    graph: &mut crate::ir::Graph,
+    op: &crate::ir::Operator,
+    i: usize,
+    report: &mut Lowering,
+) -> Option<Vec<crate::ir::Operator>> {
+    let (x, y) = (op.input(0)?, *op.outputs.first()?);
+    let in_shape = graph.tensors.get(x)?.shape.clone();
+    let rank = in_shape.len() as i32;
+    let axes = const_i32s(graph, op.input(1))?;
+    let mut positive: Vec<i32> = axes
+        .iter()
+        .map(|&a| if a < 0 { a + rank } else { a })
+        .collect();
+    positive.sort_unstable();
+    positive.dedup();
+    // tract-tflite 0.23 rounds a float MEAN to a whole number (see
+    // tract::known_fault); over the spatial axes of an image it is a global
+    // AVERAGE_POOL_2D, which tract computes right.
+    if graph.tensors[x].dtype == crate::ir::DType::F32 && rank == 4 && positive == [1, 2] {
+        let name = format!("ferrolite_lowered_mean{i}");
+        let pooled_shape = vec![in_shape[0], 1, 1, in_shape[3]];
+        let pool = Op::AveragePool2d(crate::ir::Pool2dOptions {
+            padding: crate::ir::Padding::Valid,
+            stride_w: 1,
+            stride_h: 1,
+            filter_w: in_shape[2] as i32,
+            filter_h: in_shape[1] as i32,
+            activation: crate::ir::Activation::None,
+        });
+        report.rewritten.push(format!(
+            "MEAN #{i} over height and width as a global AVERAGE_POOL_2D"
+        ));
+        if graph.tensors[y].shape == pooled_shape {
+            return Some(vec![crate::ir::Operator::new(pool, vec![x], vec![y])]);
+        }
+        let like = graph.tensors[y].clone();
+        let out_shape = like.shape.clone();
+        let pooled = push_tensor(
+            graph,
+            activation_like(&like, format!("{name}/pool"), pooled_shape),
+        );
+        let shape = push_tensor(graph, shape_tensor(format!("{name}/shape"), &out_shape));
+        return Some(vec![
+            crate::ir::Operator::new(pool, vec![x], vec![pooled]),
+            crate::ir::Operator::new(
+                Op::Reshape { new_shape: None },
+                vec![pooled, shape],
+                vec![y],
+            ),
+        ]);
+    }
+    if axes.iter().all(|&a| a >= 0) {
+        return None;
+    }
+    let positive: Vec<i32> = axes
+        .iter()
+        .map(|&a| if a < 0 { a + rank } else { a })
+        .collect();
+    let t = crate::ir::Tensor::constant_i32(
+        format!("ferrolite_lowered_mean{i}/axes"),
+        vec![positive.len()],
+        &positive,
+    );
+    let mut op = op.clone();
+    op.inputs[1] = Some(push_tensor(graph, t));
+    report
+        .rewritten
+        .push(format!("MEAN #{i} with its axes counted from the front"));
+    Some(vec![op])
+}
+
+fn strided_slice_without_shrink(
+    graph: &mut crate::ir::Graph,
+    op: &crate::ir::Operator,
+    i: usize,
+    report: &mut Lowering,
+) -> Option<Vec<crate::ir::Operator>> {
+    let Op::StridedSlice(o) = &op.op else {
+        return None;
+    };
+    if o.shrink_axis_mask == 0 || o.ellipsis_mask != 0 || o.new_axis_mask != 0 || o.offset {
+        return None;
+    }
+    let (x, y) = (op.input(0)?, *op.outputs.first()?);
+    let in_shape = graph.tensors[x].shape.clone();
+    let out_shape = graph.tensors[y].shape.clone();
+    let rank = in_shape.len();
+    let (mut begin, mut end, mut strides) = (
+        const_i32s(graph, op.input(1))?,
+        const_i32s(graph, op.input(2))?,
+        const_i32s(graph, op.input(3))?,
+    );
+    let shrunk = (0..rank)
+        .filter(|a| o.shrink_axis_mask & (1 << a) != 0)
+        .count();
+    if begin.len() != rank || end.len() != rank || strides.len() != rank || rank > 31 {
+        return None;
+    }
+    if out_shape.len() + shrunk != rank {
+        return None;
+    }
+    let mut options = o.clone();
+    let mut kept = out_shape.iter();
+    let mut mid_shape = Vec::with_capacity(rank);
+    for a in 0..rank {
+        let bit = 1 << a;
+        if o.shrink_axis_mask & bit == 0 {
+            mid_shape.push(*kept.next()?);
+            continue;
+        }
+        let dim = in_shape[a] as i32;
+        let start = if o.begin_mask & bit != 0 { 0 } else { begin[a] };
+        let start = if start < 0 { start + dim } else { start };
+        if !(0..dim).contains(&start) {
+            return None;
+        }
+        (begin[a], end[a], strides[a]) = (start, start + 1, 1);
+        options.begin_mask &= !bit;
+        options.end_mask &= !bit;
+        mid_shape.push(1);
+    }
+    options.shrink_axis_mask = 0;
+    let name = format!("ferrolite_lowered_slice{i}");
+    let mut constant = |what: &str, v: &[i32]| {
+        let t = crate::ir::Tensor::constant_i32(format!("{name}/{what}"), vec![v.len()], v);
+        push_tensor(graph, t)
+    };
+    let (b, e, s) = (
+        constant("begin", &begin),
+        constant("end", &end),
+        constant("strides", &strides),
+    );
+    let like = graph.tensors[y].clone();
+    let mid = push_tensor(
+        graph,
+        activation_like(&like, format!("{name}/slice"), mid_shape),
+    );
+    let shape = push_tensor(graph, shape_tensor(format!("{name}/shape"), &out_shape));
+    report.rewritten.push(format!(
+        "STRIDED_SLICE #{i} (shrink-axis mask) as STRIDED_SLICE + RESHAPE"
+    ));
+    Some(vec![
+        crate::ir::Operator::new(Op::StridedSlice(options), vec![x, b, e, s], vec![mid]),
+        crate::ir::Operator::new(Op::Reshape { new_shape: None }, vec![mid, shape], vec![y]),
+    ])
+}
+
+fn pack_as_concatenation(
+    graph: &mut crate::ir::Graph,
+    op: &crate::ir::Operator,
+    i: usize,
+    report: &mut Lowering,
+) -> Option<Vec<crate::ir::Operator>> {
+    let Op::Pack { axis, .. } = op.op else {
+        return None;
+    };
+    let inputs: Vec<usize> = op.inputs.iter().copied().collect::<Option<_>>()?;
+    let in_shape = graph.tensors.get(*inputs.first()?)?.shape.clone();
+    let axis = if axis < 0 {
+        axis + in_shape.len() as i32 + 1
+    } else {
+        axis
+    };
+    let at = usize::try_from(axis)
+        .ok()
+        .filter(|&a| a <= in_shape.len())?;
+    let mut expanded_shape = in_shape.clone();
+    expanded_shape.insert(at, 1);
+    let name = format!("ferrolite_lowered_pack{i}");
+    let shape = push_tensor(
+        graph,
+        shape_tensor(format!("{name}/shape"), &expanded_shape),
+    );
+    let mut ops = Vec::new();
+    let mut expanded = Vec::new();
+    for (k, &x) in inputs.iter().enumerate() {
+        if graph.tensors[x].shape != in_shape {
+            return None;
+        }
+        let like = graph.tensors[x].clone();
+        let e = push_tensor(
+            graph,
+            activation_like(&like, format!("{name}/{k}"), expanded_shape.clone()),
+        );
+        ops.push(crate::ir::Operator::new(
+            Op::Reshape { new_shape: None },
+            vec![x, shape],
+            vec![e],
+        ));
+        expanded.push(e);
+    }
+    ops.push(crate::ir::Operator::new(
+        Op::Concatenation {
+            axis,
+            activation: crate::ir::Activation::None,
+        },
+        expanded,
+        op.outputs.clone(),
+    ));
+    report
+        .rewritten
+        .push(format!("PACK #{i} as RESHAPE per input + CONCATENATION"));
+    Some(ops)
+}
+
+fn depthwise_as_conv(
+    graph: &mut crate::ir::Graph,
+    op: &crate::ir::Operator,
+    i: usize,
+    report: &mut Lowering,
+) -> Option<Vec<crate::ir::Operator>> {
+    use crate::ir::{Conv2dOptions, DType};
+    let Op::DepthwiseConv2d(o) = &op.op else {
+        return None;
+    };
+    let (x, w) = (op.input(0)?, op.input(1)?);
+    let channels = *graph.tensors[x].shape.get(3)?;
+    let wt = &graph.tensors[w];
+    let [1, kh, kw, out_c] = wt.shape[..] else {
+        return None;
+    };
+    if channels == 0 || out_c == channels || !out_c.is_multiple_of(channels) {
+        return None;
+    }
+    let multiplier = out_c / channels;
+    let size = match wt.dtype {
+        DType::F32 => 4,
+        DType::I8 | DType::U8 => 1,
+        _ => return None,
+    };
+    let data = wt.data.as_deref()?;
+    if data.len() < kh * kw * out_c * size {
+        return None;
+    }
+    let q = wt.quantization.clone();
+    // The byte pattern of a zero weight in output channel o.
+    let zero = |o: usize| -> Vec<u8> {
+        match (&q, wt.dtype) {
+            (Some(q), DType::I8 | DType::U8) => {
+                let zp = q.zero_point.get(o).or(q.zero_point.first()).copied();
+                vec![zp.unwrap_or(0) as u8]
+            }
+            _ => vec![0; size],
+        }
+    };
+    let mut bytes = Vec::with_capacity(out_c * kh * kw * channels * size);
+    for oc in 0..out_c {
+        let z = zero(oc);
+        for y in 0..kh {
+            for xx in 0..kw {
+                for c in 0..channels {
+                    if c == oc / multiplier {
+                        let at = ((y * kw + xx) * out_c + oc) * size;
+                        bytes.extend_from_slice(&data[at..at + size]);
+                    } else {
+                        bytes.extend_from_slice(&z);
+                    }
+                }
+            }
+        }
+    }
+    let mut filter = wt.clone();
+    filter.name = format!("ferrolite_lowered_depthwise{i}/filter");
+    filter.shape = vec![out_c, kh, kw, channels];
+    filter.shape_signature = None;
+    filter.data = Some(bytes);
+    if let Some(q) = &mut filter.quantization {
+        q.quantized_dimension = 0;
+    }
+    let filter = push_tensor(graph, filter);
+    let mut conv = op.clone();
+    conv.op = Op::Conv2d(Conv2dOptions {
+        padding: o.padding,
+        stride_w: o.stride_w,
+        stride_h: o.stride_h,
+        dilation_w: o.dilation_w,
+        dilation_h: o.dilation_h,
+        activation: o.activation,
+    });
+    conv.inputs[1] = Some(filter);
+    report.rewritten.push(format!(
+        "DEPTHWISE_CONV_2D #{i} (depth multiplier {multiplier}) as CONV_2D with zero weights across channels"
+    ));
+    Some(vec![conv])
+}
+
 /// Rewrites every quantized FULLY_CONNECTED of `graph` that tract-tflite 0.23 cannot
 /// translate into ops it can, computing the same integers.
 ///
@@ -130,7 +570,8 @@ pub fn lower(model: &Model, plan: &Plan) -> Result<(Model, Lowering), VerifyErro
 ///   activation: the same integers, and tract's conv takes per-channel scales;
 /// - a per-tensor FC whose input is not rank 2 reads a RESHAPE to [rows, I] (what FC
 ///   does implicitly) and, with keep_num_dims, its output is reshaped back;
-/// - a missing bias becomes an all-zero int32 bias, which adds nothing.
+/// - a missing bias becomes an all-zero int32 bias, which adds nothing;
+/// - a float FULLY_CONNECTED whose input is not rank 2 gets the same RESHAPEs.
 fn fc_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) -> Result<(), VerifyError> {
     use crate::ir::{Conv2dOptions, DType, Operator, Padding, Quantization, Tensor};
     let mut operators = Vec::with_capacity(graph.operators.len());
@@ -145,7 +586,9 @@ fn fc_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) -> Result<(
         };
         let (xt, wt, yt) = (&graph.tensors[x], &graph.tensors[w], &graph.tensors[y]);
         let quantized = matches!(xt.dtype, DType::I8 | DType::U8) && wt.dtype == xt.dtype;
-        if !quantized || wt.shape.len() != 2 || options.shuffled_weights {
+        // tract's float FULLY_CONNECTED also takes only a rank-2 input.
+        let float = xt.dtype == DType::F32 && wt.dtype == DType::F32;
+        if !(quantized || float) || wt.shape.len() != 2 || options.shuffled_weights {
             operators.push(op);
             continue;
         }
@@ -159,7 +602,7 @@ fn fc_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) -> Result<(
         let rows = x_len / depth;
         let w_q = wt.quantization.clone().unwrap_or_default();
         let per_channel = w_q.scale.len() > 1;
-        let needs_bias = op.input(2).is_none();
+        let needs_bias = quantized && op.input(2).is_none();
         if !per_channel && xt.shape.len() == 2 && !needs_bias {
             operators.push(op);
             continue;
@@ -181,8 +624,9 @@ fn fc_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) -> Result<(
             Tensor::constant_i32(format!("{name}/{what}_shape"), vec![dims.len()], &dims)
         };
         let bias = match op.input(2) {
-            Some(b) => b,
-            None => {
+            Some(b) => Some(b),
+            None if float => None,
+            None => Some({
                 let mut t =
                     Tensor::constant_i32(format!("{name}/zero_bias"), vec![out_c], &vec![0; out_c]);
                 t.quantization = Some(Quantization {
@@ -191,7 +635,7 @@ fn fc_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) -> Result<(
                     ..Default::default()
                 });
                 push(t)
-            }
+            }),
         };
         let mut reshape_input = |dims: Vec<usize>, graph_push: &mut dyn FnMut(Tensor) -> usize| {
             let mut t = Tensor::activation(format!("{name}/input"), x_dtype, dims.clone());
@@ -223,11 +667,11 @@ fn fc_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) -> Result<(
                 dilation_h: 1,
                 activation: options.activation,
             });
-            operators.push(Operator::new(
-                conv,
-                vec![view, filter, bias],
-                vec![conv_out],
-            ));
+            operators.push(Operator {
+                op: conv,
+                inputs: vec![Some(view), Some(filter), bias],
+                outputs: vec![conv_out],
+            });
             let shape = push(shape_const(&y_shape, "output"));
             operators.push(Operator::new(
                 Op::Reshape { new_shape: None },
@@ -245,7 +689,7 @@ fn fc_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) -> Result<(
             reshape_input(vec![rows, depth], &mut push)
         };
         let mut fc = op.clone();
-        fc.inputs = vec![Some(input), Some(w), Some(bias)];
+        fc.inputs = vec![Some(input), Some(w), bias];
         if y_shape.len() != 2 {
             let mut flat = Tensor::activation(format!("{name}/output"), y_dtype, vec![rows, out_c]);
             flat.quantization = y_q;

@@ -1,6 +1,8 @@
 //! Checks of models: MNIST accuracy, cross-runtime agreement with tract, timing.
 
 pub mod accuracy;
+#[cfg(feature = "tract")]
+pub mod crosscheck;
 pub mod lower;
 pub mod size;
 pub mod timing;
@@ -144,6 +146,10 @@ pub struct TractSetup {
     /// Why the original file could not be used, when it could not.
     pub original_error: Option<String>,
     pub lowering: Option<lower::Lowering>,
+    /// "OP #i: why" for each operator of what tract runs that it is known to compute
+    /// wrongly ([`tract::known_fault`]); its outputs then prove nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tract_faults: Vec<String>,
 }
 
 /// Loads the model into tract for `shapes`: the original bytes if tract takes them,
@@ -190,6 +196,7 @@ pub fn tract_for(
                     model: label,
                     original_error: None,
                     lowering: None,
+                    tract_faults: tract::known_faults(&model.graph),
                 },
             ))
         }
@@ -201,7 +208,7 @@ pub fn tract_for(
     for (i, op) in twin.graph.operators.iter().enumerate() {
         if tract::TRACT_LACKS.contains(&op.op.name()) {
             return Err(VerifyError::Tract(format!(
-                "operator #{i} {} runs per inference and tract-tflite has no {} op (original file: {original_error})",
+                "{} #{i}: tract-tflite has no {} op",
                 op.op.name(),
                 op.op.name()
             )));
@@ -223,6 +230,7 @@ pub fn tract_for(
             model: "lowered twin".into(),
             original_error: Some(original_error),
             lowering: Some(lowering),
+            tract_faults: tract::known_faults(&twin.graph),
         },
     ))
 }
