@@ -253,6 +253,7 @@ pub fn run(a: Args) -> Result<i32> {
     let mut model = build_model(a.preset.as_deref(), a.arch.as_deref(), a.seed)?
         .context("pass --preset NAME or --arch ARCH.json")?;
     check_mnist_model(&model)?;
+    model.check_batch(a.batch_size, "--batch-size")?;
 
     let mnist = MnistSplits::load(a.data, a.limit)?;
     let n_train = mnist.train_y.len();

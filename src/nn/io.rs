@@ -16,7 +16,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
-use super::{EpochSummary, LayerSpec, ModelConfig, Sequential};
+use super::{EpochSummary, ModelConfig, Sequential};
 use crate::data::files::{write_atomic, OutputError};
 
 /// The architecture file inside a model directory.
@@ -227,19 +227,23 @@ pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoErro
             ),
         });
     }
+    // Building the model allocates its weights; a hostile model.json could ask for
+    // terabytes. The architecture check bounds every size before the weights file is
+    // even opened, and since every weight must be in that file, its size bounds them
+    // further.
+    let arch_err = |e: super::NnError| NnIoError::Architecture {
+        path: json_path.clone(),
+        message: e.to_string(),
+    };
+    let limits = super::arch::ArchLimits::from_env().map_err(arch_err)?;
+    let needs = super::arch::check(&file.architecture, &limits).map_err(arch_err)?;
     let weights_path = dir.join(weights_name);
     let bytes = std::fs::read(&weights_path).map_err(|e| NnIoError::Io {
         path: weights_path.clone(),
         message: e.to_string(),
     })?;
-    // Building the model allocates its weights; a hostile model.json could ask for
-    // terabytes. Every weight must be in the weights file, so its size bounds them.
-    let needed = weight_count(&file.architecture)
-        .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| NnIoError::Architecture {
-            path: json_path.clone(),
-            message: "the architecture has more weights than this machine can address".into(),
-        })?;
+    // At most max_weights (bounded, so no overflow) F32 values.
+    let needed = needs.total_weights * 4;
     // Below the limit, build anyway so a mismatch gets the per-tensor message.
     const ALWAYS_BUILDABLE: usize = 256 << 20;
     if needed > bytes.len().max(ALWAYS_BUILDABLE) {
@@ -251,12 +255,8 @@ pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoErro
             ),
         });
     }
-    let mut model = Sequential::from_config(&file.architecture, file.seed).map_err(|e| {
-        NnIoError::Architecture {
-            path: json_path.clone(),
-            message: e.to_string(),
-        }
-    })?;
+    let mut model = Sequential::from_config_with_limits(&file.architecture, file.seed, &limits)
+        .map_err(arch_err)?;
     set_weights(&mut model, &bytes).map_err(|message| NnIoError::Weights {
         path: weights_path,
         message,
@@ -292,87 +292,6 @@ fn parse_model_json(text: &str) -> Result<ModelFile, String> {
         None => return Err("\"format_version\" is missing or not a number".into()),
     }
     serde_json::from_value(value).map_err(|e| format!("invalid model description: {e}"))
-}
-
-/// The number of weights `config` allocates, following the layers' shape rules; it
-/// stops counting at the first layer that cannot be built (building then fails there,
-/// before allocating anything further). `None` on overflow.
-fn weight_count(config: &ModelConfig) -> Option<usize> {
-    use crate::interp::kernels::common::window_dim;
-    let mut shape = config.input_shape.clone();
-    let mut total = 0usize;
-    // Output [oh, ow] of a window over [h, w, c], if it fits.
-    let window =
-        |shape: &[usize], k: [usize; 2], s: [usize; 2], d: [usize; 2], p: super::Padding| {
-            let &[h, w, _] = shape else { return None };
-            let (oh, _) = window_dim(p.to_ir(), h, k[0], s[0], d[0]).ok()?;
-            let (ow, _) = window_dim(p.to_ir(), w, k[1], s[1], d[1]).ok()?;
-            (oh > 0 && ow > 0).then_some([oh, ow])
-        };
-    for entry in &config.layers {
-        let last = shape.last().copied().unwrap_or(0);
-        let (weights, next): (Option<usize>, Option<Vec<usize>>) = match &entry.spec {
-            LayerSpec::Reshape { target_shape } => (Some(0), Some(target_shape.clone())),
-            LayerSpec::Permute { dims } => (
-                Some(0),
-                super::layers::permute_axes(dims, shape.len())
-                    .ok()
-                    .map(|axes| axes.iter().map(|&a| shape[a]).collect()),
-            ),
-            LayerSpec::Flatten {} => (
-                Some(0),
-                shape
-                    .iter()
-                    .try_fold(1usize, |a, &d| a.checked_mul(d))
-                    .map(|n| vec![n]),
-            ),
-            LayerSpec::Conv2D(c) => {
-                let w = c.kernel_size[0]
-                    .checked_mul(c.kernel_size[1])?
-                    .checked_mul(last)?
-                    .checked_mul(c.filters)?
-                    .checked_add(if c.use_bias { c.filters } else { 0 })?;
-                let hw = window(&shape, c.kernel_size, c.strides, c.dilation_rate, c.padding);
-                (Some(w), hw.map(|[h, w]| vec![h, w, c.filters]))
-            }
-            LayerSpec::DepthwiseConv2D(c) => {
-                let oc = last.checked_mul(c.depth_multiplier)?;
-                let w = c.kernel_size[0]
-                    .checked_mul(c.kernel_size[1])?
-                    .checked_mul(oc)?
-                    .checked_add(if c.use_bias { oc } else { 0 })?;
-                let hw = window(&shape, c.kernel_size, c.strides, c.dilation_rate, c.padding);
-                (Some(w), hw.map(|[h, w]| vec![h, w, oc]))
-            }
-            LayerSpec::Dense(c) => {
-                let w = last
-                    .checked_add(usize::from(c.use_bias))?
-                    .checked_mul(c.units)?;
-                let mut next = shape.clone();
-                if let Some(l) = next.last_mut() {
-                    *l = c.units;
-                }
-                (Some(w), Some(next))
-            }
-            LayerSpec::MaxPooling2D(p) | LayerSpec::AveragePooling2D(p) => {
-                let strides = p.strides.unwrap_or(p.pool_size);
-                let hw = window(&shape, p.pool_size, strides, [1, 1], p.padding);
-                (Some(0), hw.map(|[h, w]| vec![h, w, last]))
-            }
-            LayerSpec::GlobalAveragePooling2D {} => (Some(0), Some(vec![last])),
-            LayerSpec::BatchNormalization { .. } => (last.checked_mul(4), Some(shape.clone())),
-            LayerSpec::Dropout { .. }
-            | LayerSpec::ReLU { .. }
-            | LayerSpec::LeakyReLU { .. }
-            | LayerSpec::Activation { .. } => (Some(0), Some(shape.clone())),
-        };
-        total = total.checked_add(weights?)?;
-        match next {
-            Some(n) => shape = n,
-            None => break,
-        }
-    }
-    Some(total)
 }
 
 fn shape_text(shape: &[usize]) -> String {

@@ -566,6 +566,8 @@ impl Layer {
         rng: &mut Rng,
     ) -> Result<Self, NnError> {
         let n = name.as_str();
+        // Bounds every size before glorot_uniform or a window loop sees it.
+        super::arch::check_layer(&spec, n, input_shape, &super::arch::ArchLimits::from_env()?)?;
         let last = input_shape.last().copied().unwrap_or(0);
         let mut geom = None;
         let mut params = Vec::new();

@@ -73,6 +73,7 @@
 //! gradients are summed in chunk order, so results are bit-identical for any thread
 //! count on the same machine.
 
+pub mod arch;
 pub mod block_layout;
 mod conv;
 pub mod distill;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::arch::{self, ArchLimits, ArchNeeds};
 use super::rng::{derive, Rng};
 use super::{layer_err, Layer, LayerSpec, Mode, NnError, Param, Tensor};
 
@@ -35,6 +36,8 @@ pub struct Sequential {
     layers: Vec<Layer>,
     seed: u64,
     step: u64,
+    /// What the architecture needs per sample, for checking batch sizes.
+    needs: ArchNeeds,
 }
 
 impl Sequential {
@@ -66,14 +69,20 @@ impl Sequential {
         )
     }
 
-    /// Builds a model from an architecture, with fresh weights from `seed`.
+    /// Builds a model from an architecture, with fresh weights from `seed`, after
+    /// [`arch::check`] with the limits of [`ArchLimits::from_env`].
     pub fn from_config(config: &ModelConfig, seed: u64) -> Result<Self, NnError> {
-        if config.input_shape.is_empty() || config.input_shape.contains(&0) {
-            return Err(NnError::Shape(format!(
-                "input shape {:?} must be non-empty with positive dimensions",
-                config.input_shape
-            )));
-        }
+        Self::from_config_with_limits(config, seed, &ArchLimits::from_env()?)
+    }
+
+    /// [`Sequential::from_config`] with explicit limits.
+    pub fn from_config_with_limits(
+        config: &ModelConfig,
+        seed: u64,
+        limits: &ArchLimits,
+    ) -> Result<Self, NnError> {
+        // Every size is bounded before the first weight is allocated.
+        let needs = arch::check(config, limits)?;
         let mut rng = Rng::new(derive(seed, u64::MAX));
         let mut shape = config.input_shape.clone();
         let mut layers = Vec::with_capacity(config.layers.len());
@@ -97,7 +106,19 @@ impl Sequential {
             layers,
             seed,
             step: 0,
+            needs,
         })
+    }
+
+    /// What the architecture needs: weights, activation bytes per sample, limits.
+    pub fn needs(&self) -> &ArchNeeds {
+        &self.needs
+    }
+
+    /// Fails when a batch of `batch` samples would need more activation memory than the
+    /// limits allow; `flag` names the setting to lower in the message.
+    pub fn check_batch(&self, batch: usize, flag: &str) -> Result<(), NnError> {
+        self.needs.check_batch(batch, flag)
     }
 
     pub fn config(&self) -> ModelConfig {
@@ -263,6 +284,7 @@ impl Sequential {
                 self.input_shape
             )));
         }
+        self.check_batch(batch_size.max(1).min(x.len() / per), "the batch size")?;
         let count = x.len() / per;
         let out_per: usize = self.output_shape().iter().product();
         let mut out = Vec::with_capacity(count * out_per);
