@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod data;
 pub mod experiment;
+pub mod fsutil;
 pub mod interp;
 pub mod ir;
 pub mod nn;

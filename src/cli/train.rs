@@ -70,8 +70,7 @@ pub struct Args {
 
 /// Reads an architecture file: a bare [`ModelConfig`] or a whole model.json.
 pub(super) fn read_arch(path: &Path) -> Result<ModelConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::fsutil::read_input_text(path, &crate::fsutil::InputLimit::JSON)?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", path.display()))?;
     let arch = value.get("architecture").cloned().unwrap_or(value);
@@ -85,12 +84,8 @@ pub(super) fn read_arch(path: &Path) -> Result<ModelConfig> {
 
 /// Fails unless `out` may receive a model.
 pub(super) fn check_out_dir(out: &Path, force: bool) -> Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!(
-            "--out {} is a file, not a model directory; choose another path",
-            out.display()
-        );
-    }
+    // Before any training: a link, a file or a directory of other files is refused.
+    crate::fsutil::check_output_dir(out, &io::MODEL_FILES)?;
     if !force && out.join(io::MODEL_JSON).exists() {
         bail!(
             "refusing to overwrite the model in {}; pass --force to replace it or choose another --out",

@@ -360,11 +360,12 @@ pub fn check_layer(
             let [_, _, ch] = image(input, name)?;
             (vec![ch], 0, 0)
         }
-        LayerSpec::Flatten {} => (vec![input_values], 0, 0),
         LayerSpec::Permute { dims } => {
-            let axes = super::layers::permute_axes(dims, input.len()).map_err(err)?;
+            let axes = super::layers::permute_axes(dims, input.len())
+                .map_err(|e| err(format!("{e} (input {input:?})")))?;
             (axes.iter().map(|&a| input[a]).collect(), 0, 0)
         }
+        LayerSpec::Flatten {} => (vec![input_values], 0, 0),
         LayerSpec::BatchNormalization { .. } => {
             let weights = bounded(format!("{last} channels"), last.checked_mul(4))?;
             (input.to_vec(), weights, 0)

@@ -89,6 +89,7 @@ pub mod presets;
 pub mod prune;
 pub mod rng;
 mod train;
+mod weights_file;
 
 pub use distill::{
     distill, distill_from_logits, distillation_loss, teacher_logits, DistillCallback,

@@ -214,6 +214,21 @@ impl Sequential {
             .collect()
     }
 
+    /// The weights holding NaN or infinite values, named `layer/param`.
+    pub fn nonfinite_weights(&self) -> Vec<crate::ir::NonFinite> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                l.params().iter().filter_map(move |p| {
+                    crate::ir::NonFinite::of(
+                        &format!("{}/{}", l.name(), p.name),
+                        p.value.iter().copied(),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The seed that initialized the model (and drives its dropout streams).
     pub fn seed(&self) -> u64 {
         self.seed
