@@ -72,6 +72,9 @@ pub struct Args {
     /// file; signature input/output names are kept.
     #[arg(long)]
     strip_names: bool,
+    /// Also measure the MNIST test accuracy of the input and of the written model.
+    #[arg(long)]
+    eval: bool,
     /// Print a JSON summary as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -139,6 +142,13 @@ pub fn run(a: Args) -> Result<i32> {
     }
     let bytes = crate::tflite::write(&final_model).context("writing the model")?;
     let seconds = started.elapsed().as_secs_f64();
+    // A model directory's size is that of the float .tflite it exports to.
+    let input_bytes = match std::fs::metadata(&a.input) {
+        Ok(m) if m.is_file() => m.len() as usize,
+        _ => crate::tflite::write(&model)
+            .context("exporting the input")?
+            .len(),
+    };
     files::write_atomic(&a.output, &bytes)?;
     let file_name = a
         .output
@@ -147,12 +157,14 @@ pub fn run(a: Args) -> Result<i32> {
         .unwrap_or_default();
     let zip_bytes = crate::verify::size::zip_bytes(&file_name, &bytes);
     eprintln!(
-        "wrote {} ({} bytes, {} zipped, {} → {} constant bytes{}) in {:.3} s{}",
+        "wrote {}: {} → {} bytes ({}), {} zipped; {} → {} constant bytes{}; in {:.3} s{}",
         a.output.display(),
-        bytes.len(),
-        zip_bytes,
-        model.graph.constant_bytes(),
-        final_model.graph.constant_bytes(),
+        super::thousands(input_bytes as u64),
+        super::thousands(bytes.len() as u64),
+        size_ratio(input_bytes, bytes.len()),
+        super::thousands(zip_bytes as u64),
+        super::thousands(model.graph.constant_bytes() as u64),
+        super::thousands(final_model.graph.constant_bytes() as u64),
         if sparse.is_empty() {
             String::new()
         } else {
@@ -198,9 +210,34 @@ pub fn run(a: Args) -> Result<i32> {
             ));
         }
     }
+    let accuracies = if a.eval {
+        let mnist = crate::data::load(&default_data_dir(a.data.clone()), crate::data::Split::Test)?;
+        let accuracy_of = |m: &crate::ir::Model, what: &str| -> Result<f64> {
+            let mut interp = crate::interp::Interpreter::new(m.clone())
+                .with_context(|| format!("planning the {what} model"))?;
+            let acc = crate::verify::accuracy::evaluate(&mut interp, &mnist, None, 100, |_| {})
+                .with_context(|| format!("evaluating the {what} model"))?;
+            Ok(acc.accuracy)
+        };
+        let before = accuracy_of(&model, "input")?;
+        let after = accuracy_of(&final_model, "written")?;
+        out.line(format!(
+            "MNIST test accuracy: {:.2}% → {:.2}% ({:+.2} pp) on {} images",
+            100.0 * before,
+            100.0 * after,
+            100.0 * (after - before),
+            super::thousands(mnist.count as u64)
+        ));
+        Some((before, after))
+    } else {
+        None
+    };
     if a.json {
         out.json(&serde_json::json!({
             "output": a.output.display().to_string(),
+            "input_bytes": input_bytes,
+            "accuracy_before": accuracies.map(|a| a.0),
+            "accuracy_after": accuracies.map(|a| a.1),
             "bytes": bytes.len(),
             "zip_bytes": zip_bytes,
             "sparse": sparse.iter().map(|s| serde_json::json!({
@@ -219,4 +256,14 @@ pub fn run(a: Args) -> Result<i32> {
         }));
     }
     Ok(0)
+}
+
+/// "3.48× smaller" (or larger), for the before → after line.
+fn size_ratio(before: usize, after: usize) -> String {
+    match (before, after) {
+        (0, _) | (_, 0) => "n/a".to_string(),
+        (b, a) if a == b => "same size".to_string(),
+        (b, a) if a <= b => format!("{:.2}× smaller", b as f64 / a as f64),
+        (b, a) => format!("{:.2}× larger", a as f64 / b as f64),
+    }
 }

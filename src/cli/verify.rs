@@ -244,13 +244,13 @@ fn check(
     Ok(code)
 }
 
-/// A difference or value for people: whole numbers as such, others in 4 significant
-/// digits.
+/// A difference or value for people: whole numbers as such (quantized values and
+/// steps), others to four significant digits.
 fn number(x: f64) -> String {
     if x == x.trunc() && x.abs() < 1e9 {
         format!("{x}")
     } else {
-        format!("{x:.4e}")
+        super::significant(x)
     }
 }
 

@@ -3,5 +3,6 @@
 pub mod files;
 mod mnist;
 pub mod npy;
+pub mod npz;
 
 pub use mnist::{default_dir, load, DataError, Mnist, Split};

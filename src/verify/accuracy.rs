@@ -98,7 +98,74 @@ pub fn evaluate(
     data: &Mnist,
     limit: Option<usize>,
     batch: usize,
+    progress: impl FnMut(usize),
+) -> Result<Accuracy, VerifyError> {
+    evaluate_with(interp, data, limit, batch, progress, |_| {})
+}
+
+/// What a model answered on the MNIST test images, for comparing models: accuracy,
+/// and each image's scores as real numbers (a quantized output dequantized with its
+/// scale and zero point, so that float and int8 models compare).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answers {
+    pub accuracy: Accuracy,
+    /// Top-1 class of each image.
+    pub predictions: Vec<usize>,
+    /// Scores, `classes` per image.
+    pub scores: Vec<f32>,
+    pub classes: usize,
+}
+
+/// Like [`evaluate`], keeping every image's prediction and scores.
+pub fn answers(
+    interp: &mut Interpreter,
+    data: &Mnist,
+    limit: Option<usize>,
+    batch: usize,
+    progress: impl FnMut(usize),
+) -> Result<Answers, VerifyError> {
+    let graph = &interp.model().graph;
+    let output = graph
+        .outputs
+        .first()
+        .map(|&t| graph.tensors[t].clone())
+        .ok_or_else(|| VerifyError::Input("the model has no output".into()))?;
+    let dequantize = match (output.dtype, output.scale_zero_point()) {
+        (DType::F32, _) => None,
+        (_, Some((s, zp))) => Some((s, zp as f32)),
+        (other, None) => {
+            return Err(VerifyError::Input(format!(
+                "output '{}' is {other} without a per-tensor scale and zero point",
+                output.name
+            )))
+        }
+    };
+    let mut predictions = Vec::new();
+    let mut scores = Vec::new();
+    let mut classes = 0;
+    let accuracy = evaluate_with(interp, data, limit, batch, progress, |out| {
+        predictions.extend(argmax_rows(out));
+        classes = out.data.len() / out.shape.first().copied().unwrap_or(1).max(1);
+        scores.extend(out.data.to_f64().into_iter().map(|v| match dequantize {
+            Some((s, zp)) => s * (v as f32 - zp),
+            None => v as f32,
+        }));
+    })?;
+    Ok(Answers {
+        accuracy,
+        predictions,
+        scores,
+        classes,
+    })
+}
+
+fn evaluate_with(
+    interp: &mut Interpreter,
+    data: &Mnist,
+    limit: Option<usize>,
+    batch: usize,
     mut progress: impl FnMut(usize),
+    mut each_batch: impl FnMut(&Value),
 ) -> Result<Accuracy, VerifyError> {
     let graph = &interp.model().graph;
     if graph.inputs.len() != 1 || graph.outputs.is_empty() {
@@ -125,6 +192,7 @@ pub fn evaluate(
             .zip(&data.labels[done..done + n])
             .filter(|(p, &l)| **p == l as usize)
             .count();
+        each_batch(&outputs[0]);
         done += n;
         progress(done);
     }

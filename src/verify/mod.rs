@@ -1,6 +1,7 @@
 //! Checks of models: MNIST accuracy, cross-runtime agreement with tract, timing.
 
 pub mod accuracy;
+pub mod compare;
 #[cfg(feature = "tract")]
 pub mod crosscheck;
 pub mod lower;

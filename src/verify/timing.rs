@@ -78,3 +78,42 @@ pub fn paired_median_micros<E>(
     };
     Ok((median(fs), median(gs), median(ratios)))
 }
+
+/// Median microseconds per call of each of `fs`, timed in interleaved rounds (one round
+/// of each in turn, `rounds` times, about `budget` in all per function) so that all see
+/// the same machine. Stops at the first error.
+pub fn interleaved_median_micros<E>(
+    fs: &mut [&mut dyn FnMut() -> Result<(), E>],
+    budget: Duration,
+    rounds: usize,
+) -> Result<Vec<f64>, E> {
+    let rounds = rounds.max(1);
+    // Warm-up decides how many calls fill one round of each.
+    let mut per_round = Vec::with_capacity(fs.len());
+    for f in fs.iter_mut() {
+        let warm_until = Instant::now() + budget / 10;
+        let mut calls = 0usize;
+        while Instant::now() < warm_until || calls < 3 {
+            f()?;
+            calls += 1;
+        }
+        per_round.push(((calls as f64) * 10.0 / rounds as f64).ceil().max(1.0) as usize);
+    }
+    let mut samples = vec![Vec::with_capacity(rounds); fs.len()];
+    for _ in 0..rounds {
+        for ((f, &n), s) in fs.iter_mut().zip(&per_round).zip(&mut samples) {
+            let t = Instant::now();
+            for _ in 0..n {
+                f()?;
+            }
+            s.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        }
+    }
+    Ok(samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(|a, b| a.total_cmp(b));
+            s[s.len() / 2]
+        })
+        .collect())
+}
