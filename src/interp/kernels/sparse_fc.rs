@@ -30,7 +30,7 @@
 //! visit nonzero blocks.
 
 use super::common::activation_range_f32;
-use super::conv::{avx2_available, fma_available};
+use super::cpu::{avx2_available, fma_available};
 use super::hybrid::{fc_geometry, FcGeometry};
 use super::sparse_fc_f32::{F32Weights, SparseFcF32};
 use super::sparse_fc_i8::SparseFcI8;

@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use super::conv::PORTABLE_ONLY;
+use super::cpu::PORTABLE_ONLY;
 use super::{prepare, PrepareCtx};
 use crate::interp::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
