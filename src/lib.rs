@@ -4,9 +4,11 @@
 //! [`tflite::write`]; and [`tflite::read`] → [`ir`] → [`interp`] → results, cross-checked
 //! by [`verify`].
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod data;
 pub mod experiment;
+pub mod fsutil;
 pub mod interp;
 pub mod ir;
 pub mod nn;

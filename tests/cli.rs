@@ -348,3 +348,37 @@ fn convert_refuses_io_without_int8() {
     assert_one_line_error(&out, "--io applies to --quantize int8 only");
     assert!(!d.join("f16.tflite").exists());
 }
+
+#[test]
+fn mnist_is_found_at_run_time_from_any_directory() {
+    // Run from a directory with no fixtures/: the binary finds the clone's MNIST from
+    // its own location, not from a path baked in at build time.
+    let d = scratch("data-lookup");
+    let model = fixture("mnist_cnn_float32.tflite");
+    let out = bin()
+        .current_dir(&d)
+        .env_remove("FERROLITE_DATA")
+        .args(["eval", model.to_str().unwrap(), "--limit", "50"])
+        .output()
+        .unwrap();
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_ferrolite"));
+    if exe.starts_with(env!("CARGO_MANIFEST_DIR")) {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        // Built outside the clone (CARGO_TARGET_DIR elsewhere): nothing to find beside
+        // the binary, so the error must say how to point at the data.
+        assert_one_line_error(&out, "FERROLITE_DATA");
+    }
+    // FERROLITE_DATA wins, and a wrong one is named in the error.
+    let out = bin()
+        .current_dir(&d)
+        .env("FERROLITE_DATA", "/nonexistent/mnist-here")
+        .args(["eval", model.to_str().unwrap(), "--limit", "50"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "/nonexistent/mnist-here");
+}

@@ -320,21 +320,22 @@ fn prune_a_small_model_then_use_it_everywhere() {
     assert_eq!(j["schedule"]["end_step"], 30);
     assert_eq!(j["block"], serde_json::json!([1, 16]));
     assert_eq!(j["epochs"].as_array().unwrap().len(), 2);
-    // Masks update at steps 0 only (frequency 100): sparsity 0.5 everywhere.
-    // conv2d: 108 weights keep 54. dense [2028, 10]: 126 full 1x16 blocks per unit,
-    // keep round(1260·0.5) = 630 blocks (10080 weights); 12 inputs × 10 units partial.
+    // Masks update at steps 0 only (frequency 100): sparsity 0.5. With blocks only the
+    // Dense kernel is pruned by default. dense [2028, 10]: 126 full 1x16 blocks per
+    // unit, keep round(1260·0.5) = 630 blocks (10080 weights); 12 inputs × 10 units
+    // partial.
     let layers = j["layers"].as_array().unwrap();
-    assert_eq!(layers[0]["layer"], "conv2d");
-    assert_eq!(layers[0]["zeros"], 54);
-    assert_eq!(layers[1]["layer"], "dense");
-    assert_eq!(layers[1]["weights"], 20280);
-    assert_eq!(layers[1]["zeros"], 20280 - 10080);
-    assert_eq!(layers[1]["partial_block_weights"], 120);
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    assert_eq!(layers[0]["layer"], "dense");
+    assert_eq!(layers[0]["weights"], 20280);
+    assert_eq!(layers[0]["zeros"], 20280 - 10080);
+    assert_eq!(layers[0]["partial_block_weights"], 120);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("note: dense: 120 kernel weights"),
         "{stderr}"
     );
+    assert!(stderr.contains("channel-major"), "{stderr}");
     assert!(stderr.contains("sparsity 0.5"), "{stderr}");
     assert!(j["test_accuracy"].as_f64().unwrap() > 0.5);
     // The input is untouched; the output records how it was pruned.
@@ -347,13 +348,63 @@ fn prune_a_small_model_then_use_it_everywhere() {
         serde_json::from_slice(&std::fs::read(pruned.join("model.json")).unwrap()).unwrap();
     let p = &record["training"]["pruning"];
     assert_eq!(p["schedule"]["initial_sparsity"], 0.5);
-    assert_eq!(p["layers"][1]["zeros"], 20280 - 10080);
+    assert_eq!(p["layers"][0]["zeros"], 20280 - 10080);
+    // A Permute before the flatten makes the Dense inputs channel-major.
+    let classes: Vec<&str> = record["architecture"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["class_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            "Reshape",
+            "Conv2D",
+            "MaxPooling2D",
+            "Permute",
+            "Flatten",
+            "Dense"
+        ]
+    );
+    assert_eq!(
+        record["architecture"]["layers"][3]["config"]["dims"],
+        serde_json::json!([3, 1, 2])
+    );
     // An ordinary model directory: evaluate and convert take it.
     let e = last_json(&run(&["evaluate", s(&pruned), "--json"]));
     assert!((e["accuracy"].as_f64().unwrap() - j["test_accuracy"].as_f64().unwrap()).abs() < 1e-6);
     let tflite = d.join("pruned.tflite");
     ok(&run(&["convert", s(&pruned), "-o", s(&tflite)]));
     assert!(tflite.is_file());
+
+    // TFMOT's whole-model pruning in the original layout, on request.
+    let as_tfmot = d.join("as-tfmot");
+    let j = last_json(&run(&[
+        "prune",
+        s(&base),
+        "-o",
+        s(&as_tfmot),
+        "--limit",
+        "2000",
+        "--block",
+        "1x16",
+        "--layers",
+        "all",
+        "--block-layout",
+        "keep",
+        "--json",
+    ]));
+    let layers = j["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["layer"], "conv2d");
+    assert_eq!(layers[0]["zeros"], 54);
+    assert_eq!(layers[1]["zeros"], 20280 - 10080);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(as_tfmot.join("model.json")).unwrap()).unwrap();
+    assert_eq!(
+        record["architecture"]["layers"].as_array().unwrap().len(),
+        5
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -333,9 +333,6 @@ impl Rng {
     fn int(&mut self, lo: i32, hi: i32) -> i32 {
         lo + (self.next() % (hi - lo + 1) as u64) as i32
     }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
 }
 
 /// TFLite's QuantizeMultiplier, written out here independently: d = m·2^(s−31).
@@ -603,115 +600,6 @@ fn input_quantization_matches_hand_values() {
     assert_eq!(symmetric_quantize(&[0.0, 0.0, 0.0], &mut q), 1.0);
     assert_eq!(asymmetric_quantize(&[0.0, -0.0, 0.0], &mut q), (1.0, 0));
     assert_eq!(q, [0, 0, 0]);
-}
-
-// ---------------------------------------------------------------------------------------
-// Timing: sparse FC against the dense FC on the same (80% zero) weights.
-
-/// Finds the FC of a fixture and returns its weight info (sparse) and bias.
-fn fixture_fc_weights(name: &str) -> (TensorInfo, TensorInfo) {
-    let model = load(&tflite_fixture(&format!("{name}.tflite")));
-    let (model, _) = bypass_densify_for_fc(model);
-    let fc = model
-        .graph
-        .operators
-        .iter()
-        .find(|op| matches!(op.op, Op::FullyConnected(_)))
-        .unwrap();
-    let t = |i: usize| {
-        let t = &model.graph.tensors[fc.inputs[i].unwrap()];
-        info(
-            &t.name,
-            t.dtype,
-            &t.shape,
-            t.quantization.clone(),
-            t.sparsity.clone(),
-            TensorBuf::from_tensor(t),
-        )
-    };
-    (t(1), t(2))
-}
-
-#[test]
-#[ignore = "timing helper: cargo test --release --test hybrid_sparse_fixtures -- --ignored timing --nocapture"]
-fn timing_sparse_vs_dense_fc() {
-    use ferrolite::verify::timing::median_micros;
-    use std::time::Duration;
-    for name in [
-        "mnist_cnn_dense_block4x1_pruned80_sparse_float32",
-        "mnist_cnn_pruned80_sparse_float32",
-    ] {
-        let (sparse_w, bias) = fixture_fc_weights(name);
-        let dense = ferrolite::sparse::densify(
-            sparse_w.sparsity.as_ref().unwrap(),
-            &sparse_w.shape,
-            sparse_w.constant.as_deref().unwrap(),
-        )
-        .unwrap();
-        let dense_w = info(
-            "dense",
-            DType::F32,
-            &sparse_w.shape,
-            None,
-            None,
-            Some(dense),
-        );
-        let depth = sparse_w.shape[1];
-        for batch in [1usize, 32] {
-            let mut rng = Rng(7);
-            let x = TensorBuf::F32((0..batch * depth).map(|_| rng.unit()).collect());
-            let time = |w: &TensorInfo| {
-                let infos = [
-                    info("x", DType::F32, &[batch, depth], None, None, None),
-                    w.clone(),
-                    bias.clone(),
-                ];
-                let op = Operator {
-                    op: Op::FullyConnected(FullyConnectedOptions::default()),
-                    inputs: vec![Some(0), Some(1), Some(2)],
-                    outputs: vec![3],
-                };
-                let output = ferrolite::ir::Tensor::activation("y", DType::F32, vec![]);
-                let ctx = PrepareCtx {
-                    op: &op,
-                    inputs: infos.iter().map(Some).collect(),
-                    outputs: vec![&output],
-                };
-                let prepared = kernels::prepare(&ctx).unwrap();
-                let mut out = vec![0f32; batch * sparse_w.shape[0]];
-                let views = [
-                    x.view(),
-                    w.constant.as_ref().unwrap().view(),
-                    bias.constant.as_ref().unwrap().view(),
-                ];
-                let micros = median_micros(
-                    || {
-                        let mut outs = [ViewMut::F32(&mut out)];
-                        prepared.kernel.run(&views, &mut outs)
-                    },
-                    Duration::from_millis(200),
-                    7,
-                )
-                .unwrap();
-                (micros, out)
-            };
-            // The machine may be shared: alternate the two and keep each one's best.
-            let (mut sparse_us, mut dense_us) = (f64::INFINITY, f64::INFINITY);
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for _ in 0..4 {
-                let (t, out) = time(&sparse_w);
-                sparse_us = sparse_us.min(t);
-                a = out;
-                let (t, out) = time(&dense_w);
-                dense_us = dense_us.min(t);
-                b = out;
-            }
-            for (p, q) in a.iter().zip(&b) {
-                assert!((p - q).abs() <= 1e-4 + 1e-4 * q.abs());
-            }
-            eprintln!("{name}, batch {batch}: sparse {sparse_us:.2} µs, dense {dense_us:.2} µs");
-        }
-    }
 }
 
 #[test]

@@ -1,3 +1,4 @@
+#![cfg_attr(not(feature = "cli"), allow(unused_imports))]
 //! Knowledge distillation: the loss (values, gradient, special cases), the frozen and
 //! cached teacher, determinism, and `ferrolite distill` through the binary.
 
@@ -13,6 +14,7 @@ use ferrolite::nn::{
 };
 
 mod common;
+#[cfg(feature = "cli")]
 use common::{assert_one_line_error, bin};
 
 fn t(shape: &[usize], data: &[f32]) -> Tensor {
@@ -344,14 +346,17 @@ fn mismatched_teacher_and_student_are_refused() {
 
 // ---- the binary ----
 
+#[cfg(feature = "cli")]
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
 }
 
+#[cfg(feature = "cli")]
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn cli_distill_small_teacher_records_the_setting() {
     let d = common::scratch("distill-cli");

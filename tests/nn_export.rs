@@ -315,6 +315,58 @@ fn save_litert_case(name: &str, exported: &ir::Model, count: usize) {
 }
 
 #[test]
+fn permute_exports_to_transpose_and_runs_like_predict() {
+    for (dims, name) in [
+        (vec![3, 1, 2], "nn_export_permute_chw"),
+        (vec![2, 1, 3], "nn_export_permute_wh"),
+    ] {
+        let mut model = Sequential::new(
+            &[28, 28],
+            vec![
+                LayerSpec::Reshape {
+                    target_shape: vec![28, 28, 1],
+                },
+                LayerSpec::Conv2D(Conv2DConfig {
+                    activation: Activation::Relu,
+                    ..Conv2DConfig::new(3, [3, 3])
+                }),
+                LayerSpec::MaxPooling2D(PoolConfig::new([2, 2])),
+                LayerSpec::Permute { dims: dims.clone() },
+                LayerSpec::Flatten {},
+                LayerSpec::dense(10),
+            ],
+            11,
+        )
+        .unwrap();
+        randomize(&mut model, 12);
+        let exported = export(&model).unwrap();
+        assert_eq!(
+            op_names(&exported),
+            [
+                "RESHAPE",
+                "CONV_2D",
+                "MAX_POOL_2D",
+                "TRANSPOSE",
+                "RESHAPE",
+                "FULLY_CONNECTED"
+            ]
+        );
+        let transpose = &exported.graph.operators[3];
+        let perm = exported.graph.tensor(transpose.inputs[1].unwrap());
+        let want: Vec<i32> = std::iter::once(0)
+            .chain(dims.iter().map(|&d| d as i32))
+            .collect();
+        assert_eq!(
+            ir::decode::i32s(perm.data.as_deref().unwrap()),
+            want,
+            "{dims:?}"
+        );
+        check_matches_predict(name, &mut model, 8);
+        save_litert_case(name, &exported, 4);
+    }
+}
+
+#[test]
 fn the_exported_batch_is_resizable() {
     let mut model = presets::mnist_mlp(3).unwrap();
     let exported = export(&model).unwrap();

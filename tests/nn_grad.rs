@@ -379,6 +379,13 @@ fn shape_layer_gradients() {
         52,
         PLAIN,
     );
+    for (dims, seed) in [
+        (vec![3, 1, 2], 53),
+        (vec![2, 1, 3], 54),
+        (vec![1, 3, 2], 55),
+    ] {
+        check_layer(LayerSpec::Permute { dims }, &[2, 3, 4], 2, seed, PLAIN);
+    }
 }
 
 #[test]

@@ -333,6 +333,14 @@ fn hostile_files_give_errors_not_panics() {
         {"name": "dense", "class_name": "Dense", "config": {"units": 1000000000}}]}}"#;
     std::fs::write(dir.join(MODEL_JSON), huge).unwrap();
     let e = io::load(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains("layer dense: units 1000000000") && e.contains("FERROLITE_MAX_WEIGHTS"),
+        "{e}"
+    );
+    // Within the weight limit (70.6 M weights) but far more than the small weights
+    // file holds: refused before the weights are allocated.
+    std::fs::write(dir.join(MODEL_JSON), huge.replace("1000000000", "90000")).unwrap();
+    let e = io::load(&dir).unwrap_err().to_string();
     assert!(e.contains("do not belong together"), "{e}");
     for (j, w) in cases {
         std::fs::write(dir.join(MODEL_JSON), &j).unwrap();

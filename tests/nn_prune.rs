@@ -399,6 +399,7 @@ fn a_pruning_run_saves_an_ordinary_model_with_exact_zeros() {
     let config = PruneConfig {
         schedule: polynomial(0.3, 0.75, 0, 12, 3.0, 4),
         block: Some([1, 16]),
+        layers: None,
         learning_rate: 1e-3,
         fit: FitConfig {
             epochs: 2,

@@ -84,6 +84,9 @@ pub struct Args {
     /// Print a JSON summary as the last line of stdout.
     #[arg(long)]
     json: bool,
+    /// Convert even when weights or constants hold NaN or infinity.
+    #[arg(long)]
+    allow_nonfinite: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -92,6 +95,14 @@ pub fn run(a: Args) -> Result<i32> {
     super::check_output_file(&a.output, a.force)?;
     let started = Instant::now();
     let model = load_input(&a.input)?;
+    let nonfinite = model.graph.nonfinite_constants();
+    if !nonfinite.is_empty() && !a.allow_nonfinite {
+        anyhow::bail!(
+            "{}: weights hold NaN or infinity: {}; every output they touch would be NaN (pass --allow-nonfinite to convert anyway)",
+            a.input.display(),
+            crate::ir::NonFinite::list(&nonfinite)
+        );
+    }
     let mode = match a.quantize {
         QuantizeArg::None => Mode::None,
         QuantizeArg::Float16 => Mode::Float16,
@@ -131,8 +142,7 @@ pub fn run(a: Args) -> Result<i32> {
     let samples = if needs_samples {
         Some(match &a.calibration_npy {
             Some(path) => {
-                let batch =
-                    npy::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let batch = npy::read(path)?;
                 Samples::from_batch(&model, &batch, None)?
             }
             None => Samples::mnist_train(

@@ -205,7 +205,11 @@ impl Out {
 }
 
 fn load_model(path: &Path) -> Result<crate::ir::Model> {
-    crate::tflite::read_file(path).with_context(|| format!("reading {}", path.display()))
+    match crate::tflite::read_file(path) {
+        // Already names the file.
+        Err(e @ crate::tflite::ReadError::Input(_)) => Err(e.into()),
+        other => other.with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// Fails when `path` cannot take a new output file: it is a directory, or it exists
@@ -247,7 +251,7 @@ fn load_runnable(path: &Path) -> Result<(crate::ir::Model, Vec<u8>)> {
             .with_context(|| format!("exporting the model in {}", path.display()))?;
         return Ok((model, bytes));
     }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::fsutil::read_input(path, &crate::fsutil::InputLimit::TFLITE)?;
     let model =
         crate::tflite::read(&bytes).with_context(|| format!("reading {}", path.display()))?;
     Ok((model, bytes))

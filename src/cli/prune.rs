@@ -46,6 +46,19 @@ pub struct Args {
     /// to 2-D weights only). Weights in trailing partial blocks are always zeroed.
     #[arg(long, value_name = "RxC")]
     block: Option<String>,
+    /// With --block: `auto` makes the inputs of a Dense layer after Flatten
+    /// channel-major (a Permute before the Flatten, the kernel rows reordered; the
+    /// model computes the same function), so a block holds neighbouring positions of
+    /// one channel instead of straddling two pixels' channels; `keep` leaves the
+    /// layout as it is.
+    #[arg(long, value_name = "auto|keep", default_value = "auto")]
+    block_layout: String,
+    /// Which Conv2D / Dense kernels to prune: `all`, a comma-separated list of layer
+    /// names, or `auto`: with --block the Dense layers only (an int8 .tflite stores
+    /// only FULLY_CONNECTED weights sparse, so pruning a Conv2D kernel would cost
+    /// accuracy without making that file smaller), otherwise all, as TFMOT does.
+    #[arg(long, value_name = "auto|all|NAMES", default_value = "auto")]
+    layers: String,
     /// Passes over the training set while pruning.
     #[arg(long, default_value_t = 2)]
     epochs: usize,
@@ -185,6 +198,33 @@ pub fn run(a: Args) -> Result<i32> {
 
     let mut model = io::load(&a.model)?;
     check_mnist_model(&model)?;
+    match a.block_layout.as_str() {
+        "auto" if block.is_some_and(|b| b[1] > 1) => {
+            let (reordered, changes) = nn::block_layout::channel_major_blocks(&model)
+                .with_context(|| format!("cannot reorder {}", a.model.display()))?;
+            for c in &changes {
+                let [h, w, ch] = c.feature_map;
+                out.line(format!(
+                    "note: {}: inputs made channel-major ({} before the flatten of the {h}×{w}×{ch} map, kernel rows reordered; same function, one TRANSPOSE more in a .tflite), so a block holds neighbouring positions of one channel (--block-layout keep to leave it)",
+                    c.dense, c.permute
+                ));
+            }
+            model = reordered;
+        }
+        "auto" | "keep" => {}
+        other => bail!("--block-layout {other:?} is not auto or keep"),
+    }
+    let layers: Option<Vec<String>> = match a.layers.as_str() {
+        "all" => None,
+        "auto" => pruning::default_layers(&model, block),
+        names => Some(
+            names
+                .split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect(),
+        ),
+    };
 
     let mnist = MnistSplits::load(a.data, a.limit)?;
     let n_train = mnist.train_y.len();
@@ -234,7 +274,7 @@ pub fn run(a: Args) -> Result<i32> {
         .map_err(|e| anyhow!("bad pruning schedule: {e}"))?;
     // Building the masks up front refuses a block that does not fit before any
     // training and tells about partial blocks while the user can still change --block.
-    let preview = Pruner::new(&model, schedule.clone(), block)
+    let preview = Pruner::with_layers(&model, schedule.clone(), block, layers.as_deref())
         .with_context(|| format!("cannot prune {}", a.model.display()))?;
     for (layer, count) in preview.partial_block_weights() {
         out.line(format!(
@@ -268,6 +308,7 @@ pub fn run(a: Args) -> Result<i32> {
     let config = PruneConfig {
         schedule,
         block,
+        layers,
         learning_rate: a.learning_rate,
         fit,
     };

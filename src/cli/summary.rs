@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -19,6 +19,9 @@ pub struct Args {
     /// Print the layers and totals as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Show the model even when weights hold NaN or infinity (listed on stderr).
+    #[arg(long)]
+    allow_nonfinite: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -36,6 +39,17 @@ pub fn run(a: Args) -> Result<i32> {
         }
         (None, None) => anyhow::bail!("pass a model directory or --preset NAME"),
     };
+    let nonfinite = model.nonfinite_weights();
+    if !nonfinite.is_empty() {
+        let list = crate::ir::NonFinite::list(&nonfinite);
+        if !a.allow_nonfinite {
+            anyhow::bail!(
+                "{}: weights hold NaN or infinity: {list} (pass --allow-nonfinite to show the model anyway)",
+                a.model.as_deref().unwrap_or(Path::new("")).display()
+            );
+        }
+        eprintln!("warning: weights hold NaN or infinity: {list}");
+    }
     for line in model.summary().lines() {
         out.line(line);
     }

@@ -73,8 +73,7 @@ pub struct Args {
 
 /// Reads an architecture file: a bare [`ModelConfig`] or a whole model.json.
 pub(super) fn read_arch(path: &Path) -> Result<ModelConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::fsutil::read_input_text(path, &crate::fsutil::InputLimit::JSON)?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", path.display()))?;
     let arch = value.get("architecture").cloned().unwrap_or(value);
@@ -88,12 +87,8 @@ pub(super) fn read_arch(path: &Path) -> Result<ModelConfig> {
 
 /// Fails unless `out` may receive a model.
 pub(super) fn check_out_dir(out: &Path, force: bool) -> Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!(
-            "{} is a file, not a model directory; choose another output",
-            out.display()
-        );
-    }
+    // Before any training: a link, a file or a directory of other files is refused.
+    crate::fsutil::check_output_dir(out, &io::MODEL_FILES)?;
     if !force && out.join(io::MODEL_JSON).exists() {
         bail!(
             "refusing to overwrite the model in {}; pass --force to replace it or choose another output",
@@ -258,6 +253,7 @@ pub fn run(a: Args) -> Result<i32> {
     let mut model = build_model(a.preset.as_deref(), a.arch.as_deref(), a.seed)?
         .context("pass --preset NAME or --arch ARCH.json")?;
     check_mnist_model(&model)?;
+    model.check_batch(a.batch_size, "--batch-size")?;
 
     let mnist = MnistSplits::load(a.data, a.limit)?;
     let n_train = mnist.train_y.len();

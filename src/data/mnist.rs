@@ -3,7 +3,6 @@
 //! IDX: a big-endian u32 magic (0x00000803 = unsigned bytes in 3 dims, 0x00000801 = 1
 //! dim), one big-endian u32 per dim, then the bytes row-major.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -38,16 +37,16 @@ impl Split {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error(
-        "MNIST not found in {}: expected {file}.gz (or uncompressed {file}); pass --data DIR with the four MNIST IDX files",
+        "MNIST not found in {}: expected {file}.gz (or uncompressed {file}); pass --data DIR with the four MNIST IDX files or set FERROLITE_DATA",
         dir.display()
     )]
     NotFound { dir: PathBuf, file: String },
-    #[error("cannot read {}: {source}; check the file or download it again", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading failed part-way (the message says whether the file looks damaged).
+    #[error("cannot read {}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    /// The file is not a regular file, is unreadable, or is too large.
+    #[error(transparent)]
+    Input(#[from] crate::fsutil::InputError),
     #[error("{}: {message}", path.display())]
     Format { path: PathBuf, message: String },
 }
@@ -104,11 +103,46 @@ impl Mnist {
     }
 }
 
-/// The vendored copy in the crate's `fixtures/mnist`.
+/// The environment variable that names the MNIST directory.
+pub const DATA_ENV: &str = "FERROLITE_DATA";
+
+/// Where MNIST is looked for when no directory is given, in order: `$FERROLITE_DATA`,
+/// `fixtures/mnist` under the working directory, then beside the executable and in the
+/// source tree above it (`target/release/ferrolite` → `fixtures/mnist` of the clone).
+/// Found at run time, so a binary moved elsewhere does not point into its build tree.
+pub fn default_dir_candidates() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os(DATA_ENV).filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(dir));
+    }
+    let vendored = Path::new("fixtures").join("mnist");
+    dirs.push(vendored.clone());
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        // The executable's own directory and up to three above it (target/release,
+        // target/release/deps for test binaries).
+        for dir in exe_dir.ancestors().take(4) {
+            dirs.push(dir.join(&vendored));
+        }
+    }
+    dirs
+}
+
+/// The first of [`default_dir_candidates`] that holds the MNIST test images (or
+/// `$FERROLITE_DATA` when set, even if it does not, so that the error names it), else
+/// `fixtures/mnist`.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join("mnist")
+    let candidates = default_dir_candidates();
+    if std::env::var_os(DATA_ENV).is_some_and(|d| !d.is_empty()) {
+        return candidates[0].clone();
+    }
+    candidates
+        .iter()
+        .find(|dir| find(dir, &format!("{}-images-idx3-ubyte", Split::Test.prefix())).is_ok())
+        .cloned()
+        .unwrap_or_else(|| Path::new("fixtures").join("mnist"))
 }
 
 /// Loads `split` from `dir`, which holds `{train,t10k}-{images-idx3,labels-idx1}-ubyte`
@@ -134,7 +168,7 @@ pub fn load(dir: &Path, split: Split) -> Result<Mnist, DataError> {
             format_err(
                 &images_path,
                 format!(
-                    "header claims {count} images of {rows}×{cols}, more than this reader accepts"
+                    "header claims {count} images of {rows}×{cols}, more than the {MAX_PAYLOAD} pixel bytes this reader accepts"
                 ),
             )
         })?;
@@ -174,10 +208,17 @@ fn format_err(path: &Path, message: String) -> DataError {
     }
 }
 
+/// An error while reading an opened file. Only damage (a corrupt or cut-off stream)
+/// suggests downloading again; a permission or device error would not be cured by it.
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io {
+    use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+    move |e| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        message: if matches!(e.kind(), InvalidData | InvalidInput | UnexpectedEof) {
+            format!("{e}; the file is damaged or cut short, download it again")
+        } else {
+            e.to_string()
+        },
     }
 }
 
@@ -186,7 +227,9 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
     [format!("{name}.gz"), name.to_string()]
         .iter()
         .map(|f| dir.join(f))
-        .find(|p| p.is_file())
+        // Whatever is there is taken (a directory or FIFO gets its own message when
+        // opened), so "not found" means not found.
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
         .ok_or_else(|| DataError::NotFound {
             dir: dir.to_path_buf(),
             file: name.to_string(),
@@ -196,7 +239,8 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
 /// The file's bytes, gunzipped when it starts with the gzip magic 1f 8b (whatever its
 /// name says).
 fn open(path: &Path) -> Result<Box<dyn Read>, DataError> {
-    let mut reader = BufReader::new(File::open(path).map_err(io_err(path))?);
+    let (file, _) = crate::fsutil::open_input(path, &crate::fsutil::InputLimit::IDX)?;
+    let mut reader = BufReader::new(file);
     let head = reader.fill_buf().map_err(io_err(path))?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(MultiGzDecoder::new(reader))

@@ -25,14 +25,13 @@ pub enum NpyError {
     UnsupportedDtype { path: String, descr: String },
     #[error("cannot write {path}: {message}")]
     Write { path: String, message: String },
+    #[error(transparent)]
+    Input(#[from] crate::fsutil::InputError),
 }
 
 /// Reads an `.npy` file (C or Fortran order, little-endian) into a row-major value.
 pub fn read(path: &Path) -> Result<Value, NpyError> {
-    let bytes = std::fs::read(path).map_err(|e| NpyError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let bytes = crate::fsutil::read_input(path, &crate::fsutil::InputLimit::NPY)?;
     parse(&bytes).map_err(|e| match e {
         NpyError::Format { message, .. } => NpyError::Format {
             path: path.display().to_string(),
@@ -75,29 +74,11 @@ pub fn parse(bytes: &[u8]) -> Result<Value, NpyError> {
         .ok_or_else(|| bad("header runs past the end of the file".into()))?;
     let header = std::str::from_utf8(&bytes[header_start..header_end])
         .map_err(|_| bad("header is not text".into()))?;
-    let descr = dict_value(header, "descr")
-        .and_then(|v| v.strip_prefix('\'').and_then(|v| v.split('\'').next()))
-        .ok_or_else(|| bad("header has no 'descr'".into()))?
-        .to_string();
-    let fortran = dict_value(header, "fortran_order")
-        .map(|v| v.starts_with("True"))
-        .ok_or_else(|| bad("header has no 'fortran_order'".into()))?;
-    let shape_text = dict_value(header, "shape")
-        .and_then(|v| v.strip_prefix('('))
-        .and_then(|v| v.split(')').next())
-        .ok_or_else(|| bad("header has no 'shape'".into()))?;
-    let mut shape = Vec::new();
-    for part in shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        shape.push(
-            part.trim_end_matches('L')
-                .parse::<usize>()
-                .map_err(|_| bad(format!("bad shape entry '{part}'")))?,
-        );
-    }
+    let Header {
+        descr,
+        fortran,
+        shape,
+    } = parse_header(header).map_err(|m| bad(format!("header {m}")))?;
     let dtype = match descr.as_str() {
         "<f4" => DType::F32,
         "<f2" => DType::F16,
@@ -136,11 +117,173 @@ pub fn parse(bytes: &[u8]) -> Result<Value, NpyError> {
     Ok(Value::new(shape, buf))
 }
 
-/// The text after `'key':` in a numpy header dict.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let pat = format!("'{key}':");
-    let at = header.find(&pat)? + pat.len();
-    Some(header[at..].trim_start())
+/// What an `.npy` header says.
+struct Header {
+    descr: String,
+    fortran: bool,
+    shape: Vec<usize>,
+}
+
+/// Parses the header, a Python dict literal such as
+/// `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }` padded with spaces and
+/// a newline. Strict: exactly the three keys, each once, with values of their types,
+/// every bracket closed, and nothing after the dict but the padding.
+fn parse_header(text: &str) -> Result<Header, String> {
+    let mut p = Literal { rest: text };
+    p.expect('{', "must start with '{'")?;
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    loop {
+        p.skip_space();
+        if p.eat('}') {
+            break;
+        }
+        let key = p.string().map_err(|m| format!("key: {m}"))?;
+        p.skip_space();
+        p.expect(':', &format!("needs ':' after '{key}'"))?;
+        p.skip_space();
+        let duplicate = match key.as_str() {
+            "descr" => descr.replace(p.string().map_err(|m| format!("'descr': {m}"))?),
+            "fortran_order" => fortran.replace(p.boolean()?).map(|_| String::new()),
+            "shape" => shape.replace(p.tuple()?).map(|_| String::new()),
+            other => return Err(format!("has an unknown key '{other}'")),
+        }
+        .is_some();
+        if duplicate {
+            return Err(format!("has '{key}' twice"));
+        }
+        p.skip_space();
+        if p.eat('}') {
+            break;
+        }
+        if !p.eat(',') {
+            return Err(if p.rest.is_empty() {
+                "dict is not closed with '}'".into()
+            } else {
+                format!("needs ',' or '}}' after the value of '{key}'")
+            });
+        }
+    }
+    if !p.rest.trim_end_matches([' ', '\n']).is_empty() {
+        return Err(format!(
+            "has text after the dict: {:?}",
+            p.rest.chars().take(20).collect::<String>()
+        ));
+    }
+    Ok(Header {
+        descr: descr.ok_or("has no 'descr'")?,
+        fortran: fortran.ok_or("has no 'fortran_order'")?,
+        shape: shape.ok_or("has no 'shape'")?,
+    })
+}
+
+/// A cursor over the header text.
+struct Literal<'a> {
+    rest: &'a str,
+}
+
+impl Literal<'_> {
+    fn skip_space(&mut self) {
+        self.rest = self.rest.trim_start_matches([' ', '\t', '\n']);
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        match self.rest.strip_prefix(c) {
+            Some(r) => {
+                self.rest = r;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn expect(&mut self, c: char, message: &str) -> Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(message.to_string())
+        }
+    }
+
+    /// A quoted string without escapes (numpy writes none in these keys and values).
+    fn string(&mut self) -> Result<String, String> {
+        let quote = match self.rest.chars().next() {
+            Some(q @ ('\'' | '"')) => q,
+            _ => return Err("expected a quoted string".into()),
+        };
+        let body = &self.rest[1..];
+        let end = body
+            .find(quote)
+            .ok_or_else(|| "string is not closed".to_string())?;
+        let s = &body[..end];
+        if s.contains('\\') {
+            return Err("escapes are not supported".into());
+        }
+        self.rest = &body[end + 1..];
+        Ok(s.to_string())
+    }
+
+    fn boolean(&mut self) -> Result<bool, String> {
+        for (word, value) in [("True", true), ("False", false)] {
+            if let Some(r) = self.rest.strip_prefix(word) {
+                if !r.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    self.rest = r;
+                    return Ok(value);
+                }
+            }
+        }
+        let word: String = self
+            .rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        Err(format!(
+            "'fortran_order' must be True or False, got {word:?}"
+        ))
+    }
+
+    /// `(d0, d1, ...)`, `(d0,)` or `()`; numpy 1.x may write `3L`.
+    fn tuple(&mut self) -> Result<Vec<usize>, String> {
+        self.expect('(', "'shape' must be a tuple in parentheses")?;
+        let mut dims = Vec::new();
+        loop {
+            self.skip_space();
+            if self.eat(')') {
+                return Ok(dims);
+            }
+            let digits: &str = &self.rest[..self
+                .rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(self.rest.len())];
+            if digits.is_empty() {
+                return Err(if self.rest.is_empty() {
+                    "'shape' tuple is not closed with ')'".into()
+                } else {
+                    format!(
+                        "'shape' has a bad entry at {:?}",
+                        self.rest.chars().take(12).collect::<String>()
+                    )
+                });
+            }
+            dims.push(
+                digits
+                    .parse::<usize>()
+                    .map_err(|_| format!("'shape' entry {digits} is too large"))?,
+            );
+            self.rest = &self.rest[digits.len()..];
+            self.eat('L');
+            self.skip_space();
+            if self.eat(')') {
+                return Ok(dims);
+            }
+            if !self.eat(',') {
+                return Err(if self.rest.is_empty() {
+                    "'shape' tuple is not closed with ')'".into()
+                } else {
+                    "'shape' entries must be separated by ','".into()
+                });
+            }
+        }
+    }
 }
 
 fn fortran_to_c(buf: &TensorBuf, shape: &[usize]) -> TensorBuf {
@@ -260,5 +403,98 @@ mod tests {
             parse(&bytes),
             Err(NpyError::UnsupportedDtype { .. })
         ));
+    }
+
+    fn with_header(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    fn format_message(header: &str) -> String {
+        match parse(&with_header(header, &[0; 8])) {
+            Err(NpyError::Format { message, .. }) => message,
+            other => panic!("{header}: expected a format error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lenient_headers_are_refused_with_the_reason() {
+        for (header, reason) in [
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, ",
+                "not closed with ')'",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)",
+                "not closed with '}'",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }",
+                "got \"Maybe\"",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': Falsey, 'shape': (2,), }",
+                "got \"Falsey\"",
+            ),
+            (
+                "{'descr': '<f4', 'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+                "'descr' twice",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}",
+                "unknown key 'x'",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } junk",
+                "text after the dict",
+            ),
+            ("{'descr': '<f4', 'shape': (2,), }", "no 'fortran_order'"),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2; 1), }",
+                "separated by ','",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }",
+                "bad entry",
+            ),
+            (
+                "{'descr: '<f4', 'fortran_order': False, 'shape': (2,), }",
+                "needs ':'",
+            ),
+        ] {
+            let m = format_message(header);
+            assert!(m.contains(reason), "{header}: {m}");
+        }
+    }
+
+    #[test]
+    fn headers_numpy_writes_are_read() {
+        // Padding with spaces and a newline, the legacy `L` suffix, a 1-tuple, a scalar.
+        for (header, shape) in [
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }          \n",
+                vec![2],
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }\n",
+                vec![1, 2],
+            ),
+            (
+                "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2, 1)}",
+                vec![2, 1],
+            ),
+        ] {
+            let v = parse(&with_header(header, &[0; 8])).unwrap();
+            assert_eq!(v.shape, shape, "{header}");
+        }
+        let v = parse(&with_header(
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (), }",
+            &[7, 0, 0, 0],
+        ))
+        .unwrap();
+        assert_eq!(v.shape, Vec::<usize>::new());
     }
 }

@@ -404,6 +404,10 @@ struct PrunedModel {
     model: Sequential,
     accuracy: f64,
     report: nn::prune::PruneReport,
+    /// Dense layers whose inputs were made channel-major for block pruning.
+    reordered: Vec<nn::block_layout::ChannelMajor>,
+    /// The layers pruned (`None`: every Conv2D and Dense).
+    pruned_layers: Option<Vec<String>>,
 }
 
 /// Prunes a copy of `baseline` with the study's schedule and saves it as `models/NAME`.
@@ -444,13 +448,21 @@ fn prune_stage(
             power: 3.0,
             frequency: s.prune_frequency,
         };
-        let config = nn::prune::PruneConfig {
+        let mut config = nn::prune::PruneConfig {
             schedule,
             block,
+            layers: None,
             learning_rate: 1e-3,
             fit,
         };
-        let mut model = baseline.clone();
+        // The same choices as `ferrolite prune`'s defaults: channel-major Dense inputs
+        // and Dense-only pruning when blocks are used.
+        let (mut model, reordered) = match block {
+            Some([_, cols]) if cols > 1 => nn::block_layout::channel_major_blocks(baseline)
+                .map_err(|e| stage_err("reordering", e))?,
+            _ => (baseline.clone(), Vec::new()),
+        };
+        config.layers = nn::prune::default_layers(&model, block);
         let data = Dataset::new(&ctx.train_x, &MNIST_SHAPE, &ctx.train_y)
             .map_err(|e| stage_err("pruning", e))?;
         let report = nn::prune::prune(
@@ -496,6 +508,8 @@ fn prune_stage(
                 model,
                 accuracy,
                 report,
+                reordered,
+                pruned_layers: config.layers.clone(),
             },
             line,
         ))
@@ -590,6 +604,19 @@ pub(super) fn part2_pruning(ctx: &mut Context) -> Result<Pruning, ExperimentErro
             )
         })
         .collect();
+    for c in &pruned.reordered {
+        let [h, w, ch] = c.feature_map;
+        notes.push(format!(
+            "{}: inputs made channel-major before block pruning ({} before the flatten of the {h}×{w}×{ch} map, kernel rows reordered, same function; the .tflite has one TRANSPOSE more), so a 1×16 block holds 16 neighbouring positions of one channel instead of straddling two pixels' channels.",
+            c.dense, c.permute
+        ));
+    }
+    if let Some(layers) = &pruned.pruned_layers {
+        notes.push(format!(
+            "With blocks only {} pruned: the int8 file stores only FULLY_CONNECTED weights sparse, so pruning the Conv2D kernel would cost accuracy for no smaller file (the element-mask run below prunes every kernel, as TFMOT).",
+            layers.join(", ")
+        ));
+    }
     notes.push(format!(
         "With element masks instead of blocks (same schedule): pruned {:.2}%, pruned + int8 {:.2}%, {} bytes ({} zipped); the int8 file stores {element_encodings} (LiteRT's int8 FULLY_CONNECTED reads sparse weights only in 1×16 blocks, and its default XNNPACK runtime refuses an int8 FULLY_CONNECTED fed by DENSIFY).",
         element.accuracy * 100.0,

@@ -91,3 +91,66 @@ impl Model {
         }
     }
 }
+
+/// A float constant or weight holding NaN or infinite values, which every result it
+/// touches inherits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NonFinite {
+    pub name: String,
+    /// Values that are NaN or infinite.
+    pub count: usize,
+    pub total: usize,
+}
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{} ({} of {} values)", self.name, self.count, self.total)
+    }
+}
+
+impl NonFinite {
+    /// `Some` when `values` hold a NaN or an infinity.
+    pub fn of(name: &str, values: impl ExactSizeIterator<Item = f32>) -> Option<NonFinite> {
+        let total = values.len();
+        let count = values.filter(|v| !v.is_finite()).count();
+        (count > 0).then(|| NonFinite {
+            name: name.to_string(),
+            count,
+            total,
+        })
+    }
+
+    /// One line for messages: the first few offenders and how many more.
+    pub fn list(found: &[NonFinite]) -> String {
+        let mut text: Vec<String> = found.iter().take(4).map(|n| n.to_string()).collect();
+        if found.len() > 4 {
+            text.push(format!("and {} more", found.len() - 4));
+        }
+        text.join(", ")
+    }
+}
+
+impl Graph {
+    /// The float32 and float16 constants holding NaN or infinite values.
+    pub fn nonfinite_constants(&self) -> Vec<NonFinite> {
+        self.tensors
+            .iter()
+            .filter_map(|t| {
+                let data = t.data.as_deref()?;
+                match t.dtype {
+                    DType::F32 => NonFinite::of(
+                        &t.name,
+                        data.chunks_exact(4)
+                            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                    ),
+                    DType::F16 => NonFinite::of(
+                        &t.name,
+                        data.chunks_exact(2)
+                            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()),
+                    ),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}

@@ -88,6 +88,20 @@ impl Geom {
             .filter(|&x| x < self.w)
     }
 
+    /// The kernel rows whose input row is inside the image for output row `oy`: a
+    /// window loop runs over these only, so its cost is bounded by the image, not by a
+    /// window that is mostly padding.
+    #[inline]
+    pub fn ky_range(&self, oy: usize) -> std::ops::Range<usize> {
+        inside(oy * self.sh, self.pad_t, self.h, self.dh, self.kh)
+    }
+
+    /// [`Geom::ky_range`] for columns.
+    #[inline]
+    pub fn kx_range(&self, ox: usize) -> std::ops::Range<usize> {
+        inside(ox * self.sw, self.pad_l, self.w, self.dw, self.kw)
+    }
+
     pub fn in_len(&self) -> usize {
         self.h * self.w * self.c
     }
@@ -102,6 +116,23 @@ impl Geom {
     pub fn col_width(&self) -> usize {
         self.kh * self.kw * self.c
     }
+}
+
+/// The taps k in 0..taps with pad <= start + k·dilation < pad + size.
+#[inline]
+fn inside(
+    start: usize,
+    pad: usize,
+    size: usize,
+    dilation: usize,
+    taps: usize,
+) -> std::ops::Range<usize> {
+    let lo = pad.saturating_sub(start).div_ceil(dilation);
+    let hi = (pad + size)
+        .saturating_sub(start)
+        .div_ceil(dilation)
+        .min(taps);
+    lo.min(hi)..hi
 }
 
 /// One sample's im2col matrix ([oh·ow, kh·kw·c]); taps outside the image are zero.
@@ -144,9 +175,9 @@ pub(crate) fn col2im_add(g: &Geom, col: &[f32], dx: &mut [f32]) {
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             let row = &col[(oy * g.ow + ox) * width..][..width];
-            for ky in 0..g.kh {
+            for ky in g.ky_range(oy) {
                 let Some(iy) = g.in_y(oy, ky) else { continue };
-                for kx in 0..g.kw {
+                for kx in g.kx_range(ox) {
                     let Some(ix) = g.in_x(ox, kx) else { continue };
                     let src = &row[(ky * g.kw + kx) * c..][..c];
                     let dst = &mut dx[(iy * g.w + ix) * c..][..c];
@@ -185,9 +216,9 @@ pub(crate) fn depthwise_sample(g: &Geom, mult: usize, x: &[f32], kernel: &[f32],
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             let out = &mut y[(oy * g.ow + ox) * oc..][..oc];
-            for ky in 0..g.kh {
+            for ky in g.ky_range(oy) {
                 let Some(iy) = g.in_y(oy, ky) else { continue };
-                for kx in 0..g.kw {
+                for kx in g.kx_range(ox) {
                     let Some(ix) = g.in_x(ox, kx) else { continue };
                     let px = &x[(iy * g.w + ix) * g.c..][..g.c];
                     let taps = &kernel[(ky * g.kw + kx) * oc..][..oc];
@@ -217,9 +248,9 @@ pub(crate) fn depthwise_backward_sample(
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             let grad = &dz[(oy * g.ow + ox) * oc..][..oc];
-            for ky in 0..g.kh {
+            for ky in g.ky_range(oy) {
                 let Some(iy) = g.in_y(oy, ky) else { continue };
-                for kx in 0..g.kw {
+                for kx in g.kx_range(ox) {
                     let Some(ix) = g.in_x(ox, kx) else { continue };
                     let base = (iy * g.w + ix) * g.c;
                     let tap = (ky * g.kw + kx) * oc;

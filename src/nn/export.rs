@@ -13,6 +13,7 @@
 //! * Flatten / Reshape → one RESHAPE whose constant shape starts with -1, so the batch
 //!   can be resized (TF computes the batch with a SHAPE / STRIDED_SLICE / PACK chain
 //!   instead; the result is the same). Consecutive reshapes merge, no-ops vanish.
+//! * Permute → TRANSPOSE with the batch axis kept first.
 //! * Max / AveragePooling2D → MAX / AVERAGE_POOL_2D, GlobalAveragePooling2D → MEAN over
 //!   axes [1, 2], Dropout → nothing.
 //!
@@ -60,6 +61,8 @@ enum Node {
         activation: ir::Activation,
     },
     Reshape,
+    /// TRANSPOSE by a constant permutation of the batched axes.
+    Transpose(Vec<i32>),
     Pool {
         max: bool,
         options: Pool2dOptions,
@@ -203,6 +206,15 @@ fn lower_layer(layer: &Layer, input_shape: &[usize], steps: &mut Vec<Step>) -> R
                 }
                 _ => push(steps, Node::Reshape),
             }
+        }
+        LayerSpec::Permute { dims } => {
+            let axes = super::layers::permute_axes(dims, input_shape.len())
+                .map_err(|e| layer_err(&name, e))?;
+            let mut perm = vec![0i32];
+            for a in axes {
+                perm.push(as_i32(layer, "dims", a + 1)?);
+            }
+            push(steps, Node::Transpose(perm));
         }
         LayerSpec::Dropout { .. } => {}
         LayerSpec::Conv2D(c) => {
@@ -549,6 +561,13 @@ fn lay_out(input_shape: &[usize], steps: &[Step]) -> Result<Graph, NnError> {
                     ),
                 ));
                 Op::Reshape { new_shape: None }
+            }
+            Node::Transpose(perm) => {
+                inputs.push(add(
+                    &mut tensors,
+                    Tensor::constant_i32(format!("{name}/perm"), vec![perm.len()], perm),
+                ));
+                Op::Transpose
             }
             Node::Pool { max, options } => {
                 if *max {

@@ -13,16 +13,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
-use super::{EpochSummary, LayerSpec, ModelConfig, Sequential};
+use super::weights_file;
+use super::{EpochSummary, ModelConfig, Sequential};
 use crate::data::files::{write_atomic, OutputError};
+use crate::fsutil::{read_input, InputError, InputLimit};
 
 /// The architecture file inside a model directory.
 pub const MODEL_JSON: &str = "model.json";
 /// The weights file inside a model directory.
 pub const MODEL_WEIGHTS: &str = "model.safetensors";
+/// Every file a model directory holds; anything else in a directory makes
+/// [`save`] refuse to replace it.
+pub const MODEL_FILES: [&str; 2] = [MODEL_JSON, MODEL_WEIGHTS];
 /// The value of `format` in `model.json`.
 pub const FORMAT: &str = "ferrolite-model";
 /// The newest `format_version` this build reads and the one it writes.
@@ -47,6 +51,8 @@ pub enum NnIoError {
     Weights { path: PathBuf, message: String },
     #[error(transparent)]
     Write(#[from] OutputError),
+    #[error(transparent)]
+    Input(#[from] InputError),
 }
 
 /// One epoch of a training run, as stored in `model.json`.
@@ -122,27 +128,19 @@ struct ModelFile {
     training: Option<TrainingRecord>,
 }
 
-/// Writes `model` to the directory `dir` (created if missing): weights first, then
-/// `model.json`, each atomically, so a reader never sees a half-written file and a
-/// directory with `model.json` always has its weights.
+/// Writes `model` to the directory `dir`, which must be missing, empty or a model
+/// directory (see [`crate::fsutil::replace_dir`]): both files are written into a
+/// directory beside it, which is then swapped in whole, so a reader or a killed run
+/// never leaves new weights beside an old `model.json`.
 pub fn save(
     dir: &Path,
     model: &Sequential,
     training: Option<&TrainingRecord>,
 ) -> Result<(), NnIoError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        NnIoError::Write(OutputError::Io {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })
-    })?;
-    let weights_path = dir.join(MODEL_WEIGHTS);
     let weights = weights_bytes(model).map_err(|message| NnIoError::Weights {
-        path: weights_path.clone(),
+        path: dir.join(MODEL_WEIGHTS),
         message,
     })?;
-    write_atomic(&weights_path, &weights)?;
-
     let file = ModelFile {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
@@ -152,14 +150,19 @@ pub fn save(
         architecture: model.config(),
         training: training.cloned(),
     };
-    let json_path = dir.join(MODEL_JSON);
     let mut json = serde_json::to_string_pretty(&file).map_err(|e| NnIoError::Architecture {
-        path: json_path.clone(),
+        path: dir.join(MODEL_JSON),
         message: e.to_string(),
     })?;
     json.push('\n');
-    write_atomic(&json_path, json.as_bytes())?;
-    Ok(())
+    crate::fsutil::replace_dir(dir, &MODEL_FILES, |staged| {
+        // Weights first: a directory filled in place is a model only once model.json
+        // is there.
+        write_atomic(&staged.join(MODEL_WEIGHTS), &weights)?;
+        crate::fsutil::kill_point("model-weights-written");
+        write_atomic(&staged.join(MODEL_JSON), json.as_bytes())?;
+        Ok(())
+    })
 }
 
 /// The safetensors bytes of `model`'s weights.
@@ -197,16 +200,21 @@ pub fn load(dir: &Path) -> Result<Sequential, NnIoError> {
 /// Reads the model in `dir` and what `model.json` says about it.
 pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoError> {
     let json_path = dir.join(MODEL_JSON);
-    if !json_path.is_file() {
+    // Only a missing model.json means "no model here"; a directory, FIFO or unreadable
+    // file by that name gets its own message from the read.
+    if std::fs::symlink_metadata(&json_path)
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
         return Err(NnIoError::NotAModel {
             dir: dir.to_path_buf(),
         });
     }
-    let text = std::fs::read_to_string(&json_path).map_err(|e| NnIoError::Io {
+    let bytes = read_input(&json_path, &InputLimit::JSON)?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| NnIoError::Architecture {
         path: json_path.clone(),
-        message: e.to_string(),
+        message: format!("not valid JSON: not UTF-8 text (byte {})", e.valid_up_to()),
     })?;
-    let file = parse_model_json(&text).map_err(|message| NnIoError::Architecture {
+    let file = parse_model_json(text).map_err(|message| NnIoError::Architecture {
         path: json_path.clone(),
         message,
     })?;
@@ -227,19 +235,20 @@ pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoErro
             ),
         });
     }
-    let weights_path = dir.join(weights_name);
-    let bytes = std::fs::read(&weights_path).map_err(|e| NnIoError::Io {
-        path: weights_path.clone(),
-        message: e.to_string(),
-    })?;
     // Building the model allocates its weights; a hostile model.json could ask for
-    // terabytes. Every weight must be in the weights file, so its size bounds them.
-    let needed = weight_count(&file.architecture)
-        .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| NnIoError::Architecture {
-            path: json_path.clone(),
-            message: "the architecture has more weights than this machine can address".into(),
-        })?;
+    // terabytes. The architecture check bounds every size before the weights file is
+    // even opened, and since every weight must be in that file, its size bounds them
+    // further.
+    let arch_err = |e: super::NnError| NnIoError::Architecture {
+        path: json_path.clone(),
+        message: e.to_string(),
+    };
+    let limits = super::arch::ArchLimits::from_env().map_err(arch_err)?;
+    let needs = super::arch::check(&file.architecture, &limits).map_err(arch_err)?;
+    let weights_path = dir.join(weights_name);
+    let bytes = read_input(&weights_path, &weights_limit(&limits))?;
+    // At most max_weights (bounded, so no overflow) F32 values.
+    let needed = needs.total_weights * 4;
     // Below the limit, build anyway so a mismatch gets the per-tensor message.
     const ALWAYS_BUILDABLE: usize = 256 << 20;
     if needed > bytes.len().max(ALWAYS_BUILDABLE) {
@@ -251,12 +260,8 @@ pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoErro
             ),
         });
     }
-    let mut model = Sequential::from_config(&file.architecture, file.seed).map_err(|e| {
-        NnIoError::Architecture {
-            path: json_path.clone(),
-            message: e.to_string(),
-        }
-    })?;
+    let mut model = Sequential::from_config_with_limits(&file.architecture, file.seed, &limits)
+        .map_err(arch_err)?;
     set_weights(&mut model, &bytes).map_err(|message| NnIoError::Weights {
         path: weights_path,
         message,
@@ -268,6 +273,18 @@ pub fn load_with_metadata(dir: &Path) -> Result<(Sequential, Metadata), NnIoErro
             training: file.training,
         },
     ))
+}
+
+/// The largest weights file worth reading: 4 bytes for each weight the architecture
+/// limit allows, plus room for the header.
+fn weights_limit(limits: &super::arch::ArchLimits) -> InputLimit {
+    InputLimit {
+        kind: "safetensors weights file",
+        max_bytes: (limits.max_weights as u64)
+            .saturating_mul(4)
+            .saturating_add(64 << 20),
+        why: "4 bytes per weight up to FERROLITE_MAX_WEIGHTS, plus 64 MiB of header; raise that variable to read larger models",
+    }
 }
 
 /// Parses `model.json`, checking the format marker first so a foreign JSON file gets
@@ -294,128 +311,47 @@ fn parse_model_json(text: &str) -> Result<ModelFile, String> {
     serde_json::from_value(value).map_err(|e| format!("invalid model description: {e}"))
 }
 
-/// The number of weights `config` allocates, following the layers' shape rules; it
-/// stops counting at the first layer that cannot be built (building then fails there,
-/// before allocating anything further). `None` on overflow.
-fn weight_count(config: &ModelConfig) -> Option<usize> {
-    use crate::interp::kernels::common::window_dim;
-    let mut shape = config.input_shape.clone();
-    let mut total = 0usize;
-    // Output [oh, ow] of a window over [h, w, c], if it fits.
-    let window =
-        |shape: &[usize], k: [usize; 2], s: [usize; 2], d: [usize; 2], p: super::Padding| {
-            let &[h, w, _] = shape else { return None };
-            let (oh, _) = window_dim(p.to_ir(), h, k[0], s[0], d[0]).ok()?;
-            let (ow, _) = window_dim(p.to_ir(), w, k[1], s[1], d[1]).ok()?;
-            (oh > 0 && ow > 0).then_some([oh, ow])
-        };
-    for entry in &config.layers {
-        let last = shape.last().copied().unwrap_or(0);
-        let (weights, next): (Option<usize>, Option<Vec<usize>>) = match &entry.spec {
-            LayerSpec::Reshape { target_shape } => (Some(0), Some(target_shape.clone())),
-            LayerSpec::Flatten {} => (
-                Some(0),
-                shape
-                    .iter()
-                    .try_fold(1usize, |a, &d| a.checked_mul(d))
-                    .map(|n| vec![n]),
-            ),
-            LayerSpec::Conv2D(c) => {
-                let w = c.kernel_size[0]
-                    .checked_mul(c.kernel_size[1])?
-                    .checked_mul(last)?
-                    .checked_mul(c.filters)?
-                    .checked_add(if c.use_bias { c.filters } else { 0 })?;
-                let hw = window(&shape, c.kernel_size, c.strides, c.dilation_rate, c.padding);
-                (Some(w), hw.map(|[h, w]| vec![h, w, c.filters]))
-            }
-            LayerSpec::DepthwiseConv2D(c) => {
-                let oc = last.checked_mul(c.depth_multiplier)?;
-                let w = c.kernel_size[0]
-                    .checked_mul(c.kernel_size[1])?
-                    .checked_mul(oc)?
-                    .checked_add(if c.use_bias { oc } else { 0 })?;
-                let hw = window(&shape, c.kernel_size, c.strides, c.dilation_rate, c.padding);
-                (Some(w), hw.map(|[h, w]| vec![h, w, oc]))
-            }
-            LayerSpec::Dense(c) => {
-                let w = last
-                    .checked_add(usize::from(c.use_bias))?
-                    .checked_mul(c.units)?;
-                let mut next = shape.clone();
-                if let Some(l) = next.last_mut() {
-                    *l = c.units;
-                }
-                (Some(w), Some(next))
-            }
-            LayerSpec::MaxPooling2D(p) | LayerSpec::AveragePooling2D(p) => {
-                let strides = p.strides.unwrap_or(p.pool_size);
-                let hw = window(&shape, p.pool_size, strides, [1, 1], p.padding);
-                (Some(0), hw.map(|[h, w]| vec![h, w, last]))
-            }
-            LayerSpec::GlobalAveragePooling2D {} => (Some(0), Some(vec![last])),
-            LayerSpec::BatchNormalization { .. } => (last.checked_mul(4), Some(shape.clone())),
-            LayerSpec::Dropout { .. }
-            | LayerSpec::ReLU { .. }
-            | LayerSpec::LeakyReLU { .. }
-            | LayerSpec::Activation { .. } => (Some(0), Some(shape.clone())),
-        };
-        total = total.checked_add(weights?)?;
-        match next {
-            Some(n) => shape = n,
-            None => break,
-        }
-    }
-    Some(total)
-}
-
 fn shape_text(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", dims.join(","))
 }
 
 /// Copies the weights in safetensors `bytes` into `model`, which must need exactly
-/// those tensors.
+/// those tensors. Names are checked before offsets, so a tensor missing from the
+/// header is reported as missing rather than as the gap it leaves in the data.
 pub fn set_weights(model: &mut Sequential, bytes: &[u8]) -> Result<(), String> {
-    let tensors = SafeTensors::deserialize(bytes)
-        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    let file =
+        weights_file::parse(bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
     let mut expected: Vec<String> = Vec::new();
-    for layer in model.layers_mut() {
-        let layer_name = layer.name().to_string();
-        for p in layer.params_mut() {
-            let name = format!("{layer_name}/{}", p.name);
-            let view = tensors.tensor(&name).map_err(|_| {
+    for layer in model.layers() {
+        for p in layer.params() {
+            let name = format!("{}/{}", layer.name(), p.name);
+            let entry = file.get(&name).ok_or_else(|| {
                 format!(
-                    "{name} is missing (the architecture needs {} {})",
-                    "F32",
+                    "{name} is missing (the architecture needs F32 {})",
                     shape_text(&p.shape)
                 )
             })?;
-            if view.dtype() != Dtype::F32 {
+            if entry.dtype != "F32" {
                 return Err(format!(
-                    "{name} has dtype {:?}, the architecture needs F32",
-                    view.dtype()
+                    "{name} has dtype {}, the architecture needs F32",
+                    entry.dtype
                 ));
             }
-            if view.shape() != p.shape.as_slice() {
+            if entry.shape != p.shape {
                 return Err(format!(
                     "{name} has shape {}, the architecture needs {}",
-                    shape_text(view.shape()),
+                    shape_text(&entry.shape),
                     shape_text(&p.shape)
                 ));
             }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            p.set(&values).map_err(|e| format!("{name}: {e}"))?;
             expected.push(name);
         }
     }
-    let mut extra: Vec<&str> = tensors
-        .names()
-        .into_iter()
+    let mut extra: Vec<&str> = file
+        .entries
+        .iter()
+        .map(|(n, _)| n.as_str())
         .filter(|n| !expected.iter().any(|e| e == n))
         .collect();
     if !extra.is_empty() {
@@ -425,6 +361,20 @@ pub fn set_weights(model: &mut Sequential, bytes: &[u8]) -> Result<(), String> {
             extra.join(", "),
             if extra.len() == 1 { "is" } else { "are" }
         ));
+    }
+    file.check_layout()
+        .map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    for layer in model.layers_mut() {
+        let layer_name = layer.name().to_string();
+        for p in layer.params_mut() {
+            let name = format!("{layer_name}/{}", p.name);
+            let data = file.get(&name).map(|e| file.data(e)).unwrap_or_default();
+            let values: Vec<f32> = data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            p.set(&values).map_err(|e| format!("{name}: {e}"))?;
+        }
     }
     Ok(())
 }

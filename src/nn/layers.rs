@@ -236,6 +236,11 @@ pub enum LayerSpec {
     MaxPooling2D(PoolConfig),
     AveragePooling2D(PoolConfig),
     GlobalAveragePooling2D {},
+    /// Keras `Permute`: reorders the per-sample axes; `dims` is 1-based and excludes
+    /// the batch (`[3, 1, 2]` turns [h, w, c] into [c, h, w]).
+    Permute {
+        dims: Vec<usize>,
+    },
     Flatten {},
     /// Inverted dropout: in training, zeroes each value with probability `rate` and
     /// scales the rest by 1/(1-rate); identity at inference.
@@ -307,6 +312,7 @@ impl LayerSpec {
             LayerSpec::MaxPooling2D(_) => "MaxPooling2D",
             LayerSpec::AveragePooling2D(_) => "AveragePooling2D",
             LayerSpec::GlobalAveragePooling2D {} => "GlobalAveragePooling2D",
+            LayerSpec::Permute { .. } => "Permute",
             LayerSpec::Flatten {} => "Flatten",
             LayerSpec::Dropout { .. } => "Dropout",
             LayerSpec::BatchNormalization { .. } => "BatchNormalization",
@@ -326,6 +332,7 @@ impl LayerSpec {
             LayerSpec::MaxPooling2D(_) => "max_pooling2d",
             LayerSpec::AveragePooling2D(_) => "average_pooling2d",
             LayerSpec::GlobalAveragePooling2D {} => "global_average_pooling2d",
+            LayerSpec::Permute { .. } => "permute",
             LayerSpec::Flatten {} => "flatten",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::BatchNormalization { .. } => "batch_normalization",
@@ -472,6 +479,81 @@ fn positive_pair(layer: &str, what: &str, v: [usize; 2]) -> Result<(), NnError> 
     Ok(())
 }
 
+/// Keras' 1-based `dims` of a Permute layer as 0-based per-sample axes: output axis `i`
+/// is input axis `axes[i]`.
+pub fn permute_axes(dims: &[usize], rank: usize) -> Result<Vec<usize>, String> {
+    let mut seen = vec![false; rank];
+    let mut axes = Vec::with_capacity(rank);
+    for &d in dims {
+        if d == 0 || d > rank || std::mem::replace(&mut seen[d - 1], true) {
+            return Err(format!(
+                "dims {dims:?} must be a permutation of 1..={rank} (1-based, batch excluded)"
+            ));
+        }
+        axes.push(d - 1);
+    }
+    if axes.len() != rank {
+        return Err(format!(
+            "dims {dims:?} must name each of the {rank} axes once"
+        ));
+    }
+    Ok(axes)
+}
+
+/// Permutes every sample of `data` (per-sample shape `shape`) by Keras `dims`; with
+/// `inverse` the data is in the permuted layout and goes back (the gradient path).
+fn permute_samples(
+    data: &[f32],
+    shape: &[usize],
+    dims: &[usize],
+    batch: usize,
+    inverse: bool,
+) -> Result<Vec<f32>, NnError> {
+    let axes = permute_axes(dims, shape.len()).map_err(NnError::Shape)?;
+    let numel = checked_numel(shape)?;
+    // Element strides of the input layout, read in output-axis order.
+    let mut in_strides = vec![1usize; shape.len()];
+    for a in (0..shape.len().saturating_sub(1)).rev() {
+        in_strides[a] = in_strides[a + 1] * shape[a + 1];
+    }
+    let out_shape: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
+    let strides: Vec<usize> = axes.iter().map(|&a| in_strides[a]).collect();
+    // source[k] = input offset of output element k (row-major over out_shape).
+    let mut source = Vec::with_capacity(numel);
+    let mut index = vec![0usize; out_shape.len()];
+    for _ in 0..numel {
+        source.push(
+            index
+                .iter()
+                .zip(&strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>(),
+        );
+        for a in (0..index.len()).rev() {
+            index[a] += 1;
+            if index[a] < out_shape[a] {
+                break;
+            }
+            index[a] = 0;
+        }
+    }
+    let mut out = vec![0.0f32; data.len()];
+    for (src, dst) in data
+        .chunks_exact(numel.max(1))
+        .zip(out.chunks_exact_mut(numel.max(1)))
+        .take(batch)
+    {
+        for (k, &from) in source.iter().enumerate() {
+            if inverse {
+                dst[from] = src[k];
+            } else {
+                dst[k] = src[from];
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Layer {
     /// Builds `spec` for per-sample `input_shape`, initializing weights from `rng`
     /// (Glorot-uniform kernels, zero biases, BatchNorm gamma 1 / beta 0 / mean 0 /
@@ -484,6 +566,8 @@ impl Layer {
         rng: &mut Rng,
     ) -> Result<Self, NnError> {
         let n = name.as_str();
+        // Bounds every size before glorot_uniform or a window loop sees it.
+        super::arch::check_layer(&spec, n, input_shape, &super::arch::ArchLimits::from_env()?)?;
         let last = input_shape.last().copied().unwrap_or(0);
         let mut geom = None;
         let mut params = Vec::new();
@@ -578,6 +662,11 @@ impl Layer {
                     ));
                 };
                 vec![c]
+            }
+            LayerSpec::Permute { dims } => {
+                let axes = permute_axes(dims, input_shape.len())
+                    .map_err(|e| layer_err(n, format!("{e} (input {input_shape:?})")))?;
+                axes.iter().map(|&a| input_shape[a]).collect()
             }
             LayerSpec::Flatten {} => vec![checked_numel(input_shape)?],
             LayerSpec::Dropout { rate } => {
@@ -729,6 +818,9 @@ impl Layer {
         };
         let y = match (&self.spec, self.geom) {
             (LayerSpec::Reshape { .. } | LayerSpec::Flatten {}, _) => x.data,
+            (LayerSpec::Permute { dims }, _) => {
+                permute_samples(&x.data, &self.input_shape, dims, batch, false)?
+            }
             (LayerSpec::Conv2D(c), Some(g)) => {
                 // im2col + GEMM. A single-channel input gets the im2col matrix stored
                 // transposed ([taps, rows]): each tap then copies whole image rows
@@ -1043,6 +1135,13 @@ impl Layer {
         let cache = &self.cache;
         let dx: Option<Vec<f32>> = match (&self.spec, self.geom) {
             (LayerSpec::Reshape { .. } | LayerSpec::Flatten {}, _) => Some(dy.data),
+            (LayerSpec::Permute { dims }, _) => Some(permute_samples(
+                &dy.data,
+                &self.input_shape,
+                dims,
+                batch,
+                true,
+            )?),
             (LayerSpec::Conv2D(c), Some(g)) => {
                 let f = c.filters;
                 let k = g.col_width();

@@ -73,6 +73,8 @@
 //! gradients are summed in chunk order, so results are bit-identical for any thread
 //! count on the same machine.
 
+pub mod arch;
+pub mod block_layout;
 mod conv;
 pub mod distill;
 pub mod export;
@@ -87,6 +89,7 @@ pub mod presets;
 pub mod prune;
 pub mod rng;
 mod train;
+mod weights_file;
 
 pub use distill::{
     distill, distill_from_logits, distillation_loss, teacher_logits, DistillCallback,

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::arch::{self, ArchLimits, ArchNeeds};
 use super::rng::{derive, Rng};
 use super::{layer_err, Layer, LayerSpec, Mode, NnError, Param, Tensor};
 
@@ -35,6 +36,8 @@ pub struct Sequential {
     layers: Vec<Layer>,
     seed: u64,
     step: u64,
+    /// What the architecture needs per sample, for checking batch sizes.
+    needs: ArchNeeds,
 }
 
 impl Sequential {
@@ -66,14 +69,20 @@ impl Sequential {
         )
     }
 
-    /// Builds a model from an architecture, with fresh weights from `seed`.
+    /// Builds a model from an architecture, with fresh weights from `seed`, after
+    /// [`arch::check`] with the limits of [`ArchLimits::from_env`].
     pub fn from_config(config: &ModelConfig, seed: u64) -> Result<Self, NnError> {
-        if config.input_shape.is_empty() || config.input_shape.contains(&0) {
-            return Err(NnError::Shape(format!(
-                "input shape {:?} must be non-empty with positive dimensions",
-                config.input_shape
-            )));
-        }
+        Self::from_config_with_limits(config, seed, &ArchLimits::from_env()?)
+    }
+
+    /// [`Sequential::from_config`] with explicit limits.
+    pub fn from_config_with_limits(
+        config: &ModelConfig,
+        seed: u64,
+        limits: &ArchLimits,
+    ) -> Result<Self, NnError> {
+        // Every size is bounded before the first weight is allocated.
+        let needs = arch::check(config, limits)?;
         let mut rng = Rng::new(derive(seed, u64::MAX));
         let mut shape = config.input_shape.clone();
         let mut layers = Vec::with_capacity(config.layers.len());
@@ -97,7 +106,19 @@ impl Sequential {
             layers,
             seed,
             step: 0,
+            needs,
         })
+    }
+
+    /// What the architecture needs: weights, activation bytes per sample, limits.
+    pub fn needs(&self) -> &ArchNeeds {
+        &self.needs
+    }
+
+    /// Fails when a batch of `batch` samples would need more activation memory than the
+    /// limits allow; `flag` names the setting to lower in the message.
+    pub fn check_batch(&self, batch: usize, flag: &str) -> Result<(), NnError> {
+        self.needs.check_batch(batch, flag)
     }
 
     pub fn config(&self) -> ModelConfig {
@@ -113,6 +134,30 @@ impl Sequential {
                 })
                 .collect(),
         }
+    }
+
+    /// The model rebuilt on `config`, keeping the weights of every layer whose name and
+    /// weight shapes are unchanged (fresh weights elsewhere), its seed and its step count.
+    pub fn rebuilt(&self, config: &ModelConfig) -> Result<Sequential, NnError> {
+        let mut model = Sequential::from_config(config, self.seed)?;
+        model.step = self.step;
+        for layer in model.layers_mut() {
+            let Some(old) = self.layer(layer.name()) else {
+                continue;
+            };
+            let same = old.params().len() == layer.params().len()
+                && old
+                    .params()
+                    .iter()
+                    .zip(layer.params())
+                    .all(|(a, b)| a.name == b.name && a.shape == b.shape);
+            if same {
+                for (new, old) in layer.params_mut().iter_mut().zip(old.params()) {
+                    new.set(&old.value)?;
+                }
+            }
+        }
+        Ok(model)
     }
 
     pub fn name(&self) -> &str {
@@ -166,6 +211,21 @@ impl Sequential {
             .iter_mut()
             .flat_map(|l| l.params_mut().iter_mut())
             .filter(|p| p.trainable)
+            .collect()
+    }
+
+    /// The weights holding NaN or infinite values, named `layer/param`.
+    pub fn nonfinite_weights(&self) -> Vec<crate::ir::NonFinite> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                l.params().iter().filter_map(move |p| {
+                    crate::ir::NonFinite::of(
+                        &format!("{}/{}", l.name(), p.name),
+                        p.value.iter().copied(),
+                    )
+                })
+            })
             .collect()
     }
 
@@ -239,6 +299,7 @@ impl Sequential {
                 self.input_shape
             )));
         }
+        self.check_batch(batch_size.max(1).min(x.len() / per), "the batch size")?;
         let count = x.len() / per;
         let out_per: usize = self.output_shape().iter().product();
         let mut out = Vec::with_capacity(count * out_per);

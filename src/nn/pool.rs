@@ -27,9 +27,9 @@ fn max_forward_wide(g: &Geom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
             let o = (oy * g.ow + ox) * c;
             for ch in 0..c {
                 let mut best: Option<(f32, usize)> = None;
-                for ky in 0..g.kh {
+                for ky in g.ky_range(oy) {
                     let Some(iy) = g.in_y(oy, ky) else { continue };
-                    for kx in 0..g.kw {
+                    for kx in g.kx_range(ox) {
                         let Some(ix) = g.in_x(ox, kx) else { continue };
                         let i = (iy * g.w + ix) * c + ch;
                         if best.is_none_or(|(b, _)| x[i] > b) {
@@ -86,9 +86,9 @@ fn max_channels<const B: usize>(g: &Geom, c0: usize, x: &[f32], y: &mut [f32], a
             let mut best = [0.0f32; B];
             let mut at = [0u32; B];
             let mut first = true;
-            for ky in 0..g.kh {
+            for ky in g.ky_range(oy) {
                 let Some(iy) = g.in_y(oy, ky) else { continue };
-                for kx in 0..g.kw {
+                for kx in g.kx_range(ox) {
                     let Some(ix) = g.in_x(ox, kx) else { continue };
                     let base = (iy * g.w + ix) * c;
                     let px: &[f32; B] = block(&x[base + c0..]);
@@ -133,9 +133,7 @@ pub(crate) fn max_backward(dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
 }
 
 fn taps_inside(g: &Geom, oy: usize, ox: usize) -> usize {
-    let rows = (0..g.kh).filter(|&ky| g.in_y(oy, ky).is_some()).count();
-    let cols = (0..g.kw).filter(|&kx| g.in_x(ox, kx).is_some()).count();
-    rows * cols
+    g.ky_range(oy).len() * g.kx_range(ox).len()
 }
 
 pub(crate) fn avg_forward(g: &Geom, x: &[f32], y: &mut [f32]) {
@@ -144,9 +142,9 @@ pub(crate) fn avg_forward(g: &Geom, x: &[f32], y: &mut [f32]) {
         for ox in 0..g.ow {
             let out = &mut y[(oy * g.ow + ox) * c..][..c];
             out.fill(0.0);
-            for ky in 0..g.kh {
+            for ky in g.ky_range(oy) {
                 let Some(iy) = g.in_y(oy, ky) else { continue };
-                for kx in 0..g.kw {
+                for kx in g.kx_range(ox) {
                     let Some(ix) = g.in_x(ox, kx) else { continue };
                     let px = &x[(iy * g.w + ix) * c..][..c];
                     out.iter_mut().zip(px).for_each(|(o, v)| *o += v);
@@ -165,9 +163,9 @@ pub(crate) fn avg_backward(g: &Geom, dy: &[f32], dx: &mut [f32]) {
         for ox in 0..g.ow {
             let grad = &dy[(oy * g.ow + ox) * c..][..c];
             let scale = 1.0 / taps_inside(g, oy, ox).max(1) as f32;
-            for ky in 0..g.kh {
+            for ky in g.ky_range(oy) {
                 let Some(iy) = g.in_y(oy, ky) else { continue };
-                for kx in 0..g.kw {
+                for kx in g.kx_range(ox) {
                     let Some(ix) = g.in_x(ox, kx) else { continue };
                     let d = &mut dx[(iy * g.w + ix) * c..][..c];
                     d.iter_mut().zip(grad).for_each(|(d, g)| *d += g * scale);
@@ -201,6 +199,61 @@ mod tests {
             max_forward_wide(&g, &x, &mut y2, &mut i2);
             assert_eq!(y1, y2);
             assert_eq!(i1, i2);
+        }
+    }
+
+    /// The tap ranges the loops use are exactly the taps that land inside the image.
+    #[test]
+    fn tap_ranges_are_the_taps_inside_the_image() {
+        for h in 1..7 {
+            for k in 1..9 {
+                for st in 1..4 {
+                    for d in 1..3 {
+                        for p in [Padding::Same, Padding::Valid] {
+                            let Ok(g) = Geom::new("t", &[h, h, 1], [k, k], [st, st], [d, d], p)
+                            else {
+                                continue;
+                            };
+                            for o in 0..g.oh {
+                                let want: Vec<usize> =
+                                    (0..g.kh).filter(|&ky| g.in_y(o, ky).is_some()).collect();
+                                assert_eq!(g.ky_range(o).collect::<Vec<_>>(), want);
+                                let want: Vec<usize> =
+                                    (0..g.kw).filter(|&kx| g.in_x(o, kx).is_some()).collect();
+                                assert_eq!(g.kx_range(o).collect::<Vec<_>>(), want);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A window of 2^40 rows over a 3×3 image (the architecture check refuses it, but
+    /// the loops must not depend on that): the work is bounded by the image, so this
+    /// returns at once, and every window sees the whole image.
+    #[test]
+    fn a_window_far_larger_than_the_image_costs_only_the_image() {
+        let g = Geom::new(
+            "t",
+            &[3, 3, 2],
+            [1 << 40, 1 << 40],
+            [1, 1],
+            [1, 1],
+            Padding::Same,
+        )
+        .unwrap();
+        let x: Vec<f32> = (0..18).map(|i| i as f32).collect();
+        let n = g.oh * g.ow * g.c;
+        let (mut y, mut idx) = (vec![0.0; n], vec![0u32; n]);
+        max_forward(&g, &x, &mut y, &mut idx);
+        for o in y.chunks(2) {
+            assert_eq!(o, [16.0, 17.0]);
+        }
+        let mut avg = vec![0.0; n];
+        avg_forward(&g, &x, &mut avg);
+        for o in avg.chunks(2) {
+            assert_eq!(o, [8.0, 9.0]);
         }
     }
 }

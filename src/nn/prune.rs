@@ -369,7 +369,30 @@ impl Pruner {
         schedule: Schedule,
         block: Option<[usize; 2]>,
     ) -> Result<Self, NnError> {
+        Self::with_layers(model, schedule, block, None)
+    }
+
+    /// [`Pruner::new`] restricted to the Conv2D / Dense layers named in `only` (all of
+    /// them when `None`); a name that is not a prunable layer is an error.
+    pub fn with_layers(
+        model: &Sequential,
+        schedule: Schedule,
+        block: Option<[usize; 2]>,
+        only: Option<&[String]>,
+    ) -> Result<Self, NnError> {
         schedule.validate()?;
+        if let Some(only) = only {
+            for name in only {
+                let prunable = model.layer(name).is_some_and(|l| {
+                    matches!(l.spec(), LayerSpec::Dense(_) | LayerSpec::Conv2D(_))
+                });
+                if !prunable {
+                    return Err(NnError::State(format!(
+                        "{name:?} is not a Conv2D or Dense layer of the model"
+                    )));
+                }
+            }
+        }
         let block = block.filter(|&b| b != [1, 1]);
         let mut kernels = Vec::new();
         for (layer_index, layer) in model.layers().iter().enumerate() {
@@ -378,6 +401,9 @@ impl Pruner {
                 LayerSpec::Conv2D(_) => false,
                 _ => continue,
             };
+            if only.is_some_and(|only| !only.iter().any(|n| n == layer.name())) {
+                continue;
+            }
             let Some(param_index) = layer.params().iter().position(|p| p.name == "kernel") else {
                 continue;
             };
@@ -554,6 +580,9 @@ pub struct PruneConfig {
     /// `[rows, cols]` blocks for Dense kernels in TFLite's [out, in] layout; Conv2D
     /// kernels always get element masks.
     pub block: Option<[usize; 2]>,
+    /// The Conv2D / Dense layers to prune; `None` prunes all of them (TFMOT's
+    /// whole-model `prune_low_magnitude`).
+    pub layers: Option<Vec<String>>,
     /// Of the fresh Adam optimizer.
     pub learning_rate: f32,
     pub fit: FitConfig,
@@ -607,6 +636,23 @@ impl Callback for Driver<'_> {
     }
 }
 
+/// The layers a pruning run prunes unless told otherwise: with a block format
+/// (`block` other than 1×1) the Dense layers only, since an int8 `.tflite` stores only
+/// FULLY_CONNECTED weights sparse (in 1×16 blocks) and a pruned Conv2D kernel would cost
+/// accuracy without making that file any smaller; otherwise every Conv2D and Dense
+/// layer (`None`), as TFMOT's whole-model `prune_low_magnitude`.
+pub fn default_layers(model: &Sequential, block: Option<[usize; 2]>) -> Option<Vec<String>> {
+    block.filter(|&b| b != [1, 1])?;
+    Some(
+        model
+            .layers()
+            .iter()
+            .filter(|l| matches!(l.spec(), LayerSpec::Dense(_)))
+            .map(|l| l.name().to_string())
+            .collect(),
+    )
+}
+
 /// Fine-tunes `model` on `data` with a fresh Adam while pruning it (TFMOT's
 /// `prune_low_magnitude` + `fit` + `strip_pruning`): when it returns, the masked
 /// kernel weights are exact zeros and the model is an ordinary one to save.
@@ -622,7 +668,12 @@ pub fn prune(
             config.learning_rate
         )));
     }
-    let pruner = Pruner::new(model, config.schedule.clone(), config.block)?;
+    let pruner = Pruner::with_layers(
+        model,
+        config.schedule.clone(),
+        config.block,
+        config.layers.as_deref(),
+    )?;
     let mut driver = Driver { pruner, progress };
     let mut optimizer = Adam::new(config.learning_rate);
     let history = fit(

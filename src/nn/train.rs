@@ -243,6 +243,7 @@ pub fn fit(
     if train.is_empty() {
         return Err(NnError::State("no training samples".into()));
     }
+    model.check_batch(config.batch_size.min(train.len()), "the batch size")?;
     let batches = train.len().div_ceil(config.batch_size);
     let mut history = History::default();
     let mut order: Vec<usize> = (0..train.len()).collect();

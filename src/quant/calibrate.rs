@@ -112,14 +112,17 @@ fn first_train_images(dir: &Path, count: usize) -> Result<Vec<u8>, QuantError> {
     let err = |m: String| QuantError::Samples(m);
     let gz = dir.join(format!("{name}.gz"));
     let raw = dir.join(name);
-    let mut reader: Box<dyn Read> = if gz.is_file() {
-        let f = std::fs::File::open(&gz).map_err(|e| err(format!("{}: {e}", gz.display())))?;
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-            f,
-        )))
-    } else if raw.is_file() {
-        let f = std::fs::File::open(&raw).map_err(|e| err(format!("{}: {e}", raw.display())))?;
-        Box::new(std::io::BufReader::new(f))
+    let open = |p: &Path| {
+        crate::fsutil::open_input(p, &crate::fsutil::InputLimit::IDX)
+            .map(|(f, _)| std::io::BufReader::new(f))
+            .map_err(|e| err(e.to_string()))
+    };
+    // Whatever is at either name is opened (a directory or FIFO gets its own message).
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    let mut reader: Box<dyn Read> = if exists(&gz) {
+        Box::new(flate2::read::MultiGzDecoder::new(open(&gz)?))
+    } else if exists(&raw) {
+        Box::new(open(&raw)?)
     } else {
         return Err(err(format!(
             "MNIST training images not found in {} (expected {name}.gz)",
@@ -141,10 +144,19 @@ fn first_train_images(dir: &Path, count: usize) -> Result<Vec<u8>, QuantError> {
             "{count} calibration images requested, the training set has {available}"
         )));
     }
-    let mut pixels = vec![0u8; count * 28 * 28];
+    // Read incrementally: the count is bounded only by the header, which may lie.
+    let want = count.saturating_mul(28 * 28);
+    let mut pixels = Vec::new();
     reader
-        .read_exact(&mut pixels)
+        .take(want as u64)
+        .read_to_end(&mut pixels)
         .map_err(|e| err(format!("{name}: {e}")))?;
+    if pixels.len() < want {
+        return Err(err(format!(
+            "{name}: holds {} images, not the {count} requested; the file is cut short",
+            pixels.len() / (28 * 28)
+        )));
+    }
     Ok(pixels)
 }
 
@@ -201,16 +213,19 @@ impl Calibration {
     }
 }
 
-fn update(range: &mut Option<(f32, f32)>, values: &[f32]) {
+/// Widens `range` by `values`; on a NaN or infinity, returns its index instead (no
+/// int8 range can hold it, and skipping it would hide bad data as a missing range).
+fn update(range: &mut Option<(f32, f32)>, values: &[f32]) -> Result<(), usize> {
+    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+        return Err(i);
+    }
     for &x in values {
-        if x.is_nan() {
-            continue;
-        }
         *range = Some(match *range {
             None => (x, x),
             Some((lo, hi)) => (lo.min(x), hi.max(x)),
         });
     }
+    Ok(())
 }
 
 /// Records the range of every float32 tensor (model inputs and every operator output)
@@ -221,16 +236,35 @@ pub fn calibrate(model: &Model, samples: &Samples) -> Result<Calibration, QuantE
     }
     let mut tracer = Tracer::new(model, |_, t| t.dtype == DType::F32)?;
     let mut ranges = vec![None; model.graph.tensors.len()];
-    for sample in &samples.inputs {
+    let name = |t: usize| {
+        model
+            .graph
+            .tensors
+            .get(t)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    };
+    for (s, sample) in samples.inputs.iter().enumerate() {
         for (&t, value) in model.graph.inputs.iter().zip(sample) {
             if let (TensorBuf::F32(v), Some(r)) = (&value.data, ranges.get_mut(t)) {
-                update(r, v);
+                update(r, v).map_err(|i| {
+                    QuantError::Samples(format!(
+                        "calibration sample {s} holds {} at element {i} of input '{}'; calibration data must be finite",
+                        v[i],
+                        name(t)
+                    ))
+                })?;
             }
         }
         let outputs = tracer.run(sample)?;
         for (&t, value) in tracer.tensors.iter().zip(&outputs) {
             if let (TensorBuf::F32(v), Some(r)) = (&value.data, ranges.get_mut(t)) {
-                update(r, v);
+                update(r, v).map_err(|i| QuantError::NonFinite {
+                    tensor: t,
+                    name: name(t),
+                    value: v[i],
+                    sample: s,
+                })?;
             }
         }
     }

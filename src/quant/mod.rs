@@ -73,10 +73,12 @@ impl Default for Int8Options {
 /// Why a model could not be quantized.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QuantError {
+    // Not #[from]: that would make the inner error a `source` as well, and chains
+    // printed with their causes (anyhow's `{:#}`) would show it twice.
     #[error("the model cannot be calibrated: {0}")]
-    Plan(#[from] PlanError),
+    Plan(PlanError),
     #[error("calibration run failed: {0}")]
-    Run(#[from] RunError),
+    Run(RunError),
     #[error("calibration needs samples: {0}")]
     Samples(String),
     #[error("operator #{index} {op} has no int8 version in this converter; use --quantize dynamic or float16")]
@@ -91,6 +93,15 @@ pub enum QuantError {
         "tensor {tensor} ('{name}') has no calibration range (it never ran during calibration)"
     )]
     NoRange { tensor: usize, name: String },
+    /// A finite input gave a NaN or an infinity inside the model: its weights are not
+    /// finite, or it overflows float32.
+    #[error("tensor {tensor} ('{name}') computed {value} on calibration sample {sample}; a tensor must stay finite to be quantized (check the model's weights for NaN or Inf)")]
+    NonFinite {
+        tensor: usize,
+        name: String,
+        value: f32,
+        sample: usize,
+    },
     #[error("tensor {tensor} ('{name}'): {message}")]
     Tensor {
         tensor: usize,
@@ -103,6 +114,18 @@ pub enum QuantError {
         op: &'static str,
         message: String,
     },
+}
+
+impl From<PlanError> for QuantError {
+    fn from(e: PlanError) -> Self {
+        QuantError::Plan(e)
+    }
+}
+
+impl From<RunError> for QuantError {
+    fn from(e: RunError) -> Self {
+        QuantError::Run(e)
+    }
 }
 
 /// Refuses models that are already quantized (any integer or float16 tensor that is not

@@ -12,10 +12,8 @@ pub use read::{read, ReadError, MAX_TENSOR_BYTES};
 pub use write::{strip_names, write, WriteError};
 
 /// Reads and lowers a `.tflite` file.
+/// Only a regular file within [`crate::fsutil::InputLimit::TFLITE`] is read.
 pub fn read_file(path: &std::path::Path) -> Result<crate::ir::Model, ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| ReadError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let bytes = crate::fsutil::read_input(path, &crate::fsutil::InputLimit::TFLITE)?;
     read(&bytes)
 }

@@ -25,6 +25,8 @@ pub const MAX_TENSOR_BYTES: usize = 1 << 31;
 pub enum ReadError {
     #[error("cannot read {path}: {message}")]
     Io { path: String, message: String },
+    #[error(transparent)]
+    Input(#[from] crate::fsutil::InputError),
     #[error("file is {len} bytes, too short for a TFLite model (at least 8 needed)")]
     TooShort { len: usize },
     #[error("not a TFLite model: file identifier is {found:?}, expected \"TFL3\"")]

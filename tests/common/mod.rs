@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// The `ferrolite` binary (built only with the `cli` feature; tests that call this are
+/// gated on it).
+#[cfg(feature = "cli")]
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ferrolite"))
 }

@@ -210,7 +210,10 @@ fn bad_files_are_explained() {
     // A header claiming 4 billion images, backed by 12 bytes: refused without allocating.
     let huge = idx(0x803, &[u32::MAX, 28, 28], &images[16..]);
     let e = case("huge", &huge, &labels, true);
-    assert!(e.contains("more than this reader accepts"), "{e}");
+    assert!(
+        e.contains("more than the 2147483648 pixel bytes this reader accepts"),
+        "{e}"
+    );
     // Within the limit but far beyond the file: reads what is there, then reports it.
     let big = idx(0x803, &[100_000, 28, 28], &images[16..]);
     let e = case("big", &big, &idx(0x801, &[100_000], &[]), false);
@@ -221,4 +224,23 @@ fn bad_files_are_explained() {
 
     let e = case("zero-dims", &idx(0x803, &[3, 0, 2], &[]), &labels, false);
     assert!(e.contains("0×2"), "{e}");
+}
+
+/// A permission or device error is not cured by downloading again; damage is.
+#[test]
+fn only_damage_suggests_downloading_again() {
+    let p = Path::new("t10k-images-idx3-ubyte.gz");
+    let denied = io_err(p)(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    assert!(!denied.to_string().contains("download"), "{denied}");
+    let cut = io_err(p)(std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "incomplete deflate stream",
+    ));
+    assert!(cut.to_string().contains("download it again"), "{cut}");
+    // The message carries the cause once, and no `source` repeats it in a chain.
+    assert_eq!(
+        cut.to_string().matches("incomplete deflate stream").count(),
+        1
+    );
+    assert!(std::error::Error::source(&cut).is_none());
 }

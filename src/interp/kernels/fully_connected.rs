@@ -8,11 +8,12 @@
 use super::common::activation_range_f32;
 use std::marker::PhantomData;
 
-use super::conv::{
-    avx2_available, channel_scales, check_bias_i32, clamp, optional_i32, q8_constant, q8_input,
-    q8_output, q8_params, Q8,
-};
+use super::conv::clamp;
+use super::cpu::avx2_available;
 use super::hybrid::fc_geometry;
+use super::q8::{
+    channel_scales, check_bias_i32, optional_i32, q8_constant, q8_input, q8_output, q8_params, Q8,
+};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
@@ -112,7 +113,7 @@ fn prepare_f32(
             units: shape.units,
             densified,
             range,
-            fused: super::conv::fma_available(),
+            fused: super::cpu::fma_available(),
         },
     ))
 }
@@ -556,7 +557,7 @@ fn dot_q8<T: Q8>(x: &[T], w: &[i16]) -> i32 {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::conv::testutil::{
+    use super::super::test_support::{
         assert_close, cst, info, prepare_infos, run_f32, var, In, Rng,
     };
     use super::*;
@@ -763,7 +764,7 @@ mod tests {
     fn fc_matches_reference_on_random_configurations() {
         let mut rng = Rng(0xfc00_fc00_1234_5678);
         for case in 0..400 {
-            super::super::conv::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let depth = rng.range(1, 80);
             let units = rng.range(1, 20);
             let batches = rng.range(1, 4);
@@ -915,8 +916,8 @@ mod tests {
 
 #[cfg(test)]
 mod q8_tests {
-    use super::super::conv::q8test::{bias, per_channel, per_tensor, run_q8, Q};
-    use super::super::conv::testutil::Rng;
+    use super::super::test_support::q8::{bias, per_channel, per_tensor, run_q8, Q};
+    use super::super::test_support::Rng;
     use super::super::PrepareCtx;
     use super::*;
     use crate::ir::{self, Activation, Operator, Quantization};
@@ -1187,7 +1188,7 @@ mod q8_tests {
             };
             let ins = [Some(x), Some(w), Some(bias(b.clone()))];
             for portable in [false, true] {
-                super::super::conv::PORTABLE_ONLY.with(|p| p.set(portable));
+                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(portable));
                 let (_, got) = run_q8(
                     Op::FullyConnected(options.clone()),
                     &ins,
@@ -1196,7 +1197,7 @@ mod q8_tests {
                     out_zp as i64,
                 )
                 .unwrap();
-                super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
+                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(got, want, "case {case}");
             }
         }

@@ -10,18 +10,27 @@ pub mod activation;
 pub mod common;
 pub mod concat;
 pub mod conv;
+pub(crate) mod cpu;
 pub mod densify;
 pub mod elementwise;
 pub mod fully_connected;
 pub mod hybrid;
 pub mod pad;
 pub mod pool;
+pub(crate) mod q8;
 pub mod quantize;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
 pub mod sparse_fc;
+mod sparse_fc_f32;
+mod sparse_fc_i8;
+#[cfg(test)]
+mod sparse_fc_tests;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod transpose;
+pub(crate) mod window;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
 /// already computed, so `run` only moves and computes data.

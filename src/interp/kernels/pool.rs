@@ -8,7 +8,9 @@
 use super::common::{activation_range_f32, positive};
 use std::marker::PhantomData;
 
-use super::conv::{clamp, nhwc, q8_input, q8_output, q8_params, Window2d, WindowAxis, Q8};
+use super::conv::clamp;
+use super::q8::{q8_input, q8_output, q8_params, Q8};
+use super::window::{nhwc, Window2d, WindowAxis};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::fixed_point::calculate_activation_range_quantized;
 use crate::interp::value::{View, ViewMut};
@@ -53,7 +55,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                     win,
                     channels: c,
                     range,
-                    avx2: super::conv::fma_available(),
+                    avx2: super::cpu::fma_available(),
                 },
             ))
         }
@@ -498,7 +500,7 @@ fn prepare_q8<T: Q8 + PoolMax>(
             win,
             channels: c,
             range,
-            avx2: super::conv::avx2_available(),
+            avx2: super::cpu::avx2_available(),
             elem: PhantomData,
         },
     ))
@@ -625,7 +627,7 @@ fn quantized_lowest<T: Q8>() -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv::testutil::{assert_close, run_f32, var, Rng};
+    use super::super::test_support::{assert_close, run_f32, var, Rng};
     use super::*;
     use crate::interp::kernels::common::window_dim;
     use crate::ir::{Activation, Padding};
@@ -836,7 +838,7 @@ mod tests {
         ];
         let mut rng = Rng(0x0dd_f00d_5eed);
         for case in 0..600 {
-            super::super::conv::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let padding = if rng.range(0, 1) == 0 {
                 Padding::Same
             } else {
@@ -866,7 +868,7 @@ mod tests {
                 &[var(&dims, input.clone())],
             )
             .unwrap();
-            super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
+            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(false));
             let range = activation_range_f32(act).unwrap();
             let want = reference_max_exact(&input, dims, padding, filter, stride, range);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -882,7 +884,7 @@ mod tests {
     fn pools_match_reference_on_random_configurations() {
         let mut rng = Rng(0x5eed_0000_0000_0001);
         for case in 0..800 {
-            super::super::conv::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let max = rng.range(0, 1) == 0;
             let padding = if rng.range(0, 1) == 0 {
                 Padding::Same
@@ -925,8 +927,8 @@ mod tests {
 
 #[cfg(test)]
 mod q8_tests {
-    use super::super::conv::q8test::{per_tensor, run_q8};
-    use super::super::conv::testutil::Rng;
+    use super::super::test_support::q8::{per_tensor, run_q8};
+    use super::super::test_support::Rng;
     use super::*;
     use crate::interp::kernels::common::window_dim;
     use crate::ir::{Activation, Padding};
@@ -1107,7 +1109,7 @@ mod q8_tests {
             let range = calculate_activation_range_quantized(act, 0.1, zp as i32, dtype).unwrap();
             let want = reference(max, &values, dims, k, s, padding, range);
             for portable in [false, true] {
-                super::super::conv::PORTABLE_ONLY.with(|p| p.set(portable));
+                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(portable));
                 let got = run_q8(
                     op(max, padding, k, s, act),
                     &[Some(x.clone())],
@@ -1115,7 +1117,7 @@ mod q8_tests {
                     0.1,
                     zp,
                 );
-                super::super::conv::PORTABLE_ONLY.with(|p| p.set(false));
+                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(
                     got.unwrap().1,
                     want,

@@ -246,6 +246,22 @@ fn copy_rec<T: Copy>(
             let (s, d) = (so as usize, d0 as usize);
             dst[d..d + n].copy_from_slice(&src[s..s + n]);
         }
+        // Gathers and scatters with positive strides (transposes): iterators instead of
+        // an index computation and a bounds check per element.
+        ([n], [s], [1]) if *s > 0 => {
+            let (s, d) = (*s as usize, d0 as usize);
+            let from = src[so as usize..].iter().step_by(s);
+            for (out, &v) in dst[d..d + n].iter_mut().zip(from) {
+                *out = v;
+            }
+        }
+        ([n], [1], [d]) if *d > 0 => {
+            let (s, d) = (so as usize, *d as usize);
+            let to = dst[d0 as usize..].iter_mut().step_by(d);
+            for (out, &v) in to.zip(&src[s..s + n]) {
+                *out = v;
+            }
+        }
         ([n], [s], [d]) => {
             for i in 0..*n as isize {
                 dst[(d0 + i * d) as usize] = src[(so + i * s) as usize];

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use super::conv::{q8_input, q8_output, q8_params, Q8};
+use super::q8::{q8_input, q8_output, q8_params, Q8};
 use super::shape::{check_len, expect_output_dtype};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::fixed_point::SoftmaxParams;
@@ -203,7 +203,7 @@ mod tests {
 
 #[cfg(test)]
 mod q8_tests {
-    use crate::interp::kernels::conv::q8test::{per_tensor, run_q8};
+    use crate::interp::kernels::test_support::q8::{per_tensor, run_q8};
     use crate::ir::{DType, Op};
 
     fn softmax(dtype: DType, x: Vec<i32>, in_s: f32, out_zp: i64) -> Result<Vec<i32>, String> {

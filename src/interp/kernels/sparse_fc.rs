@@ -1,5 +1,8 @@
 //! FULLY_CONNECTED with sparse constant weights, computed from the stored blocks
-//! without expanding them (docs §5.3).
+//! without expanding them (docs §5.3). This file reads and checks the encoding and
+//! prepares the op; the float kernels are in `sparse_fc_f32`, the int8 ones in
+//! `sparse_fc_i8`, each with a portable path (the reference the tests hold the vector
+//! paths to) and an AVX2 path chosen at prepare when the CPU has it.
 //!
 //! Formats TensorFlow produces, all [DENSE units, SPARSE_CSR depth(, DENSE block)]:
 //! * float32 random sparse (2 levels): one value per stored index;
@@ -10,8 +13,9 @@
 //! * float32: `reference_ops::FullyConnectedSparseWeight` expands the weights and runs
 //!   the dense reference FC (one sequential float sum per output). Zero weights add
 //!   nothing to such a sum, so summing only the stored values gives the same dot product
-//!   up to float reassociation (we keep several partial sums for speed). Any other valid
-//!   float encoding is expanded once here and its nonzeros kept, as REF would compute it.
+//!   up to float reassociation (the kernels keep several partial sums for speed). Any
+//!   other valid float encoding is expanded once here and its nonzeros kept, as REF
+//!   would compute it.
 //! * int8: even REF calls `optimized_ops::FullyConnectedSparseWeight1x16`, which on x86
 //!   is `PortableSparseMatrixBatchVectorMultiplyAccumulate1x16`: acc = Σ w·(x − in_zp)
 //!   over stored blocks, + bias, then `MultiplyByQuantizedMultiplier` (per channel when
@@ -19,19 +23,23 @@
 //!   requantization even though LiteRT's dense reference int8 FC now requantizes in
 //!   double. The kernel reads 16 inputs per block without checking the depth; the
 //!   converter drops a trailing partial block (depth 2028 = 126·16 + 12 keeps 126 block
-//!   columns), so block columns are ⌊depth/16⌋ here and must lie inside the row.
+//!   columns), so block columns are ⌊depth/16⌋ here and must lie inside the row. The
+//!   integer sum is exact in wrapping int32, so any summation order gives its bits.
 //!
 //! Stored blocks whose values are all zero are dropped at prepare; the kernels then only
 //! visit nonzero blocks.
 
 use super::common::activation_range_f32;
+use super::cpu::{avx2_available, fma_available};
 use super::hybrid::{fc_geometry, FcGeometry};
-use super::{Kernel, PrepareCtx, Prepared};
+use super::sparse_fc_f32::{F32Weights, SparseFcF32};
+use super::sparse_fc_i8::SparseFcI8;
+use super::{PrepareCtx, Prepared};
 use crate::interp::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
     multiply_by_quantized_multiplier, quantize_multiplier,
 };
-use crate::interp::value::{TensorBuf, View, ViewMut};
+use crate::interp::value::TensorBuf;
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, DimensionMetadata, IndexVector, Op, Sparsity};
 use crate::kbail;
@@ -47,16 +55,43 @@ pub fn applies(ctx: &PrepareCtx<'_>) -> bool {
 
 /// Rows of kept blocks: row `r` owns entries `row_start[r]..row_start[r + 1]`; entry `e`
 /// starts at input column `column[e]` and has `B` values at `values[e*B..(e+1)*B]`.
+///
+/// Every constructor keeps `column[e] + B <= depth`, `row_start` nondecreasing from 0 to
+/// `column.len()`, and `values.len() == B * column.len()`; the vector kernels load
+/// inputs without bounds checks on that promise, which is why the fields are not public.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BlockRows<T, const B: usize> {
-    pub row_start: Vec<usize>,
-    pub column: Vec<u32>,
-    pub values: Vec<T>,
+    pub(super) depth: usize,
+    pub(super) row_start: Vec<usize>,
+    pub(super) column: Vec<u32>,
+    pub(super) values: Vec<T>,
 }
 
 impl<T: Copy + Default + PartialEq, const B: usize> BlockRows<T, B> {
-    fn rows(&self) -> usize {
+    pub(super) fn rows(&self) -> usize {
         self.row_start.len().saturating_sub(1)
+    }
+
+    /// The entries of row `r`: their first columns and their values.
+    #[inline(always)]
+    pub(super) fn row(&self, r: usize) -> (&[u32], &[T]) {
+        let (s, e) = (self.row_start[r], self.row_start[r + 1]);
+        (&self.column[s..e], &self.values[s * B..e * B])
+    }
+
+    /// An empty matrix of `depth` columns, to be filled row by row with `push_block`
+    /// (each `column + B <= depth`) and `end_row`.
+    pub(super) fn empty(depth: usize) -> Self {
+        BlockRows {
+            depth,
+            row_start: vec![0],
+            column: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub(super) fn end_row(&mut self) {
+        self.row_start.push(self.column.len());
     }
 
     /// Keeps the nonzero blocks of a dense row-major [units, depth] matrix (the fallback
@@ -65,21 +100,23 @@ impl<T: Copy + Default + PartialEq, const B: usize> BlockRows<T, B> {
         if B == 0 || dense.len() != units * depth || depth > u32::MAX as usize {
             kbail!("dense weights do not have the shape [{units}, {depth}]");
         }
-        let mut rows = BlockRows {
-            row_start: vec![0],
-            column: Vec::new(),
-            values: Vec::new(),
-        };
+        let mut rows = Self::empty(depth);
         for row in dense.chunks_exact(depth.max(1)).take(units) {
             for (b, block) in row.chunks_exact(B).enumerate() {
                 rows.push_block(b * B, block);
             }
-            rows.row_start.push(rows.column.len());
+            rows.end_row();
+        }
+        // `chunks_exact` yields no rows when depth is 0.
+        while rows.rows() < units {
+            rows.end_row();
         }
         Ok(rows)
     }
 
-    fn push_block(&mut self, column: usize, block: &[T]) {
+    /// Keeps the block unless all its values are zero.
+    pub(super) fn push_block(&mut self, column: usize, block: &[T]) {
+        debug_assert!(column + B <= self.depth && block.len() == B);
         if block.iter().any(|v| *v != T::default()) {
             self.column.push(column as u32);
             self.values.extend_from_slice(block);
@@ -168,12 +205,7 @@ fn read_tf_blocks<T: Copy + Default + PartialEq, const B: usize>(
             indices.len() * B
         );
     }
-    let mut rows = BlockRows {
-        row_start: Vec::with_capacity(units + 1),
-        column: Vec::with_capacity(indices.len()),
-        values: Vec::with_capacity(values.len()),
-    };
-    rows.row_start.push(0);
+    let mut rows = BlockRows::empty(depth);
     for r in 0..units {
         let (start, end) = (segments[r], segments[r + 1]);
         if start > end {
@@ -194,7 +226,7 @@ fn read_tf_blocks<T: Copy + Default + PartialEq, const B: usize>(
             previous = Some(index);
             rows.push_block(index * B, &values[e * B..(e + 1) * B]);
         }
-        rows.row_start.push(rows.column.len());
+        rows.end_row();
     }
     Ok(Some(rows))
 }
@@ -240,19 +272,6 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
 
 // ---------------------------------------------------------------------------------------
 // float32
-
-enum F32Weights {
-    Random(BlockRows<f32, 1>),
-    Block4(BlockRows<f32, 4>),
-}
-
-struct SparseFcF32 {
-    batches: usize,
-    depth: usize,
-    units: usize,
-    weights: F32Weights,
-    range: (f32, f32),
-}
 
 fn prepare_f32(
     ctx: &PrepareCtx<'_>,
@@ -300,191 +319,8 @@ fn prepare_f32(
     };
     Ok(Prepared::new(
         vec![g.output],
-        SparseFcF32 {
-            batches: g.batches,
-            depth: g.depth,
-            units: g.units,
-            weights,
-            range,
-        },
+        SparseFcF32::new(g.batches, weights, range, fma_available()),
     ))
-}
-
-/// Dot product of one random-sparse row with `x`; four partial sums for throughput.
-#[inline]
-fn row_dot_random(columns: &[u32], values: &[f32], x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 4];
-    let mut c4 = columns.chunks_exact(4);
-    let mut v4 = values.chunks_exact(4);
-    for (c, v) in (&mut c4).zip(&mut v4) {
-        for j in 0..4 {
-            acc[j] += v[j] * x.get(c[j] as usize).copied().unwrap_or(0.0);
-        }
-    }
-    for (&c, &v) in c4.remainder().iter().zip(v4.remainder()) {
-        acc[0] += v * x.get(c as usize).copied().unwrap_or(0.0);
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
-}
-
-/// Dot product of one row of 1×4 blocks with `x`; two sets of four lanes.
-#[inline]
-fn row_dot_block4(columns: &[u32], values: &[f32], x: &[f32]) -> f32 {
-    let mut a = [0.0f32; 4];
-    let mut b = [0.0f32; 4];
-    let mut pairs_c = columns.chunks_exact(2);
-    let mut pairs_v = values.chunks_exact(8);
-    for (c, v) in (&mut pairs_c).zip(&mut pairs_v) {
-        let (c0, c1) = (c[0] as usize, c[1] as usize);
-        if let (Some(x0), Some(x1)) = (x.get(c0..c0 + 4), x.get(c1..c1 + 4)) {
-            for j in 0..4 {
-                a[j] += v[j] * x0[j];
-                b[j] += v[4 + j] * x1[j];
-            }
-        }
-    }
-    for (c, v) in pairs_c
-        .remainder()
-        .iter()
-        .zip(pairs_v.remainder().chunks_exact(4))
-    {
-        let c0 = *c as usize;
-        if let Some(x0) = x.get(c0..c0 + 4) {
-            for j in 0..4 {
-                a[j] += v[j] * x0[j];
-            }
-        }
-    }
-    ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]))
-}
-
-/// From this many batch rows on, the float kernel walks the weights once per group of
-/// [`ROWS`] batch rows: each stored weight is loaded once and used for all of them, so
-/// the weight stream (the larger operand) is read a quarter as often.
-const BATCHED_FROM: usize = 4;
-const ROWS: usize = 4;
-
-impl SparseFcF32 {
-    fn run_batched(&self, input: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
-        let (depth, units) = (self.depth, self.units);
-        let (lo, hi) = self.range;
-        let mut groups = input.chunks_exact(depth * ROWS);
-        let mut outs = out.chunks_exact_mut(units * ROWS);
-        for (x, y) in (&mut groups).zip(&mut outs) {
-            let rows: [&[f32]; ROWS] = std::array::from_fn(|r| &x[r * depth..(r + 1) * depth]);
-            for u in 0..units {
-                let mut acc = [0.0f32; ROWS];
-                match &self.weights {
-                    F32Weights::Random(w) => {
-                        let (s, e) = (w.row_start[u], w.row_start[u + 1]);
-                        for (&c, &v) in w.column[s..e].iter().zip(&w.values[s..e]) {
-                            let c = c as usize;
-                            for r in 0..ROWS {
-                                acc[r] += v * rows[r].get(c).copied().unwrap_or(0.0);
-                            }
-                        }
-                    }
-                    F32Weights::Block4(w) => {
-                        let (s, e) = (w.row_start[u], w.row_start[u + 1]);
-                        let mut lanes = [[0.0f32; 4]; ROWS];
-                        for (&c, v) in w.column[s..e]
-                            .iter()
-                            .zip(w.values[s * 4..e * 4].chunks_exact(4))
-                        {
-                            let c = c as usize;
-                            for r in 0..ROWS {
-                                if let Some(xs) = rows[r].get(c..c + 4) {
-                                    for j in 0..4 {
-                                        lanes[r][j] += v[j] * xs[j];
-                                    }
-                                }
-                            }
-                        }
-                        for r in 0..ROWS {
-                            acc[r] = (lanes[r][0] + lanes[r][1]) + (lanes[r][2] + lanes[r][3]);
-                        }
-                    }
-                }
-                let b0 = bias.map_or(0.0, |b| b[u]);
-                for r in 0..ROWS {
-                    y[r * units + u] = (acc[r] + b0).max(lo).min(hi);
-                }
-            }
-        }
-        // The last batches % ROWS rows, one at a time.
-        for (x, y) in groups
-            .remainder()
-            .chunks_exact(depth)
-            .zip(outs.into_remainder().chunks_exact_mut(units))
-        {
-            for (u, o) in y.iter_mut().enumerate() {
-                *o = (self.row_total(u, x) + bias.map_or(0.0, |b| b[u]))
-                    .max(lo)
-                    .min(hi);
-            }
-        }
-    }
-
-    fn row_total(&self, u: usize, x: &[f32]) -> f32 {
-        match &self.weights {
-            F32Weights::Random(w) => {
-                let (s, e) = (w.row_start[u], w.row_start[u + 1]);
-                row_dot_random(&w.column[s..e], &w.values[s..e], x)
-            }
-            F32Weights::Block4(w) => {
-                let (s, e) = (w.row_start[u], w.row_start[u + 1]);
-                row_dot_block4(&w.column[s..e], &w.values[s * 4..e * 4], x)
-            }
-        }
-    }
-}
-
-impl Kernel for SparseFcF32 {
-    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
-        let input = match inputs.first() {
-            Some(v) => v.f32()?,
-            None => kbail!("input 0 is missing"),
-        };
-        let bias = match inputs.get(2) {
-            None | Some(View::Absent) => None,
-            Some(v) => Some(v.f32()?),
-        };
-        let out = match outputs.first_mut() {
-            Some(v) => v.f32()?,
-            None => kbail!("output 0 is missing"),
-        };
-        if input.len() != self.batches * self.depth
-            || out.len() != self.batches * self.units
-            || bias.is_some_and(|b| b.len() != self.units)
-        {
-            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
-        }
-        let (lo, hi) = self.range;
-        if self.batches >= BATCHED_FROM {
-            self.run_batched(input, bias, out);
-            return Ok(());
-        }
-        for (x, y) in input
-            .chunks_exact(self.depth)
-            .zip(out.chunks_exact_mut(self.units))
-        {
-            for (u, o) in y.iter_mut().enumerate() {
-                let total = match &self.weights {
-                    F32Weights::Random(w) => {
-                        let (s, e) = (w.row_start[u], w.row_start[u + 1]);
-                        row_dot_random(&w.column[s..e], &w.values[s..e], x)
-                    }
-                    F32Weights::Block4(w) => {
-                        let (s, e) = (w.row_start[u], w.row_start[u + 1]);
-                        row_dot_block4(&w.column[s..e], &w.values[s * 4..e * 4], x)
-                    }
-                };
-                let b = bias.map_or(0.0, |b| b[u]);
-                *o = (total + b).max(lo).min(hi);
-            }
-        }
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -506,16 +342,6 @@ impl Int8Requant {
         let v = multiply_by_quantized_multiplier(acc, m, s).wrapping_add(self.output_offset);
         v.clamp(self.range.0, self.range.1) as i8
     }
-}
-
-struct SparseFcI8 {
-    batches: usize,
-    depth: usize,
-    units: usize,
-    weights: BlockRows<i8, 16>,
-    /// Σ of each row's stored weights, to fold the input offset out of the inner loop.
-    row_sums: Vec<i32>,
-    requant: Int8Requant,
 }
 
 fn per_tensor(info: &TensorInfo, what: &str) -> Result<(f32, i32), KernelError> {
@@ -598,81 +424,18 @@ fn prepare_i8(
         Some(rows) if sparsity.dim_metadata.len() == 3 => rows,
         _ => kbail!("int8 sparse weights must use 1x16 blocks ([DENSE, SPARSE_CSR, DENSE 16])"),
     };
-    let row_sums = (0..g.units)
-        .map(|r| {
-            rows.values[rows.row_start[r] * 16..rows.row_start[r + 1] * 16]
-                .iter()
-                .fold(0i32, |s, &w| s.wrapping_add(i32::from(w)))
-        })
-        .collect();
     Ok(Prepared::new(
         vec![g.output],
-        SparseFcI8 {
-            batches: g.batches,
-            depth: g.depth,
-            units: g.units,
-            weights: rows,
-            row_sums,
-            requant: Int8Requant {
+        SparseFcI8::new(
+            g.batches,
+            rows,
+            Int8Requant {
                 input_offset: -in_zp,
                 output_offset: out_zp,
                 multipliers,
                 range,
             },
-        },
+            avx2_available(),
+        ),
     ))
-}
-
-/// Σ w·x over one row's 1×16 blocks, in wrapping int32.
-#[inline]
-fn row_dot_block16(columns: &[u32], values: &[i8], x: &[i8]) -> i32 {
-    let mut acc = [0i32; 16];
-    for (&c, w) in columns.iter().zip(values.chunks_exact(16)) {
-        let c = c as usize;
-        if let Some(xs) = x.get(c..c + 16) {
-            for j in 0..16 {
-                acc[j] = acc[j].wrapping_add(i32::from(i16::from(w[j]) * i16::from(xs[j])));
-            }
-        }
-    }
-    acc.iter().fold(0i32, |s, &a| s.wrapping_add(a))
-}
-
-impl Kernel for SparseFcI8 {
-    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
-        let input = match inputs.first() {
-            Some(v) => v.i8()?,
-            None => kbail!("input 0 is missing"),
-        };
-        let bias = match inputs.get(2) {
-            None | Some(View::Absent) => None,
-            Some(v) => Some(v.i32()?),
-        };
-        let out = match outputs.first_mut() {
-            Some(v) => v.i8()?,
-            None => kbail!("output 0 is missing"),
-        };
-        if input.len() != self.batches * self.depth
-            || out.len() != self.batches * self.units
-            || bias.is_some_and(|b| b.len() != self.units)
-        {
-            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
-        }
-        let w = &self.weights;
-        for (x, y) in input
-            .chunks_exact(self.depth)
-            .zip(out.chunks_exact_mut(self.units))
-        {
-            for (u, o) in y.iter_mut().enumerate() {
-                let (s, e) = (w.row_start[u], w.row_start[u + 1]);
-                let dot = row_dot_block16(&w.column[s..e], &w.values[s * 16..e * 16], x);
-                // Σ w·(x + offset) = Σ w·x + offset·Σ w, exactly, in wrapping int32.
-                let acc = dot
-                    .wrapping_add(self.requant.input_offset.wrapping_mul(self.row_sums[u]))
-                    .wrapping_add(bias.map_or(0, |b| b[u]));
-                *o = self.requant.output(acc, u);
-            }
-        }
-        Ok(())
-    }
 }

@@ -111,6 +111,53 @@ mod tests {
         assert_eq!(a, b);
     }
 
+    /// y[j] = x[src(j)] computed from the definition: output index i has input index
+    /// i[inverse perm], one element at a time.
+    fn transpose_by_definition(shape: &[usize], x: &[i32], perm: &[usize]) -> Vec<i32> {
+        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        let n: usize = shape.iter().product();
+        let mut y = Vec::with_capacity(n);
+        for flat in 0..n {
+            let mut rest = flat;
+            let mut out_index = vec![0; out_shape.len()];
+            for a in (0..out_shape.len()).rev() {
+                out_index[a] = rest % out_shape[a];
+                rest /= out_shape[a];
+            }
+            let mut in_index = vec![0; shape.len()];
+            for (a, &p) in perm.iter().enumerate() {
+                in_index[p] = out_index[a];
+            }
+            let offset = in_index
+                .iter()
+                .zip(shape)
+                .fold(0, |acc, (&i, &d)| acc * d + i);
+            y.push(x[offset]);
+        }
+        y
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_permutation_matches_the_definition(
+            shape in proptest::collection::vec(1usize..6, 1..6),
+            seed in 0u64..1000,
+        ) {
+            // A permutation of the axes chosen by the seed (Fisher–Yates with an LCG).
+            let mut perm: Vec<usize> = (0..shape.len()).collect();
+            let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            for i in (1..perm.len()).rev() {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                perm.swap(i, (state >> 33) as usize % (i + 1));
+            }
+            let n: usize = shape.iter().product();
+            let x: Vec<i32> = (0..n as i32).collect();
+            let perm_i32: Vec<i32> = perm.iter().map(|&p| p as i32).collect();
+            let y = transpose(shape.clone(), TensorBuf::I32(x.clone()), &perm_i32).unwrap();
+            proptest::prop_assert_eq!(y.data, TensorBuf::I32(transpose_by_definition(&shape, &x, &perm)));
+        }
+    }
+
     #[test]
     fn matrix_transpose_and_bad_perms() {
         let y = transpose(
