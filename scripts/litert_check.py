@@ -81,8 +81,15 @@ def main():
             bad = int(np.count_nonzero(ours != ref))
             detail = f"{bad} of {ref.size} elements differ"
         else:
-            diff = np.abs(ours.astype(np.float64) - ref.astype(np.float64))
-            bad = int(np.count_nonzero(diff > 1e-5 + 1e-5 * np.abs(ref)))
+            a, b = ours.astype(np.float64), ref.astype(np.float64)
+            # NaN must meet NaN and an infinity the same infinity: a plain difference
+            # compares NaN as "not outside the tolerance" and would hide them.
+            special = np.isnan(a) | np.isnan(b) | np.isinf(a) | np.isinf(b)
+            same_special = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
+            finite = ~special
+            diff = np.where(finite, np.abs(a - b), 0.0)
+            bad = int(np.count_nonzero(diff > 1e-5 + 1e-5 * np.abs(np.where(finite, b, 0.0))))
+            bad += int(np.count_nonzero(special & ~same_special))
             detail = f"max abs diff {diff.max():.3e}, {bad} of {ref.size} outside 1e-5+1e-5*|ref|"
         print(f"{'ok  ' if bad == 0 else 'FAIL'} {name}: {detail}")
         failed += bad != 0

@@ -15,6 +15,7 @@
 //! Each output byte depends only on the input byte, so `prepare` evaluates the
 //! reference formula for all 256 inputs and `run` is a table lookup.
 
+use super::common::clamp;
 use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype};
 use super::{Kernel, PrepareCtx, Prepared};
@@ -49,8 +50,7 @@ impl Kind {
                     x
                 }
             }
-            // f32::clamp also lets NaN through.
-            Kind::Relu6 => x.clamp(0.0, 6.0),
+            Kind::Relu6 => clamp(x, (0.0, 6.0)),
             Kind::LeakyRelu(alpha) => {
                 if x > 0.0 {
                     x
@@ -60,7 +60,7 @@ impl Kind {
             }
             Kind::Logistic => logistic(x),
             Kind::Tanh => x.tanh(),
-            Kind::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Kind::HardSwish => x * clamp(x + 3.0, (0.0, 6.0)) / 6.0,
         }
     }
 }

@@ -41,26 +41,66 @@ pub fn positive(value: i32, what: &str) -> Result<usize, KernelError> {
     Ok(value as usize)
 }
 
-/// Float clamp bounds of a fused activation. TANH and SIGN_BIT are not clamps; ops
-/// that allow them handle them separately.
+/// Float clamp bounds of a fused activation, as TFLite's CalculateActivationRange gives
+/// them: an open end is the largest finite float, not infinity, so even with no activation
+/// a result of ±inf comes out as ±f32::MAX (NaN passes, see [`clamp`]). TANH and SIGN_BIT
+/// are not clamps; ops that allow them handle them separately.
 pub fn activation_range_f32(act: Activation) -> Result<(f32, f32), KernelError> {
     Ok(match act {
-        Activation::None => (f32::NEG_INFINITY, f32::INFINITY),
-        Activation::Relu => (0.0, f32::INFINITY),
+        Activation::None => (f32::MIN, f32::MAX),
+        Activation::Relu => (0.0, f32::MAX),
         Activation::ReluN1To1 => (-1.0, 1.0),
         Activation::Relu6 => (0.0, 6.0),
         other => kbail!("fused activation {} is not supported here", other.name()),
     })
 }
 
-/// Applies a float fused activation range in place.
-#[inline]
-pub fn clamp_slice(values: &mut [f32], (lo, hi): (f32, f32)) {
-    if lo == f32::NEG_INFINITY && hi == f32::INFINITY {
-        return;
+/// TFLite's fused-activation clamp `min(max(x, lo), hi)`, written as the comparisons its
+/// `std::max`/`std::min` make: a NaN fails both and passes through, as in LiteRT's reference
+/// kernels. `f32::max`/`f32::min` would turn it into `lo` instead. Every kernel clamps with this
+/// one function (integers too, where it is the plain clamp), so the NaN behaviour cannot drift.
+#[inline(always)]
+pub fn clamp<T: PartialOrd>(x: T, (lo, hi): (T, T)) -> T {
+    if x < lo {
+        lo
+    } else if hi < x {
+        hi
+    } else {
+        x
     }
+}
+
+/// The activation of TFLite's hybrid FULLY_CONNECTED, `ApplyActivationToVector`, which is
+/// not [`clamp`]: RELU is `std::max(0.0f, x)` and RELU6 `std::max(0.0f, std::min(x, 6.0f))`,
+/// where a NaN loses both comparisons and becomes the lower bound, NONE leaves the values alone
+/// and RELU has no upper bound, so an overflow to ±inf stays infinite. `None` for NONE.
+pub fn vector_activation_bounds(act: Activation) -> Result<Option<(f32, f32)>, KernelError> {
+    Ok(match act {
+        Activation::None => None,
+        Activation::Relu => Some((0.0, f32::INFINITY)),
+        Activation::ReluN1To1 => Some((-1.0, 1.0)),
+        Activation::Relu6 => Some((0.0, 6.0)),
+        other => kbail!("fused activation {} is not supported here", other.name()),
+    })
+}
+
+/// Applies [`vector_activation_bounds`] in place as `max(lo, min(x, hi))` with C++'s
+/// `std::min(a, b) = b < a ? b : a` and `std::max(a, b) = a < b ? b : a`.
+pub fn apply_vector_activation(values: &mut [f32], bounds: Option<(f32, f32)>) {
+    let Some((lo, hi)) = bounds else {
+        return;
+    };
     for v in values {
-        *v = v.max(lo).min(hi);
+        let capped = if hi < *v { hi } else { *v };
+        *v = if lo < capped { capped } else { lo };
+    }
+}
+
+/// [`clamp`] over a slice.
+#[inline]
+pub fn clamp_slice(values: &mut [f32], range: (f32, f32)) {
+    for v in values {
+        *v = clamp(*v, range);
     }
 }
 
@@ -150,5 +190,40 @@ mod tests {
         );
         assert!(broadcast_shapes(&[2, 3], &[4]).is_err());
         assert_eq!(broadcast_strides(&[4, 1], &[2, 4, 3]), vec![0, 1, 0]);
+    }
+
+    /// Expected values are what TFLite's C++ gives: `ActivationFunctionWithMinMax` with the
+    /// bounds of `CalculateActivationRange` (lowest/max float for open ends), and
+    /// `ApplyActivationToVector` (`std::max(0.0f, x)`, no clamp for NONE).
+    #[test]
+    fn the_two_tflite_float_activations_treat_nan_and_inf_as_tflite_does() {
+        let none = activation_range_f32(Activation::None).unwrap();
+        let relu = activation_range_f32(Activation::Relu).unwrap();
+        let relu6 = activation_range_f32(Activation::Relu6).unwrap();
+        assert!(clamp(f32::NAN, none).is_nan());
+        assert!(clamp(f32::NAN, relu).is_nan());
+        assert!(clamp(f32::NAN, relu6).is_nan());
+        assert_eq!(clamp(f32::INFINITY, none), f32::MAX);
+        assert_eq!(clamp(f32::NEG_INFINITY, none), f32::MIN);
+        assert_eq!(clamp(f32::INFINITY, relu), f32::MAX);
+        assert_eq!(clamp(-3.0, relu), 0.0);
+        assert_eq!(clamp(7.0, relu6), 6.0);
+
+        let mut v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 2.5];
+        apply_vector_activation(&mut v, vector_activation_bounds(Activation::None).unwrap());
+        assert!(v[0].is_nan() && v[1] == f32::INFINITY && v[2] == f32::NEG_INFINITY);
+        let mut v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 2.5];
+        apply_vector_activation(&mut v, vector_activation_bounds(Activation::Relu).unwrap());
+        // std::max(0.0f, -0.0f) keeps its first argument: +0.0.
+        assert_eq!(
+            v.map(f32::to_bits),
+            [0.0, f32::INFINITY, 0.0, 0.0, 2.5].map(f32::to_bits)
+        );
+        let mut v = [f32::NAN, 3.0, -3.0];
+        apply_vector_activation(
+            &mut v,
+            vector_activation_bounds(Activation::ReluN1To1).unwrap(),
+        );
+        assert_eq!(v, [-1.0, 1.0, -1.0]);
     }
 }

@@ -22,7 +22,7 @@
 //! ±f32::MAX, NaN passes through. Integer arithmetic wraps (TFLite's C++ overflow is
 //! undefined; wrapping is what it does in practice).
 
-use super::common::{broadcast_shapes, broadcast_strides};
+use super::common::{broadcast_shapes, broadcast_strides, clamp};
 use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
@@ -241,17 +241,6 @@ macro_rules! int_arith {
 }
 int_arith!(i32, i64);
 
-#[inline(always)]
-fn clamp<T: PartialOrd>(v: T, lo: T, hi: T) -> T {
-    if v < lo {
-        lo
-    } else if v > hi {
-        hi
-    } else {
-        v
-    }
-}
-
 /// Fused activation range, in the widest form; narrowed per type at prepare.
 #[derive(Clone, Copy, Debug)]
 enum Range {
@@ -286,14 +275,14 @@ impl BinaryKernel {
         check_len("output", out.len(), self.len_out)?;
         let l = &self.layout;
         match self.op {
-            BinOp::Add => l.apply(a, b, out, |x, y| clamp(x.add(y), lo, hi)),
-            BinOp::Sub => l.apply(a, b, out, |x, y| clamp(x.sub(y), lo, hi)),
-            BinOp::Mul => l.apply(a, b, out, |x, y| clamp(x.mul(y), lo, hi)),
+            BinOp::Add => l.apply(a, b, out, |x, y| clamp(x.add(y), (lo, hi))),
+            BinOp::Sub => l.apply(a, b, out, |x, y| clamp(x.sub(y), (lo, hi))),
+            BinOp::Mul => l.apply(a, b, out, |x, y| clamp(x.mul(y), (lo, hi))),
             BinOp::Div => {
                 if T::CHECK_ZERO_DIVISOR && b.contains(&T::ZERO) {
                     kbail!("integer division by zero");
                 }
-                l.apply(a, b, out, |x, y| clamp(x.div(y), lo, hi))
+                l.apply(a, b, out, |x, y| clamp(x.div(y), (lo, hi)))
             }
         }
         Ok(())
@@ -482,7 +471,7 @@ impl QuantBinaryKernel {
             kbail!("activation range [{lo}, {hi}] outside the element type");
         };
         self.layout.apply(a, b, out, |x: T, y: T| {
-            let v = arith.apply(x.into(), y.into()).clamp(lo, hi);
+            let v = clamp(arith.apply(x.into(), y.into()), (lo, hi));
             // [lo, hi] lies inside T's range (checked at prepare).
             T::try_from(v).unwrap_or(fallback)
         });
@@ -596,14 +585,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         return Ok(Prepared::new(vec![out_shape], kernel));
     }
     let range = match (dtype, op) {
-        (DType::F32, _) => match act {
-            // Not ±inf: TFLite clamps to the finite float range even without activation.
-            Activation::None => Range::F32(f32::MIN, f32::MAX),
-            other => {
-                let (lo, hi) = super::common::activation_range_f32(other)?;
-                Range::F32(lo, hi)
-            }
-        },
+        (DType::F32, _) => {
+            let (lo, hi) = super::common::activation_range_f32(act)?;
+            Range::F32(lo, hi)
+        }
         (DType::I32, _) => {
             let (lo, hi) = int_range(act, i32::MIN as i64, i32::MAX as i64)?;
             Range::I32(lo as i32, hi as i32)

@@ -8,7 +8,7 @@
 use super::common::activation_range_f32;
 use std::marker::PhantomData;
 
-use super::conv::clamp;
+use super::common::clamp;
 use super::cpu::avx2_available;
 use super::hybrid::fc_geometry;
 use super::q8::{

@@ -19,7 +19,10 @@
 //! Float multiplication is commutative but not associative, so these groupings are kept
 //! exactly. The fused activation is a float clamp applied last.
 
-use super::common::{activation_range_f32, positive, window_dim};
+use super::common::{
+    activation_range_f32, apply_vector_activation, clamp_slice, positive, vector_activation_bounds,
+    window_dim,
+};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
@@ -207,15 +210,6 @@ fn run_io<'a, 'b>(
     Ok((input, bias, out))
 }
 
-fn clamp_all(values: &mut [f32], (lo, hi): (f32, f32)) {
-    if lo == f32::NEG_INFINITY && hi == f32::INFINITY {
-        return;
-    }
-    for v in values {
-        *v = v.max(lo).min(hi);
-    }
-}
-
 /// Σ a·b in wrapping int32, as the C++ int32 accumulators compute it.
 #[inline]
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
@@ -290,7 +284,9 @@ struct HybridFc {
     channel_scales: Option<Vec<f32>>,
     weight_scale: f32,
     asymmetric: bool,
-    range: (f32, f32),
+    /// TFLite's hybrid FULLY_CONNECTED applies its activation with `ApplyActivationToVector`,
+    /// not the clamp of the other kernels (see [`vector_activation_bounds`]).
+    activation: Option<(f32, f32)>,
 }
 
 /// Prepares a hybrid FULLY_CONNECTED (dense int8 weights).
@@ -310,7 +306,7 @@ pub fn prepare_fully_connected(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelE
     expect_f32_output(ctx)?;
     let geometry = fc_geometry(options, input, weights)?;
     check_bias(ctx, geometry.units)?;
-    let range = activation_range_f32(options.activation)?;
+    let activation = vector_activation_bounds(options.activation)?;
     let w = hybrid_weights(weights, 0, geometry.units)?;
     let row_sums = w
         .values
@@ -334,7 +330,7 @@ pub fn prepare_fully_connected(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelE
             channel_scales,
             weight_scale,
             asymmetric: options.asymmetric_quantize_inputs,
-            range,
+            activation,
         },
     ))
 }
@@ -357,7 +353,7 @@ impl Kernel for HybridFc {
         // TFLite skips the product when the whole input is zero; the result is the same
         // bias either way, so this only saves work.
         if input.iter().all(|&x| x == 0.0) {
-            clamp_all(out, self.range);
+            apply_vector_activation(out, self.activation);
             return Ok(());
         }
         let mut quantized = vec![0i8; self.depth];
@@ -392,7 +388,7 @@ impl Kernel for HybridFc {
                 *acc += dot as f32 * scale;
             }
         }
-        clamp_all(out, self.range);
+        apply_vector_activation(out, self.activation);
         Ok(())
     }
 }
@@ -670,7 +666,7 @@ impl Kernel for HybridConv {
                 }
             }
         }
-        clamp_all(out, self.range);
+        clamp_slice(out, self.range);
         Ok(())
     }
 }

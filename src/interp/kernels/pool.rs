@@ -8,7 +8,7 @@
 use super::common::{activation_range_f32, positive};
 use std::marker::PhantomData;
 
-use super::conv::clamp;
+use super::common::clamp;
 use super::q8::{q8_input, q8_output, q8_params, Q8};
 use super::window::{nhwc, Window2d, WindowAxis};
 use super::{Kernel, PrepareCtx, Prepared};
@@ -203,7 +203,7 @@ impl PoolMax for i8 {
     }
     #[inline(always)]
     fn clamp_to(self, lo: i8, hi: i8) -> i8 {
-        self.max(lo).min(hi)
+        clamp(self, (lo, hi))
     }
 }
 
@@ -214,7 +214,7 @@ impl PoolMax for u8 {
     }
     #[inline(always)]
     fn clamp_to(self, lo: u8, hi: u8) -> u8 {
-        self.max(lo).min(hi)
+        clamp(self, (lo, hi))
     }
 }
 

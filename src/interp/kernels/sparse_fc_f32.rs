@@ -15,6 +15,7 @@
 //!   transposed, so that the eight inputs at one column are contiguous and each stored
 //!   weight multiplies all of them in one multiply-add.
 
+use super::common::clamp;
 use super::sparse_fc::BlockRows;
 use super::Kernel;
 use crate::interp::value::{View, ViewMut};
@@ -114,8 +115,7 @@ impl SparseFcF32 {
 
     #[inline(always)]
     fn finish(&self, total: f32, u: usize, bias: Option<&[f32]>) -> f32 {
-        let (lo, hi) = self.range;
-        (total + bias.map_or(0.0, |b| b[u])).max(lo).min(hi)
+        clamp(total + bias.map_or(0.0, |b| b[u]), self.range)
     }
 
     fn row_total(&self, u: usize, x: &[f32]) -> f32 {

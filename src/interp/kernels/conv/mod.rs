@@ -261,17 +261,7 @@ fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
 /// loaded once per tap and reused for all of them.
 const TILE: usize = 4;
 
-/// Fused-activation clamp that lets NaN through, as TFLite's min/max does.
-#[inline(always)]
-pub(crate) fn clamp(x: f32, (lo, hi): (f32, f32)) -> f32 {
-    if x < lo {
-        lo
-    } else if x > hi {
-        hi
-    } else {
-        x
-    }
-}
+pub(crate) use super::common::clamp;
 
 // ---------------------------------------------------------------------------------------
 // DEPTHWISE_CONV_2D
