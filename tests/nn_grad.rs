@@ -6,8 +6,8 @@
 
 use ferrolite::nn::rng::Rng;
 use ferrolite::nn::{
-    Activation, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig, Layer, LayerSpec, Mode, Padding,
-    PoolConfig, Sequential, Tensor,
+    Activation, BuiltLayer, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig, LayerSpec, Mode,
+    Padding, PoolConfig, Sequential, Tensor,
 };
 
 const EPS: f32 = 1e-2;
@@ -39,7 +39,7 @@ const PLAIN: Setup = Setup {
 fn check_layer(spec: LayerSpec, input_shape: &[usize], batch: usize, seed: u64, setup: Setup) {
     let label = format!("{spec:?} on {input_shape:?}");
     let mut rng = Rng::new(seed);
-    let mut layer = Layer::new(spec, "layer".into(), 0, input_shape, &mut rng).unwrap();
+    let mut layer = BuiltLayer::new(spec, "layer".into(), 0, input_shape, &mut rng).unwrap();
     // Non-trivial biases, gammas and betas (Keras initializes them to constants).
     for p in layer.params_mut() {
         if p.trainable && p.name != "kernel" && p.name != "depthwise_kernel" {
@@ -64,7 +64,7 @@ fn check_layer(spec: LayerSpec, input_shape: &[usize], batch: usize, seed: u64, 
     let r = random(&mut rng, out_shape.iter().product(), 1.0);
     let mode = Mode::train(99);
 
-    let loss = |layer: &mut Layer, x: &[f32]| -> f64 {
+    let loss = |layer: &mut BuiltLayer, x: &[f32]| -> f64 {
         let y = layer
             .forward(Tensor::new(shape.clone(), x.to_vec()).unwrap(), mode)
             .unwrap();
@@ -490,5 +490,51 @@ fn sequential_chain_gradient() {
             (lp - lm) / (2.0 * f64::from(EPS)),
             &format!("chain dx[{i}]"),
         );
+    }
+}
+
+/// Backward is defined only after a training-mode forward: after an inference-mode
+/// one (which keeps nothing) every layer kind must refuse, not reuse an older cache.
+#[test]
+fn backward_after_inference_forward_is_a_state_error() {
+    let specs = vec![
+        LayerSpec::Conv2D(Conv2DConfig::new(2, [2, 2])),
+        LayerSpec::Conv2D(Conv2DConfig::new(2, [1, 1])),
+        LayerSpec::DepthwiseConv2D(DepthwiseConv2DConfig::new([2, 2])),
+        LayerSpec::dense(3),
+        LayerSpec::MaxPooling2D(PoolConfig::new([2, 2])),
+        LayerSpec::AveragePooling2D(PoolConfig::new([2, 2])),
+        LayerSpec::GlobalAveragePooling2D {},
+        LayerSpec::Permute {
+            dims: vec![3, 1, 2],
+        },
+        LayerSpec::Flatten {},
+        LayerSpec::Dropout { rate: 0.5 },
+        LayerSpec::batch_norm(),
+        LayerSpec::relu6(),
+        LayerSpec::LeakyReLU { alpha: 0.2 },
+        LayerSpec::Activation {
+            activation: Activation::Softmax,
+        },
+    ];
+    let input_shape = [4, 4, 3];
+    for spec in specs {
+        let label = format!("{spec:?}");
+        let mut rng = Rng::new(5);
+        let mut layer = BuiltLayer::new(spec, "layer".into(), 0, &input_shape, &mut rng).unwrap();
+        let x = || Tensor::new(vec![2, 4, 4, 3], random(&mut Rng::new(6), 96, 1.0)).unwrap();
+        let mut out_shape = vec![2];
+        out_shape.extend_from_slice(layer.output_shape());
+        let dy = Tensor::zeros(out_shape).unwrap();
+        layer.forward(x(), Mode::train(1)).unwrap();
+        layer.forward(x(), Mode::inference()).unwrap();
+        let err = layer.backward(dy.clone(), true).unwrap_err();
+        assert!(
+            matches!(err, ferrolite::nn::NnError::State(_)),
+            "{label}: {err}"
+        );
+        // A training-mode forward makes it defined again.
+        layer.forward(x(), Mode::train(2)).unwrap();
+        assert!(layer.backward(dy, true).unwrap().is_some(), "{label}");
     }
 }

@@ -5,7 +5,7 @@
 //! bounded: the weights of each layer and of the whole model, the activation bytes a
 //! sample (and a batch) needs, and every window (kernel, pool, stride, dilation) against
 //! the input it slides over. [`Sequential::from_config`](super::Sequential::from_config)
-//! and [`Layer::new`](super::Layer::new) run it, so `train`, `evaluate`, `summary`,
+//! and [`BuiltLayer::new`](super::BuiltLayer::new) run it, so `train`, `evaluate`, `summary`,
 //! `convert`, `prune` and `distill` all refuse the same files with the same message.
 //!
 //! The limits are generous (the study's models are 0.1% of them) and each error says
@@ -213,7 +213,7 @@ fn activation_bytes(values: usize, limits: &ArchLimits) -> Option<usize> {
 }
 
 /// Checks one layer on per-sample `input` and says what it needs. Every field is
-/// bounded here, so [`Layer::new`](super::Layer::new) only allocates what this allowed.
+/// bounded here, so [`BuiltLayer::new`](super::BuiltLayer::new) only allocates what this allowed.
 pub fn check_layer(
     spec: &LayerSpec,
     name: &str,

@@ -54,26 +54,14 @@ impl MulAdd for Fused {
     }
 }
 
-/// Whether the AVX2+FMA builds of the kernels can run here.
-#[inline]
-pub(crate) fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Defines `$name(args)`, which runs `$generic::<Fused>` compiled for AVX2+FMA when
-/// the CPU has them and `$generic::<Separate>` otherwise.
+/// the CPU has them and `$generic::<Separate>` otherwise. The interpreter's detection
+/// decides, so training and inference agree on what this CPU runs.
 macro_rules! dispatch {
     ($vis:vis fn $name:ident, $avx:ident, $generic:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
         $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if $crate::nn::conv::direct_conv::has_avx2_fma() {
+            if $crate::interp::kernels::cpu::fma_available() {
                 // SAFETY: the CPU has the features `$avx` is compiled for.
                 unsafe { $avx($($arg),*) };
                 return;

@@ -21,7 +21,7 @@
 //! layer was fused into `conv2d`), weights `layer/param`; shapes have batch 1 and
 //! `shape_signature` -1 in the batch.
 
-use super::{fold_batch_norm, layer_err, Activation, Layer, LayerSpec, NnError, Sequential};
+use super::{fold_batch_norm, layer_err, Activation, BuiltLayer, LayerSpec, NnError, Sequential};
 use crate::ir::{
     self, Conv2dOptions, DepthwiseConv2dOptions, FullyConnectedOptions, Graph, Op, Operator,
     Pool2dOptions, Signature, Tensor,
@@ -145,21 +145,21 @@ pub fn export(model: &Sequential) -> Result<ir::Model, NnError> {
     })
 }
 
-fn param<'a>(layer: &'a Layer, name: &str) -> Result<&'a [f32], NnError> {
+fn param<'a>(layer: &'a BuiltLayer, name: &str) -> Result<&'a [f32], NnError> {
     layer
         .param(name)
         .map(|p| p.value.as_slice())
         .ok_or_else(|| layer_err(layer.name(), format!("has no weight {name}")))
 }
 
-fn bias_or_zeros(layer: &Layer, channels: usize) -> Vec<f32> {
+fn bias_or_zeros(layer: &BuiltLayer, channels: usize) -> Vec<f32> {
     layer
         .param("bias")
         .map(|p| p.value.clone())
         .unwrap_or_else(|| vec![0.0; channels])
 }
 
-fn as_i32(layer: &Layer, what: &str, v: usize) -> Result<i32, NnError> {
+fn as_i32(layer: &BuiltLayer, what: &str, v: usize) -> Result<i32, NnError> {
     i32::try_from(v).map_err(|_| layer_err(layer.name(), format!("{what} {v} is too large")))
 }
 
@@ -177,7 +177,11 @@ fn split_activation(a: Activation) -> (ir::Activation, Option<Op>) {
 
 /// Appends `layer`'s ops (if any) to `steps`; `input_shape` is the per-sample shape
 /// entering the layer.
-fn lower_layer(layer: &Layer, input_shape: &[usize], steps: &mut Vec<Step>) -> Result<(), NnError> {
+fn lower_layer(
+    layer: &BuiltLayer,
+    input_shape: &[usize],
+    steps: &mut Vec<Step>,
+) -> Result<(), NnError> {
     let name = layer.name().to_string();
     let out_shape = layer.output_shape().to_vec();
     let push = |steps: &mut Vec<Step>, node: Node| {

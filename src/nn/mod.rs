@@ -3,7 +3,7 @@
 //!
 //! # Shape conventions
 //! Tensors are dense f32, row-major, batch first, NHWC for images (as Keras). Layer
-//! shapes (`Layer::input_shape`, `Sequential::output_shape`) are per sample, without
+//! shapes (`BuiltLayer::input_shape`, `Sequential::output_shape`) are per sample, without
 //! the batch dimension.
 //!
 //! # Building a model
@@ -33,7 +33,7 @@
 //! * [`Sequential::config`] gives a serde-serializable [`ModelConfig`]: the input shape and
 //!   one `{"class_name": "Conv2D", "config": {...}, "name": "conv2d"}` entry per layer;
 //!   [`Sequential::from_config`] rebuilds the model (weights freshly initialized).
-//! * [`Layer::params`] / [`Layer::params_mut`] give the weights in Keras order and Keras
+//! * [`BuiltLayer::params`] / [`BuiltLayer::params_mut`] give the weights in Keras order and Keras
 //!   layouts: Conv2D `kernel` [kh,kw,in,out] + `bias` [out]; DepthwiseConv2D
 //!   `depthwise_kernel` [kh,kw,in,mult] + `bias` [in*mult]; Dense `kernel` [in,out] +
 //!   `bias`; BatchNormalization `gamma`, `beta`, `moving_mean`, `moving_variance` (the
@@ -99,8 +99,8 @@ pub use distill::{
 pub use export::export;
 pub use io::NnIoError;
 pub use layers::{
-    fold_batch_norm, Activation, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig, Layer,
-    LayerSpec, Mode, Padding, Param, PoolConfig,
+    fold_batch_norm, Activation, BuiltLayer, Conv2DConfig, DenseConfig, DepthwiseConv2DConfig,
+    Layer, LayerSpec, Mode, Padding, Param, PoolConfig,
 };
 pub use loss::{accuracy, sparse_softmax_cross_entropy, Loss, SparseCategoricalCrossentropy};
 pub use model::{LayerEntry, ModelConfig, Sequential};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::arch::{self, ArchLimits, ArchNeeds};
 use super::rng::{derive, Rng};
-use super::{layer_err, Layer, LayerSpec, Mode, NnError, Param, Tensor};
+use super::{layer_err, BuiltLayer, LayerSpec, Mode, NnError, Param, Tensor};
 
 /// One layer of a [`ModelConfig`]: `{"name": "conv2d", "class_name": "Conv2D",
 /// "config": {...}}`.
@@ -33,7 +33,7 @@ pub struct ModelConfig {
 pub struct Sequential {
     name: String,
     input_shape: Vec<usize>,
-    layers: Vec<Layer>,
+    layers: Vec<BuiltLayer>,
     seed: u64,
     step: u64,
     /// What the architecture needs per sample, for checking batch sizes.
@@ -87,10 +87,10 @@ impl Sequential {
         let mut shape = config.input_shape.clone();
         let mut layers = Vec::with_capacity(config.layers.len());
         for (index, entry) in config.layers.iter().enumerate() {
-            if layers.iter().any(|l: &Layer| l.name() == entry.name) {
+            if layers.iter().any(|l: &BuiltLayer| l.name() == entry.name) {
                 return Err(layer_err(&entry.name, "duplicate layer name"));
             }
-            let layer = Layer::new(
+            let layer = BuiltLayer::new(
                 entry.spec.clone(),
                 entry.name.clone(),
                 index,
@@ -181,19 +181,19 @@ impl Sequential {
             .unwrap_or(&self.input_shape)
     }
 
-    pub fn layers(&self) -> &[Layer] {
+    pub fn layers(&self) -> &[BuiltLayer] {
         &self.layers
     }
 
-    pub fn layers_mut(&mut self) -> &mut [Layer] {
+    pub fn layers_mut(&mut self) -> &mut [BuiltLayer] {
         &mut self.layers
     }
 
-    pub fn layer(&self, name: &str) -> Option<&Layer> {
+    pub fn layer(&self, name: &str) -> Option<&BuiltLayer> {
         self.layers.iter().find(|l| l.name() == name)
     }
 
-    pub fn layer_mut(&mut self, name: &str) -> Option<&mut Layer> {
+    pub fn layer_mut(&mut self, name: &str) -> Option<&mut BuiltLayer> {
         self.layers.iter_mut().find(|l| l.name() == name)
     }
 
