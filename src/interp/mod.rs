@@ -9,20 +9,10 @@ pub mod value;
 
 use std::sync::Arc;
 
+pub use crate::ir::limits::MAX_TENSOR_BYTES;
 use crate::ir::{DType, Model, Quantization, Sparsity};
+pub use crate::ir::{KernelError, TensorBuf, Value, View, ViewMut};
 pub use plan::Plan;
-pub use value::{TensorBuf, Value, View, ViewMut};
-
-/// A kernel's complaint, without context; the planner adds which operator it was.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct KernelError(pub String);
-
-impl KernelError {
-    pub fn new(msg: impl Into<String>) -> KernelError {
-        KernelError(msg.into())
-    }
-}
 
 /// Returns early with a [`KernelError`] built like `format!`.
 #[macro_export]
@@ -139,10 +129,6 @@ impl TensorInfo {
         })
     }
 }
-
-/// Largest single tensor the planner will allocate (1 GiB): shapes come from files, and
-/// a hostile file must get an error, not an allocation failure.
-pub const MAX_TENSOR_BYTES: usize = 1 << 30;
 
 /// Runs a model, re-planning when the input shapes change (e.g. a new batch size).
 pub struct Interpreter {

@@ -15,10 +15,7 @@ use crate::ir::{
     Quantization, Signature, Sparsity, StridedSliceOptions, Tensor,
 };
 
-/// Largest dense tensor (in bytes) a model may declare. TFLite files cannot exceed 2 GiB,
-/// and a shape beyond this is almost certainly corrupt; refusing it keeps a hostile file
-/// from making the interpreter reserve absurd arenas.
-pub const MAX_TENSOR_BYTES: usize = 1 << 31;
+use crate::ir::limits::MAX_TENSOR_BYTES;
 
 /// Why a file could not be read as a TFLite model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
