@@ -25,6 +25,8 @@ macro_rules! kbail {
 /// Why a model could not be planned for the given input shapes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
+    #[error(transparent)]
+    Graph(#[from] crate::ir::GraphError),
     #[error("operator #{index} {op}: {message}")]
     Operator {
         index: usize,
@@ -144,7 +146,14 @@ impl Interpreter {
             .graph
             .inputs
             .iter()
-            .map(|&i| model.graph.tensors[i].shape.clone())
+            .map(|&i| {
+                model
+                    .graph
+                    .tensors
+                    .get(i)
+                    .map(|t| t.shape.clone())
+                    .unwrap_or_default()
+            })
             .collect();
         let plan = Plan::new(&model, &shapes)?;
         Ok(Interpreter { model, plan })

@@ -8,10 +8,12 @@
 pub mod limits;
 mod op;
 mod tensor;
+mod validate;
 mod value;
 
 pub use op::*;
 pub use tensor::*;
+pub use validate::{Arity, GraphError};
 pub use value::*;
 
 /// A model: one graph (TFLite subgraph 0) plus what the file says about it.

@@ -220,6 +220,41 @@ impl Op {
         }
     }
 
+    /// The operands this kind of op takes (checked by [`super::Graph::validate`]).
+    pub fn arity(&self) -> super::Arity {
+        use super::Arity;
+        match self {
+            Op::Add { .. }
+            | Op::Sub { .. }
+            | Op::Mul { .. }
+            | Op::Div { .. }
+            | Op::Pad
+            | Op::Transpose
+            | Op::Mean { .. } => Arity::fixed(2),
+            // The bias (slot 2) may be omitted.
+            Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected(_) => Arity::range(2, 3),
+            // The target shape comes from the options or from input 1.
+            Op::Reshape { .. } => Arity::range(1, 2),
+            Op::StridedSlice(_) => Arity::fixed(4),
+            // `values_count` must match, but options are prepare's to judge.
+            Op::Concatenation { .. } | Op::Pack { .. } => Arity::range(1, usize::MAX),
+            Op::AveragePool2d(_)
+            | Op::MaxPool2d(_)
+            | Op::Dequantize
+            | Op::Quantize
+            | Op::Densify
+            | Op::Logistic
+            | Op::Tanh
+            | Op::Relu
+            | Op::Relu6
+            | Op::LeakyRelu { .. }
+            | Op::HardSwish
+            | Op::Softmax { .. }
+            | Op::Squeeze { .. }
+            | Op::Shape { .. } => Arity::fixed(1),
+        }
+    }
+
     /// The TFLite name of the op (`CONV_2D`, ...).
     pub fn name(&self) -> &'static str {
         builtin_name(self.builtin_code())

@@ -438,6 +438,7 @@ pub fn quantize_int8(
     }
 
     apply_io(&mut out, options.io)?;
+    out.validate().map_err(QuantError::Malformed)?;
     Ok(out)
 }
 

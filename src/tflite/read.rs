@@ -113,6 +113,8 @@ pub enum ReadError {
     },
     #[error("bad signature: {message}")]
     BadSignature { message: String },
+    #[error(transparent)]
+    Graph(#[from] crate::ir::GraphError),
 }
 
 /// Reads a `.tflite` file's bytes into the IR. Only subgraph 0 is lowered.
@@ -150,11 +152,16 @@ pub fn read(bytes: &[u8]) -> Result<Model, ReadError> {
         .ok_or(ReadError::NoSubgraphs)?;
     let graph = lower_graph(&model, &subgraph)?;
     let signature = lower_signature(&model, graph.tensors.len())?;
-    Ok(Model {
+    let model = Model {
         graph,
         description: model.description().map(str::to_string),
         signature,
-    })
+    };
+    // Lowering already refused out-of-range indices, oversized shapes and short buffers
+    // with file-specific messages; this adds operand counts and quantization tables, and
+    // is the same check every in-code producer passes.
+    model.validate()?;
+    Ok(model)
 }
 
 fn one_line(s: &str) -> String {
