@@ -417,7 +417,9 @@ mod tests {
     #[test]
     fn constant_bytes_must_match_the_shape() {
         let mut g = add_graph();
-        g.tensors[1].data.as_mut().map(|d| d.truncate(12));
+        if let Some(d) = g.tensors[1].data.as_mut() {
+            d.truncate(12);
+        }
         assert_eq!(
             refused(g),
             GraphError::ConstantSize {
@@ -430,7 +432,9 @@ mod tests {
             }
         );
         let mut g = add_graph();
-        g.tensors[1].data.as_mut().map(|d| d.extend([0; 4]));
+        if let Some(d) = g.tensors[1].data.as_mut() {
+            d.extend([0; 4]);
+        }
         assert!(matches!(
             refused(g),
             GraphError::ConstantSize {
