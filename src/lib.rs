@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod interp;
 pub mod ir;
 pub mod nn;
+pub mod ops;
 pub mod quant;
 pub mod sparse;
 pub mod tflite;

@@ -701,9 +701,16 @@ fn every_op_and_tensor_feature_round_trips() {
     for (k, op) in ops.into_iter().enumerate() {
         tensors.push(Tensor::activation(format!("out{k}"), DType::F32, vec![1]));
         let out = tensors.len() - 1;
+        // As many operands as the op takes (the reader checks counts), with the first
+        // optional one omitted so that -1 round-trips too.
+        let arity = op.arity();
+        let mut inputs: Vec<Option<usize>> = (0..arity.max_inputs.min(4)).map(Some).collect();
+        if inputs.len() > arity.min_inputs {
+            inputs[arity.min_inputs] = None;
+        }
         operators.push(Operator {
             op,
-            inputs: vec![Some(0), None, Some(1), Some(2), Some(3)],
+            inputs,
             outputs: vec![out],
         });
     }

@@ -11,8 +11,7 @@ use half::f16;
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::WriteNpyExt;
 
-use crate::interp::{TensorBuf, Value};
-use crate::ir::DType;
+use crate::ir::{DType, TensorBuf, Value};
 
 /// Why an `.npy` file could not be read or written.
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use std::path::Path;
 use flate2::Crc;
 
 use super::npy::{self, NpyError};
-use crate::interp::Value;
+use crate::ir::Value;
 
 /// Largest entry inflated (1 GiB, the interpreter's largest tensor).
 const MAX_ENTRY_BYTES: usize = 1 << 30;
@@ -209,7 +209,7 @@ pub fn to_bytes(arrays: &[(String, Value)]) -> Result<Vec<u8>, NpzError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::interp::TensorBuf;
+    use crate::ir::TensorBuf;
 
     #[test]
     fn written_archives_read_back() {

@@ -9,20 +9,10 @@ pub mod value;
 
 use std::sync::Arc;
 
+pub use crate::ir::limits::MAX_TENSOR_BYTES;
 use crate::ir::{DType, Model, Quantization, Sparsity};
+pub use crate::ir::{KernelError, TensorBuf, Value, View, ViewMut};
 pub use plan::Plan;
-pub use value::{TensorBuf, Value, View, ViewMut};
-
-/// A kernel's complaint, without context; the planner adds which operator it was.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct KernelError(pub String);
-
-impl KernelError {
-    pub fn new(msg: impl Into<String>) -> KernelError {
-        KernelError(msg.into())
-    }
-}
 
 /// Returns early with a [`KernelError`] built like `format!`.
 #[macro_export]
@@ -35,6 +25,8 @@ macro_rules! kbail {
 /// Why a model could not be planned for the given input shapes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
+    #[error(transparent)]
+    Graph(#[from] crate::ir::GraphError),
     #[error("operator #{index} {op}: {message}")]
     Operator {
         index: usize,
@@ -140,10 +132,6 @@ impl TensorInfo {
     }
 }
 
-/// Largest single tensor the planner will allocate (1 GiB): shapes come from files, and
-/// a hostile file must get an error, not an allocation failure.
-pub const MAX_TENSOR_BYTES: usize = 1 << 30;
-
 /// Runs a model, re-planning when the input shapes change (e.g. a new batch size).
 pub struct Interpreter {
     model: Arc<Model>,
@@ -158,7 +146,14 @@ impl Interpreter {
             .graph
             .inputs
             .iter()
-            .map(|&i| model.graph.tensors[i].shape.clone())
+            .map(|&i| {
+                model
+                    .graph
+                    .tensors
+                    .get(i)
+                    .map(|t| t.shape.clone())
+                    .unwrap_or_default()
+            })
             .collect();
         let plan = Plan::new(&model, &shapes)?;
         Ok(Interpreter { model, plan })

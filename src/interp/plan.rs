@@ -56,6 +56,9 @@ impl Plan {
     /// Plans `model` for inputs of the given shapes.
     pub fn new(model: &Model, input_shapes: &[Vec<usize>]) -> Result<Plan, PlanError> {
         let graph = &model.graph;
+        // Graphs built in code (quantizer, exporter, lowering) reach the planner without
+        // the reader's checks; after this every index below is in range.
+        graph.validate()?;
         if input_shapes.len() != graph.inputs.len() {
             return Err(PlanError::InputCount {
                 expected: graph.inputs.len(),

@@ -5,11 +5,16 @@
 //! flatbuffers. Constant tensors own their bytes (little-endian, as stored in `.tflite`),
 //! so a model can be cloned, edited and written without a buffer table to keep in sync.
 
+pub mod limits;
 mod op;
 mod tensor;
+mod validate;
+mod value;
 
 pub use op::*;
 pub use tensor::*;
+pub use validate::{Arity, GraphError};
+pub use value::*;
 
 /// A model: one graph (TFLite subgraph 0) plus what the file says about it.
 #[derive(Clone, Debug, PartialEq, Default)]

@@ -130,7 +130,7 @@ pub fn export(model: &Sequential) -> Result<ir::Model, NnError> {
         .last()
         .map(|l| l.name().to_string())
         .unwrap_or_else(|| "output".into());
-    Ok(ir::Model {
+    let exported = ir::Model {
         graph,
         description: Some(format!(
             "ferrolite {} export of {}",
@@ -142,7 +142,12 @@ pub fn export(model: &Sequential) -> Result<ir::Model, NnError> {
             inputs: vec![(INPUT_NAME.into(), input)],
             outputs: vec![(output_alias, output)],
         }),
-    })
+    };
+    // The same structural check the reader applies, so a lowering bug surfaces here.
+    exported
+        .validate()
+        .map_err(|e| NnError::State(format!("export built a malformed graph: {e}")))?;
+    Ok(exported)
 }
 
 fn param<'a>(layer: &'a BuiltLayer, name: &str) -> Result<&'a [f32], NnError> {

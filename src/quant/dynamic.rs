@@ -59,5 +59,6 @@ pub fn quantize_dynamic(model: &Model, per_tensor_dense: bool) -> Result<Model, 
             o.asymmetric_quantize_inputs = true;
         }
     }
+    out.validate().map_err(QuantError::Malformed)?;
     Ok(out)
 }

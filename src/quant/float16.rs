@@ -53,6 +53,7 @@ pub fn quantize_float16(model: &Model) -> Result<Model, QuantError> {
         front.push(Operator::new(Op::Dequantize, vec![t], vec![idx]));
     }
     g.operators.splice(0..0, front);
+    out.validate().map_err(QuantError::Malformed)?;
     Ok(out)
 }
 

@@ -21,57 +21,17 @@ use super::calibrate::Calibration;
 use super::params;
 use super::{Int8Options, IoType, QuantError};
 use crate::ir::{decode, DType, Graph, Model, Op, Operator, Quantization, Tensor};
+use crate::ops::QuantRule as Rule;
 
-/// How an operator constrains its output's parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Rule {
-    /// Output parameters from the output's own range.
-    Free,
-    /// Output parameters fixed by the op (scale, zero point).
-    Fixed(f32, i64),
-    /// Inputs and output share parameters.
-    SameScale,
-    /// Works on shapes or integers only (SHAPE).
-    NonFloat,
-}
-
+/// How an operator constrains its output's parameters; `None` for ops a float model
+/// may not contain (the registry's boundary ops).
 fn rule(op: &Op) -> Option<Rule> {
-    Some(match op {
-        Op::Conv2d(_)
-        | Op::DepthwiseConv2d(_)
-        | Op::FullyConnected(_)
-        | Op::Add { .. }
-        | Op::Sub { .. }
-        | Op::Mul { .. }
-        | Op::Div { .. }
-        | Op::Mean { .. }
-        | Op::Relu
-        | Op::Relu6
-        | Op::LeakyRelu { .. }
-        | Op::HardSwish => Rule::Free,
-        Op::Softmax { .. } | Op::Logistic => Rule::Fixed(1.0 / 256.0, -128),
-        Op::Tanh => Rule::Fixed(1.0 / 128.0, 0),
-        Op::MaxPool2d(_)
-        | Op::AveragePool2d(_)
-        | Op::Reshape { .. }
-        | Op::Squeeze { .. }
-        | Op::Concatenation { .. }
-        | Op::Pad
-        | Op::Transpose
-        | Op::StridedSlice(_)
-        | Op::Pack { .. } => Rule::SameScale,
-        Op::Shape { .. } => Rule::NonFloat,
-        Op::Dequantize | Op::Quantize | Op::Densify => return None,
-    })
+    op.def().quant
 }
 
 /// Operand slots of a weighted op: (weight slot, its per-channel axis, bias slot).
 fn weight_slots(op: &Op) -> Option<(usize, usize, usize)> {
-    match op {
-        Op::Conv2d(_) | Op::FullyConnected(_) => Some((1, 0, 2)),
-        Op::DepthwiseConv2d(_) => Some((1, 3, 2)),
-        _ => None,
-    }
+    op.def().weights.map(|w| (w.weight, w.channel_axis, w.bias))
 }
 
 /// Per-tensor activation parameters.
@@ -438,6 +398,7 @@ pub fn quantize_int8(
     }
 
     apply_io(&mut out, options.io)?;
+    out.validate().map_err(QuantError::Malformed)?;
     Ok(out)
 }
 

@@ -73,6 +73,10 @@ impl Default for Int8Options {
 /// Why a model could not be quantized.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QuantError {
+    /// The quantizer built a graph that breaks [`crate::ir::Graph::validate`]: a bug
+    /// here, reported rather than handed to the writer or the planner.
+    #[error("the quantized model is malformed: {0}")]
+    Malformed(crate::ir::GraphError),
     // Not #[from]: that would make the inner error a `source` as well, and chains
     // printed with their causes (anyhow's `{:#}`) would show it twice.
     #[error("the model cannot be calibrated: {0}")]

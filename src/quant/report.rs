@@ -4,8 +4,8 @@
 
 use super::calibrate::{Samples, Tracer};
 use super::QuantError;
-use crate::interp::{TensorBuf, Value};
 use crate::ir::{DType, Model, Tensor};
+use crate::ir::{TensorBuf, Value};
 
 /// Error of one tensor, accumulated over all samples.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

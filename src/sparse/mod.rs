@@ -18,8 +18,8 @@
 //! is ⌊dim / block⌋ and the trailing partial block is implicitly zero. [`encode`]
 //! produces such layouts only when that remainder really is zero, so no value is lost.
 
-use crate::interp::{TensorBuf, MAX_TENSOR_BYTES};
-use crate::ir::{DimensionMetadata, IndexVector, Sparsity};
+use crate::ir::limits::MAX_TENSOR_BYTES;
+use crate::ir::{DimensionMetadata, IndexVector, Sparsity, TensorBuf};
 
 mod sparsify;
 #[cfg(test)]

@@ -28,7 +28,7 @@
 //! negative w) could never round-trip.
 
 use super::{densify, encode, SparseError};
-use crate::interp::TensorBuf;
+use crate::ir::TensorBuf;
 use crate::ir::{DType, DimensionMetadata, IndexVector, Model, Op, Operator, Sparsity, Tensor};
 
 /// Settings of [`sparsify`].

@@ -8,7 +8,8 @@ mod read;
 pub mod versions;
 mod write;
 
-pub use read::{read, ReadError, MAX_TENSOR_BYTES};
+pub use crate::ir::limits::MAX_TENSOR_BYTES;
+pub use read::{read, ReadError};
 pub use write::{strip_names, write, WriteError};
 
 /// Reads and lowers a `.tflite` file.

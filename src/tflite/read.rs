@@ -15,10 +15,7 @@ use crate::ir::{
     Quantization, Signature, Sparsity, StridedSliceOptions, Tensor,
 };
 
-/// Largest dense tensor (in bytes) a model may declare. TFLite files cannot exceed 2 GiB,
-/// and a shape beyond this is almost certainly corrupt; refusing it keeps a hostile file
-/// from making the interpreter reserve absurd arenas.
-pub const MAX_TENSOR_BYTES: usize = 1 << 31;
+use crate::ir::limits::MAX_TENSOR_BYTES;
 
 /// Why a file could not be read as a TFLite model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -116,6 +113,8 @@ pub enum ReadError {
     },
     #[error("bad signature: {message}")]
     BadSignature { message: String },
+    #[error(transparent)]
+    Graph(#[from] crate::ir::GraphError),
 }
 
 /// Reads a `.tflite` file's bytes into the IR. Only subgraph 0 is lowered.
@@ -153,11 +152,16 @@ pub fn read(bytes: &[u8]) -> Result<Model, ReadError> {
         .ok_or(ReadError::NoSubgraphs)?;
     let graph = lower_graph(&model, &subgraph)?;
     let signature = lower_signature(&model, graph.tensors.len())?;
-    Ok(Model {
+    let model = Model {
         graph,
         description: model.description().map(str::to_string),
         signature,
-    })
+    };
+    // Lowering already refused out-of-range indices, oversized shapes and short buffers
+    // with file-specific messages; this adds operand counts and quantization tables, and
+    // is the same check every in-code producer passes.
+    model.validate()?;
+    Ok(model)
 }
 
 fn one_line(s: &str) -> String {
@@ -702,7 +706,7 @@ fn lower_op(
     opcode: &fb::OperatorCode,
     fop: &fb::Operator,
 ) -> Result<Op, ReadError> {
-    use crate::ir::builtin as b;
+    use crate::ops;
     let name = fb::BuiltinOperator(code)
         .variant_name()
         .unwrap_or("UNKNOWN");
@@ -733,23 +737,23 @@ fn lower_op(
     let pad = |p: Option<fb::Padding>| padding(index, name, p.unwrap_or(fb::Padding::SAME));
 
     Ok(match code {
-        b::ADD => Op::Add {
+        ops::add::CODE => Op::Add {
             activation: act(options!(builtin_options_as_add_options, "AddOptions")
                 .map(|o| o.fused_activation_function()))?,
         },
-        b::SUB => Op::Sub {
+        ops::sub::CODE => Op::Sub {
             activation: act(options!(builtin_options_as_sub_options, "SubOptions")
                 .map(|o| o.fused_activation_function()))?,
         },
-        b::MUL => Op::Mul {
+        ops::mul::CODE => Op::Mul {
             activation: act(options!(builtin_options_as_mul_options, "MulOptions")
                 .map(|o| o.fused_activation_function()))?,
         },
-        b::DIV => Op::Div {
+        ops::div::CODE => Op::Div {
             activation: act(options!(builtin_options_as_div_options, "DivOptions")
                 .map(|o| o.fused_activation_function()))?,
         },
-        b::AVERAGE_POOL_2D | b::MAX_POOL_2D => {
+        ops::average_pool_2d::CODE | ops::max_pool_2d::CODE => {
             let o = options!(builtin_options_as_pool_2_doptions, "Pool2DOptions");
             let p = Pool2dOptions {
                 padding: pad(o.map(|o| o.padding()))?,
@@ -759,13 +763,13 @@ fn lower_op(
                 filter_h: o.map_or(0, |o| o.filter_height()),
                 activation: act(o.map(|o| o.fused_activation_function()))?,
             };
-            if code == b::MAX_POOL_2D {
+            if code == ops::max_pool_2d::CODE {
                 Op::MaxPool2d(p)
             } else {
                 Op::AveragePool2d(p)
             }
         }
-        b::CONCATENATION => {
+        ops::concatenation::CODE => {
             let o = options!(
                 builtin_options_as_concatenation_options,
                 "ConcatenationOptions"
@@ -775,7 +779,7 @@ fn lower_op(
                 activation: act(o.map(|o| o.fused_activation_function()))?,
             }
         }
-        b::CONV_2D => {
+        ops::conv_2d::CODE => {
             let o = options!(builtin_options_as_conv_2_doptions, "Conv2DOptions");
             Op::Conv2d(Conv2dOptions {
                 padding: pad(o.map(|o| o.padding()))?,
@@ -786,7 +790,7 @@ fn lower_op(
                 activation: act(o.map(|o| o.fused_activation_function()))?,
             })
         }
-        b::DEPTHWISE_CONV_2D => {
+        ops::depthwise_conv_2d::CODE => {
             let o = options!(
                 builtin_options_as_depthwise_conv_2_doptions,
                 "DepthwiseConv2DOptions"
@@ -801,7 +805,7 @@ fn lower_op(
                 activation: act(o.map(|o| o.fused_activation_function()))?,
             })
         }
-        b::FULLY_CONNECTED => {
+        ops::fully_connected::CODE => {
             let o = options!(
                 builtin_options_as_fully_connected_options,
                 "FullyConnectedOptions"
@@ -824,36 +828,36 @@ fn lower_op(
                 shuffled_weights,
             })
         }
-        b::DEQUANTIZE => Op::Dequantize,
-        b::QUANTIZE => Op::Quantize,
-        b::DENSIFY => Op::Densify,
-        b::LOGISTIC => Op::Logistic,
-        b::TANH => Op::Tanh,
-        b::RELU => Op::Relu,
-        b::RELU6 => Op::Relu6,
-        b::HARD_SWISH => Op::HardSwish,
-        b::PAD => Op::Pad,
-        b::TRANSPOSE => Op::Transpose,
-        b::LEAKY_RELU => Op::LeakyRelu {
+        ops::dequantize::CODE => Op::Dequantize,
+        ops::quantize::CODE => Op::Quantize,
+        ops::densify::CODE => Op::Densify,
+        ops::logistic::CODE => Op::Logistic,
+        ops::tanh::CODE => Op::Tanh,
+        ops::relu::CODE => Op::Relu,
+        ops::relu6::CODE => Op::Relu6,
+        ops::hard_swish::CODE => Op::HardSwish,
+        ops::pad::CODE => Op::Pad,
+        ops::transpose::CODE => Op::Transpose,
+        ops::leaky_relu::CODE => Op::LeakyRelu {
             alpha: options!(builtin_options_as_leaky_relu_options, "LeakyReluOptions")
                 .map_or(0.0, |o| o.alpha()),
         },
-        b::SOFTMAX => Op::Softmax {
+        ops::softmax::CODE => Op::Softmax {
             beta: options!(builtin_options_as_softmax_options, "SoftmaxOptions")
                 .map_or(0.0, |o| o.beta()),
         },
-        b::RESHAPE => Op::Reshape {
+        ops::reshape::CODE => Op::Reshape {
             new_shape: options!(builtin_options_as_reshape_options, "ReshapeOptions")
                 .and_then(|o| o.new_shape())
                 .map(|v| v.iter().collect()),
         },
-        b::SQUEEZE => Op::Squeeze {
+        ops::squeeze::CODE => Op::Squeeze {
             dims: options!(builtin_options_as_squeeze_options, "SqueezeOptions")
                 .and_then(|o| o.squeeze_dims())
                 .map(|v| v.iter().collect())
                 .unwrap_or_default(),
         },
-        b::SHAPE => {
+        ops::shape::CODE => {
             // Without options TF's kernel would have no type; int32 is what converters write.
             let t = options!(builtin_options_as_shape_options, "ShapeOptions")
                 .map_or(fb::TensorType::INT32, |o| o.out_type());
@@ -864,7 +868,7 @@ fn lower_op(
             })?;
             Op::Shape { out_type }
         }
-        b::STRIDED_SLICE => {
+        ops::strided_slice::CODE => {
             let o = options!(
                 builtin_options_as_strided_slice_options,
                 "StridedSliceOptions"
@@ -878,18 +882,18 @@ fn lower_op(
                 offset: o.is_some_and(|o| o.offset()),
             })
         }
-        b::PACK => {
+        ops::pack::CODE => {
             let o = options!(builtin_options_as_pack_options, "PackOptions");
             Op::Pack {
                 values_count: o.map_or(0, |o| o.values_count()),
                 axis: o.map_or(0, |o| o.axis()),
             }
         }
-        b::MEAN => Op::Mean {
+        ops::mean::CODE => Op::Mean {
             keep_dims: options!(builtin_options_as_reducer_options, "ReducerOptions")
                 .is_some_and(|o| o.keep_dims()),
         },
-        32 => {
+        c if c == fb::BuiltinOperator::CUSTOM.0 => {
             return Err(ReadError::UnsupportedCustomOp {
                 op: index,
                 custom_code: opcode.custom_code().unwrap_or("").to_string(),

@@ -316,46 +316,11 @@ pub fn op_version(graph: &Graph, op: &Operator) -> i32 {
     }
 }
 
-/// The first TFLite runtime release that registers `code` at `version`, from TF's table;
+/// The first TFLite runtime release that registers `code` at `version`, from TF's table
+/// as each op's registry entry holds it;
 /// `None` for pairs the table does not list (TF then skips the pair).
 pub fn runtime_version(code: i32, version: i32) -> Option<&'static str> {
-    use crate::ir::builtin::*;
-    let table: &[&str] = match code {
-        ADD => &["1.5.0", "1.14.0", "2.4.0", "2.6.0", "2.13.0"],
-        AVERAGE_POOL_2D | MAX_POOL_2D => &["1.5.0", "1.14.0", "2.3.0"],
-        CONCATENATION => &["1.5.0", "1.14.0", "2.3.0"],
-        CONV_2D => &["1.5.0", "1.14.0", "1.14.0", "2.3.0", "2.4.0", "2.9.0"],
-        DEPTHWISE_CONV_2D => &["1.5.0", "1.12.0", "1.14.0", "2.2.0", "2.3.0", "2.3.0"],
-        DEQUANTIZE => &["1.13.1", "1.14.0", "1.15.0", "2.2.0", "2.7.0"],
-        DENSIFY => &["2.2.0"],
-        FULLY_CONNECTED => &[
-            "1.5.0", "1.10.0", "1.14.0", "1.14.0", "2.0.0", "2.1.0", "2.3.0", "2.3.0", "2.3.0",
-            "2.11.0", "2.15.0", "2.17.0",
-        ],
-        LOGISTIC | TANH => &["1.14.0", "1.14.0", "2.3.0"],
-        MUL => &[
-            "1.5.0", "1.14.0", "1.15.0", "2.3.0", "2.6.0", "2.11.0", "2.13.0",
-        ],
-        RELU => &["1.5.0", "2.1.0", "2.5.0"],
-        RELU6 => &["1.5.0", "1.14.0", "2.5.0"],
-        RESHAPE => &["1.5.0"],
-        SOFTMAX => &["1.5.0", "1.14.0", "2.3.0"],
-        PAD => &["1.5.0", "1.14.0", "2.4.0", "2.6.0", "2.20.0"],
-        TRANSPOSE => &["1.6.0", "1.14.0", "1.15.0", "2.3.0", "2.4.0", "2.12.0"],
-        MEAN => &["1.6.0", "1.14.0", "2.4.0"],
-        SUB => &["1.6.0", "1.14.0", "2.3.0", "2.4.0", "2.4.0"],
-        DIV => &["1.6.0", "2.3.0"],
-        SQUEEZE => &["1.6.0", "2.5.0"],
-        STRIDED_SLICE => &[
-            "1.6.0", "1.14.0", "2.1.0", "2.2.0", "2.5.0", "2.6.0", "2.14.0", "2.14.0",
-        ],
-        SHAPE => &["1.10.0"],
-        PACK => &["1.11.0", "1.14.0", "2.3.0", "2.13.0"],
-        LEAKY_RELU => &["1.13.1", "2.3.0"],
-        QUANTIZE => &["1.14.0", "1.15.0", "2.7.0"],
-        HARD_SWISH => &["1.15.0"],
-        _ => &[],
-    };
+    let table = crate::ops::by_code(code).map_or(&[][..], |d| d.runtime_versions);
     let index = usize::try_from(version).ok()?.checked_sub(1)?;
     table.get(index).copied()
 }
@@ -377,29 +342,35 @@ pub fn min_runtime_version(pairs: impl IntoIterator<Item = (i32, i32)>) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::builtin;
+    use crate::ops;
 
     #[test]
     fn runtime_table_matches_tf_examples() {
         // Values quoted in the format notes (docs §1.2).
-        assert_eq!(runtime_version(builtin::CONV_2D, 3), Some("1.14.0"));
-        assert_eq!(runtime_version(builtin::FULLY_CONNECTED, 4), Some("1.14.0"));
-        assert_eq!(runtime_version(builtin::FULLY_CONNECTED, 8), Some("2.3.0"));
-        assert_eq!(runtime_version(builtin::DENSIFY, 1), Some("2.2.0"));
-        assert_eq!(runtime_version(builtin::DEQUANTIZE, 3), Some("1.15.0"));
-        assert_eq!(runtime_version(builtin::RESHAPE, 2), None);
-        assert_eq!(runtime_version(builtin::RESHAPE, 0), None);
+        assert_eq!(runtime_version(ops::conv_2d::CODE, 3), Some("1.14.0"));
+        assert_eq!(
+            runtime_version(ops::fully_connected::CODE, 4),
+            Some("1.14.0")
+        );
+        assert_eq!(
+            runtime_version(ops::fully_connected::CODE, 8),
+            Some("2.3.0")
+        );
+        assert_eq!(runtime_version(ops::densify::CODE, 1), Some("2.2.0"));
+        assert_eq!(runtime_version(ops::dequantize::CODE, 3), Some("1.15.0"));
+        assert_eq!(runtime_version(ops::reshape::CODE, 2), None);
+        assert_eq!(runtime_version(ops::reshape::CODE, 0), None);
     }
 
     #[test]
     fn numeric_not_lexicographic_maximum() {
         let v = min_runtime_version([
-            (builtin::SHAPE, 1),
-            (builtin::CONV_2D, 1),
-            (builtin::PACK, 1),
+            (ops::shape::CODE, 1),
+            (ops::conv_2d::CODE, 1),
+            (ops::pack::CODE, 1),
         ]);
         assert_eq!(v, Some("1.11.0"));
-        let v = min_runtime_version([(builtin::RESHAPE, 1), (builtin::DEQUANTIZE, 1)]);
+        let v = min_runtime_version([(ops::reshape::CODE, 1), (ops::dequantize::CODE, 1)]);
         assert_eq!(v, Some("1.13.1"));
         assert_eq!(min_runtime_version([]), None);
     }

@@ -36,7 +36,7 @@ pub enum WriteError {
 }
 
 /// Flatbuffers cannot exceed 2 GiB; leave room for everything that is not constant data.
-const MAX_CONSTANT_BYTES: usize = (1 << 31) - (64 << 20);
+const MAX_CONSTANT_BYTES: usize = crate::ir::limits::MAX_FLATBUFFER_BYTES - (64 << 20);
 
 /// A byte of constant data. The schema asks for `Buffer.data` to be 16-byte aligned
 /// (`force_align: 16`), which the Rust builder has no option for; giving the element type

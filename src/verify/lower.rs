@@ -129,6 +129,7 @@ pub fn lower(model: &Model, plan: &Plan) -> Result<(Model, Lowering), VerifyErro
             tensor.quantization = None;
         }
     }
+    out.validate().map_err(VerifyError::Malformed)?;
     Ok((out, report))
 }
 

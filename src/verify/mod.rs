@@ -29,6 +29,8 @@ pub enum VerifyError {
     Tract(String),
     #[error("outputs differ in structure: {0}")]
     Structure(String),
+    #[error("the lowered model is malformed: {0}")]
+    Malformed(crate::ir::GraphError),
 }
 
 /// Largest differences between two sets of outputs.
