@@ -543,3 +543,50 @@ fn damaged_models_get_an_error_or_a_result() {
 fn ten_thousand_damaged_models_get_an_error_or_a_result() {
     check(200, 2_000, true, 1414, "full", 10_000);
 }
+
+/// Inputs the fuzz targets (fuzz/) stopped on, each with what it found.
+#[test]
+fn fuzz_findings_get_an_error_or_a_result() {
+    let cases = [
+        // A convolution over an input of shape [0, 1.7e9, 1, 1]: no bytes, so no size
+        // cap applied, and the window geometry asked for 41 GB (an abort, not an error).
+        ("window-axis-zero-batch.tflite", true),
+        // A valid int8 model whose convolution is merely large: the plan_run target
+        // timed out on it under the sanitizer; it must still run (or be refused).
+        ("plan-run-timeout.tflite", false),
+    ];
+    for (name, must_refuse) in cases {
+        let bytes = std::fs::read(root().join("tests/fuzz-regressions").join(name)).unwrap();
+        let started = Instant::now();
+        let outcome = run_tflite(name, &bytes);
+        eprintln!("{name}: {:.3} s", started.elapsed().as_secs_f64());
+        if must_refuse {
+            assert!(
+                matches!(outcome, Outcome::Refused),
+                "{name} was not refused"
+            );
+        }
+    }
+}
+
+/// The densify target's finding: a sparse tensor with a zero dimension has no dense
+/// elements, so the size cap does not bound its other dimensions, and the CSR check
+/// allocated a flag per coordinate of one (3.3 GB in the fuzzer's input; here 2^62,
+/// which cannot be allocated at all).
+#[test]
+fn a_sparse_level_beside_a_zero_dimension_allocates_nothing() {
+    use ferrolite::ir::{DimensionMetadata, IndexVector, Sparsity};
+    let sparsity = Sparsity {
+        traversal_order: vec![0, 1],
+        block_map: vec![],
+        dim_metadata: vec![
+            DimensionMetadata::Dense { size: 0 },
+            DimensionMetadata::SparseCsr {
+                segments: IndexVector::U8(vec![0]),
+                indices: IndexVector::U8(vec![]),
+            },
+        ],
+    };
+    let dense = ferrolite::sparse::densify(&sparsity, &[0, 1 << 62], &TensorBuf::F32(vec![]));
+    assert_eq!(dense.map(|d| d.len()).ok(), Some(0));
+}

@@ -16,6 +16,50 @@ const MAX_ARENA_BYTES: usize = 64 << 20;
 /// Steps of a plan that is run: each is a kernel call, and a few hundred is already
 /// far beyond the fixtures.
 const MAX_STEPS: usize = 512;
+/// An upper bound of the multiply-adds one run may do (see [`work_bound`]). A
+/// convolution or pooling whose window covers a large input is valid and merely slow
+/// (under the sanitizer, 10^9 steps take longer than the fuzzer's per-input timeout).
+const MAX_WORK: usize = 300_000_000;
+
+/// For each operator: output elements × the most any one input offers each output
+/// channel (a filter's taps × input channels, a pooling window's input plane, a fully
+/// connected row). Bounds convolution, pooling and matrix work from above.
+fn work_bound(interp: &Interpreter) -> usize {
+    let elems = |t: usize| {
+        interp.plan().tensor_info(t).map_or(0, |i| {
+            i.shape.iter().fold(1usize, |a, &d| a.saturating_mul(d))
+        })
+    };
+    interp
+        .model()
+        .graph
+        .operators
+        .iter()
+        .map(|op| {
+            let out: usize = op
+                .outputs
+                .iter()
+                .map(|&t| elems(t))
+                .fold(0, usize::saturating_add);
+            let channels = op
+                .outputs
+                .first()
+                .and_then(|&t| interp.plan().tensor_info(t))
+                .and_then(|i| i.shape.last().copied())
+                .unwrap_or(1)
+                .max(1);
+            let per_output = op
+                .inputs
+                .iter()
+                .flatten()
+                .map(|&t| elems(t) / channels)
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            out.saturating_mul(per_output)
+        })
+        .fold(0, usize::saturating_add)
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(model) = ferrolite::tflite::read(data) else {
@@ -44,7 +88,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut interp) = Interpreter::new(model) else {
         return;
     };
-    if interp.plan().arena_bytes() > MAX_ARENA_BYTES || interp.plan().num_steps() > MAX_STEPS {
+    if interp.plan().arena_bytes() > MAX_ARENA_BYTES
+        || interp.plan().num_steps() > MAX_STEPS
+        || work_bound(&interp) > MAX_WORK
+    {
         return;
     }
     if let Ok(outputs) = interp.run(&inputs) {
