@@ -38,6 +38,9 @@ pub(crate) struct TapRange {
     pub hi: usize,
 }
 
+/// Output positions along one spatial axis: far beyond any image a model runs on.
+pub(crate) const MAX_AXIS_OUTPUT: usize = 1 << 24;
+
 impl WindowAxis {
     /// Output size and per-position valid taps of one axis, with TFLite's padding rule.
     pub fn new(
@@ -48,6 +51,12 @@ impl WindowAxis {
         dilation: usize,
     ) -> Result<WindowAxis, KernelError> {
         let (output, pad) = window_dim(padding, input, filter, stride, dilation)?;
+        // The taps are stored per output position. A tensor with a zero dimension has no
+        // bytes, so the per-tensor size cap does not bound its other dimensions: found by
+        // fuzzing, an input of shape [0, 1.7e9, 1, 1] asked for 41 GB here.
+        if output > MAX_AXIS_OUTPUT {
+            kbail!("a window axis of {output} output positions (input {input}) is more than the {MAX_AXIS_OUTPUT} this interpreter supports");
+        }
         let (input_i, filter_i, stride_i, dilation_i, pad_i) = (
             to_i128(input),
             to_i128(filter),
