@@ -304,7 +304,7 @@ fn split(path: &Path) -> Result<(&Path, String), OutputError> {
 
 /// The temporary name beside output `name` for this process; `what` is tmp, partial
 /// or old.
-fn temp_name(name: &str, what: &str) -> String {
+pub(crate) fn temp_name(name: &str, what: &str) -> String {
     format!(".{name}.ferrolite-{}.{what}", std::process::id())
 }
 
@@ -580,6 +580,19 @@ pub fn replace_dir<E: From<OutputError>>(
     guard.0 = leftover;
     sync_dir(parent);
     Ok(())
+}
+
+/// Puts the finished directory `stage` in place of `target` (missing or a directory of an
+/// earlier output the caller has checked) with one exchange where the system has it, else by
+/// renaming the old one aside first (a kill in between leaves it as `.old`, which
+/// [`clean_stale`] puts back). Returns the directory now holding the old output, to delete.
+pub fn install_dir(stage: &Path, target: &Path) -> std::io::Result<Option<PathBuf>> {
+    let state = if std::fs::symlink_metadata(target).is_ok() {
+        DirState::Owned
+    } else {
+        DirState::Missing
+    };
+    swap_in(stage, target, state, true)
 }
 
 /// Moves the filled `stage` to `target` (in the given state); returns the directory

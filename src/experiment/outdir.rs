@@ -23,8 +23,8 @@ fn io_err(path: &Path, e: std::io::Error) -> ExperimentError {
     }
 }
 
-/// `name` with a prefix, beside `target` (same file system, so renames are atomic).
-fn sibling(target: &Path, tag: &str) -> Result<PathBuf, ExperimentError> {
+/// The parent directory and file name of `target`.
+fn split(target: &Path) -> Result<(PathBuf, String), ExperimentError> {
     let name = target
         .file_name()
         .ok_or_else(|| {
@@ -36,7 +36,7 @@ fn sibling(target: &Path, tag: &str) -> Result<PathBuf, ExperimentError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    Ok(parent.join(format!(".{name}.{tag}-{}", std::process::id())))
+    Ok((parent.to_path_buf(), name))
 }
 
 impl Staging {
@@ -44,6 +44,10 @@ impl Staging {
     /// or empty directory always may; a previous experiment only with `force`; anything
     /// else never (it is not ours to delete).
     pub fn begin(target: &Path, force: bool) -> Result<Staging, ExperimentError> {
+        let (parent, name) = split(target)?;
+        // What killed runs left: their partial directories go, and a previous report moved
+        // aside by a run killed before its replacement was in place comes back.
+        crate::fsutil::clean_stale(&parent, &name);
         if let Ok(meta) = std::fs::symlink_metadata(target) {
             if !meta.is_dir() {
                 return Err(ExperimentError::Output(format!(
@@ -70,7 +74,7 @@ impl Staging {
                 }
             }
         }
-        let dir = sibling(target, "partial")?;
+        let dir = parent.join(crate::fsutil::temp_name(&name, "partial"));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         }
@@ -86,22 +90,13 @@ impl Staging {
         &self.dir
     }
 
-    /// Moves the finished directory into place. The previous one is renamed aside first
-    /// and deleted only after the new one is in place.
+    /// Moves the finished directory into place: swapped with the previous one in one
+    /// rename where the system can, so a kill leaves the old report or the new one.
     pub fn commit(self) -> Result<PathBuf, ExperimentError> {
-        let old = sibling(&self.target, "old")?;
-        let had_old = self.target.exists();
-        if had_old {
-            std::fs::rename(&self.target, &old).map_err(|e| io_err(&self.target, e))?;
-        }
-        if let Err(e) = std::fs::rename(&self.dir, &self.target) {
-            if had_old {
-                // Put the previous results back rather than leave nothing.
-                let _ = std::fs::rename(&old, &self.target);
-            }
-            return Err(io_err(&self.target, e));
-        }
-        if had_old {
+        let old = crate::fsutil::install_dir(&self.dir, &self.target)
+            .map_err(|e| io_err(&self.target, e))?;
+        crate::fsutil::kill_point("experiment-installed");
+        if let Some(old) = old {
             let _ = std::fs::remove_dir_all(&old);
         }
         Ok(self.target.clone())
@@ -172,6 +167,31 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         assert!(Staging::begin(&file, true).is_err());
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_killed_runs_leftovers_are_cleaned_and_a_report_moved_aside_comes_back() {
+        let root = scratch("stale");
+        let target = root.join("out");
+        // A run killed between moving the old report aside and moving its own in (pid
+        // 999999999 is above Linux's pid_max, so no such process lives).
+        let old = root.join(".out.ferrolite-999999999.old");
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join(REPORT_JSON), "{\"old\": true}").unwrap();
+        let partial = root.join(".out.ferrolite-999999999.partial");
+        std::fs::create_dir_all(&partial).unwrap();
+        std::fs::write(partial.join("half.tflite"), "x").unwrap();
+        let err = Staging::begin(&target, false).unwrap_err().to_string();
+        assert!(
+            err.contains("--force"),
+            "the restored report is protected: {err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.join(REPORT_JSON)).unwrap(),
+            "{\"old\": true}"
+        );
+        assert!(!old.exists() && !partial.exists());
         let _ = std::fs::remove_dir_all(&root);
     }
 }
