@@ -50,7 +50,14 @@ pub fn run(a: Args) -> Result<i32> {
     let mnist = data::load(&data::default_dir(), Split::Test).ok();
     let inputs = crate::verify::sample_inputs(&model, a.batch_size, mnist.as_ref())?;
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape.clone()).collect();
-    let budget = Duration::from_secs_f64(a.seconds);
+    // --seconds is the whole timing budget: shared between our own timing and the paired
+    // rounds with tract, rather than spent again by each (which made 2 s take 7).
+    let phases = if a.no_tract || !cfg!(feature = "tract") {
+        1
+    } else {
+        2
+    };
+    let budget = Duration::from_secs_f64(a.seconds) / phases;
 
     let mut interp = Interpreter::new(model.clone()).context("planning the model")?;
     interp.resize(&shapes)?;
@@ -70,7 +77,7 @@ pub fn run(a: Args) -> Result<i32> {
             let (ours, theirs, ratio) = paired_median_micros(
                 || interp.run(&inputs).map(|_| ()),
                 || other_interp.run(&other_inputs).map(|_| ()),
-                budget * 2,
+                budget,
                 15,
             )
             .context("running the built-in interpreter")?;
@@ -168,7 +175,7 @@ fn time_tract(
             match paired_median_micros(
                 || interp.run(inputs).map(|_| ()).map_err(|e| e.to_string()),
                 || runner.run(inputs).map(|_| ()).map_err(|e| e.to_string()),
-                budget * 2,
+                budget,
                 15,
             ) {
                 Ok((_, t, ratio)) => (Some((t, ratio)), Some(setup.model), None),
