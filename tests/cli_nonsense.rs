@@ -307,3 +307,33 @@ fn one_output_flag_and_force_everywhere() {
     assert_eq!(json["batch"], 2);
     assert!(json["tract_us"].is_null(), "{json}");
 }
+
+#[test]
+fn eval_prints_its_rate_as_whole_images_per_second() {
+    let out = bin()
+        .arg("eval")
+        .arg(fixture("mnist_cnn_int8.tflite"))
+        .args(["--limit", "200"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("images/s"))
+        .unwrap_or_else(|| panic!("no rate in {text}"));
+    // "(95,033 images/s)": digits in groups of three, no fraction (it once printed
+    // "9,053.8393/s").
+    let rate = line
+        .rsplit_once('(')
+        .and_then(|(_, r)| r.strip_suffix(" images/s)"))
+        .unwrap_or_else(|| panic!("rate not at the end of: {line}"));
+    let groups: Vec<&str> = rate.split(',').collect();
+    assert!(
+        groups[0].len() <= 3
+            && !groups[0].is_empty()
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && rate.bytes().all(|b| b.is_ascii_digit() || b == b','),
+        "{line}"
+    );
+}
