@@ -586,6 +586,7 @@ fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
     }
 }
 
+#[cfg(feature = "cli")]
 fn json_of(out: &std::process::Output) -> serde_json::Value {
     assert!(
         out.status.success(),

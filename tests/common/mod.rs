@@ -3,13 +3,13 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// The `ferrolite` binary (built only with the `cli` feature; tests that call this are
 /// gated on it).
 #[cfg(feature = "cli")]
-pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrolite"))
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ferrolite"))
 }
 
 /// A fresh, empty scratch directory for one test.
