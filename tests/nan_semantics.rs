@@ -109,3 +109,103 @@ fn nan_and_infinities_propagate_as_in_litert_reference() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// One layer per fused-activation kernel, written with inputs poisoned by NaN and ±inf to
+/// target/litert-cases/, where `scripts/litert-check.sh` (in CI) runs them in LiteRT's
+/// reference kernels and requires NaN against NaN, the same infinity, and finite values within
+/// 1e-5. A single layer has no overflowing finite sums (the inputs are small or infinite, and
+/// sums with infinite terms do not depend on their order), so every output is compared. Here
+/// the test checks what holds whatever the runtime: ferrolite runs every case and passes NaN
+/// through where an input NaN reaches every output.
+#[test]
+fn poisoned_single_layer_cases_for_the_litert_check() {
+    use ferrolite::nn::{
+        export, Activation, Conv2DConfig, DepthwiseConv2DConfig, LayerSpec, PoolConfig, Sequential,
+    };
+    let conv = |activation| {
+        LayerSpec::Conv2D(Conv2DConfig {
+            activation,
+            ..Conv2DConfig::new(3, [3, 3])
+        })
+    };
+    let depthwise = |activation| {
+        LayerSpec::DepthwiseConv2D(DepthwiseConv2DConfig {
+            activation,
+            ..DepthwiseConv2DConfig::new([3, 3])
+        })
+    };
+    let cases: Vec<(&str, Vec<LayerSpec>)> = vec![
+        ("conv_none", vec![conv(Activation::Linear)]),
+        ("conv_relu", vec![conv(Activation::Relu)]),
+        ("conv_relu6", vec![conv(Activation::Relu6)]),
+        ("depthwise_none", vec![depthwise(Activation::Linear)]),
+        ("depthwise_relu", vec![depthwise(Activation::Relu)]),
+        (
+            "max_pool",
+            vec![LayerSpec::MaxPooling2D(PoolConfig::new([2, 2]))],
+        ),
+        (
+            "avg_pool",
+            vec![LayerSpec::AveragePooling2D(PoolConfig::new([2, 2]))],
+        ),
+        (
+            "dense_none",
+            vec![LayerSpec::Flatten {}, LayerSpec::dense(7)],
+        ),
+        (
+            "dense_relu",
+            vec![
+                LayerSpec::Flatten {},
+                LayerSpec::dense_with(7, Activation::Relu),
+            ],
+        ),
+        (
+            "dense_relu6",
+            vec![
+                LayerSpec::Flatten {},
+                LayerSpec::dense_with(7, Activation::Relu6),
+            ],
+        ),
+    ];
+    // Four 6×6×2 images: clean, one NaN, +inf and -inf in different places, a 2×2 NaN
+    // block (a whole max-pool window of NaN gives the lowest float in TFLite).
+    let (h, w, c) = (6, 6, 2);
+    let per = h * w * c;
+    let mut x: Vec<f32> = (0..4 * per)
+        .map(|i| ((i * 37 % 19) as f32 - 9.0) / 7.0)
+        .collect();
+    x[per + 14] = f32::NAN;
+    x[2 * per + 3] = f32::INFINITY;
+    x[2 * per + 40] = f32::NEG_INFINITY;
+    x[2 * per + 41] = f32::INFINITY;
+    for (yy, xx) in [(2, 2), (2, 3), (3, 2), (3, 3)] {
+        for ch in 0..c {
+            x[3 * per + (yy * w + xx) * c + ch] = f32::NAN;
+        }
+    }
+    let input = Value::new(vec![4, h, w, c], TensorBuf::F32(x));
+    let out_root = root().join("target/litert-cases");
+    for (name, layers) in cases {
+        let model = Sequential::new(&[h, w, c], layers, 5).unwrap();
+        let exported = export(&model).unwrap();
+        let bytes = ferrolite::tflite::write(&exported).unwrap();
+        let mut interp = Interpreter::new(ferrolite::tflite::read(&bytes).unwrap()).unwrap();
+        for i in 0..4 {
+            let x = row(&input, i);
+            let out = interp.run(&[x]).unwrap();
+            let got = out[0].data.to_f64();
+            if i == 1 && name.starts_with("dense") {
+                // Every unit reads the NaN pixel: Σ w·x is NaN, and TFLite's clamp (and
+                // its RELU) keep it.
+                assert!(got.iter().all(|v| v.is_nan()), "{name}: {got:?}");
+            }
+            if i == 0 {
+                assert!(got.iter().all(|v| v.is_finite()), "{name}: {got:?}");
+            }
+        }
+        let case = out_root.join(format!("nan_{name}"));
+        std::fs::create_dir_all(&case).unwrap();
+        std::fs::write(case.join("model.tflite"), &bytes).unwrap();
+        std::fs::write(case.join("input.npy"), npy::to_bytes(&input).unwrap()).unwrap();
+    }
+}
