@@ -185,18 +185,53 @@ fn poisoned_single_layer_cases_for_the_litert_check() {
     }
     let input = Value::new(vec![4, h, w, c], TensorBuf::F32(x));
     let out_root = root().join("target/litert-cases");
-    for (name, layers) in cases {
-        let model = Sequential::new(&[h, w, c], layers, 5).unwrap();
-        let exported = export(&model).unwrap();
+    let cases = cases
+        .into_iter()
+        .map(|(name, layers)| (name, layers, None))
+        .chain([1, 4].map(|block| {
+            (
+                if block == 1 {
+                    "dense_sparse_random_relu"
+                } else {
+                    "dense_sparse_1x4_relu"
+                },
+                vec![
+                    LayerSpec::Flatten {},
+                    LayerSpec::dense_with(16, Activation::Relu),
+                ],
+                Some(block),
+            )
+        }));
+    for case in cases {
+        let (name, layers, prune) = case;
+        let mut model = Sequential::new(&[h, w, c], layers, 5).unwrap();
+        if let Some(block) = prune {
+            zero_most_dense_weights(&mut model, block);
+        }
+        let mut exported = export(&model).unwrap();
+        if prune.is_some() {
+            let (sparse, reports) = ferrolite::sparse::sparsify(
+                &exported,
+                &ferrolite::sparse::SparsifyOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                reports.len(),
+                1,
+                "{name}: the Dense kernel is stored sparse"
+            );
+            exported = sparse;
+        }
         let bytes = ferrolite::tflite::write(&exported).unwrap();
         let mut interp = Interpreter::new(ferrolite::tflite::read(&bytes).unwrap()).unwrap();
         for i in 0..4 {
             let x = row(&input, i);
             let out = interp.run(&[x]).unwrap();
             let got = out[0].data.to_f64();
-            if i == 1 && name.starts_with("dense") {
+            if i == 1 && name.starts_with("dense") && prune.is_none() {
                 // Every unit reads the NaN pixel: Σ w·x is NaN, and TFLite's clamp (and
-                // its RELU) keep it.
+                // its RELU) keep it. (A sparse kernel skips the zero weights, so there the
+                // units whose weight for that pixel was pruned stay finite.)
                 assert!(got.iter().all(|v| v.is_nan()), "{name}: {got:?}");
             }
             if i == 0 {
@@ -207,5 +242,26 @@ fn poisoned_single_layer_cases_for_the_litert_check() {
         std::fs::create_dir_all(&case).unwrap();
         std::fs::write(case.join("model.tflite"), &bytes).unwrap();
         std::fs::write(case.join("input.npy"), npy::to_bytes(&input).unwrap()).unwrap();
+    }
+}
+
+/// Zeroes about 85% of the Dense kernel, in runs of `block` inputs of one unit (the 1×`block`
+/// blocks of the exported [units, depth] weight), so that the converter stores it sparse.
+fn zero_most_dense_weights(model: &mut ferrolite::nn::Sequential, block: usize) {
+    for layer in model.layers_mut() {
+        for p in layer.params_mut() {
+            if p.name != "kernel" {
+                continue;
+            }
+            let units = 16;
+            let depth = p.value.len() / units;
+            for d in 0..depth {
+                for u in 0..units {
+                    if !(u * 5 + (d / block) * 3).is_multiple_of(7) {
+                        p.value[d * units + u] = 0.0;
+                    }
+                }
+            }
+        }
     }
 }

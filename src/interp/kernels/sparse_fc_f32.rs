@@ -257,6 +257,59 @@ fn row_dot_block4(columns: &[u32], values: &[f32], x: &[f32]) -> f32 {
     ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]))
 }
 
+impl SparseFcF32 {
+    fn run_paths(&self, input: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        match (&self.plan, &self.weights) {
+            (VectorPlan::Random, F32Weights::Random(w)) => {
+                // SAFETY: the plan is only Random when the CPU reported AVX2 and FMA.
+                unsafe { avx::run_random(self, w, input, bias, out) };
+                return;
+            }
+            (VectorPlan::Blocks(g), _) => {
+                // SAFETY: the plan is only Blocks when the CPU reported AVX2 and FMA.
+                unsafe { avx::run_blocks(self, g, input, bias, out) };
+                return;
+            }
+            _ => {}
+        }
+        self.run_portable(input, bias, out);
+    }
+
+    /// LiteRT's reference kernels run a sparse float FULLY_CONNECTED over the densified
+    /// weights, so a pruned (unstored) zero weight still multiplies its input: 0 · NaN and
+    /// 0 · ±inf are NaN. Skipping those products is what makes the sparse kernel fast, so
+    /// the rare rows with a non-finite input are fixed afterwards: a unit that has no stored
+    /// weight at such a position gets NaN, as the dense sum would.
+    fn poison_skipped_products(&self, input: &[f32], out: &mut [f32]) {
+        let (depth, units) = (self.depth(), self.units());
+        for (x, y) in input.chunks_exact(depth).zip(out.chunks_exact_mut(units)) {
+            if x.iter().all(|v| v.is_finite()) {
+                continue;
+            }
+            let bad: Vec<usize> = (0..depth).filter(|&d| !x[d].is_finite()).collect();
+            for (u, o) in y.iter_mut().enumerate() {
+                if bad.iter().any(|&d| !self.stores(u, d)) {
+                    *o = f32::NAN;
+                }
+            }
+        }
+    }
+
+    /// Whether unit `u`'s weight at input position `d` is stored (possibly as an explicit
+    /// zero inside a block, which the kernels do multiply).
+    fn stores(&self, u: usize, d: usize) -> bool {
+        match &self.weights {
+            F32Weights::Random(w) => w.row(u).0.iter().any(|&c| c as usize == d),
+            F32Weights::Block4(w) => w
+                .row(u)
+                .0
+                .iter()
+                .any(|&c| (c as usize..c as usize + 4).contains(&d)),
+        }
+    }
+}
+
 impl Kernel for SparseFcF32 {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let input = match inputs.first() {
@@ -282,21 +335,8 @@ impl Kernel for SparseFcF32 {
         if self.units() == 0 {
             return Ok(());
         }
-        #[cfg(target_arch = "x86_64")]
-        match (&self.plan, &self.weights) {
-            (VectorPlan::Random, F32Weights::Random(w)) => {
-                // SAFETY: the plan is only Random when the CPU reported AVX2 and FMA.
-                unsafe { avx::run_random(self, w, input, bias, out) };
-                return Ok(());
-            }
-            (VectorPlan::Blocks(g), _) => {
-                // SAFETY: the plan is only Blocks when the CPU reported AVX2 and FMA.
-                unsafe { avx::run_blocks(self, g, input, bias, out) };
-                return Ok(());
-            }
-            _ => {}
-        }
-        self.run_portable(input, bias, out);
+        self.run_paths(input, bias, out);
+        self.poison_skipped_products(input, out);
         Ok(())
     }
 }
