@@ -41,6 +41,11 @@ impl InputLimit {
         max_bytes: 1 << 31,
         why: "split the array into several files",
     };
+    pub const NPZ: InputLimit = InputLimit {
+        kind: ".npz archive",
+        max_bytes: 1 << 31,
+        why: "split the arrays into several files",
+    };
     pub const JSON: InputLimit = InputLimit {
         kind: "JSON file",
         max_bytes: 64 << 20,

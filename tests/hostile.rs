@@ -316,7 +316,17 @@ fn special_files_are_refused_without_blocking() {
     let d = scratch("special");
     let fifo = d.join("pipe.tflite");
     mkfifo(&fifo);
+    let npz_fifo = d.join("pipe.npz");
+    mkfifo(&npz_fifo);
     for args in [
+        vec![
+            "run",
+            s(&fixture("mnist_cnn_float32.tflite")),
+            "--input",
+            s(&npz_fifo),
+            "--output",
+            s(&d.join("o.npz")),
+        ],
         vec!["inspect", s(&fifo)],
         vec!["eval", s(&fifo), "--limit", "1"],
         vec!["convert", s(&fifo), "-o", s(&d.join("o.tflite"))],

@@ -27,8 +27,9 @@ const DEFLATED: u16 = 8;
 /// Why an `.npz` archive could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum NpzError {
-    #[error("cannot read {path}: {message}")]
-    Io { path: String, message: String },
+    /// Not a regular file, missing, unreadable or over its size cap (the message names it).
+    #[error(transparent)]
+    Input(#[from] crate::fsutil::InputError),
     #[error("{path} is not a valid .npz archive: {message}")]
     Format { path: String, message: String },
     #[error("{path}, entry '{entry}': {source}")]
@@ -43,10 +44,9 @@ pub enum NpzError {
 /// order.
 pub fn read(path: &Path) -> Result<Vec<(String, Value)>, NpzError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| NpzError::Io {
-        path: shown.clone(),
-        message: e.to_string(),
-    })?;
+    // Through fsutil like every input: a FIFO or /dev/zero named as an archive is refused
+    // at once instead of blocking or filling memory.
+    let bytes = crate::fsutil::read_input(path, &crate::fsutil::InputLimit::NPZ)?;
     parse(&bytes).map_err(|e| match e {
         NpzError::Format { message, .. } => NpzError::Format {
             path: shown,
