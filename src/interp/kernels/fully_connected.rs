@@ -52,6 +52,16 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
 }
 
+/// The dense float kernel whatever the weights' encoding: sparse weights are expanded
+/// once here (`sparse_fc` chooses this where its own kernels would be slower).
+pub(super) fn prepare_dense_f32(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
+    let Op::FullyConnected(options) = &ctx.op.op else {
+        kbail!("the fully connected kernel cannot run {}", ctx.op.op.name());
+    };
+    ctx.expect_arity(2, 3, 1)?;
+    prepare_f32(ctx, options, ctx.input(0)?, ctx.input(1)?)
+}
+
 struct FcF32 {
     batches: usize,
     depth: usize,

@@ -338,6 +338,16 @@ proptest! {
         float_case(FloatLayout::Random, (units, depth, batches), density, seed, relu)?;
     }
 
+    /// Shapes where the AVX2 planner keeps the CSR kernel (`random_sparse_pays`), so its
+    /// batched vector path is held to the dense sum too.
+    #[test]
+    fn float_random_sparse_fc_wide_batched_matches_the_dense_sum(
+        units in 64usize..140, depth in 1usize..200, batches in 4usize..13,
+        density in density(), seed: u64, relu: bool,
+    ) {
+        float_case(FloatLayout::Random, (units, depth, batches), density, seed, relu)?;
+    }
+
     #[test]
     fn float_block4_sparse_fc_matches_the_dense_sum(
         units in 1usize..40, depth in 4usize..300, batches in 1usize..10,
@@ -377,4 +387,59 @@ fn study_shape_int8_and_float_match() {
             float_case(layout, (10, 2028, batches), 0.2, 78, true).unwrap();
         }
     }
+}
+
+/// Where CSR does not pay (one batch row), the AVX2 planner runs the dense kernel over the
+/// expanded weights: its bits are those of the dense FULLY_CONNECTED on the same matrix,
+/// which the CSR kernel's different summation order would not reproduce.
+#[test]
+fn random_sparse_with_one_row_runs_the_dense_kernel() {
+    if !crate::interp::kernels::cpu::fma_available() {
+        return;
+    }
+    assert!(!super::sparse_fc::random_sparse_pays(1, 128));
+    let (units, depth) = (128, 1024);
+    let mut rng = Rng(0xC5A);
+    let keep = mask(&mut rng, units, depth, 1, 0.2);
+    let dense: Vec<f32> = keep
+        .iter()
+        .map(|&k| {
+            if k {
+                (rng.unit() * 2.0 - 1.0) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let x = TensorBuf::F32(
+        (0..depth)
+            .map(|_| (rng.unit() * 4.0 - 2.0) as f32)
+            .collect(),
+    );
+    let encoded =
+        crate::sparse::encode(&TensorBuf::F32(dense.clone()), &[units, depth], None).unwrap();
+    let x_info = tensor_info("x", DType::F32, &[1, depth], None, None, None);
+    let output = ir::Tensor::activation("y", DType::F32, vec![1, units]);
+    let sparse_w = tensor_info("w", DType::F32, &[units, depth], None, Some(encoded), None);
+    let dense_w = tensor_info(
+        "w",
+        DType::F32,
+        &[units, depth],
+        None,
+        None,
+        Some(TensorBuf::F32(dense)),
+    );
+    let sparse = run(
+        &[x_info.clone(), sparse_w],
+        &output,
+        Activation::None,
+        &x,
+        false,
+    );
+    let dense = run(&[x_info, dense_w], &output, Activation::None, &x, false);
+    let (TensorBuf::F32(s), TensorBuf::F32(d)) = (&sparse, &dense) else {
+        panic!("float outputs expected");
+    };
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(s), bits(d));
 }
