@@ -22,6 +22,7 @@ pub mod quantize;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub(crate) mod softmax_lut;
 pub mod sparse_fc;
 mod sparse_fc_f32;
 mod sparse_fc_i8;

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 
 use super::q8::{q8_input, q8_output, q8_params, Q8};
 use super::shape::{check_len, expect_output_dtype};
+use super::softmax_lut;
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::fixed_point::SoftmaxParams;
 use crate::interp::value::{View, ViewMut};
@@ -95,8 +96,10 @@ impl<T: SoftmaxRow> Kernel for SoftmaxQ8<T> {
 }
 
 /// TFLite requires the output to hold probabilities in steps of 1/256 starting at the
-/// type's minimum: scale 1/256 and zero point -128 (int8) or 0 (uint8).
-fn prepare_q8<T: SoftmaxRow>(
+/// type's minimum: scale 1/256 and zero point -128 (int8) or 0 (uint8). Input scales too
+/// small for the reference algorithm run the table algorithm of LiteRT's default kernel
+/// (`softmax_lut`), as LiteRT itself does.
+fn prepare_q8<T: SoftmaxRow + softmax_lut::TableOutput>(
     ctx: &PrepareCtx<'_>,
     input: &TensorInfo,
     beta: f32,
@@ -110,6 +113,18 @@ fn prepare_q8<T: SoftmaxRow>(
             "{} SOFTMAX output must have scale 1/256 and zero point {output_zero_point}, got scale {out_s} and zero point {out_zp}",
             T::DTYPE
         );
+    }
+    if softmax_lut::needs_table(beta, in_s) {
+        return Ok(Prepared::new(
+            vec![input.shape.clone()],
+            softmax_lut::SoftmaxTable::<T>::new(
+                beta,
+                in_s,
+                (out_s, out_zp),
+                depth,
+                input.num_elements(),
+            ),
+        ));
     }
     Ok(Prepared::new(
         vec![input.shape.clone()],
