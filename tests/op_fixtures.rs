@@ -1,0 +1,134 @@
+//! One TensorFlow-made model per operator family of issue 12 (fixtures/ops, made by
+//! scripts/gen_op_fixtures.py), float32 and int8, against LiteRT: int8 bit-exact, float
+//! within 1e-5 relative (1e-6 absolute near zero).
+//!
+//! `RUNS` lists the cases ferrolite must run and match; every other file must be refused
+//! at load with a message naming the missing operator. A new operator therefore turns a
+//! refusal into a failure here until its cases join `RUNS` (and so are held to LiteRT).
+
+use std::path::{Path, PathBuf};
+
+use ferrolite::data::npy;
+use ferrolite::interp::{Interpreter, TensorBuf};
+
+const RUNS: &[&str] = &[
+    "add_rank6",
+    "conv_dilated",
+    "depthwise_dilated",
+    "hard_swish",
+    "leaky_relu",
+    "logistic",
+    "mul_rank5",
+    "tanh",
+    "transpose_rank5",
+    "transpose_rank6",
+];
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ops")
+}
+
+struct Case {
+    name: String,
+    case: String,
+    /// "ref" (LiteRT's reference kernels) or "opt" (its optimized kernels, where the
+    /// reference aborts).
+    output: String,
+}
+
+fn converted() -> Vec<Case> {
+    let text = std::fs::read_to_string(dir().join("manifest.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["converted"] == true)
+        .map(|m| Case {
+            name: m["name"].as_str().unwrap().into(),
+            case: m["case"].as_str().unwrap().into(),
+            output: m["output"].as_str().unwrap().into(),
+        })
+        .collect()
+}
+
+/// Compares one output with LiteRT's; returns a description of the first mismatch.
+fn mismatch(got: &TensorBuf, want: &TensorBuf) -> Option<String> {
+    if got.dtype() != want.dtype() || got.len() != want.len() {
+        return Some(format!(
+            "got {} {:?} values, LiteRT {} {:?}",
+            got.len(),
+            got.dtype(),
+            want.len(),
+            want.dtype()
+        ));
+    }
+    let exact = !matches!(want, TensorBuf::F32(_));
+    let (g, w) = (got.to_f64(), want.to_f64());
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        let ok = if exact {
+            a == b
+        } else {
+            (a - b).abs() <= 1e-5 * b.abs().max(0.1) || (a.is_nan() && b.is_nan())
+        };
+        if !ok {
+            return Some(format!("element {i}: got {a}, LiteRT {b}"));
+        }
+    }
+    None
+}
+
+#[test]
+fn every_op_fixture_runs_and_matches_litert_or_is_refused_by_name() {
+    let cases = converted();
+    assert!(
+        cases.len() >= 100,
+        "the manifest lists {} files",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for c in &cases {
+        let path = dir().join(format!("{}.tflite", c.name));
+        let read = ferrolite::tflite::read_file(&path);
+        if !RUNS.contains(&c.case.as_str()) {
+            match read {
+                Err(e) if e.to_string().contains("does not support") => {}
+                Err(e) => failures.push(format!("{}: refused, but not by name: {e}", c.name)),
+                Ok(_) => failures.push(format!(
+                    "{}: now loads; add '{}' to RUNS so it is checked",
+                    c.name, c.case
+                )),
+            }
+            continue;
+        }
+        let model = match read {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{}: {e}", c.name));
+                continue;
+            }
+        };
+        let input = npy::read(&dir().join(format!("{}.input.npy", c.name))).unwrap();
+        let want = npy::read(&dir().join(format!("{}.output.{}.npy", c.name, c.output))).unwrap();
+        let out = Interpreter::new(model)
+            .map_err(|e| e.to_string())
+            .and_then(|mut i| i.run(&[input]).map_err(|e| e.to_string()));
+        match out {
+            Err(e) => failures.push(format!("{}: {e}", c.name)),
+            Ok(out) => {
+                if out[0].shape != want.shape {
+                    failures.push(format!(
+                        "{}: shape {:?}, LiteRT {:?}",
+                        c.name, out[0].shape, want.shape
+                    ));
+                } else if let Some(m) = mismatch(&out[0].data, &want.data) {
+                    failures.push(format!("{} (against LiteRT {}): {m}", c.name, c.output));
+                }
+                ran += 1;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(ran >= 2 * RUNS.len(), "only {ran} files ran");
+}
