@@ -65,9 +65,16 @@ pub fn paired_median_micros<E>(
         Ok(t.elapsed().as_secs_f64() * 1e6 / calls as f64)
     };
     let (mut fs, mut gs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let a = round(&mut f, f_per_round)?;
-        let b = round(&mut g, g_per_round)?;
+    for r in 0..rounds {
+        // Which goes first alternates, so that neither always runs on the caches and
+        // clock the other left behind.
+        let (a, b) = if r % 2 == 0 {
+            let a = round(&mut f, f_per_round)?;
+            (a, round(&mut g, g_per_round)?)
+        } else {
+            let b = round(&mut g, g_per_round)?;
+            (round(&mut f, f_per_round)?, b)
+        };
         fs.push(a);
         gs.push(b);
         ratios.push(a / b);
