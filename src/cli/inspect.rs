@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{load_runnable, Out};
 use crate::interp::Interpreter;
-use crate::ir::{DimensionMetadata, Model, Op, Tensor};
+use crate::ir::{DimensionMetadata, Model, Tensor};
 
 #[derive(clap::Args)]
 #[command(
@@ -67,7 +67,7 @@ pub fn run(a: Args) -> Result<i32> {
             op.op.name(),
             ins.join(", "),
             outs.join(", "),
-            options(&op.op)
+            op.op.summary()
         ));
     }
     out.line("tensors:");
@@ -137,7 +137,7 @@ pub fn run(a: Args) -> Result<i32> {
                     "op": op.op.name(),
                     "inputs": op.inputs,
                     "outputs": op.outputs,
-                    "options": options(&op.op),
+                    "options": op.op.summary(),
                 })
             })
             .collect();
@@ -228,76 +228,4 @@ fn sparsity_text(t: &Tensor) -> String {
         levels.join(","),
         100.0 * stored as f64 / dense as f64
     )
-}
-
-fn options(op: &Op) -> String {
-    match op {
-        Op::Conv2d(o) => format!(
-            "{:?} stride {}x{} dilation {}x{} {}",
-            o.padding,
-            o.stride_h,
-            o.stride_w,
-            o.dilation_h,
-            o.dilation_w,
-            o.activation.name()
-        ),
-        Op::DepthwiseConv2d(o) => format!(
-            "{:?} stride {}x{} dilation {}x{} multiplier {} {}",
-            o.padding,
-            o.stride_h,
-            o.stride_w,
-            o.dilation_h,
-            o.dilation_w,
-            o.depth_multiplier,
-            o.activation.name()
-        ),
-        Op::MaxPool2d(o) | Op::AveragePool2d(o) => format!(
-            "{:?} filter {}x{} stride {}x{} {}",
-            o.padding,
-            o.filter_h,
-            o.filter_w,
-            o.stride_h,
-            o.stride_w,
-            o.activation.name()
-        ),
-        Op::FullyConnected(o) => format!(
-            "{}{}{}",
-            o.activation.name(),
-            if o.keep_num_dims {
-                " keep_num_dims"
-            } else {
-                ""
-            },
-            if o.asymmetric_quantize_inputs {
-                " asymmetric_inputs"
-            } else {
-                ""
-            }
-        ),
-        Op::Add { activation }
-        | Op::Sub { activation }
-        | Op::Mul { activation }
-        | Op::Div { activation } => activation.name().to_string(),
-        Op::Concatenation { axis, activation } => format!("axis {axis} {}", activation.name()),
-        Op::Softmax { beta } => format!("beta {beta}"),
-        Op::LeakyRelu { alpha } => format!("alpha {alpha}"),
-        Op::Reshape { new_shape } => new_shape
-            .as_ref()
-            .map(|s| format!("new_shape {s:?}"))
-            .unwrap_or_default(),
-        Op::Squeeze { dims } => format!("dims {dims:?}"),
-        Op::Shape { out_type } => format!("out {out_type}"),
-        Op::StridedSlice(o) => format!(
-            "masks begin {} end {} ellipsis {} new_axis {} shrink {}{}",
-            o.begin_mask,
-            o.end_mask,
-            o.ellipsis_mask,
-            o.new_axis_mask,
-            o.shrink_axis_mask,
-            if o.offset { " offset" } else { "" }
-        ),
-        Op::Pack { values_count, axis } => format!("values {values_count} axis {axis}"),
-        Op::Mean { keep_dims } => format!("keep_dims {keep_dims}"),
-        _ => String::new(),
-    }
 }

@@ -1,6 +1,10 @@
 //! DEQUANTIZE: int8, int16 or float16 to float32; a boundary op the int8 quantizer inserts, never quantizes.
 
+use super::common::{no_summary, per_axis_along_quantized_dim, Fbb, OpSig, OptionsTable, ReadCtx};
 use super::{Arity, OpDef};
+use crate::ir::{DType, Op};
+use crate::tflite::schema_generated::tflite as fb;
+use crate::tflite::ReadError;
 
 pub const CODE: i32 = 6;
 
@@ -11,4 +15,35 @@ pub const DEF: OpDef = OpDef {
     quant: None,
     weights: None,
     runtime_versions: &["1.13.1", "1.14.0", "1.15.0", "2.2.0", "2.7.0"],
+    read,
+    write,
+    version,
+    summary: no_summary,
 };
+
+fn read(_: &ReadCtx) -> Result<Op, ReadError> {
+    Ok(Op::Dequantize)
+}
+
+/// The table is empty, but TF's exporter writes it, and so do we.
+fn write(fbb: &mut Fbb, _: &Op) -> OptionsTable {
+    let table = fb::DequantizeOptions::create(fbb, &fb::DequantizeOptionsArgs {});
+    (
+        fb::BuiltinOptions::DequantizeOptions,
+        Some(table.as_union_value()),
+    )
+}
+
+fn version(s: &OpSig) -> i32 {
+    if s.in0 == Some(DType::I16) || s.in0 == Some(DType::F16) {
+        3
+    } else if s.in0 == Some(DType::I8) {
+        if per_axis_along_quantized_dim(s.in0_t) {
+            5
+        } else {
+            2
+        }
+    } else {
+        1
+    }
+}

@@ -1,6 +1,9 @@
 //! LOGISTIC: Sigmoid; its int8 output range [0, 1) is fixed at scale 1/256, zero point -128.
 
+use super::common::{no_summary, version_by_int_io, Fbb, OptionsTable, ReadCtx, NO_OPTIONS};
 use super::{Arity, OpDef, QuantRule};
+use crate::ir::Op;
+use crate::tflite::ReadError;
 
 pub const CODE: i32 = 14;
 
@@ -11,4 +14,17 @@ pub const DEF: OpDef = OpDef {
     quant: Some(QuantRule::Fixed(1.0 / 256.0, -128)),
     weights: None,
     runtime_versions: &["1.14.0", "1.14.0", "2.3.0"],
+    read,
+    write,
+    version: version_by_int_io,
+    summary: no_summary,
 };
+
+fn read(_: &ReadCtx) -> Result<Op, ReadError> {
+    Ok(Op::Logistic)
+}
+
+/// The schema has no options table for LOGISTIC.
+fn write(_: &mut Fbb, _: &Op) -> OptionsTable {
+    NO_OPTIONS
+}

@@ -1,18 +1,73 @@
-//! The operator registry: one file per TFLite operator ferrolite knows, holding what is
-//! fixed about it (builtin code and name, operand counts, the int8 quantizer's rule, the
-//! runtime releases that register each version), and [`ALL`], the one table the reader,
-//! the writer, the version rules, the quantizer and `inspect` consult.
+//! The operator registry: one file per TFLite operator ferrolite knows, holding everything
+//! about it that does not run tensors: its builtin code and name, operand counts, the int8
+//! quantizer's rule, the runtime releases that register each version, and four hooks —
+//! `read` (flatbuffer options → IR), `write` (IR → options table), `version` (TF's version
+//! rule) and `summary` (the option text of `inspect`). [`ALL`] is the one table the reader,
+//! the writer, the version rules, the quantizer and `inspect` consult; they are loops over
+//! it and know no op by name.
 //!
 //! The exhaustive [`Op`] enum stays in `ir`; [`def`] is the one place that maps each
-//! variant to its module, so adding a variant without a module does not compile.
+//! variant to its module, so adding a variant without a module does not compile. The
+//! helpers the hooks share (the [`ReadCtx`] a read hook gets, fused activation and padding
+//! mappings, the [`OpSig`] version rules look at, pool options) are in [`common`].
 //!
-//! Still outside the per-op files (issue 11): the flatbuffer options read in
-//! `tflite/read.rs` and written in `tflite/write.rs`, the version rules of
-//! `tflite/versions.rs`, the option summaries of `cli/inspect.rs`, and `prepare` in
-//! `interp/kernels`.
+//! # Adding an operator
+//!
+//! 1. A variant in `ir::Op` (with its options, if any).
+//! 2. A file `src/ops/<op>.rs` with `CODE` and `DEF`, the hooks below it. For ELU, a
+//!    one-input op whose schema has no options table and one version:
+//!
+//! ```ignore
+//! //! ELU: x for x > 0, exp(x) - 1 below.
+//!
+//! use super::common::{no_summary, version_1, Fbb, OptionsTable, ReadCtx, NO_OPTIONS};
+//! use super::{Arity, OpDef, QuantRule};
+//! use crate::ir::Op;
+//! use crate::tflite::ReadError;
+//!
+//! pub const CODE: i32 = 111;
+//!
+//! pub const DEF: OpDef = OpDef {
+//!     code: CODE,
+//!     name: "ELU",
+//!     arity: Arity::fixed(1),
+//!     quant: Some(QuantRule::Free),
+//!     weights: None,
+//!     runtime_versions: &["2.3.0"],
+//!     read,
+//!     write,
+//!     version: version_1,
+//!     summary: no_summary,
+//! };
+//!
+//! fn read(_: &ReadCtx) -> Result<Op, ReadError> {
+//!     Ok(Op::Elu)
+//! }
+//!
+//! fn write(_: &mut Fbb, _: &Op) -> OptionsTable {
+//!     NO_OPTIONS
+//! }
+//! ```
+//!
+//!    An op with options reads them with `r.options(r.fop.builtin_options_as_…(), "…")`
+//!    (absent options mean the schema defaults; [`ReadCtx`] turns options of another kind
+//!    into an error) and writes its table with the schema's `…Options::create`; see
+//!    `leaky_relu.rs` for the smallest such file, `fully_connected.rs` for a large one.
+//! 3. `pub mod <op>;`, a line in [`ALL`], and the arm in [`def`] (the compiler asks for it).
+//! 4. When its options table is not yet in `schema/tflite.fbs`, the table and its union
+//!    entry there, then `scripts/regen-schema.sh`.
+//! 5. Its kernel in `interp` (the one step still outside this directory).
+//!
+//! The tests below round-trip one op of every registered code through its `write` and
+//! `read` hooks, so a new file is checked as soon as it is in [`ALL`] and in the sample.
 
 use crate::ir::{Arity, Op};
 use crate::tflite::schema_generated::tflite as fb;
+use crate::tflite::ReadError;
+
+pub mod common;
+
+pub use common::{Fbb, OpSig, OptionsTable, ReadCtx};
 
 pub mod add;
 pub mod average_pool_2d;
@@ -79,6 +134,18 @@ pub struct OpDef {
     /// `runtime_versions[v - 1]` is the first TFLite release that registers version `v`,
     /// from TensorFlow's `runtime_version.cc`.
     pub runtime_versions: &'static [&'static str],
+    /// The flatbuffer operator → the IR op. Absent options mean the schema's field
+    /// defaults; options of another kind, or values the IR cannot hold, are a
+    /// `ReadError` naming the operator (see [`ReadCtx`]).
+    pub read: fn(&ReadCtx<'_>) -> Result<Op, ReadError>,
+    /// The op's `builtin_options` union, added to the builder. Ops whose schema has an
+    /// options table write it even when empty, as TF's exporter does.
+    pub write: fn(&mut Fbb<'_>, &Op) -> OptionsTable,
+    /// The version TF's exporter gives the op (`GetBuiltinOperatorVersion`), from its
+    /// operand types and options.
+    pub version: fn(&OpSig<'_>) -> i32,
+    /// The one-line option text `inspect` prints (empty for ops without options).
+    pub summary: fn(&Op) -> String,
 }
 
 /// Every operator ferrolite reads, writes and runs.
@@ -179,6 +246,11 @@ impl Op {
     pub fn arity(&self) -> Arity {
         def(self).arity
     }
+
+    /// The op's options in one line, as `inspect` prints them (empty without options).
+    pub fn summary(&self) -> String {
+        (def(self).summary)(self)
+    }
 }
 
 #[cfg(test)]
@@ -236,5 +308,273 @@ mod tests {
         }
         assert_eq!(builtin_name(32), "CUSTOM");
         assert_eq!(builtin_name(-5), "UNKNOWN");
+    }
+
+    /// One op of every variant, with option values that differ from the schema defaults
+    /// wherever the IR can hold them.
+    fn one_of_each() -> Vec<Op> {
+        use crate::ir::{
+            Activation, Conv2dOptions, DType, DepthwiseConv2dOptions, FullyConnectedOptions,
+            Padding, Pool2dOptions, StridedSliceOptions,
+        };
+        let pool = Pool2dOptions {
+            padding: Padding::Valid,
+            stride_w: 2,
+            stride_h: 3,
+            filter_w: 4,
+            filter_h: 5,
+            activation: Activation::Relu6,
+        };
+        vec![
+            Op::Add {
+                activation: Activation::Relu,
+            },
+            Op::Sub {
+                activation: Activation::ReluN1To1,
+            },
+            Op::Mul {
+                activation: Activation::Tanh,
+            },
+            Op::Div {
+                activation: Activation::SignBit,
+            },
+            Op::AveragePool2d(pool.clone()),
+            Op::MaxPool2d(pool),
+            Op::Concatenation {
+                axis: -1,
+                activation: Activation::Relu,
+            },
+            Op::Conv2d(Conv2dOptions {
+                padding: Padding::Valid,
+                stride_w: 1,
+                stride_h: 2,
+                dilation_w: 3,
+                dilation_h: 4,
+                activation: Activation::Relu6,
+            }),
+            Op::DepthwiseConv2d(DepthwiseConv2dOptions {
+                padding: Padding::Valid,
+                stride_w: 2,
+                stride_h: 1,
+                depth_multiplier: 3,
+                dilation_w: 2,
+                dilation_h: 5,
+                activation: Activation::Relu,
+            }),
+            Op::FullyConnected(FullyConnectedOptions {
+                activation: Activation::Relu,
+                keep_num_dims: true,
+                asymmetric_quantize_inputs: true,
+                shuffled_weights: true,
+            }),
+            Op::Dequantize,
+            Op::Quantize,
+            Op::Densify,
+            Op::Logistic,
+            Op::Tanh,
+            Op::Relu,
+            Op::Relu6,
+            Op::LeakyRelu { alpha: 0.25 },
+            Op::HardSwish,
+            Op::Softmax { beta: 0.5 },
+            Op::Reshape {
+                new_shape: Some(vec![1, -1]),
+            },
+            Op::Squeeze { dims: vec![0, 2] },
+            Op::Shape {
+                out_type: DType::I64,
+            },
+            Op::StridedSlice(StridedSliceOptions {
+                begin_mask: 1,
+                end_mask: 2,
+                ellipsis_mask: 4,
+                new_axis_mask: 8,
+                shrink_axis_mask: 16,
+                offset: true,
+            }),
+            Op::Pack {
+                values_count: 3,
+                axis: 1,
+            },
+            Op::Pad,
+            Op::Transpose,
+            Op::Mean { keep_dims: true },
+        ]
+    }
+
+    /// A finished flatbuffer holding one operator with the given options union.
+    fn operator_bytes(options: impl FnOnce(&mut Fbb<'static>) -> OptionsTable) -> Vec<u8> {
+        let mut fbb = Fbb::new();
+        let (builtin_options_type, builtin_options) = options(&mut fbb);
+        let root = fb::Operator::create(
+            &mut fbb,
+            &fb::OperatorArgs {
+                builtin_options_type,
+                builtin_options,
+                ..Default::default()
+            },
+        );
+        fbb.finish(root, None);
+        fbb.finished_data().to_vec()
+    }
+
+    fn read_as(def: &OpDef, index: usize, bytes: &[u8]) -> Result<Op, ReadError> {
+        let fop = flatbuffers::root::<fb::Operator>(bytes).expect("the test built a valid table");
+        (def.read)(&ReadCtx {
+            index,
+            name: def.name,
+            fop,
+        })
+    }
+
+    #[test]
+    fn every_variant_survives_its_write_and_read_hooks() {
+        let ops = one_of_each();
+        // Every registered op is covered, so a new op file is tested here too.
+        for d in ALL {
+            assert!(
+                ops.iter().any(|op| op.builtin_code() == d.code),
+                "{}",
+                d.name
+            );
+        }
+        for op in ops {
+            let def = op.def();
+            let bytes = operator_bytes(|fbb| (def.write)(fbb, &op));
+            assert_eq!(read_as(def, 7, &bytes), Ok(op.clone()), "{}", def.name);
+        }
+    }
+
+    #[test]
+    fn ops_without_an_options_table_write_none() {
+        for op in [Op::Logistic, Op::Tanh, Op::Relu, Op::Relu6] {
+            let mut fbb = Fbb::new();
+            let (ty, table) = (op.def().write)(&mut fbb, &op);
+            assert_eq!(ty, fb::BuiltinOptions::NONE, "{}", op.name());
+            assert!(table.is_none());
+        }
+        let mut fbb = Fbb::new();
+        let (ty, table) = (pad::DEF.write)(&mut fbb, &Op::Pad);
+        assert_eq!(ty, fb::BuiltinOptions::PadOptions);
+        assert!(table.is_some());
+    }
+
+    #[test]
+    fn absent_options_read_as_the_schema_defaults() {
+        use crate::ir::{Activation, Conv2dOptions, DType, Padding};
+        let none = operator_bytes(|_| common::NO_OPTIONS);
+        assert_eq!(
+            read_as(&conv_2d::DEF, 0, &none),
+            Ok(Op::Conv2d(Conv2dOptions {
+                padding: Padding::Same,
+                stride_w: 0,
+                stride_h: 0,
+                dilation_w: 1,
+                dilation_h: 1,
+                activation: Activation::None,
+            }))
+        );
+        assert_eq!(
+            read_as(&shape::DEF, 0, &none),
+            Ok(Op::Shape {
+                out_type: DType::I32
+            })
+        );
+        assert_eq!(
+            read_as(&reshape::DEF, 0, &none),
+            Ok(Op::Reshape { new_shape: None })
+        );
+    }
+
+    #[test]
+    fn options_of_another_kind_name_the_operator_and_both_kinds() {
+        let add = operator_bytes(|fbb| {
+            (add::DEF.write)(
+                fbb,
+                &Op::Add {
+                    activation: crate::ir::Activation::None,
+                },
+            )
+        });
+        match read_as(&conv_2d::DEF, 4, &add) {
+            Err(ReadError::BadOperator {
+                op,
+                op_name,
+                message,
+            }) => {
+                assert_eq!((op, op_name.as_str()), (4, "CONV_2D"));
+                assert_eq!(
+                    message,
+                    "carries AddOptions options, expected Conv2DOptions"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_activation_and_padding_values_are_refused() {
+        let bad_activation = operator_bytes(|fbb| {
+            let t = fb::AddOptions::create(
+                fbb,
+                &fb::AddOptionsArgs {
+                    fused_activation_function: fb::ActivationFunctionType(42),
+                    ..Default::default()
+                },
+            );
+            (fb::BuiltinOptions::AddOptions, Some(t.as_union_value()))
+        });
+        let err = read_as(&add::DEF, 2, &bad_activation).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "operator #2 (ADD): unknown fused activation 42"
+        );
+        let bad_padding = operator_bytes(|fbb| {
+            let t = fb::Pool2DOptions::create(
+                fbb,
+                &fb::Pool2DOptionsArgs {
+                    padding: fb::Padding(9),
+                    ..Default::default()
+                },
+            );
+            (fb::BuiltinOptions::Pool2DOptions, Some(t.as_union_value()))
+        });
+        let err = read_as(&max_pool_2d::DEF, 3, &bad_padding).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "operator #3 (MAX_POOL_2D): unknown padding 9"
+        );
+    }
+
+    #[test]
+    fn summaries_are_the_inspect_lines() {
+        let ops = one_of_each();
+        let text = |code: i32| {
+            ops.iter()
+                .find(|op| op.builtin_code() == code)
+                .map(Op::summary)
+                .unwrap_or_default()
+        };
+        assert_eq!(text(conv_2d::CODE), "Valid stride 2x1 dilation 4x3 RELU6");
+        assert_eq!(
+            text(depthwise_conv_2d::CODE),
+            "Valid stride 1x2 dilation 5x2 multiplier 3 RELU"
+        );
+        assert_eq!(text(max_pool_2d::CODE), "Valid filter 5x4 stride 3x2 RELU6");
+        assert_eq!(
+            text(fully_connected::CODE),
+            "RELU keep_num_dims asymmetric_inputs"
+        );
+        assert_eq!(text(sub::CODE), "RELU_N1_TO_1");
+        assert_eq!(text(concatenation::CODE), "axis -1 RELU");
+        assert_eq!(text(reshape::CODE), "new_shape [1, -1]");
+        assert_eq!(text(shape::CODE), "out int64");
+        assert_eq!(
+            text(strided_slice::CODE),
+            "masks begin 1 end 2 ellipsis 4 new_axis 8 shrink 16 offset"
+        );
+        assert_eq!(text(pack::CODE), "values 3 axis 1");
+        assert_eq!(text(mean::CODE), "keep_dims true");
+        assert_eq!(text(relu::CODE), "");
     }
 }

@@ -11,6 +11,9 @@ mod write;
 pub use crate::ir::limits::MAX_TENSOR_BYTES;
 pub use read::{read, ReadError};
 pub use write::{strip_names, write, WriteError};
+// The schema ↔ IR type mapping, for the SHAPE op's `out_type` option.
+pub(crate) use read::{lower_dtype, type_name};
+pub(crate) use write::tensor_type;
 
 /// Reads and lowers a `.tflite` file.
 /// Only a regular file within [`crate::fsutil::InputLimit::TFLITE`] is read.

@@ -10,9 +10,8 @@
 
 use super::schema_generated::tflite as fb;
 use crate::ir::{
-    Activation, Conv2dOptions, DType, DepthwiseConv2dOptions, DimensionMetadata,
-    FullyConnectedOptions, Graph, IndexVector, Model, Op, Operator, Padding, Pool2dOptions,
-    Quantization, Signature, Sparsity, StridedSliceOptions, Tensor,
+    DType, DimensionMetadata, Graph, IndexVector, Model, Op, Operator, Quantization, Signature,
+    Sparsity, Tensor,
 };
 
 use crate::ir::limits::MAX_TENSOR_BYTES;
@@ -293,7 +292,8 @@ fn lower_graph(model: &fb::Model, subgraph: &fb::SubGraph) -> Result<Graph, Read
     })
 }
 
-fn lower_dtype(t: fb::TensorType) -> Option<DType> {
+/// The IR type of a schema tensor type, `None` for types ferrolite does not support.
+pub(crate) fn lower_dtype(t: fb::TensorType) -> Option<DType> {
     Some(match t {
         fb::TensorType::FLOAT32 => DType::F32,
         fb::TensorType::FLOAT16 => DType::F16,
@@ -307,7 +307,8 @@ fn lower_dtype(t: fb::TensorType) -> Option<DType> {
     })
 }
 
-fn type_name(t: fb::TensorType) -> String {
+/// A schema tensor type's name, or its number when the schema does not know it.
+pub(crate) fn type_name(t: fb::TensorType) -> String {
     t.variant_name()
         .map_or_else(|| format!("#{}", t.0), str::to_string)
 }
@@ -663,252 +664,31 @@ fn lower_signature(model: &fb::Model, tensor_count: usize) -> Result<Option<Sign
     }))
 }
 
-fn activation(
-    op: usize,
-    op_name: &str,
-    a: fb::ActivationFunctionType,
-) -> Result<Activation, ReadError> {
-    Ok(match a {
-        fb::ActivationFunctionType::NONE => Activation::None,
-        fb::ActivationFunctionType::RELU => Activation::Relu,
-        fb::ActivationFunctionType::RELU_N1_TO_1 => Activation::ReluN1To1,
-        fb::ActivationFunctionType::RELU6 => Activation::Relu6,
-        fb::ActivationFunctionType::TANH => Activation::Tanh,
-        fb::ActivationFunctionType::SIGN_BIT => Activation::SignBit,
-        other => {
-            return Err(ReadError::BadOperator {
-                op,
-                op_name: op_name.to_string(),
-                message: format!("unknown fused activation {}", other.0),
-            })
-        }
-    })
-}
-
-fn padding(op: usize, op_name: &str, p: fb::Padding) -> Result<Padding, ReadError> {
-    match p {
-        fb::Padding::SAME => Ok(Padding::Same),
-        fb::Padding::VALID => Ok(Padding::Valid),
-        other => Err(ReadError::BadOperator {
-            op,
-            op_name: op_name.to_string(),
-            message: format!("unknown padding {}", other.0),
-        }),
-    }
-}
-
-/// Maps an operator and its options to the IR. When the options table is absent the
-/// values are the schema's field defaults (strides 0, dilation 1, ...), as if the table
-/// were present but empty; the interpreter's prepare rejects values that make no sense.
+/// Maps an operator to the IR through its registry entry's `read` hook; codes without an
+/// entry are unsupported (a custom op is named by its custom code).
 fn lower_op(
     index: usize,
     code: i32,
     opcode: &fb::OperatorCode,
     fop: &fb::Operator,
 ) -> Result<Op, ReadError> {
-    use crate::ops;
-    let name = fb::BuiltinOperator(code)
-        .variant_name()
-        .unwrap_or("UNKNOWN");
-    let opts_type = fop.builtin_options_type();
-    // Options of the wrong kind for the op are an error; absent options mean defaults.
-    let wrong_options = |expected: &str| ReadError::BadOperator {
-        op: index,
-        op_name: name.to_string(),
-        message: format!(
-            "carries {} options, expected {expected}",
-            opts_type
-                .variant_name()
-                .map_or_else(|| format!("#{}", opts_type.0), str::to_string)
-        ),
-    };
-    macro_rules! options {
-        ($accessor:ident, $expected:literal) => {
-            match fop.$accessor() {
-                Some(o) => Some(o),
-                None if opts_type == fb::BuiltinOptions::NONE => None,
-                None => return Err(wrong_options($expected)),
-            }
-        };
-    }
-    let act = |a: Option<fb::ActivationFunctionType>| {
-        activation(index, name, a.unwrap_or(fb::ActivationFunctionType::NONE))
-    };
-    let pad = |p: Option<fb::Padding>| padding(index, name, p.unwrap_or(fb::Padding::SAME));
-
-    Ok(match code {
-        ops::add::CODE => Op::Add {
-            activation: act(options!(builtin_options_as_add_options, "AddOptions")
-                .map(|o| o.fused_activation_function()))?,
-        },
-        ops::sub::CODE => Op::Sub {
-            activation: act(options!(builtin_options_as_sub_options, "SubOptions")
-                .map(|o| o.fused_activation_function()))?,
-        },
-        ops::mul::CODE => Op::Mul {
-            activation: act(options!(builtin_options_as_mul_options, "MulOptions")
-                .map(|o| o.fused_activation_function()))?,
-        },
-        ops::div::CODE => Op::Div {
-            activation: act(options!(builtin_options_as_div_options, "DivOptions")
-                .map(|o| o.fused_activation_function()))?,
-        },
-        ops::average_pool_2d::CODE | ops::max_pool_2d::CODE => {
-            let o = options!(builtin_options_as_pool_2_doptions, "Pool2DOptions");
-            let p = Pool2dOptions {
-                padding: pad(o.map(|o| o.padding()))?,
-                stride_w: o.map_or(0, |o| o.stride_w()),
-                stride_h: o.map_or(0, |o| o.stride_h()),
-                filter_w: o.map_or(0, |o| o.filter_width()),
-                filter_h: o.map_or(0, |o| o.filter_height()),
-                activation: act(o.map(|o| o.fused_activation_function()))?,
-            };
-            if code == ops::max_pool_2d::CODE {
-                Op::MaxPool2d(p)
-            } else {
-                Op::AveragePool2d(p)
-            }
-        }
-        ops::concatenation::CODE => {
-            let o = options!(
-                builtin_options_as_concatenation_options,
-                "ConcatenationOptions"
-            );
-            Op::Concatenation {
-                axis: o.map_or(0, |o| o.axis()),
-                activation: act(o.map(|o| o.fused_activation_function()))?,
-            }
-        }
-        ops::conv_2d::CODE => {
-            let o = options!(builtin_options_as_conv_2_doptions, "Conv2DOptions");
-            Op::Conv2d(Conv2dOptions {
-                padding: pad(o.map(|o| o.padding()))?,
-                stride_w: o.map_or(0, |o| o.stride_w()),
-                stride_h: o.map_or(0, |o| o.stride_h()),
-                dilation_w: o.map_or(1, |o| o.dilation_w_factor()),
-                dilation_h: o.map_or(1, |o| o.dilation_h_factor()),
-                activation: act(o.map(|o| o.fused_activation_function()))?,
-            })
-        }
-        ops::depthwise_conv_2d::CODE => {
-            let o = options!(
-                builtin_options_as_depthwise_conv_2_doptions,
-                "DepthwiseConv2DOptions"
-            );
-            Op::DepthwiseConv2d(DepthwiseConv2dOptions {
-                padding: pad(o.map(|o| o.padding()))?,
-                stride_w: o.map_or(0, |o| o.stride_w()),
-                stride_h: o.map_or(0, |o| o.stride_h()),
-                depth_multiplier: o.map_or(0, |o| o.depth_multiplier()),
-                dilation_w: o.map_or(1, |o| o.dilation_w_factor()),
-                dilation_h: o.map_or(1, |o| o.dilation_h_factor()),
-                activation: act(o.map(|o| o.fused_activation_function()))?,
-            })
-        }
-        ops::fully_connected::CODE => {
-            let o = options!(
-                builtin_options_as_fully_connected_options,
-                "FullyConnectedOptions"
-            );
-            let shuffled_weights = match o.map(|o| o.weights_format()) {
-                None | Some(fb::FullyConnectedOptionsWeightsFormat::DEFAULT) => false,
-                Some(fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8) => true,
-                Some(other) => {
-                    return Err(ReadError::BadOperator {
-                        op: index,
-                        op_name: name.to_string(),
-                        message: format!("unknown weights_format {}", other.0),
-                    })
-                }
-            };
-            Op::FullyConnected(FullyConnectedOptions {
-                activation: act(o.map(|o| o.fused_activation_function()))?,
-                keep_num_dims: o.is_some_and(|o| o.keep_num_dims()),
-                asymmetric_quantize_inputs: o.is_some_and(|o| o.asymmetric_quantize_inputs()),
-                shuffled_weights,
-            })
-        }
-        ops::dequantize::CODE => Op::Dequantize,
-        ops::quantize::CODE => Op::Quantize,
-        ops::densify::CODE => Op::Densify,
-        ops::logistic::CODE => Op::Logistic,
-        ops::tanh::CODE => Op::Tanh,
-        ops::relu::CODE => Op::Relu,
-        ops::relu6::CODE => Op::Relu6,
-        ops::hard_swish::CODE => Op::HardSwish,
-        ops::pad::CODE => Op::Pad,
-        ops::transpose::CODE => Op::Transpose,
-        ops::leaky_relu::CODE => Op::LeakyRelu {
-            alpha: options!(builtin_options_as_leaky_relu_options, "LeakyReluOptions")
-                .map_or(0.0, |o| o.alpha()),
-        },
-        ops::softmax::CODE => Op::Softmax {
-            beta: options!(builtin_options_as_softmax_options, "SoftmaxOptions")
-                .map_or(0.0, |o| o.beta()),
-        },
-        ops::reshape::CODE => Op::Reshape {
-            new_shape: options!(builtin_options_as_reshape_options, "ReshapeOptions")
-                .and_then(|o| o.new_shape())
-                .map(|v| v.iter().collect()),
-        },
-        ops::squeeze::CODE => Op::Squeeze {
-            dims: options!(builtin_options_as_squeeze_options, "SqueezeOptions")
-                .and_then(|o| o.squeeze_dims())
-                .map(|v| v.iter().collect())
-                .unwrap_or_default(),
-        },
-        ops::shape::CODE => {
-            // Without options TF's kernel would have no type; int32 is what converters write.
-            let t = options!(builtin_options_as_shape_options, "ShapeOptions")
-                .map_or(fb::TensorType::INT32, |o| o.out_type());
-            let out_type = lower_dtype(t).ok_or_else(|| ReadError::BadOperator {
-                op: index,
-                op_name: name.to_string(),
-                message: format!("out_type {} is not supported", type_name(t)),
-            })?;
-            Op::Shape { out_type }
-        }
-        ops::strided_slice::CODE => {
-            let o = options!(
-                builtin_options_as_strided_slice_options,
-                "StridedSliceOptions"
-            );
-            Op::StridedSlice(StridedSliceOptions {
-                begin_mask: o.map_or(0, |o| o.begin_mask()),
-                end_mask: o.map_or(0, |o| o.end_mask()),
-                ellipsis_mask: o.map_or(0, |o| o.ellipsis_mask()),
-                new_axis_mask: o.map_or(0, |o| o.new_axis_mask()),
-                shrink_axis_mask: o.map_or(0, |o| o.shrink_axis_mask()),
-                offset: o.is_some_and(|o| o.offset()),
-            })
-        }
-        ops::pack::CODE => {
-            let o = options!(builtin_options_as_pack_options, "PackOptions");
-            Op::Pack {
-                values_count: o.map_or(0, |o| o.values_count()),
-                axis: o.map_or(0, |o| o.axis()),
-            }
-        }
-        ops::mean::CODE => Op::Mean {
-            keep_dims: options!(builtin_options_as_reducer_options, "ReducerOptions")
-                .is_some_and(|o| o.keep_dims()),
-        },
-        c if c == fb::BuiltinOperator::CUSTOM.0 => {
-            return Err(ReadError::UnsupportedCustomOp {
-                op: index,
-                custom_code: opcode.custom_code().unwrap_or("").to_string(),
-            })
-        }
-        _ => {
-            let name = fb::BuiltinOperator(code)
+    match crate::ops::by_code(code) {
+        Some(def) => (def.read)(&crate::ops::ReadCtx {
+            index,
+            name: def.name,
+            fop: *fop,
+        }),
+        None if code == fb::BuiltinOperator::CUSTOM.0 => Err(ReadError::UnsupportedCustomOp {
+            op: index,
+            custom_code: opcode.custom_code().unwrap_or("").to_string(),
+        }),
+        None => Err(ReadError::UnsupportedOp {
+            op: index,
+            name: fb::BuiltinOperator(code)
                 .variant_name()
                 .unwrap_or("an unknown operator")
-                .to_string();
-            return Err(ReadError::UnsupportedOp {
-                op: index,
-                name,
-                code,
-            });
-        }
-    })
+                .to_string(),
+            code,
+        }),
+    }
 }

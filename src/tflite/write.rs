@@ -12,9 +12,7 @@ use flatbuffers::{
 
 use super::schema_generated::tflite as fb;
 use super::versions;
-use crate::ir::{
-    Activation, DType, DimensionMetadata, Graph, IndexVector, Model, Op, Padding, Sparsity, Tensor,
-};
+use crate::ir::{DType, DimensionMetadata, Graph, IndexVector, Model, Sparsity, Tensor};
 
 /// Why a model could not be written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -156,7 +154,8 @@ fn validate(model: &Model) -> Result<(), WriteError> {
     Ok(())
 }
 
-fn tensor_type(d: DType) -> fb::TensorType {
+/// The schema type of an IR tensor type.
+pub(crate) fn tensor_type(d: DType) -> fb::TensorType {
     match d {
         DType::F32 => fb::TensorType::FLOAT32,
         DType::F16 => fb::TensorType::FLOAT16,
@@ -166,24 +165,6 @@ fn tensor_type(d: DType) -> fb::TensorType {
         DType::I32 => fb::TensorType::INT32,
         DType::I64 => fb::TensorType::INT64,
         DType::Bool => fb::TensorType::BOOL,
-    }
-}
-
-fn activation(a: Activation) -> fb::ActivationFunctionType {
-    match a {
-        Activation::None => fb::ActivationFunctionType::NONE,
-        Activation::Relu => fb::ActivationFunctionType::RELU,
-        Activation::ReluN1To1 => fb::ActivationFunctionType::RELU_N1_TO_1,
-        Activation::Relu6 => fb::ActivationFunctionType::RELU6,
-        Activation::Tanh => fb::ActivationFunctionType::TANH,
-        Activation::SignBit => fb::ActivationFunctionType::SIGN_BIT,
-    }
-}
-
-fn padding(p: Padding) -> fb::Padding {
-    match p {
-        Padding::Same => fb::Padding::SAME,
-        Padding::Valid => fb::Padding::VALID,
     }
 }
 
@@ -294,233 +275,6 @@ fn tensor<'a>(fbb: &mut Fbb<'a>, t: &Tensor, buffer: u32) -> WIPOffset<fb::Tenso
     )
 }
 
-/// The options union of `op`, written for every op whose schema has an options table
-/// (TF's exporter writes the empty ones too).
-fn options(fbb: &mut Fbb, op: &Op) -> (fb::BuiltinOptions, Option<WIPOffset<UnionWIPOffset>>) {
-    use fb::BuiltinOptions as T;
-    let (ty, table) = match op {
-        Op::Add { activation: a } => (
-            T::AddOptions,
-            fb::AddOptions::create(
-                fbb,
-                &fb::AddOptionsArgs {
-                    fused_activation_function: activation(*a),
-                    ..Default::default()
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Sub { activation: a } => (
-            T::SubOptions,
-            fb::SubOptions::create(
-                fbb,
-                &fb::SubOptionsArgs {
-                    fused_activation_function: activation(*a),
-                    ..Default::default()
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Mul { activation: a } => (
-            T::MulOptions,
-            fb::MulOptions::create(
-                fbb,
-                &fb::MulOptionsArgs {
-                    fused_activation_function: activation(*a),
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Div { activation: a } => (
-            T::DivOptions,
-            fb::DivOptions::create(
-                fbb,
-                &fb::DivOptionsArgs {
-                    fused_activation_function: activation(*a),
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::AveragePool2d(o) | Op::MaxPool2d(o) => (
-            T::Pool2DOptions,
-            fb::Pool2DOptions::create(
-                fbb,
-                &fb::Pool2DOptionsArgs {
-                    padding: padding(o.padding),
-                    stride_w: o.stride_w,
-                    stride_h: o.stride_h,
-                    filter_width: o.filter_w,
-                    filter_height: o.filter_h,
-                    fused_activation_function: activation(o.activation),
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Concatenation {
-            axis,
-            activation: a,
-        } => (
-            T::ConcatenationOptions,
-            fb::ConcatenationOptions::create(
-                fbb,
-                &fb::ConcatenationOptionsArgs {
-                    axis: *axis,
-                    fused_activation_function: activation(*a),
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Conv2d(o) => (
-            T::Conv2DOptions,
-            fb::Conv2DOptions::create(
-                fbb,
-                &fb::Conv2DOptionsArgs {
-                    padding: padding(o.padding),
-                    stride_w: o.stride_w,
-                    stride_h: o.stride_h,
-                    fused_activation_function: activation(o.activation),
-                    dilation_w_factor: o.dilation_w,
-                    dilation_h_factor: o.dilation_h,
-                    ..Default::default()
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::DepthwiseConv2d(o) => (
-            T::DepthwiseConv2DOptions,
-            fb::DepthwiseConv2DOptions::create(
-                fbb,
-                &fb::DepthwiseConv2DOptionsArgs {
-                    padding: padding(o.padding),
-                    stride_w: o.stride_w,
-                    stride_h: o.stride_h,
-                    depth_multiplier: o.depth_multiplier,
-                    fused_activation_function: activation(o.activation),
-                    dilation_w_factor: o.dilation_w,
-                    dilation_h_factor: o.dilation_h,
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::FullyConnected(o) => (
-            T::FullyConnectedOptions,
-            fb::FullyConnectedOptions::create(
-                fbb,
-                &fb::FullyConnectedOptionsArgs {
-                    fused_activation_function: activation(o.activation),
-                    weights_format: if o.shuffled_weights {
-                        fb::FullyConnectedOptionsWeightsFormat::SHUFFLED4x16INT8
-                    } else {
-                        fb::FullyConnectedOptionsWeightsFormat::DEFAULT
-                    },
-                    keep_num_dims: o.keep_num_dims,
-                    asymmetric_quantize_inputs: o.asymmetric_quantize_inputs,
-                    ..Default::default()
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Dequantize => (
-            T::DequantizeOptions,
-            fb::DequantizeOptions::create(fbb, &fb::DequantizeOptionsArgs {}).as_union_value(),
-        ),
-        Op::Quantize => (
-            T::QuantizeOptions,
-            fb::QuantizeOptions::create(fbb, &fb::QuantizeOptionsArgs {}).as_union_value(),
-        ),
-        Op::Densify => (
-            T::DensifyOptions,
-            fb::DensifyOptions::create(fbb, &fb::DensifyOptionsArgs {}).as_union_value(),
-        ),
-        Op::HardSwish => (
-            T::HardSwishOptions,
-            fb::HardSwishOptions::create(fbb, &fb::HardSwishOptionsArgs {}).as_union_value(),
-        ),
-        Op::Pad => (
-            T::PadOptions,
-            fb::PadOptions::create(fbb, &fb::PadOptionsArgs {}).as_union_value(),
-        ),
-        Op::Transpose => (
-            T::TransposeOptions,
-            fb::TransposeOptions::create(fbb, &fb::TransposeOptionsArgs {}).as_union_value(),
-        ),
-        Op::Logistic | Op::Tanh | Op::Relu | Op::Relu6 => return (T::NONE, None),
-        Op::LeakyRelu { alpha } => (
-            T::LeakyReluOptions,
-            fb::LeakyReluOptions::create(fbb, &fb::LeakyReluOptionsArgs { alpha: *alpha })
-                .as_union_value(),
-        ),
-        Op::Softmax { beta } => (
-            T::SoftmaxOptions,
-            fb::SoftmaxOptions::create(fbb, &fb::SoftmaxOptionsArgs { beta: *beta })
-                .as_union_value(),
-        ),
-        Op::Reshape { new_shape } => {
-            let new_shape = new_shape.as_ref().map(|s| fbb.create_vector(s));
-            (
-                T::ReshapeOptions,
-                fb::ReshapeOptions::create(fbb, &fb::ReshapeOptionsArgs { new_shape })
-                    .as_union_value(),
-            )
-        }
-        Op::Squeeze { dims } => {
-            let squeeze_dims = (!dims.is_empty()).then(|| fbb.create_vector(dims));
-            (
-                T::SqueezeOptions,
-                fb::SqueezeOptions::create(fbb, &fb::SqueezeOptionsArgs { squeeze_dims })
-                    .as_union_value(),
-            )
-        }
-        Op::Shape { out_type } => (
-            T::ShapeOptions,
-            fb::ShapeOptions::create(
-                fbb,
-                &fb::ShapeOptionsArgs {
-                    out_type: tensor_type(*out_type),
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::StridedSlice(o) => (
-            T::StridedSliceOptions,
-            fb::StridedSliceOptions::create(
-                fbb,
-                &fb::StridedSliceOptionsArgs {
-                    begin_mask: o.begin_mask,
-                    end_mask: o.end_mask,
-                    ellipsis_mask: o.ellipsis_mask,
-                    new_axis_mask: o.new_axis_mask,
-                    shrink_axis_mask: o.shrink_axis_mask,
-                    offset: o.offset,
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Pack { values_count, axis } => (
-            T::PackOptions,
-            fb::PackOptions::create(
-                fbb,
-                &fb::PackOptionsArgs {
-                    values_count: *values_count,
-                    axis: *axis,
-                },
-            )
-            .as_union_value(),
-        ),
-        Op::Mean { keep_dims } => (
-            T::ReducerOptions,
-            fb::ReducerOptions::create(
-                fbb,
-                &fb::ReducerOptionsArgs {
-                    keep_dims: *keep_dims,
-                },
-            )
-            .as_union_value(),
-        ),
-    };
-    (ty, Some(table))
-}
-
 /// The opcode table: one entry per (code, version) in order of first use, and each
 /// operator's index into it.
 fn opcode_table(g: &Graph) -> (Vec<(i32, i32)>, Vec<u32>) {
@@ -618,7 +372,8 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
             .collect();
         let inputs = Some(fbb.create_vector(&ins));
         let outputs = Some(fbb.create_vector(&to_i32s(&op.outputs)));
-        let (builtin_options_type, builtin_options) = options(&mut fbb, &op.op);
+        // The op's registry entry writes its options table (TF writes the empty ones too).
+        let (builtin_options_type, builtin_options) = (op.op.def().write)(&mut fbb, &op.op);
         operators.push(fb::Operator::create(
             &mut fbb,
             &fb::OperatorArgs {
