@@ -5,24 +5,24 @@
 //! along contiguous memory, so dense weights are used as stored; sparse constant weights
 //! are expanded once at prepare.
 
-use super::common::activation_range_f32;
+use crate::kernels::common::activation_range_f32;
 use std::marker::PhantomData;
 
-use super::common::clamp;
-use super::cpu::avx2_available;
 use super::hybrid::fc_geometry;
 use super::q8::{
     channel_scales, check_bias_i32, optional_i32, q8_constant, q8_input, q8_output, q8_params, Q8,
 };
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
-};
 use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, FullyConnectedOptions, Op};
 use crate::kbail;
+use crate::kernels::common::clamp;
+use crate::kernels::cpu::avx2_available;
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+};
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     if super::sparse_fc::applies(ctx) {
@@ -113,7 +113,7 @@ fn prepare_f32(
             units: shape.units,
             densified,
             range,
-            fused: super::cpu::fma_available(),
+            fused: crate::kernels::cpu::fma_available(),
         },
     ))
 }
@@ -764,7 +764,7 @@ mod tests {
     fn fc_matches_reference_on_random_configurations() {
         let mut rng = Rng(0xfc00_fc00_1234_5678);
         for case in 0..400 {
-            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
             let depth = rng.range(1, 80);
             let units = rng.range(1, 20);
             let batches = rng.range(1, 4);
@@ -1188,7 +1188,7 @@ mod q8_tests {
             };
             let ins = [Some(x), Some(w), Some(bias(b.clone()))];
             for portable in [false, true] {
-                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(portable));
+                crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(portable));
                 let (_, got) = run_q8(
                     Op::FullyConnected(options.clone()),
                     &ins,
@@ -1197,7 +1197,7 @@ mod q8_tests {
                     out_zp as i64,
                 )
                 .unwrap();
-                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(false));
+                crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(got, want, "case {case}");
             }
         }

@@ -7,10 +7,8 @@ use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{self, Op, Operator};
 
 pub mod activation;
-pub mod common;
 pub mod concat;
 pub mod conv;
-pub(crate) mod cpu;
 pub mod densify;
 pub mod elementwise;
 pub mod fully_connected;
@@ -30,7 +28,6 @@ mod sparse_fc_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod transpose;
-pub(crate) mod window;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
 /// already computed, so `run` only moves and computes data.

@@ -29,20 +29,20 @@
 //! Stored blocks whose values are all zero are dropped at prepare; the kernels then only
 //! visit nonzero blocks.
 
-use super::common::activation_range_f32;
-use super::cpu::{avx2_available, fma_available};
 use super::hybrid::{fc_geometry, FcGeometry};
 use super::sparse_fc_f32::{F32Weights, SparseFcF32};
 use super::sparse_fc_i8::SparseFcI8;
 use super::{PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
-};
 use crate::interp::value::TensorBuf;
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, DimensionMetadata, IndexVector, Op, Sparsity};
 use crate::kbail;
+use crate::kernels::common::activation_range_f32;
+use crate::kernels::cpu::{avx2_available, fma_available};
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier,
+};
 
 /// True when the weights (input 1) carry a sparse encoding.
 pub fn applies(ctx: &PrepareCtx<'_>) -> bool {

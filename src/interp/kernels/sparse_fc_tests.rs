@@ -5,15 +5,15 @@
 
 use proptest::prelude::*;
 
-use super::cpu::PORTABLE_ONLY;
 use super::{prepare, PrepareCtx};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
-};
 use crate::interp::value::{TensorBuf, View};
 use crate::interp::TensorInfo;
 use crate::ir::{self, Activation, DType, FullyConnectedOptions, Op, Operator, Quantization};
+use crate::kernels::cpu::PORTABLE_ONLY;
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier,
+};
 
 /// xorshift64*, so a failing case reproduces from its seed.
 struct Rng(u64);

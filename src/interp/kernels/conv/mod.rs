@@ -9,19 +9,20 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use super::common::activation_range_f32;
-use super::cpu::{avx2_available, avx512_available, fma_available, vnni_available};
 use super::q8::*;
-use super::window::{nhwc, window2d, TapRange, Window2d, WindowParams};
+use super::shape::nhwc;
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
-};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, Op};
 use crate::kbail;
+use crate::kernels::common::activation_range_f32;
+use crate::kernels::cpu::{avx2_available, avx512_available, fma_available, vnni_available};
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier,
+};
+use crate::kernels::window::{window2d, TapRange, Window2d, WindowParams};
 
 mod depthwise_f32;
 mod depthwise_q8;
@@ -261,7 +262,7 @@ fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
 /// loaded once per tap and reused for all of them.
 const TILE: usize = 4;
 
-pub(crate) use super::common::clamp;
+pub(crate) use crate::kernels::common::clamp;
 
 // ---------------------------------------------------------------------------------------
 // DEPTHWISE_CONV_2D

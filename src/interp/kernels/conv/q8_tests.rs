@@ -1,10 +1,10 @@
 use super::*;
-use crate::interp::fixed_point::quantize_multiplier;
-use crate::interp::kernels::common::window_dim;
-use crate::interp::kernels::cpu::{AVX2_ONLY, NO_VNNI, PORTABLE_ONLY};
 use crate::interp::kernels::test_support::q8::{bias, per_channel, per_tensor, run_q8, Q};
 use crate::interp::kernels::test_support::Rng;
 use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions, Padding};
+use crate::kernels::common::window_dim;
+use crate::kernels::cpu::{AVX2_ONLY, NO_VNNI, PORTABLE_ONLY};
+use crate::kernels::fixed_point::quantize_multiplier;
 
 fn conv_op(padding: Padding, stride: usize, dilation: usize, act: Activation) -> Op {
     Op::Conv2d(Conv2dOptions {
