@@ -5,6 +5,7 @@
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{self, Op, Operator};
+use crate::kernels::cpu::CpuFeatures;
 
 pub mod activation;
 pub mod concat;
@@ -50,6 +51,9 @@ pub struct PrepareCtx<'a> {
     pub op: &'a Operator,
     pub inputs: Vec<Option<&'a TensorInfo>>,
     pub outputs: Vec<&'a ir::Tensor>,
+    /// The SIMD variants `prepare` may pick: the planner passes what this CPU has, tests
+    /// pass a restricted value to exercise the slower variants.
+    pub cpu: CpuFeatures,
 }
 
 impl<'a> PrepareCtx<'a> {

@@ -56,7 +56,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                     win,
                     channels: c,
                     range,
-                    avx2: crate::kernels::cpu::fma_available(),
+                    avx2: ctx.cpu.fma(),
                 },
             ))
         }
@@ -501,7 +501,7 @@ fn prepare_q8<T: Q8 + PoolMax>(
             win,
             channels: c,
             range,
-            avx2: crate::kernels::cpu::avx2_available(),
+            avx2: ctx.cpu.avx2(),
             elem: PhantomData,
         },
     ))
@@ -628,7 +628,7 @@ fn quantized_lowest<T: Q8>() -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{assert_close, run_f32, var, Rng};
+    use super::super::test_support::{assert_close, cpu_variant, run_f32, run_f32_on, var, Rng};
     use super::*;
     use crate::ir::{Activation, Padding};
     use crate::kernels::common::window_dim;
@@ -839,7 +839,7 @@ mod tests {
         ];
         let mut rng = Rng(0x0dd_f00d_5eed);
         for case in 0..600 {
-            crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            let cpu = cpu_variant(case % 2 == 1);
             let padding = if rng.range(0, 1) == 0 {
                 Padding::Same
             } else {
@@ -858,7 +858,8 @@ mod tests {
             let input: Vec<f32> = (0..len)
                 .map(|_| palette[rng.range(0, palette.len() - 1)])
                 .collect();
-            let (_, got) = run_f32(
+            let (_, got) = run_f32_on(
+                cpu,
                 pool_op(
                     true,
                     padding,
@@ -869,7 +870,6 @@ mod tests {
                 &[var(&dims, input.clone())],
             )
             .unwrap();
-            crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(false));
             let range = activation_range_f32(act).unwrap();
             let want = reference_max_exact(&input, dims, padding, filter, stride, range);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -885,7 +885,7 @@ mod tests {
     fn pools_match_reference_on_random_configurations() {
         let mut rng = Rng(0x5eed_0000_0000_0001);
         for case in 0..800 {
-            crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            let cpu = cpu_variant(case % 2 == 1);
             let max = rng.range(0, 1) == 0;
             let padding = if rng.range(0, 1) == 0 {
                 Padding::Same
@@ -907,7 +907,8 @@ mod tests {
                 Activation::ReluN1To1,
             ][rng.range(0, 3)];
             let input = rng.vec(n * h * w * c);
-            let (shape, got) = run_f32(
+            let (shape, got) = run_f32_on(
+                cpu,
                 pool_op(
                     max,
                     padding,
@@ -928,7 +929,8 @@ mod tests {
 
 #[cfg(test)]
 mod q8_tests {
-    use super::super::test_support::q8::{per_tensor, run_q8};
+    use super::super::test_support::cpu_variant;
+    use super::super::test_support::q8::{per_tensor, run_q8, run_q8_on};
     use super::super::test_support::Rng;
     use super::*;
     use crate::ir::{Activation, Padding};
@@ -1110,15 +1112,15 @@ mod q8_tests {
             let range = calculate_activation_range_quantized(act, 0.1, zp as i32, dtype).unwrap();
             let want = reference(max, &values, dims, k, s, padding, range);
             for portable in [false, true] {
-                crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(portable));
-                let got = run_q8(
+                let cpu = cpu_variant(portable);
+                let got = run_q8_on(
+                    cpu,
                     op(max, padding, k, s, act),
                     &[Some(x.clone())],
                     dtype,
                     0.1,
                     zp,
                 );
-                crate::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(
                     got.unwrap().1,
                     want,

@@ -526,6 +526,7 @@ mod tests {
             op: &operator,
             inputs: vec![Some(&input)],
             outputs: vec![&out_t],
+            cpu: crate::kernels::cpu::CpuFeatures::detect(),
         };
         let prepared = prepare(&ctx)?;
         assert_eq!(prepared.output_shapes, vec![shape.to_vec()]);

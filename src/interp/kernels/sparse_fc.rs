@@ -38,7 +38,6 @@ use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, DimensionMetadata, IndexVector, Op, Sparsity};
 use crate::kbail;
 use crate::kernels::common::activation_range_f32;
-use crate::kernels::cpu::{avx2_available, fma_available};
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
     multiply_by_quantized_multiplier, quantize_multiplier,
@@ -319,7 +318,7 @@ fn prepare_f32(
     };
     Ok(Prepared::new(
         vec![g.output],
-        SparseFcF32::new(g.batches, weights, range, fma_available()),
+        SparseFcF32::new(g.batches, weights, range, ctx.cpu.fma()),
     ))
 }
 
@@ -435,7 +434,7 @@ fn prepare_i8(
                 multipliers,
                 range,
             },
-            avx2_available(),
+            ctx.cpu.avx2(),
         ),
     ))
 }

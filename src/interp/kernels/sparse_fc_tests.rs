@@ -6,10 +6,10 @@
 use proptest::prelude::*;
 
 use super::{prepare, PrepareCtx};
+use crate::interp::kernels::test_support::cpu_variant;
 use crate::interp::value::{TensorBuf, View};
 use crate::interp::TensorInfo;
 use crate::ir::{self, Activation, DType, FullyConnectedOptions, Op, Operator, Quantization};
-use crate::kernels::cpu::PORTABLE_ONLY;
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
     multiply_by_quantized_multiplier, quantize_multiplier,
@@ -72,11 +72,9 @@ fn run(
         op: &op,
         inputs: infos.iter().map(Some).collect(),
         outputs: vec![output],
+        cpu: cpu_variant(portable),
     };
-    PORTABLE_ONLY.with(|p| p.set(portable));
-    let prepared = prepare(&ctx);
-    PORTABLE_ONLY.with(|p| p.set(false));
-    let prepared = prepared.unwrap();
+    let prepared = prepare(&ctx).unwrap();
     let len: usize = prepared.output_shapes[0].iter().product();
     let mut out = TensorBuf::zeros(output.dtype, len);
     let mut views: Vec<View<'_>> = vec![x.view()];

@@ -25,7 +25,7 @@ pub(super) fn prepare_depthwise_f32(
         DepthwiseF32 {
             shape,
             range,
-            fused: fma_available(),
+            fused: ctx.cpu.fma(),
         },
     ))
 }
@@ -51,7 +51,7 @@ impl Kernel for DepthwiseF32 {
         }
         #[cfg(target_arch = "x86_64")]
         if self.fused {
-            // SAFETY: `fused` is only true when `fma_available` saw AVX2 and FMA.
+            // SAFETY: `fused` is only true when the CpuFeatures given to prepare had AVX2 and FMA.
             unsafe { depthwise_f32_avx2(s, input, filter, bias, out, self.range) };
             return Ok(());
         }

@@ -47,7 +47,7 @@ pub(super) fn prepare_conv_f32(
             shape,
             filter,
             range,
-            fused: fma_available(),
+            fused: ctx.cpu.fma(),
         },
     ))
 }
@@ -95,7 +95,7 @@ fn conv_f32(
 ) {
     #[cfg(target_arch = "x86_64")]
     if fused {
-        // SAFETY: `fused` is only true when `fma_available` saw AVX2 and FMA at run time.
+        // SAFETY: `fused` is only true when the CpuFeatures given to prepare had AVX2 and FMA at run time.
         unsafe { conv_f32_avx2(s, input, packed, bias, out, range) };
         return;
     }

@@ -17,7 +17,6 @@ use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, Op};
 use crate::kbail;
 use crate::kernels::common::activation_range_f32;
-use crate::kernels::cpu::{avx2_available, avx512_available, fma_available, vnni_available};
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
     multiply_by_quantized_multiplier, quantize_multiplier,
