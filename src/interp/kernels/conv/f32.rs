@@ -95,7 +95,7 @@ fn conv_f32(
 ) {
     #[cfg(target_arch = "x86_64")]
     if fused {
-        // SAFETY: `fused` is only true when the CpuFeatures given to prepare had AVX2 and FMA at run time.
+        // SAFETY: `fused` is only true when the CpuFeatures given to prepare had AVX2 and FMA.
         unsafe { conv_f32_avx2(s, input, packed, bias, out, range) };
         return;
     }

@@ -32,9 +32,6 @@ mod madd;
 mod q8;
 #[cfg(test)]
 mod q8_tests;
-#[cfg(test)]
-#[cfg(feature = "tract")]
-mod timing;
 
 use depthwise_f32::prepare_depthwise_f32;
 use depthwise_q8::prepare_depthwise_q8;
