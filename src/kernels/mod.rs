@@ -11,7 +11,9 @@
 pub mod common;
 pub mod cpu;
 pub mod fixed_point;
+pub mod reference;
 pub mod window;
+pub mod x86;
 
 #[cfg(test)]
 mod layering_tests;
