@@ -134,6 +134,7 @@ impl Bench {
             op: &op,
             inputs: infos.iter().map(Some).collect(),
             outputs: vec![&output],
+            cpu: ferrolite::kernels::cpu::CpuFeatures::detect(),
         };
         let prepared = kernels::prepare(&ctx).map_err(|e| e.to_string())?;
         let len = prepared.output_shapes[0].iter().product();

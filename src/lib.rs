@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod fsutil;
 pub mod interp;
 pub mod ir;
+pub mod kernels;
 pub mod nn;
 pub mod ops;
 pub mod quant;

@@ -306,6 +306,7 @@ fn run_op(
         op: &op,
         inputs: infos.iter().map(Some).collect(),
         outputs: vec![&output],
+        cpu: ferrolite::kernels::cpu::CpuFeatures::detect(),
     };
     let prepared = kernels::prepare(&ctx).unwrap();
     let len: usize = prepared.output_shapes[0].iter().product();

@@ -234,6 +234,7 @@ fn non_conv_ops_of_int8_fixtures_prepare() {
                 op,
                 inputs: op.inputs.iter().map(|i| i.map(|i| &infos[i])).collect(),
                 outputs: op.outputs.iter().map(|&o| &graph.tensors[o]).collect(),
+                cpu: ferrolite::kernels::cpu::CpuFeatures::detect(),
             };
             match kernels::prepare(&ctx) {
                 Ok(p) => {

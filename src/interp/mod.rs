@@ -2,7 +2,6 @@
 //! shapes (validating every op, computing per-op constants once, folding what is known
 //! at plan time, assigning arena offsets by tensor lifetime) and kernels that compute.
 
-pub mod fixed_point;
 pub mod kernels;
 mod plan;
 pub mod value;

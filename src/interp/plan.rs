@@ -6,6 +6,7 @@ use super::kernels::{self, Kernel, PrepareCtx};
 use super::value::{TensorBuf, Value, View, ViewMut};
 use super::{PlanError, RunError, TensorInfo, MAX_TENSOR_BYTES};
 use crate::ir::{DType, Model, Op};
+use crate::kernels::cpu::CpuFeatures;
 
 /// Arena offsets are multiples of this, so every view is aligned for any element type
 /// and for SIMD loads.
@@ -66,6 +67,8 @@ impl Plan {
             });
         }
         let mut infos: Vec<Option<TensorInfo>> = vec![None; graph.tensors.len()];
+        // Asked once per process; every kernel of the plan picks its variant from it.
+        let cpu = CpuFeatures::detect();
         let mut constants: Vec<Arc<TensorBuf>> = Vec::new();
         let mut const_slot: Vec<Option<usize>> = vec![None; graph.tensors.len()];
 
@@ -172,6 +175,7 @@ impl Plan {
                     .iter()
                     .map(|&t| &graph.tensors[t])
                     .collect(),
+                cpu,
             };
             let prepared = kernels::prepare(&ctx).map_err(|e| op_err(e.0))?;
             if prepared.output_shapes.len() != operator.outputs.len() {

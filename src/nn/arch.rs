@@ -13,7 +13,7 @@
 //! [`MAX_ACTIVATION_BYTES_ENV`].
 
 use super::{layer_err, LayerSpec, ModelConfig, NnError, Padding};
-use crate::interp::kernels::common::window_dim;
+use crate::kernels::common::window_dim;
 
 /// Most weights a model may have (400 MB of F32; training holds four copies: values,
 /// gradients and Adam's two moments).

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::{layer_err, NnError, Padding};
-use crate::interp::kernels::common::window_dim;
+use crate::kernels::common::window_dim;
 
 #[path = "direct_conv.rs"]
 pub(crate) mod direct_conv;

@@ -61,7 +61,7 @@ macro_rules! dispatch {
     ($vis:vis fn $name:ident, $avx:ident, $generic:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
         $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if $crate::interp::kernels::cpu::fma_available() {
+            if $crate::kernels::cpu::CpuFeatures::detect().fma() {
                 // SAFETY: the CPU has the features `$avx` is compiled for.
                 unsafe { $avx($($arg),*) };
                 return;

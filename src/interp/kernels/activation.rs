@@ -15,18 +15,18 @@
 //! Each output byte depends only on the input byte, so `prepare` evaluates the
 //! reference formula for all 256 inputs and `run` is a table lookup.
 
-use super::common::clamp;
 use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype};
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    lut_populate_int8, lut_populate_uint8, multiply_by_quantized_multiplier, quantize_multiplier,
-    quantized_range, rounding_divide_by_pot,
-};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{DType, Op};
 use crate::kbail;
+use crate::kernels::common::clamp;
+use crate::kernels::fixed_point::{
+    lut_populate_int8, lut_populate_uint8, multiply_by_quantized_multiplier, quantize_multiplier,
+    quantized_range, rounding_divide_by_pot,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
@@ -345,9 +345,9 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
                 if f64::from(out_scale) != 1.0 / 256.0 {
                     kbail!("quantized LOGISTIC needs an output scale of 1/256, not {out_scale}");
                 }
-                crate::interp::fixed_point::logistic_f32
+                crate::kernels::fixed_point::logistic_f32
             } else {
-                crate::interp::fixed_point::tanh_f32
+                crate::kernels::fixed_point::tanh_f32
             };
             if dtype == DType::I8 {
                 let lut = lut_populate_int8(in_scale, in_zp, out_scale, out_zp, transform);

@@ -11,13 +11,13 @@
 //!   the 256 input values at prepare.
 //! * TFLite accepts no fused activation on quantized types (nor, in fact, on any).
 
-use super::common::activation_range_f32;
 use super::shape::{by_dtype, check_len, checked_elements, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{Activation, DType, Op};
 use crate::kbail;
+use crate::kernels::common::activation_range_f32;
 
 struct ConcatKernel {
     dtype: DType,
@@ -152,7 +152,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     if rank == 0 {
         kbail!("cannot concatenate scalars");
     }
-    let axis = super::common::axis(axis as i64, rank, "axis")?;
+    let axis = crate::kernels::common::axis(axis as i64, rank, "axis")?;
     let out_q = ctx.output(0)?.scale_zero_point();
     let mut requantize: Option<Vec<Option<Box<[u8; 256]>>>> = None;
     let mut out_shape = first.shape.clone();

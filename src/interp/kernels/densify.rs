@@ -169,6 +169,7 @@ mod tests {
             op: &op,
             inputs: vec![Some(input)],
             outputs: vec![&out],
+            cpu: crate::kernels::cpu::CpuFeatures::detect(),
         };
         match prepare(&ctx) {
             Ok(_) => panic!("prepare accepted a bad input"),

@@ -22,19 +22,19 @@
 //! ±f32::MAX, NaN passes through. Integer arithmetic wraps (TFLite's C++ overflow is
 //! undefined; wrapping is what it does in practice).
 
-use super::common::{broadcast_shapes, broadcast_strides, clamp};
 use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_mul, get_reciprocal,
-    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_greater_than_one,
-    multiply_by_quantized_multiplier_smaller_than_one_exp, quantize_multiplier, AddRescale,
-};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{Activation, DType, Op};
 use crate::kbail;
+use crate::kernels::common::{broadcast_shapes, broadcast_strides, clamp};
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_mul, get_reciprocal,
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_greater_than_one,
+    multiply_by_quantized_multiplier_smaller_than_one_exp, quantize_multiplier, AddRescale,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BinOp {
@@ -586,7 +586,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
     let range = match (dtype, op) {
         (DType::F32, _) => {
-            let (lo, hi) = super::common::activation_range_f32(act)?;
+            let (lo, hi) = crate::kernels::common::activation_range_f32(act)?;
             Range::F32(lo, hi)
         }
         (DType::I32, _) => {

@@ -5,24 +5,23 @@
 //! along contiguous memory, so dense weights are used as stored; sparse constant weights
 //! are expanded once at prepare.
 
-use super::common::activation_range_f32;
+use crate::kernels::common::activation_range_f32;
 use std::marker::PhantomData;
 
-use super::common::clamp;
-use super::cpu::avx2_available;
 use super::hybrid::fc_geometry;
 use super::q8::{
     channel_scales, check_bias_i32, optional_i32, q8_constant, q8_input, q8_output, q8_params, Q8,
 };
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
-};
 use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, FullyConnectedOptions, Op};
 use crate::kbail;
+use crate::kernels::common::clamp;
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+};
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     if super::sparse_fc::applies(ctx) {
@@ -123,7 +122,7 @@ fn prepare_f32(
             units: shape.units,
             densified,
             range,
-            fused: super::cpu::fma_available(),
+            fused: ctx.cpu.fma(),
         },
     ))
 }
@@ -159,7 +158,7 @@ impl Kernel for FcF32 {
         let shape = (self.depth, self.units);
         #[cfg(target_arch = "x86_64")]
         if self.fused {
-            // SAFETY: `fused` is only true when `fma_available` saw AVX2 and FMA.
+            // SAFETY: `fused` is only true when the CpuFeatures given to prepare had AVX2 and FMA.
             unsafe { fc_f32_avx2(shape, input, weights, bias, out, self.range) };
             return Ok(());
         }
@@ -478,7 +477,7 @@ pub(crate) fn prepare_q8<T: Q8>(
             requant,
             output_zero_point: out_zp,
             range,
-            avx2: avx2_available(),
+            avx2: ctx.cpu.avx2(),
             elem: PhantomData,
         },
     ))
@@ -568,7 +567,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::test_support::{
-        assert_close, cst, info, prepare_infos, run_f32, var, In, Rng,
+        assert_close, cpu_variant, cst, info, prepare_infos, run_f32, run_f32_on, var, In, Rng,
     };
     use super::*;
     use crate::interp::value::Value;
@@ -774,7 +773,7 @@ mod tests {
     fn fc_matches_reference_on_random_configurations() {
         let mut rng = Rng(0xfc00_fc00_1234_5678);
         for case in 0..400 {
-            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            let cpu = cpu_variant(case % 2 == 1);
             let depth = rng.range(1, 80);
             let units = rng.range(1, 20);
             let batches = rng.range(1, 4);
@@ -793,7 +792,8 @@ mod tests {
                 data: weights.clone(),
                 constant: rng.range(0, 1) == 0,
             };
-            let (shape, got) = run_f32(
+            let (shape, got) = run_f32_on(
+                cpu,
                 fc_op(act, false),
                 &[
                     var(&[batches, depth], input.clone()),
@@ -926,7 +926,8 @@ mod tests {
 
 #[cfg(test)]
 mod q8_tests {
-    use super::super::test_support::q8::{bias, per_channel, per_tensor, run_q8, Q};
+    use super::super::test_support::cpu_variant;
+    use super::super::test_support::q8::{bias, per_channel, per_tensor, run_q8, run_q8_on, Q};
     use super::super::test_support::Rng;
     use super::super::PrepareCtx;
     use super::*;
@@ -951,6 +952,7 @@ mod q8_tests {
             op: &operator,
             inputs: infos.iter().map(|i| i.as_ref()).collect(),
             outputs: vec![&out],
+            cpu: crate::kernels::cpu::CpuFeatures::detect(),
         };
         let (x, w) = (infos[0].as_ref().unwrap(), infos[1].as_ref().unwrap());
         let options = FullyConnectedOptions::default();
@@ -1198,8 +1200,9 @@ mod q8_tests {
             };
             let ins = [Some(x), Some(w), Some(bias(b.clone()))];
             for portable in [false, true] {
-                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(portable));
-                let (_, got) = run_q8(
+                let cpu = cpu_variant(portable);
+                let (_, got) = run_q8_on(
+                    cpu,
                     Op::FullyConnected(options.clone()),
                     &ins,
                     dtype,
@@ -1207,7 +1210,6 @@ mod q8_tests {
                     out_zp as i64,
                 )
                 .unwrap();
-                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(got, want, "case {case}");
             }
         }

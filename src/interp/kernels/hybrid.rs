@@ -19,15 +19,15 @@
 //! Float multiplication is commutative but not associative, so these groupings are kept
 //! exactly. The fused activation is a float clamp applied last.
 
-use super::common::{
-    activation_range_f32, apply_vector_activation, clamp_slice, positive, vector_activation_bounds,
-    window_dim,
-};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, FullyConnectedOptions, Op};
 use crate::kbail;
+use crate::kernels::common::{
+    activation_range_f32, apply_vector_activation, clamp_slice, positive, vector_activation_bounds,
+    window_dim,
+};
 
 /// True when the op is a hybrid one: float32 input and int8 weights.
 pub fn applies(ctx: &PrepareCtx<'_>) -> bool {

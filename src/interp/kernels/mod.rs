@@ -5,12 +5,11 @@
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{self, Op, Operator};
+use crate::kernels::cpu::CpuFeatures;
 
 pub mod activation;
-pub mod common;
 pub mod concat;
 pub mod conv;
-pub(crate) mod cpu;
 pub mod densify;
 pub mod elementwise;
 pub mod fully_connected;
@@ -31,7 +30,6 @@ mod sparse_fc_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod transpose;
-pub(crate) mod window;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
 /// already computed, so `run` only moves and computes data.
@@ -54,6 +52,9 @@ pub struct PrepareCtx<'a> {
     pub op: &'a Operator,
     pub inputs: Vec<Option<&'a TensorInfo>>,
     pub outputs: Vec<&'a ir::Tensor>,
+    /// The SIMD variants `prepare` may pick: the planner passes what this CPU has, tests
+    /// pass a restricted value to exercise the slower variants.
+    pub cpu: CpuFeatures,
 }
 
 impl<'a> PrepareCtx<'a> {

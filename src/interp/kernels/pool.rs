@@ -5,18 +5,19 @@
 //! row and column at prepare (shared with the convolutions), so `run` has no bounds
 //! tests and an average divides by the number of in-image taps, as TFLite does.
 
-use super::common::{activation_range_f32, positive};
+use crate::kernels::common::{activation_range_f32, positive};
 use std::marker::PhantomData;
 
-use super::common::clamp;
 use super::q8::{q8_input, q8_output, q8_params, Q8};
-use super::window::{nhwc, Window2d, WindowAxis};
+use super::shape::nhwc;
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::calculate_activation_range_quantized;
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{DType, Op, Pool2dOptions};
 use crate::kbail;
+use crate::kernels::common::clamp;
+use crate::kernels::fixed_point::calculate_activation_range_quantized;
+use crate::kernels::window::{Window2d, WindowAxis};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PoolKind {
@@ -55,7 +56,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
                     win,
                     channels: c,
                     range,
-                    avx2: super::cpu::fma_available(),
+                    avx2: ctx.cpu.fma(),
                 },
             ))
         }
@@ -500,7 +501,7 @@ fn prepare_q8<T: Q8 + PoolMax>(
             win,
             channels: c,
             range,
-            avx2: super::cpu::avx2_available(),
+            avx2: ctx.cpu.avx2(),
             elem: PhantomData,
         },
     ))
@@ -627,10 +628,10 @@ fn quantized_lowest<T: Q8>() -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{assert_close, run_f32, var, Rng};
+    use super::super::test_support::{assert_close, cpu_variant, run_f32, run_f32_on, var, Rng};
     use super::*;
-    use crate::interp::kernels::common::window_dim;
     use crate::ir::{Activation, Padding};
+    use crate::kernels::common::window_dim;
 
     fn pool_op(
         max: bool,
@@ -838,7 +839,7 @@ mod tests {
         ];
         let mut rng = Rng(0x0dd_f00d_5eed);
         for case in 0..600 {
-            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            let cpu = cpu_variant(case % 2 == 1);
             let padding = if rng.range(0, 1) == 0 {
                 Padding::Same
             } else {
@@ -857,7 +858,8 @@ mod tests {
             let input: Vec<f32> = (0..len)
                 .map(|_| palette[rng.range(0, palette.len() - 1)])
                 .collect();
-            let (_, got) = run_f32(
+            let (_, got) = run_f32_on(
+                cpu,
                 pool_op(
                     true,
                     padding,
@@ -868,7 +870,6 @@ mod tests {
                 &[var(&dims, input.clone())],
             )
             .unwrap();
-            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(false));
             let range = activation_range_f32(act).unwrap();
             let want = reference_max_exact(&input, dims, padding, filter, stride, range);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -884,7 +885,7 @@ mod tests {
     fn pools_match_reference_on_random_configurations() {
         let mut rng = Rng(0x5eed_0000_0000_0001);
         for case in 0..800 {
-            super::super::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+            let cpu = cpu_variant(case % 2 == 1);
             let max = rng.range(0, 1) == 0;
             let padding = if rng.range(0, 1) == 0 {
                 Padding::Same
@@ -906,7 +907,8 @@ mod tests {
                 Activation::ReluN1To1,
             ][rng.range(0, 3)];
             let input = rng.vec(n * h * w * c);
-            let (shape, got) = run_f32(
+            let (shape, got) = run_f32_on(
+                cpu,
                 pool_op(
                     max,
                     padding,
@@ -927,11 +929,12 @@ mod tests {
 
 #[cfg(test)]
 mod q8_tests {
-    use super::super::test_support::q8::{per_tensor, run_q8};
+    use super::super::test_support::cpu_variant;
+    use super::super::test_support::q8::{per_tensor, run_q8, run_q8_on};
     use super::super::test_support::Rng;
     use super::*;
-    use crate::interp::kernels::common::window_dim;
     use crate::ir::{Activation, Padding};
+    use crate::kernels::common::window_dim;
 
     fn op(max: bool, padding: Padding, filter: usize, stride: usize, act: Activation) -> Op {
         let o = Pool2dOptions {
@@ -1109,15 +1112,15 @@ mod q8_tests {
             let range = calculate_activation_range_quantized(act, 0.1, zp as i32, dtype).unwrap();
             let want = reference(max, &values, dims, k, s, padding, range);
             for portable in [false, true] {
-                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(portable));
-                let got = run_q8(
+                let cpu = cpu_variant(portable);
+                let got = run_q8_on(
+                    cpu,
                     op(max, padding, k, s, act),
                     &[Some(x.clone())],
                     dtype,
                     0.1,
                     zp,
                 );
-                super::super::cpu::PORTABLE_ONLY.with(|p| p.set(false));
                 assert_eq!(
                     got.unwrap().1,
                     want,

@@ -2,11 +2,11 @@
 //! int8/uint8 kernels share.
 
 use super::PrepareCtx;
-use crate::interp::fixed_point::quantized_range;
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, Quantization};
 use crate::kbail;
+use crate::kernels::fixed_point::quantized_range;
 
 /// An 8-bit quantized element type: int8 (the current spec) or uint8 (legacy models).
 pub(crate) trait Q8: Copy + Send + Sync + 'static {

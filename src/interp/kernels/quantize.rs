@@ -21,13 +21,13 @@
 //!   int8/uint8/int16, int16 → int8/int16/int32, int32 → int8/int16.
 
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    effective_scale_ratio, multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
-    requantize_is_xor_0x80,
-};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, Op, Quantization};
+use crate::kernels::fixed_point::{
+    effective_scale_ratio, multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+    requantize_is_xor_0x80,
+};
 use half::f16;
 
 /// The per-tensor `(scale, zero point)` of a quantized activation tensor, checked as
@@ -526,6 +526,7 @@ mod tests {
             op: &operator,
             inputs: vec![Some(&input)],
             outputs: vec![&out_t],
+            cpu: crate::kernels::cpu::CpuFeatures::detect(),
         };
         let prepared = prepare(&ctx)?;
         assert_eq!(prepared.output_shapes, vec![shape.to_vec()]);

@@ -18,14 +18,14 @@
 use super::quantize::activation_params;
 use super::shape::{check_len, const_ints, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    effective_scale_ratio, fold_mean_divisor, multiply_by_quantized_multiplier,
-    quantize_multiplier, quantized_range,
-};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::{DType, Op};
 use crate::kbail;
+use crate::kernels::fixed_point::{
+    effective_scale_ratio, fold_mean_divisor, multiply_by_quantized_multiplier,
+    quantize_multiplier, quantized_range,
+};
 
 /// Quantized MEAN. Dimensions are split into kept ones (which enumerate the outputs
 /// in row-major order) and reduced ones, each as `(extent, input stride)` with
@@ -283,7 +283,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let rank = input.shape.len();
     let mut reduced = vec![false; rank];
     for a in const_ints(axes_info, "the axes")? {
-        let d = super::common::axis(a, rank, "axis")?;
+        let d = crate::kernels::common::axis(a, rank, "axis")?;
         match reduced.get_mut(d) {
             Some(r) => *r = true,
             None => kbail!("axis {a} is out of range for rank {rank}"),

@@ -278,7 +278,7 @@ fn copy_rec<T: Copy>(
 
 /// Row-major strides as isize.
 pub(crate) fn strides_isize(shape: &[usize]) -> Vec<isize> {
-    super::common::strides(shape)
+    crate::kernels::common::strides(shape)
         .into_iter()
         .map(|s| s as isize)
         .collect()
@@ -401,7 +401,7 @@ fn prepare_squeeze(ctx: &PrepareCtx<'_>, dims: &[i32]) -> Result<Prepared, Kerne
         }
     } else {
         for &d in dims {
-            let axis = super::common::axis(d as i64, rank, "squeeze dim")?;
+            let axis = crate::kernels::common::axis(d as i64, rank, "squeeze dim")?;
             if input.shape.get(axis) != Some(&1) {
                 kbail!(
                     "cannot squeeze dim {d} of shape {:?}: its size is not 1",
@@ -785,7 +785,7 @@ fn prepare_pack(
     values_count: i32,
     axis: i32,
 ) -> Result<Prepared, KernelError> {
-    let n = super::common::positive(values_count, "values_count")?;
+    let n = crate::kernels::common::positive(values_count, "values_count")?;
     ctx.expect_arity(n, n, 1)?;
     let first = ctx.input(0)?;
     let dtype = passthrough_dtype(ctx)?;
@@ -806,7 +806,7 @@ fn prepare_pack(
         }
     }
     let rank = first.shape.len();
-    let axis = super::common::axis(axis as i64, rank + 1, "axis")?;
+    let axis = crate::kernels::common::axis(axis as i64, rank + 1, "axis")?;
     let mut out_shape = first.shape.clone();
     out_shape.insert(axis, n);
     checked_elements(&out_shape)?;
@@ -820,6 +820,14 @@ fn prepare_pack(
             inner,
         },
     ))
+}
+
+/// Checks an input is a rank-4 NHWC tensor and returns its dims.
+pub(crate) fn nhwc(info: &TensorInfo, what: &str) -> Result<[usize; 4], KernelError> {
+    match info.shape.as_slice() {
+        &[n, h, w, c] => Ok([n, h, w, c]),
+        s => kbail!("{what} must be 4-D (NHWC), got shape {s:?}"),
+    }
 }
 
 #[cfg(test)]

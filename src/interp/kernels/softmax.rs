@@ -7,11 +7,11 @@ use super::q8::{q8_input, q8_output, q8_params, Q8};
 use super::shape::{check_len, expect_output_dtype};
 use super::softmax_lut;
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::SoftmaxParams;
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{DType, Op};
 use crate::kbail;
+use crate::kernels::fixed_point::SoftmaxParams;
 
 struct FloatSoftmax {
     beta: f32,

@@ -29,20 +29,19 @@
 //! Stored blocks whose values are all zero are dropped at prepare; the kernels then only
 //! visit nonzero blocks.
 
-use super::common::activation_range_f32;
-use super::cpu::{avx2_available, fma_available};
 use super::hybrid::{fc_geometry, FcGeometry};
 use super::sparse_fc_f32::{F32Weights, SparseFcF32};
 use super::sparse_fc_i8::SparseFcI8;
 use super::{PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
-};
 use crate::interp::value::TensorBuf;
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, DimensionMetadata, IndexVector, Op, Sparsity};
 use crate::kbail;
+use crate::kernels::common::activation_range_f32;
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier,
+};
 
 /// True when the weights (input 1) carry a sparse encoding.
 pub fn applies(ctx: &PrepareCtx<'_>) -> bool {
@@ -317,7 +316,7 @@ fn prepare_f32(
             F32Weights::Random(BlockRows::from_dense(&dense, g.units, g.depth)?)
         }
     };
-    let fused = fma_available();
+    let fused = ctx.cpu.fma();
     if fused && matches!(weights, F32Weights::Random(_)) && !random_sparse_pays(g.batches, g.units)
     {
         return super::fully_connected::prepare_dense_f32(ctx);
@@ -454,7 +453,7 @@ fn prepare_i8(
                 multipliers,
                 range,
             },
-            avx2_available(),
+            ctx.cpu.avx2(),
         ),
     ))
 }

@@ -15,12 +15,12 @@
 //!   transposed, so that the eight inputs at one column are contiguous and each stored
 //!   weight multiplies all of them in one multiply-add.
 
-use super::common::clamp;
 use super::sparse_fc::BlockRows;
 use super::Kernel;
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::kbail;
+use crate::kernels::common::clamp;
 
 pub(super) enum F32Weights {
     Random(BlockRows<f32, 1>),

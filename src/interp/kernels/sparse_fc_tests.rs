@@ -5,15 +5,15 @@
 
 use proptest::prelude::*;
 
-use super::cpu::PORTABLE_ONLY;
 use super::{prepare, PrepareCtx};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
-};
+use crate::interp::kernels::test_support::cpu_variant;
 use crate::interp::value::{TensorBuf, View};
 use crate::interp::TensorInfo;
 use crate::ir::{self, Activation, DType, FullyConnectedOptions, Op, Operator, Quantization};
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier,
+};
 
 /// xorshift64*, so a failing case reproduces from its seed.
 struct Rng(u64);
@@ -72,11 +72,9 @@ fn run(
         op: &op,
         inputs: infos.iter().map(Some).collect(),
         outputs: vec![output],
+        cpu: cpu_variant(portable),
     };
-    PORTABLE_ONLY.with(|p| p.set(portable));
-    let prepared = prepare(&ctx);
-    PORTABLE_ONLY.with(|p| p.set(false));
-    let prepared = prepared.unwrap();
+    let prepared = prepare(&ctx).unwrap();
     let len: usize = prepared.output_shapes[0].iter().product();
     let mut out = TensorBuf::zeros(output.dtype, len);
     let mut views: Vec<View<'_>> = vec![x.view()];
@@ -394,7 +392,7 @@ fn study_shape_int8_and_float_match() {
 /// which the CSR kernel's different summation order would not reproduce.
 #[test]
 fn random_sparse_with_one_row_runs_the_dense_kernel() {
-    if !crate::interp::kernels::cpu::fma_available() {
+    if !crate::kernels::cpu::CpuFeatures::detect().fma() {
         return;
     }
     assert!(!super::sparse_fc::random_sparse_pays(1, 128));

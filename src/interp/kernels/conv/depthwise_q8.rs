@@ -35,7 +35,7 @@ pub(super) fn prepare_depthwise_q8<T: Q8>(
             shape,
             filter: packed,
             requant,
-            avx2: avx2_available(),
+            avx2: ctx.cpu.avx2(),
             elem: PhantomData,
         },
     ))

@@ -1,7 +1,9 @@
 use super::*;
-use crate::interp::kernels::common::window_dim;
-use crate::interp::kernels::test_support::{assert_close, cst, run_f32, var, In, Rng};
+use crate::interp::kernels::test_support::{
+    assert_close, cpu_variant, cst, run_f32, run_f32_on, var, In, Rng,
+};
 use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions, Padding};
+use crate::kernels::common::window_dim;
 
 fn conv_op(
     padding: Padding,
@@ -426,7 +428,7 @@ fn random_window(rng: &mut Rng) -> RandomWindow {
 fn conv_matches_reference_on_random_configurations() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     for case in 0..600 {
-        crate::interp::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+        let cpu = cpu_variant(case % 2 == 1);
         let p = random_window(&mut rng);
         let n = rng.range(1, 3);
         let (h, w) = (rng.range(1, 9), rng.range(1, 17));
@@ -455,7 +457,8 @@ fn conv_matches_reference_on_random_configurations() {
             data: filter.clone(),
             constant: constant_filter,
         };
-        let result = run_f32(
+        let result = run_f32_on(
+            cpu,
             op,
             &[
                 var(&[n, h, w, c], input.clone()),
@@ -485,7 +488,7 @@ fn conv_matches_reference_on_random_configurations() {
 fn depthwise_matches_reference_on_random_configurations() {
     let mut rng = Rng(0x0fed_cba9_8765_4321);
     for case in 0..600 {
-        crate::interp::kernels::cpu::PORTABLE_ONLY.with(|p| p.set(case % 2 == 1));
+        let cpu = cpu_variant(case % 2 == 1);
         let p = random_window(&mut rng);
         let n = rng.range(1, 3);
         let (h, w) = (rng.range(1, 9), rng.range(1, 9));
@@ -509,7 +512,8 @@ fn depthwise_matches_reference_on_random_configurations() {
             data: filter.clone(),
             constant: rng.range(0, 1) == 0,
         };
-        let (shape, got) = run_f32(
+        let (shape, got) = run_f32_on(
+            cpu,
             op,
             &[
                 var(&[n, h, w, c], input.clone()),

@@ -9,19 +9,21 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use super::common::activation_range_f32;
-use super::cpu::{avx2_available, avx512_available, fma_available, vnni_available};
 use super::q8::*;
-use super::window::{nhwc, window2d, TapRange, Window2d, WindowParams};
+use super::shape::nhwc;
 use super::{Kernel, PrepareCtx, Prepared};
-use crate::interp::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
-};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, Op};
 use crate::kbail;
+use crate::kernels::common::activation_range_f32;
+use crate::kernels::fixed_point::{
+    calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
+    multiply_by_quantized_multiplier, quantize_multiplier,
+};
+use crate::kernels::window::{window2d, TapRange, WindowParams};
+
+use crate::kernels::reference::conv::{ConvShape, DepthwiseShape, BLOCK, LANES, TILE};
 
 mod depthwise_f32;
 mod depthwise_q8;
@@ -32,9 +34,6 @@ mod madd;
 mod q8;
 #[cfg(test)]
 mod q8_tests;
-#[cfg(test)]
-#[cfg(feature = "tract")]
-mod timing;
 
 use depthwise_f32::prepare_depthwise_f32;
 use depthwise_q8::prepare_depthwise_q8;
@@ -120,69 +119,6 @@ pub(super) fn prepare_conv(
     }
 }
 
-/// Output channels are computed in blocks of this many (and one final block of
-/// `LANES`), held in registers across all taps of one output pixel.
-const BLOCK: usize = 16;
-const LANES: usize = 8;
-
-/// Shapes of a float convolution after validation.
-#[derive(Clone, Debug)]
-struct ConvShape {
-    win: Window2d,
-    in_c: usize,
-    /// Input channels per group (the filter's last dim).
-    group_in: usize,
-    groups: usize,
-    out_c: usize,
-    /// Output channels per group.
-    group_out: usize,
-    /// `group_out` rounded up to `LANES`: the stride of one tap row in the packed filter.
-    group_out_padded: usize,
-    k_h: usize,
-    k_w: usize,
-    /// One group and no horizontal dilation: the taps of a filter row read one
-    /// contiguous run of input.
-    contiguous_taps: bool,
-}
-
-impl ConvShape {
-    fn packed_len(&self) -> usize {
-        self.groups * self.k_h * self.k_w * self.group_in * self.group_out_padded
-    }
-
-    /// Rewrites a [out_c, k_h, k_w, group_in] filter as
-    /// [groups, k_h, k_w, group_in, group_out_padded] (zero padded) into `packed`.
-    fn pack_filter(&self, filter: &[f32], packed: &mut [f32]) {
-        self.pack_filter_with(filter, packed, |w| w);
-    }
-
-    /// [`ConvShape::pack_filter`] with each value converted by `convert` (the integer
-    /// kernels widen and fold in the filter offset); padding stays `D::default()`.
-    fn pack_filter_with<S: Copy, D: Copy + Default>(
-        &self,
-        filter: &[S],
-        packed: &mut [D],
-        convert: impl Fn(S) -> D,
-    ) {
-        packed.fill(D::default());
-        let tap_len = self.group_in * self.group_out_padded;
-        for g in 0..self.groups {
-            for j in 0..self.group_out {
-                let oc = g * self.group_out + j;
-                for ky in 0..self.k_h {
-                    for kx in 0..self.k_w {
-                        let src = ((oc * self.k_h + ky) * self.k_w + kx) * self.group_in;
-                        let dst = ((g * self.k_h + ky) * self.k_w + kx) * tap_len + j;
-                        for ic in 0..self.group_in {
-                            packed[dst + ic * self.group_out_padded] = convert(filter[src + ic]);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 enum PackedFilter {
     /// Packed once at prepare from a constant filter.
     Constant(Vec<f32>),
@@ -245,24 +181,6 @@ fn output_f32<'a, 'b>(outputs: &'a mut [ViewMut<'b>]) -> Result<&'a mut [f32], K
     }
 }
 
-/// `acc + a*b`, fused when the caller was compiled for FMA (a plain `mul_add` would be a
-/// slow library call otherwise).
-#[inline(always)]
-fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
-    if FUSED {
-        a.mul_add(b, acc)
-    } else {
-        acc + a * b
-    }
-}
-
-/// Output pixels of one row computed together in the image interior: their
-/// accumulators (TILE x block width) stay in registers while each filter block is
-/// loaded once per tap and reused for all of them.
-const TILE: usize = 4;
-
-pub(crate) use super::common::clamp;
-
 // ---------------------------------------------------------------------------------------
 // DEPTHWISE_CONV_2D
 
@@ -278,27 +196,6 @@ pub(super) fn prepare_depthwise(
         (DType::I8, DType::I8) => prepare_depthwise_q8::<i8>(ctx, params, input, filter),
         (DType::U8, DType::U8) => prepare_depthwise_q8::<u8>(ctx, params, input, filter),
         (i, f) => kbail!("DEPTHWISE_CONV_2D with {i} input and {f} filter is not supported"),
-    }
-}
-
-#[derive(Clone, Debug)]
-struct DepthwiseShape {
-    win: Window2d,
-    in_c: usize,
-    multiplier: usize,
-    out_c: usize,
-    k_h: usize,
-    k_w: usize,
-}
-
-impl DepthwiseShape {
-    fn output_shape(&self) -> Vec<usize> {
-        vec![
-            self.win.batch,
-            self.win.h.output,
-            self.win.w.output,
-            self.out_c,
-        ]
     }
 }
 

@@ -39,10 +39,10 @@ pub(super) fn prepare_conv_q8<T: Q8>(
     // |w + offset| <= 255 fits i16.
     let widen = |w: T| (w.widen() + filter_offset) as i16;
     shape.pack_filter_with(values, &mut packed, widen);
-    let avx2 = avx2_available();
+    let avx2 = ctx.cpu.avx2();
     let madd = (avx2 && requant.lanes.is_some()).then(|| {
         let filter: Vec<i16> = values.iter().map(|&w| widen(w)).collect();
-        let wide = (avx512_available(), vnni_available());
+        let wide = (ctx.cpu.avx512(), ctx.cpu.vnni());
         madd::MaddPlan::new(&shape, &filter, requant.input_offset, wide)
     });
     let output_shape = vec![

@@ -1,10 +1,12 @@
 use super::*;
-use crate::interp::fixed_point::quantize_multiplier;
-use crate::interp::kernels::common::window_dim;
-use crate::interp::kernels::cpu::{AVX2_ONLY, NO_VNNI, PORTABLE_ONLY};
-use crate::interp::kernels::test_support::q8::{bias, per_channel, per_tensor, run_q8, Q};
+use crate::interp::kernels::test_support::q8::{
+    bias, per_channel, per_tensor, run_q8, run_q8_on, Q,
+};
 use crate::interp::kernels::test_support::Rng;
 use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions, Padding};
+use crate::kernels::common::window_dim;
+use crate::kernels::cpu::CpuFeatures;
+use crate::kernels::fixed_point::quantize_multiplier;
 
 fn conv_op(padding: Padding, stride: usize, dilation: usize, act: Activation) -> Op {
     Op::Conv2d(Conv2dOptions {
@@ -302,13 +304,17 @@ fn random_case(rng: &mut Rng, depthwise: bool, unsigned: bool) {
         (true, false, false),
     ];
     for (portable, avx2_only, no_vnni) in variants {
-        PORTABLE_ONLY.with(|p| p.set(portable));
-        AVX2_ONLY.with(|p| p.set(avx2_only));
-        NO_VNNI.with(|p| p.set(no_vnni));
-        let (_, got) = run_q8(op.clone(), &ins, dtype, out_s, out_zp as i64).unwrap();
-        PORTABLE_ONLY.with(|p| p.set(false));
-        AVX2_ONLY.with(|p| p.set(false));
-        NO_VNNI.with(|p| p.set(false));
+        let detected = CpuFeatures::detect();
+        let cpu = if portable {
+            CpuFeatures::portable()
+        } else if avx2_only {
+            detected.without_avx512()
+        } else if no_vnni {
+            detected.without_vnni()
+        } else {
+            detected
+        };
+        let (_, got) = run_q8_on(cpu, op.clone(), &ins, dtype, out_s, out_zp as i64).unwrap();
         assert_eq!(
             got, want,
             "depthwise {depthwise} unsigned {unsigned} portable {portable} \

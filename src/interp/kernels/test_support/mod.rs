@@ -8,6 +8,7 @@ use crate::interp::kernels::{prepare, PrepareCtx, Prepared};
 use crate::interp::value::{TensorBuf, View, ViewMut};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{self, DType, Op, Operator};
+use crate::kernels::cpu::CpuFeatures;
 
 /// A float input: shape, values, and whether the planner would know it as a constant.
 pub struct In {
@@ -43,8 +44,26 @@ pub fn info(i: &In) -> TensorInfo {
     }
 }
 
-/// Prepares `op` with the given tensor infos (None = omitted input).
+/// This CPU's features, or none at all when `portable`: the two variants a test compares.
+pub fn cpu_variant(portable: bool) -> CpuFeatures {
+    if portable {
+        CpuFeatures::portable()
+    } else {
+        CpuFeatures::detect()
+    }
+}
+
+/// Prepares `op` with the given tensor infos (None = omitted input) on this CPU.
 pub fn prepare_infos(op: Op, infos: &[Option<TensorInfo>]) -> Result<Prepared, KernelError> {
+    prepare_infos_on(CpuFeatures::detect(), op, infos)
+}
+
+/// [`prepare_infos`] with the SIMD variants `cpu` allows.
+pub fn prepare_infos_on(
+    cpu: CpuFeatures,
+    op: Op,
+    infos: &[Option<TensorInfo>],
+) -> Result<Prepared, KernelError> {
     let operator = Operator {
         op,
         inputs: (0..infos.len()).map(Some).collect(),
@@ -55,14 +74,24 @@ pub fn prepare_infos(op: Op, infos: &[Option<TensorInfo>]) -> Result<Prepared, K
         op: &operator,
         inputs: infos.iter().map(|i| i.as_ref()).collect(),
         outputs: vec![&out],
+        cpu,
     };
     prepare(&ctx)
 }
 
 /// Prepares and runs `op` once; returns the output shape and values.
 pub fn run_f32(op: Op, ins: &[Option<In>]) -> Result<(Vec<usize>, Vec<f32>), KernelError> {
+    run_f32_on(CpuFeatures::detect(), op, ins)
+}
+
+/// [`run_f32`] with the SIMD variants `cpu` allows.
+pub fn run_f32_on(
+    cpu: CpuFeatures,
+    op: Op,
+    ins: &[Option<In>],
+) -> Result<(Vec<usize>, Vec<f32>), KernelError> {
     let infos: Vec<Option<TensorInfo>> = ins.iter().map(|i| i.as_ref().map(info)).collect();
-    let prepared = prepare_infos(op, &infos)?;
+    let prepared = prepare_infos_on(cpu, op, &infos)?;
     let shape = prepared.output_shapes[0].clone();
     let mut out = vec![f32::NAN; shape.iter().product()];
     let views: Vec<View<'_>> = ins

@@ -6,6 +6,7 @@ use crate::interp::kernels::{prepare, PrepareCtx};
 use crate::interp::value::{TensorBuf, View};
 use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{self, DType, Op, Operator, Quantization};
+use crate::kernels::cpu::CpuFeatures;
 
 /// A quantized tensor for a test: values (as i32), shape, quantization, constness.
 #[derive(Clone)]
@@ -89,6 +90,18 @@ pub fn run_q8(
     out_scale: f32,
     out_zp: i64,
 ) -> Result<(Vec<usize>, Vec<i32>), KernelError> {
+    run_q8_on(CpuFeatures::detect(), op, ins, out_dtype, out_scale, out_zp)
+}
+
+/// [`run_q8`] with the SIMD variants `cpu` allows.
+pub fn run_q8_on(
+    cpu: CpuFeatures,
+    op: Op,
+    ins: &[Option<Q>],
+    out_dtype: DType,
+    out_scale: f32,
+    out_zp: i64,
+) -> Result<(Vec<usize>, Vec<i32>), KernelError> {
     let infos: Vec<Option<TensorInfo>> = ins.iter().map(|i| i.as_ref().map(Q::info)).collect();
     let operator = Operator {
         op,
@@ -101,6 +114,7 @@ pub fn run_q8(
         op: &operator,
         inputs: infos.iter().map(|i| i.as_ref()).collect(),
         outputs: vec![&out_tensor],
+        cpu,
     };
     let prepared = prepare(&ctx)?;
     let shape = prepared.output_shapes[0].clone();

@@ -1,14 +1,66 @@
-//! Micro-timings for the float MNIST CNN shapes at batch 1 against tract 0.23 on the same
-//! network. The machine is shared, so both are measured in alternating rounds and the
-//! best round of each is kept. Run with
-//! `cargo test --release --lib interp::kernels::conv::timing -- --ignored --nocapture`.
+//! `cargo bench --bench mnist_cnn_kernels`: micro-timings of the float MNIST CNN kernels
+//! (conv, max pool, fully connected) at batch 1 against tract 0.23 on the same network. The
+//! machine is shared, so both are measured in alternating rounds and the best round of each
+//! is kept. It asserts nothing, so it is a bench rather than an ignored test.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::interp::kernels::test_support::{info, prepare_infos, In, Rng};
-use crate::interp::kernels::Prepared;
-use crate::interp::value::{View, ViewMut};
-use crate::ir::{Activation, Conv2dOptions, FullyConnectedOptions, Op, Padding, Pool2dOptions};
+use ferrolite::interp::kernels::{self, PrepareCtx, Prepared};
+use ferrolite::interp::{TensorBuf, TensorInfo, View, ViewMut};
+use ferrolite::ir::{
+    self, Activation, Conv2dOptions, DType, FullyConnectedOptions, Op, Operator, Padding,
+    Pool2dOptions,
+};
+use ferrolite::kernels::cpu::CpuFeatures;
+
+/// xorshift64*, so that every run times the same values.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// `n` values uniform in [-1, 1).
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+            .collect()
+    }
+}
+
+/// A float tensor as the planner would describe it; constants carry their values.
+fn info(shape: &[usize], data: &[f32], constant: bool) -> Option<TensorInfo> {
+    Some(TensorInfo {
+        name: "t".into(),
+        dtype: DType::F32,
+        shape: shape.to_vec(),
+        quantization: None,
+        sparsity: None,
+        constant: constant.then(|| Arc::new(TensorBuf::F32(data.to_vec()))),
+    })
+}
+
+/// Prepares `op` as the planner would on this CPU.
+fn prepare_infos(op: Op, infos: &[Option<TensorInfo>]) -> Prepared {
+    let operator = Operator {
+        op,
+        inputs: (0..infos.len()).map(Some).collect(),
+        outputs: vec![infos.len()],
+    };
+    let out = ir::Tensor::activation("out", DType::F32, vec![]);
+    let ctx = PrepareCtx {
+        op: &operator,
+        inputs: infos.iter().map(|i| i.as_ref()).collect(),
+        outputs: vec![&out],
+        cpu: CpuFeatures::detect(),
+    };
+    kernels::prepare(&ctx).expect("the MNIST CNN kernels prepare")
+}
 
 struct Bench<'a> {
     prepared: Prepared,
@@ -99,9 +151,7 @@ fn tract_plan(
     m.into_optimized()?.into_runnable()
 }
 
-#[test]
-#[ignore = "timing, not a check; run in release with --nocapture"]
-fn mnist_cnn_kernels_against_tract() {
+fn main() {
     use tract_tflite::internal::{tvec, IntoTValue, Tensor};
     let mut rng = Rng(7);
     let image = rng.vec(28 * 28);
@@ -111,13 +161,7 @@ fn mnist_cnn_kernels_against_tract() {
     let fc_b = rng.vec(10);
     let activations = rng.vec(26 * 26 * 12);
     let pooled = rng.vec(2028);
-    let t = |shape: &[usize], data: &[f32], constant: bool| {
-        Some(info(&In {
-            shape: shape.to_vec(),
-            data: data.to_vec(),
-            constant,
-        }))
-    };
+    let t = info;
     let conv = prepare_infos(
         Op::Conv2d(Conv2dOptions {
             padding: Padding::Valid,
@@ -132,8 +176,7 @@ fn mnist_cnn_kernels_against_tract() {
             t(&[12, 3, 3, 1], &filter, true),
             t(&[12], &bias, true),
         ],
-    )
-    .unwrap();
+    );
     let pool = prepare_infos(
         Op::MaxPool2d(Pool2dOptions {
             padding: Padding::Valid,
@@ -144,8 +187,7 @@ fn mnist_cnn_kernels_against_tract() {
             activation: Activation::None,
         }),
         &[t(&[1, 26, 26, 12], &activations, false)],
-    )
-    .unwrap();
+    );
     let fc = prepare_infos(
         Op::FullyConnected(FullyConnectedOptions::default()),
         &[
@@ -153,8 +195,7 @@ fn mnist_cnn_kernels_against_tract() {
             t(&[10, 2028], &fc_w, true),
             t(&[10], &fc_b, true),
         ],
-    )
-    .unwrap();
+    );
     let bench = |prepared, inputs, len| Bench {
         prepared,
         inputs,

@@ -1,7 +1,7 @@
 //! Shape rules shared by several kernels: window padding, fused activation ranges,
 //! broadcasting, strides.
 
-use crate::interp::KernelError;
+use crate::ir::KernelError;
 use crate::ir::{Activation, Padding};
 use crate::kbail;
 

@@ -2,8 +2,7 @@
 //! padding, and the filter taps that land inside the image for every output position.
 
 use super::common::{positive, window_dim};
-use crate::interp::{KernelError, TensorInfo};
-use crate::ir::{Activation, Padding};
+use crate::ir::{Activation, KernelError, Padding};
 use crate::kbail;
 
 /// The options both convolutions share.
@@ -116,14 +115,6 @@ pub(crate) struct Window2d {
     pub batch: usize,
     pub h: WindowAxis,
     pub w: WindowAxis,
-}
-
-/// Checks an input is a rank-4 NHWC tensor and returns its dims.
-pub(crate) fn nhwc(info: &TensorInfo, what: &str) -> Result<[usize; 4], KernelError> {
-    match info.shape.as_slice() {
-        &[n, h, w, c] => Ok([n, h, w, c]),
-        s => kbail!("{what} must be 4-D (NHWC), got shape {s:?}"),
-    }
 }
 
 pub(crate) fn window2d(

@@ -20,7 +20,7 @@
 //!   two's-complement targets TFLite ships for.
 //! * What TFLite guards with `TFLITE_CHECK` (aborting the process) is an `Err` here.
 
-use crate::interp::KernelError;
+use crate::ir::KernelError;
 use crate::ir::{Activation, DType};
 use crate::kbail;
 

@@ -1,0 +1,4 @@
+//! x86-64 fast paths (AVX2, FMA, AVX-512), chosen at prepare from `CpuFeatures`.
+
+#[cfg(target_arch = "x86_64")]
+pub mod conv;
