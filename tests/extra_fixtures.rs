@@ -2,7 +2,11 @@
 //! made by scripts/gen_extra_fixtures.py): float models against LiteRT's reference
 //! outputs, image by image as the references were made.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::row;
 
 use ferrolite::data::npy;
 use ferrolite::interp::{Interpreter, TensorBuf, Value};
@@ -22,21 +26,6 @@ fn manifest_names(kind: &str) -> Vec<String> {
         .filter(|m| m["kind"] == kind)
         .map(|m| m["name"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Row `i` of a batch.
-fn row(v: &Value, i: usize) -> Value {
-    let n = v.shape[0];
-    let per = v.data.len() / n;
-    let data = match &v.data {
-        TensorBuf::F32(d) => TensorBuf::F32(d[i * per..(i + 1) * per].to_vec()),
-        TensorBuf::I8(d) => TensorBuf::I8(d[i * per..(i + 1) * per].to_vec()),
-        TensorBuf::U8(d) => TensorBuf::U8(d[i * per..(i + 1) * per].to_vec()),
-        other => panic!("unexpected input type {:?}", other.dtype()),
-    };
-    let mut shape = v.shape.clone();
-    shape[0] = 1;
-    Value::new(shape, data)
 }
 
 /// Runs `name` image by image and compares with the reference within `tol` (abs and rel).

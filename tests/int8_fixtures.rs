@@ -3,10 +3,14 @@
 //! integer outputs must match element for element, float outputs within 1e-5, and the
 //! MNIST accuracy over all 10 000 test images must equal the manifest's exactly.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::row;
+
 use ferrolite::data::{self, npy, Split};
-use ferrolite::interp::{Interpreter, TensorBuf, Value};
+use ferrolite::interp::{Interpreter, TensorBuf};
 use ferrolite::verify::accuracy;
 
 fn root() -> PathBuf {
@@ -17,21 +21,6 @@ fn load(dir: &str, name: &str) -> Interpreter {
     let path = root().join(dir).join(format!("{name}.tflite"));
     let model = ferrolite::tflite::read_file(&path).unwrap();
     Interpreter::new(model).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// Row `i` of a batch (first dimension), with batch size 1.
-fn row(value: &Value, i: usize) -> Value {
-    let rows = value.shape[0];
-    let mut shape = value.shape.clone();
-    shape[0] = 1;
-    let n = value.data.len() / rows;
-    let data = match &value.data {
-        TensorBuf::F32(v) => TensorBuf::F32(v[i * n..(i + 1) * n].to_vec()),
-        TensorBuf::I8(v) => TensorBuf::I8(v[i * n..(i + 1) * n].to_vec()),
-        TensorBuf::U8(v) => TensorBuf::U8(v[i * n..(i + 1) * n].to_vec()),
-        other => panic!("unexpected fixture dtype {}", other.dtype()),
-    };
-    Value::new(shape, data)
 }
 
 /// Runs every fixture image separately and compares with the reference row. Returns

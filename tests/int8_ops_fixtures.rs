@@ -23,32 +23,20 @@
 //! * mnist_cnn_int8_uint8_io: QUANTIZE SHAPE STRIDED_SLICE PACK RESHAPE CONV_2D
 //!   MAX_POOL_2D FULLY_CONNECTED
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::row as image;
 use std::sync::Arc;
 
 use ferrolite::data::npy;
 use ferrolite::interp::kernels::{self, PrepareCtx};
-use ferrolite::interp::{Interpreter, TensorBuf, TensorInfo, Value};
+use ferrolite::interp::{Interpreter, TensorBuf, TensorInfo};
 use ferrolite::ir::Op;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// Image `i` of a batched value, as a batch of one.
-fn image(batch: &Value, i: usize) -> Value {
-    let n = batch.shape[0];
-    let per = batch.data.len() / n;
-    let range = i * per..(i + 1) * per;
-    let data = match &batch.data {
-        TensorBuf::I8(v) => TensorBuf::I8(v[range].to_vec()),
-        TensorBuf::U8(v) => TensorBuf::U8(v[range].to_vec()),
-        TensorBuf::F32(v) => TensorBuf::F32(v[range].to_vec()),
-        other => panic!("unexpected input type {:?}", other.dtype()),
-    };
-    let mut shape = batch.shape.clone();
-    shape[0] = 1;
-    Value::new(shape, data)
 }
 
 /// Runs `dir/name.tflite` on each image of `name.input.npy` and requires every output

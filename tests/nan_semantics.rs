@@ -13,23 +13,17 @@
 //! kernels may change within their tolerance (and a LOGISTIC or TANH after it squashes the
 //! difference into ordinary values); those images are only run, not compared.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::row;
 
 use ferrolite::data::npy;
 use ferrolite::interp::{Interpreter, TensorBuf, Value};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn row(v: &Value, i: usize) -> Value {
-    let per = v.data.len() / v.shape[0];
-    let TensorBuf::F32(d) = &v.data else {
-        panic!("poisoned inputs are float32");
-    };
-    let mut shape = v.shape.clone();
-    shape[0] = 1;
-    Value::new(shape, TensorBuf::F32(d[i * per..(i + 1) * per].to_vec()))
 }
 
 /// Same class (NaN, +inf, -inf or finite) everywhere, finite values within `tol`

@@ -3,8 +3,10 @@
 //! TF calibrated on the first 100 MNIST training images fed one at a time, as ferrolite
 //! does by default, so weights, biases, scales and zero points must come out identical.
 
+mod common;
+
+use common::root;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use ferrolite::data::{self, npy, Split};
 use ferrolite::interp::{Interpreter, TensorBuf, Value};
@@ -13,12 +15,8 @@ use ferrolite::quant::{self, params, Int8Options, IoType, Mode, Samples};
 use ferrolite::tflite::versions::op_version;
 use ferrolite::verify::accuracy;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
 fn load(rel: &str) -> Model {
-    ferrolite::tflite::read_file(&root().join(rel)).unwrap()
+    common::model(rel)
 }
 
 fn mnist_samples(model: &Model) -> Samples {

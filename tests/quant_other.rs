@@ -2,8 +2,10 @@
 //! Keras model (fixtures/tflite/mnist_cnn_{float16,dynamic_range}.tflite), the per-layer
 //! report, and int8 conversion of the other architectures in fixtures/extra.
 
+mod common;
+
+use common::root;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use ferrolite::data::{self, npy, Split};
 use ferrolite::interp::Interpreter;
@@ -12,12 +14,8 @@ use ferrolite::quant::{self, Int8Options, Mode, Samples};
 use ferrolite::tflite::versions::op_version;
 use ferrolite::verify::accuracy;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
 fn load(rel: &str) -> Model {
-    ferrolite::tflite::read_file(&root().join(rel)).unwrap()
+    common::model(rel)
 }
 
 fn by_name(model: &Model) -> HashMap<&str, &Tensor> {

@@ -4,10 +4,14 @@
 //! cannot run must produce an error that names the operator.
 #![cfg(feature = "tract")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::first_rows;
+
 use ferrolite::data::npy;
-use ferrolite::interp::{Interpreter, Plan, TensorBuf, Value};
+use ferrolite::interp::{Interpreter, Plan};
 use ferrolite::verify::{compare, lower, tract_for, VerifyError};
 
 fn path(dir: &str, file: &str) -> PathBuf {
@@ -15,19 +19,6 @@ fn path(dir: &str, file: &str) -> PathBuf {
         .join("fixtures")
         .join(dir)
         .join(file)
-}
-
-/// The first `n` rows of a fixture input.
-fn first_rows(value: &Value, n: usize) -> Value {
-    let per = value.data.len() / value.shape[0];
-    let mut shape = value.shape.clone();
-    shape[0] = n;
-    let data = match &value.data {
-        TensorBuf::I8(v) => TensorBuf::I8(v[..n * per].to_vec()),
-        TensorBuf::U8(v) => TensorBuf::U8(v[..n * per].to_vec()),
-        other => panic!("unexpected fixture dtype {}", other.dtype()),
-    };
-    Value::new(shape, data)
 }
 
 /// tract is not bit-exact with TFLite in general (its requantization rounds in its own

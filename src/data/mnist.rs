@@ -130,7 +130,7 @@ pub fn default_dir_candidates() -> Vec<PathBuf> {
     dirs
 }
 
-/// The first of [`default_dir_candidates`] that holds the MNIST test images (or
+/// The first of `default_dir_candidates()` that holds the MNIST test images (or
 /// `$FERROLITE_DATA` when set, even if it does not, so that the error names it), else
 /// `fixtures/mnist`.
 pub fn default_dir() -> PathBuf {

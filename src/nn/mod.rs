@@ -34,8 +34,8 @@
 //!   one `{"class_name": "Conv2D", "config": {...}, "name": "conv2d"}` entry per layer;
 //!   [`Sequential::from_config`] rebuilds the model (weights freshly initialized).
 //! * [`BuiltLayer::params`] / [`BuiltLayer::params_mut`] give the weights in Keras order and Keras
-//!   layouts: Conv2D `kernel` [kh,kw,in,out] + `bias` [out]; DepthwiseConv2D
-//!   `depthwise_kernel` [kh,kw,in,mult] + `bias` [in*mult]; Dense `kernel` [in,out] +
+//!   layouts: Conv2D `kernel` `[kh,kw,in,out]` + `bias` `[out]`; DepthwiseConv2D
+//!   `depthwise_kernel` `[kh,kw,in,mult]` + `bias` `[in*mult]`; Dense `kernel` `[in,out]` +
 //!   `bias`; BatchNormalization `gamma`, `beta`, `moving_mean`, `moving_variance` (the
 //!   last two not trainable). [`fold_batch_norm`] folds a BatchNormalization into the
 //!   preceding Conv2D/Depthwise/Dense weights for export.

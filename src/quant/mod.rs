@@ -3,7 +3,7 @@
 //!
 //! The passes follow what TensorFlow's MLIR converter writes (docs §2 and §4), so that a
 //! model converted here matches the TensorFlow-made fixtures tensor by tensor:
-//! - [`calibrate`] runs the float model over representative samples, one at a time, and
+//! - [`mod@calibrate`] runs the float model over representative samples, one at a time, and
 //!   records every activation's global min/max (TFLite's calibrator);
 //! - [`int8`] turns ranges into nudged int8 parameters, quantizes weights per channel
 //!   (symmetric, narrow range) and biases to int32, and adds the IO boundary ops;

@@ -22,7 +22,7 @@ fn round_half_away(x: f32) -> f32 {
 }
 
 /// Turns MNIST images (u8 pixels, `count` of them) into a batch for `input`: pixels
-/// scaled to [0,1] in float32; for an integer input, quantized with the tensor's own
+/// scaled to \[0, 1\] in float32; for an integer input, quantized with the tensor's own
 /// scale and zero point as q = clamp(round_half_away(x / scale) + zp).
 pub fn mnist_batch(input: &Tensor, pixels: &[u8], count: usize) -> Result<Value, VerifyError> {
     let per_image = pixels.len().checked_div(count).unwrap_or(0);

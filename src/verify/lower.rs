@@ -17,12 +17,12 @@ pub struct Lowering {
     /// Names of sparse constants stored dense.
     pub densified: Vec<String>,
     /// "FULLY_CONNECTED #i as ..." for each quantized FULLY_CONNECTED rewritten into
-    /// the form tract-tflite translates (see [`fc_for_tract`]).
+    /// the form tract-tflite translates (see `fc_for_tract`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rewritten: Vec<String>,
     /// "OP #i" for each hybrid op (float input, int8 weights) given float32 weights
     /// w = scale·(q − zero point): the twin then skips the op's input quantization, so
-    /// it is no longer the same function (see [`dequantize_hybrid_weights`]).
+    /// it is no longer the same function (see `dequantize_hybrid_weights`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dequantized: Vec<String>,
 }

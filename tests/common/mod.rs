@@ -1,9 +1,13 @@
-//! Helpers shared by the tests that drive the `ferrolite` binary.
+//! Helpers shared by the test crates: the `ferrolite` binary, fixture paths and loading,
+//! and slicing fixture batches into rows.
 // Each test crate uses a different subset.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Output;
+
+use ferrolite::interp::{TensorBuf, Value};
+use ferrolite::ir::Model;
 
 /// The `ferrolite` binary (built only with the `cli` feature; tests that call this are
 /// gated on it).
@@ -33,4 +37,46 @@ pub fn assert_one_line_error(out: &Output, must_mention: &str) {
         lines[0].contains(must_mention),
         "error should mention '{must_mention}': {stderr}"
     );
+}
+
+/// The repository root (fixtures are under `fixtures/`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `.tflite` file under the repository root, read into the IR; panics naming the file.
+pub fn model(rel: &str) -> Model {
+    let path = root().join(rel);
+    ferrolite::tflite::read_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A `.npy` file under the repository root; panics naming the file.
+pub fn npy(rel: &str) -> Value {
+    let path = root().join(rel);
+    ferrolite::data::npy::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Rows `start..end` (first dimension) of a float32, int8 or uint8 batch.
+pub fn rows(v: &Value, start: usize, end: usize) -> Value {
+    let per = v.data.len() / v.shape[0];
+    let range = start * per..end * per;
+    let data = match &v.data {
+        TensorBuf::F32(d) => TensorBuf::F32(d[range].to_vec()),
+        TensorBuf::I8(d) => TensorBuf::I8(d[range].to_vec()),
+        TensorBuf::U8(d) => TensorBuf::U8(d[range].to_vec()),
+        other => panic!("unexpected fixture dtype {}", other.dtype()),
+    };
+    let mut shape = v.shape.clone();
+    shape[0] = end - start;
+    Value::new(shape, data)
+}
+
+/// Row `i` of a batch, as a batch of one (the reference outputs were made image by image).
+pub fn row(v: &Value, i: usize) -> Value {
+    rows(v, i, i + 1)
+}
+
+/// The first `n` rows of a batch.
+pub fn first_rows(v: &Value, n: usize) -> Value {
+    rows(v, 0, n)
 }

@@ -7,7 +7,7 @@ use super::{layer_err, no_cache, Layer, Mode};
 use crate::nn::NnError;
 
 /// An activation, fused into Conv2D / DepthwiseConv2D / Dense (Keras `activation=`)
-/// or as a layer of its own ([`LayerSpec::Activation`]). Softmax acts on the last axis.
+/// or as a layer of its own ([`crate::nn::LayerSpec::Activation`]). Softmax acts on the last axis.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
