@@ -10,7 +10,7 @@
 //!   `float(in_s * alpha / out_s)` (a negative alpha multiplies by `|m|` and negates).
 //! * LOGISTIC / TANH: the float-built 256-entry table `LUTPopulate` (LOGISTIC insists
 //!   on an output scale of exactly 1/256).
-//! * HARD_SWISH (`reference_ops::HardSwish`): 16-bit fixed point, see [`HardSwish8`].
+//! * HARD_SWISH (`reference_ops::HardSwish`): 16-bit fixed point, see `HardSwish8`.
 //!
 //! Each output byte depends only on the input byte, so `prepare` evaluates the
 //! reference formula for all 256 inputs and `run` is a table lookup.

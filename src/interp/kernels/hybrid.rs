@@ -7,14 +7,14 @@
 //! and the sum is brought back to float with the row's scale times the weight scale.
 //! Which quantization and which order of float operations TFLite uses differs per op:
 //! * FULLY_CONNECTED (`EvalHybridDense`): asymmetric iff `asymmetric_quantize_inputs`;
-//!   out = bias + float(dot − zp·row_sum) · (w_scale[c] · s_row) (per channel) or
+//!   out = bias + float(dot − zp·row_sum) · (`w_scale[c]` · s_row) (per channel) or
 //!   · (s_row · w_scale) (per tensor, the product taken when the row is quantized).
 //! * CONV_2D with differing per-channel scales, or grouped (`HybridConvPerChannel`):
-//!   asymmetric; out = (float(acc) · w_scale[c]) · s_row + bias.
+//!   asymmetric; out = (float(acc) · `w_scale[c]`) · s_row + bias.
 //! * CONV_2D otherwise (`HybridConv`, also what REF runs): symmetric;
 //!   out = float(acc) · (s_row · w_scale) + bias.
 //! * DEPTHWISE_CONV_2D (`DepthwiseConvHybridPerChannel`): always asymmetric;
-//!   out = float(acc) · (w_scale[c] · s_row) + bias.
+//!   out = float(acc) · (`w_scale[c]` · s_row) + bias.
 //!
 //! Float multiplication is commutative but not associative, so these groupings are kept
 //! exactly. The fused activation is a float clamp applied last.
