@@ -297,18 +297,7 @@ pub fn top1(scores: &[f32], classes: usize) -> Vec<usize> {
     if classes == 0 {
         return Vec::new();
     }
-    scores
-        .chunks(classes)
-        .map(|row| {
-            let mut best = 0;
-            for (i, &v) in row.iter().enumerate() {
-                if v > row[best] {
-                    best = i;
-                }
-            }
-            best
-        })
-        .collect()
+    crate::verify::accuracy::argmax_chunks(scores, classes)
 }
 
 /// One split of MNIST from `dir`, or from the default location (`FERROLITE_DATA`, next

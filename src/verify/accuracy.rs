@@ -77,6 +77,12 @@ pub fn argmax_rows(output: &Value) -> Vec<usize> {
     if width == 0 {
         return vec![0; rows];
     }
+    argmax_chunks(&values, width)
+}
+
+/// Index of the largest element of each `width`-long chunk of `values` (the first on
+/// ties). `width` must be positive.
+pub fn argmax_chunks<T: PartialOrd + Copy>(values: &[T], width: usize) -> Vec<usize> {
     values
         .chunks(width)
         .map(|row| {
