@@ -4,6 +4,8 @@
 
 pub mod kernels;
 mod plan;
+#[cfg(test)]
+mod validate_tests;
 pub mod value;
 
 use std::sync::Arc;
