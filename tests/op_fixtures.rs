@@ -22,6 +22,11 @@ const RUNS: &[&str] = &[
     "tanh",
     "transpose_rank5",
     "transpose_rank6",
+    // Issue 12: element-wise math and activations.
+
+    // Issue 12: resampling and layout.
+
+    // Issue 12: reductions, normalization, matrix products and transpose convolution.
 ];
 
 fn dir() -> PathBuf {

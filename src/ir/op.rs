@@ -151,6 +151,11 @@ pub enum Op {
     Mean {
         keep_dims: bool,
     },
+    // Issue 12: element-wise math and activations.
+
+    // Issue 12: resampling and layout.
+
+    // Issue 12: reductions, normalization, matrix products and transpose convolution.
 }
 
 /// One operator: inputs may be omitted (TFLite's -1, e.g. a missing bias).

@@ -98,6 +98,12 @@ pub mod sub;
 pub mod tanh;
 pub mod transpose;
 
+// Issue 12: element-wise math and activations.
+
+// Issue 12: resampling and layout.
+
+// Issue 12: reductions, normalization, matrix products and transpose convolution.
+
 /// How the int8 quantizer chooses an operator's output parameters (docs §2).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum QuantRule {
@@ -178,6 +184,11 @@ pub static ALL: &[&OpDef] = &[
     &quantize::DEF,
     &hard_swish::DEF,
     &densify::DEF,
+    // Issue 12: element-wise math and activations.
+
+    // Issue 12: resampling and layout.
+
+    // Issue 12: reductions, normalization, matrix products and transpose convolution.
 ];
 
 /// The definition of an IR op.
@@ -211,6 +222,11 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::Quantize => &quantize::DEF,
         Op::HardSwish => &hard_swish::DEF,
         Op::Densify => &densify::DEF,
+        // Issue 12: element-wise math and activations.
+
+        // Issue 12: resampling and layout.
+
+        // Issue 12: reductions, normalization, matrix products and transpose convolution.
     }
 }
 
@@ -399,6 +415,11 @@ mod tests {
             Op::Pad,
             Op::Transpose,
             Op::Mean { keep_dims: true },
+            // Issue 12: element-wise math and activations.
+
+            // Issue 12: resampling and layout.
+
+            // Issue 12: reductions, normalization, matrix products and transpose convolution.
         ]
     }
 

@@ -31,6 +31,12 @@ mod sparse_fc_tests;
 pub(crate) mod test_support;
 pub mod transpose;
 
+// Issue 12: element-wise math and activations.
+
+// Issue 12: resampling and layout.
+
+// Issue 12: reductions, normalization, matrix products and transpose convolution.
+
 /// A prepared operator: everything that depends only on shapes, types and constants is
 /// already computed, so `run` only moves and computes data.
 pub trait Kernel: Send + Sync {
@@ -139,5 +145,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         | Op::Pack { .. } => shape::prepare(ctx),
         Op::Dequantize | Op::Quantize => quantize::prepare(ctx),
         Op::Densify => densify::prepare(ctx),
+        // Issue 12: element-wise math and activations.
+
+        // Issue 12: resampling and layout.
+
+        // Issue 12: reductions, normalization, matrix products and transpose convolution.
     }
 }
