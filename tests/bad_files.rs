@@ -530,11 +530,11 @@ fn unsupported_types_ops_and_buffers() {
     expect_err(&r, &["'y'", "COMPLEX64"]);
 
     let mut r = Raw::minimal();
-    r.opcodes = vec![(126, None)];
-    let e = expect_err(&r, &["operator #0", "BATCH_MATMUL", "code 126"]);
+    r.opcodes = vec![(125, None)];
+    let e = expect_err(&r, &["operator #0", "SEGMENT_SUM", "code 125"]);
     assert_eq!(
         e.to_string(),
-        "operator #0 uses BATCH_MATMUL (code 126), which ferrolite does not support"
+        "operator #0 uses SEGMENT_SUM (code 125), which ferrolite does not support"
     );
 
     let mut r = Raw::minimal();
@@ -543,12 +543,101 @@ fn unsupported_types_ops_and_buffers() {
 
     // Codes above 127 live in builtin_code only (deprecated_builtin_code = 127).
     let mut r = Raw::minimal();
-    r.opcodes = vec![(150, None)];
-    expect_err(&r, &["GELU", "code 150"]);
+    r.opcodes = vec![(156, None)];
+    expect_err(&r, &["ATAN2", "code 156"]);
 
     let mut r = Raw::minimal();
     r.buffers[1].1 = 4096;
     expect_err(&r, &["'c'", "buffer 1", "external"]);
+}
+
+/// Three operators: SEGMENT_SUM (code 125, which ferrolite lacks), the RELU of
+/// `Raw::minimal`, then a custom op; the graph output is the last one's.
+fn two_unsupported() -> Raw {
+    let mut r = Raw::minimal();
+    r.tensors.push(t("z", &[1, 4], 0));
+    r.tensors.push(t("w", &[1, 4], 0));
+    r.opcodes = vec![(125, None), (19, None), (32, Some("MaxUnpooling2D"))];
+    r.ops = vec![
+        (0, vec![0, 2], vec![3]),
+        (1, vec![3], vec![1]),
+        (2, vec![1, 3], vec![4]),
+    ];
+    r.outputs = vec![4];
+    r
+}
+
+#[test]
+fn inspection_keeps_every_unsupported_op_and_nothing_runs_or_writes_one() {
+    let bytes = two_unsupported().build();
+    // The normal reader still stops at the first.
+    let e = read(&bytes).unwrap_err().to_string();
+    assert!(e.contains("operator #0 uses SEGMENT_SUM"), "{e}");
+
+    let m = ferrolite::tflite::read_for_inspection(&bytes).unwrap();
+    let names: Vec<&str> = m.graph.operators.iter().map(|o| o.op.name()).collect();
+    assert_eq!(names, ["SEGMENT_SUM", "RELU", "CUSTOM"]);
+    assert_eq!(m.graph.operators[0].op.builtin_code(), 125);
+    assert_eq!(
+        m.graph.operators[2].op,
+        ferrolite::ir::Op::Unsupported {
+            code: 32,
+            custom_code: Some("MaxUnpooling2D".into())
+        }
+    );
+    assert_eq!(m.graph.operators[2].inputs, vec![Some(1), Some(3)]);
+
+    let e = ferrolite::tflite::write(&m).unwrap_err().to_string();
+    assert!(e.contains("operator #0 is SEGMENT_SUM"), "{e}");
+    let e = ferrolite::interp::Interpreter::new(m)
+        .err()
+        .expect("a model with an unsupported op was planned")
+        .to_string();
+    assert!(
+        e.contains("SEGMENT_SUM") && e.contains("does not support"),
+        "{e}"
+    );
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn inspect_lists_the_whole_model_and_names_each_missing_op() {
+    let dir =
+        std::env::temp_dir().join(format!("ferrolite-inspect-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.tflite");
+    std::fs::write(&path, two_unsupported().build()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrolite"))
+        .arg("inspect")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "lacks 2 operators the model uses: SEGMENT_SUM (#0), custom 'MaxUnpooling2D' (#2)"
+        ),
+        "{stdout}"
+    );
+    for line in ["#0   SEGMENT_SUM", "#1   RELU", "#2   CUSTOM"] {
+        assert!(stdout.contains(line), "no '{line}' in {stdout}");
+    }
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrolite"))
+        .args(["inspect", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unsupported_ops"][1]["op"], "custom 'MaxUnpooling2D'");
+    assert_eq!(v["unsupported_ops"][1]["operators"][0], 2);
+    assert_eq!(v["operators"].as_array().map(Vec::len), Some(3));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

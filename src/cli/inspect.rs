@@ -1,11 +1,11 @@
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::{load_runnable, Out};
 use crate::interp::Interpreter;
-use crate::ir::{DimensionMetadata, Model, Tensor};
+use crate::ir::{DimensionMetadata, Model, Op, Tensor};
 
 #[derive(clap::Args)]
 #[command(
@@ -21,13 +21,19 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let out = Out::new(a.json);
-    let (model, bytes) = load_runnable(&a.model)?;
+    let (model, bytes) = load_for_inspection(&a.model)?;
     let file_bytes = bytes.len();
     let constant_bytes = model.graph.constant_bytes();
+    let missing = missing_ops(&model);
     // Planning validates every op; a model that cannot be planned is still inspectable.
-    let (arena, plan_error) = match Interpreter::new(model.clone()) {
-        Ok(i) => (Some(i.plan().arena_bytes()), None),
-        Err(e) => (None, Some(e.to_string())),
+    // With ops missing, planning would only name the first of them again.
+    let (arena, plan_error) = if !missing.is_empty() {
+        (None, None)
+    } else {
+        match Interpreter::new(model.clone()) {
+            Ok(i) => (Some(i.plan().arena_bytes()), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
     };
 
     let g = &model.graph;
@@ -51,6 +57,25 @@ pub fn run(a: Args) -> Result<i32> {
     ));
     if let Some(e) = &plan_error {
         out.line(format!("the interpreter cannot plan this model: {e}"));
+    }
+    if !missing.is_empty() {
+        let list: Vec<String> = missing
+            .iter()
+            .map(|(name, ops)| {
+                let at: Vec<String> = ops.iter().map(|i| format!("#{i}")).collect();
+                format!("{name} ({})", at.join(", "))
+            })
+            .collect();
+        out.line(format!(
+            "ferrolite cannot run this model: it lacks {} {} the model uses: {}",
+            missing.len(),
+            if missing.len() == 1 {
+                "operator"
+            } else {
+                "operators"
+            },
+            list.join(", ")
+        ));
     }
     out.line(format!("inputs: {}", names(&model, &g.inputs)));
     out.line(format!("outputs: {}", names(&model, &g.outputs)));
@@ -154,6 +179,10 @@ pub fn run(a: Args) -> Result<i32> {
             "constant_bytes": constant_bytes,
             "arena_bytes": arena,
             "plan_error": plan_error,
+            "unsupported_ops": missing.iter().map(|(name, ops)| json!({
+                "op": name,
+                "operators": ops,
+            })).collect::<Vec<_>>(),
             "inputs": g.inputs,
             "outputs": g.outputs,
             "operators": ops,
@@ -161,6 +190,38 @@ pub fn run(a: Args) -> Result<i32> {
         }));
     }
     Ok(0)
+}
+
+/// A `.tflite` file read with its unsupported operators kept (so the listing is whole),
+/// or a model directory exported.
+fn load_for_inspection(path: &std::path::Path) -> Result<(Model, Vec<u8>)> {
+    if path.is_dir() {
+        return load_runnable(path);
+    }
+    let bytes = crate::fsutil::read_input(path, &crate::fsutil::InputLimit::TFLITE)?;
+    let model = crate::tflite::read_for_inspection(&bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok((model, bytes))
+}
+
+/// Each operator kind ferrolite lacks (custom ops by their custom code), with the indices
+/// of the operators that use it, in order of first use.
+fn missing_ops(model: &Model) -> Vec<(String, Vec<usize>)> {
+    let mut missing: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, op) in model.graph.operators.iter().enumerate() {
+        let Op::Unsupported { custom_code, .. } = &op.op else {
+            continue;
+        };
+        let name = match custom_code {
+            Some(c) => format!("custom '{c}'"),
+            None => op.op.name().to_string(),
+        };
+        match missing.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ops)) => ops.push(i),
+            None => missing.push((name, vec![i])),
+        }
+    }
+    missing
 }
 
 /// The shape as the file's signature states it: -1 where a dimension may be resized

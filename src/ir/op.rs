@@ -96,6 +96,13 @@ pub struct StridedSliceOptions {
 /// about each kind (code, name, operand counts, ...) is in its `crate::ops` module.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
+    /// An operator ferrolite cannot run, kept only when a file is read for inspection
+    /// ([`crate::tflite::read_for_inspection`]): its builtin code and, for `CUSTOM`, the
+    /// custom code. It has no options, no kernel and cannot be written.
+    Unsupported {
+        code: i32,
+        custom_code: Option<String>,
+    },
     Add {
         activation: Activation,
     },

@@ -149,6 +149,9 @@ impl Graph {
             for (slot, &t) in operator.outputs.iter().enumerate() {
                 index(&|| format!("operator #{k} ({op}) output {slot}"), t)?;
             }
+            if matches!(operator.op, crate::ir::Op::Unsupported { .. }) {
+                continue;
+            }
             let arity = operator.op.arity();
             let n = operator.inputs.len();
             // Trailing omitted operands (-1 in the file) name nothing, so they do not

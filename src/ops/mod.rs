@@ -97,6 +97,7 @@ pub mod strided_slice;
 pub mod sub;
 pub mod tanh;
 pub mod transpose;
+pub mod unsupported;
 
 // Issue 12: element-wise math and activations.
 
@@ -194,6 +195,7 @@ pub static ALL: &[&OpDef] = &[
 /// The definition of an IR op.
 pub fn def(op: &Op) -> &'static OpDef {
     match op {
+        Op::Unsupported { .. } => &unsupported::DEF,
         Op::Add { .. } => &add::DEF,
         Op::AveragePool2d(_) => &average_pool_2d::DEF,
         Op::Concatenation { .. } => &concatenation::DEF,
@@ -250,12 +252,18 @@ impl Op {
 
     /// The op's `BuiltinOperator` code.
     pub fn builtin_code(&self) -> i32 {
-        def(self).code
+        match self {
+            Op::Unsupported { code, .. } => *code,
+            _ => def(self).code,
+        }
     }
 
     /// The TFLite name of the op (`CONV_2D`, ...).
     pub fn name(&self) -> &'static str {
-        def(self).name
+        match self {
+            Op::Unsupported { code, .. } => builtin_name(*code),
+            _ => def(self).name,
+        }
     }
 
     /// The operands this kind of op takes (checked by [`crate::ir::Graph::validate`]).

@@ -118,6 +118,17 @@ pub enum ReadError {
 
 /// Reads a `.tflite` file's bytes into the IR. Only subgraph 0 is lowered.
 pub fn read(bytes: &[u8]) -> Result<Model, ReadError> {
+    read_with(bytes, false)
+}
+
+/// Like [`read`], but an operator ferrolite lacks becomes [`Op::Unsupported`] instead of
+/// an error, so that `inspect` can list the whole model and name every missing op. The
+/// result cannot be planned or written.
+pub fn read_for_inspection(bytes: &[u8]) -> Result<Model, ReadError> {
+    read_with(bytes, true)
+}
+
+fn read_with(bytes: &[u8], keep_unsupported: bool) -> Result<Model, ReadError> {
     if bytes.len() < 8 {
         return Err(ReadError::TooShort { len: bytes.len() });
     }
@@ -149,7 +160,7 @@ pub fn read(bytes: &[u8]) -> Result<Model, ReadError> {
         .subgraphs()
         .and_then(|s| s.iter().next())
         .ok_or(ReadError::NoSubgraphs)?;
-    let graph = lower_graph(&model, &subgraph)?;
+    let graph = lower_graph(&model, &subgraph, keep_unsupported)?;
     let signature = lower_signature(&model, graph.tensors.len())?;
     let model = Model {
         graph,
@@ -167,7 +178,11 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn lower_graph(model: &fb::Model, subgraph: &fb::SubGraph) -> Result<Graph, ReadError> {
+fn lower_graph(
+    model: &fb::Model,
+    subgraph: &fb::SubGraph,
+    keep_unsupported: bool,
+) -> Result<Graph, ReadError> {
     let fb_tensors = subgraph.tensors();
     let mut tensors = Vec::new();
     if let Some(list) = fb_tensors {
@@ -235,7 +250,16 @@ fn lower_graph(model: &fb::Model, subgraph: &fb::SubGraph) -> Result<Graph, Read
                 .builtin_code()
                 .0
                 .max(i32::from(opcode.deprecated_builtin_code()));
-            let op = lower_op(op_index, code, &opcode, &fop)?;
+            let op =
+                match lower_op(op_index, code, &opcode, &fop) {
+                    Err(
+                        ReadError::UnsupportedOp { .. } | ReadError::UnsupportedCustomOp { .. },
+                    ) if keep_unsupported => Op::Unsupported {
+                        code,
+                        custom_code: opcode.custom_code().map(str::to_string),
+                    },
+                    other => other?,
+                };
             let name = op.name();
 
             let mut op_inputs = Vec::new();

@@ -29,6 +29,8 @@ pub enum WriteError {
         name: String,
         message: String,
     },
+    #[error("operator #{op} is {name}, which ferrolite does not support and cannot write")]
+    Unsupported { op: usize, name: &'static str },
     #[error("model is too large for a flatbuffer ({bytes} bytes of constants; the format's limit is 2 GiB)")]
     TooLarge { bytes: usize },
 }
@@ -83,6 +85,12 @@ fn validate(model: &Model) -> Result<(), WriteError> {
         check_index(|| "graph output list".into(), o, count)?;
     }
     for (k, op) in g.operators.iter().enumerate() {
+        if matches!(op.op, crate::ir::Op::Unsupported { .. }) {
+            return Err(WriteError::Unsupported {
+                op: k,
+                name: op.op.name(),
+            });
+        }
         for (slot, i) in op.inputs.iter().enumerate() {
             if let Some(i) = *i {
                 check_index(

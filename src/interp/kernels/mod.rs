@@ -124,6 +124,10 @@ impl Prepared {
 /// Prepares one operator by dispatching to its family.
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     match &ctx.op.op {
+        Op::Unsupported { .. } => Err(KernelError::new(format!(
+            "{}: ferrolite does not support this operator",
+            ctx.op.op.name()
+        ))),
         Op::Conv2d(_) | Op::DepthwiseConv2d(_) => conv::prepare(ctx),
         Op::FullyConnected(_) => fully_connected::prepare(ctx),
         Op::MaxPool2d(_) | Op::AveragePool2d(_) => pool::prepare(ctx),
