@@ -58,6 +58,10 @@ pub fn run(a: Args) -> Result<i32> {
     if let Some(e) = &plan_error {
         out.line(format!("the interpreter cannot plan this model: {e}"));
     }
+    let quirks = crate::tflite::quirks(&bytes);
+    for q in &quirks {
+        out.line(format!("note: {q}"));
+    }
     if !missing.is_empty() {
         let list: Vec<String> = missing
             .iter()
@@ -179,6 +183,7 @@ pub fn run(a: Args) -> Result<i32> {
             "constant_bytes": constant_bytes,
             "arena_bytes": arena,
             "plan_error": plan_error,
+            "notes": quirks,
             "unsupported_ops": missing.iter().map(|(name, ops)| json!({
                 "op": name,
                 "operators": ops,

@@ -9,7 +9,7 @@ pub mod versions;
 mod write;
 
 pub use crate::ir::limits::MAX_TENSOR_BYTES;
-pub use read::{read, read_for_inspection, ReadError};
+pub use read::{quirks, read, read_for_inspection, ReadError};
 pub use write::{strip_names, write, WriteError};
 // The schema ↔ IR type mapping, for the SHAPE op's `out_type` option.
 pub(crate) use read::{lower_dtype, type_name};

@@ -506,9 +506,16 @@ fn lower_quantization(
         )));
     }
     let qd = q.quantized_dimension();
-    let qd_usize = usize::try_from(qd)
-        .ok()
-        .filter(|&d| d < shape.len() || (shape.is_empty() && d == 0));
+    let in_range = |d: &usize| *d < shape.len() || (shape.is_empty() && *d == 0);
+    let qd_usize = match usize::try_from(qd) {
+        Ok(d) if in_range(&d) => Some(d),
+        // An axis past the rank can still mean only one thing when there is one scale
+        // (the whole tensor) or a rank-1 tensor with one scale per entry (its only axis).
+        // tflite-micro runs such files (its person-detection model has per-channel
+        // rank-1 biases with axis 3), so the axis becomes 0 here and `quirks` reports it.
+        Ok(_) if axis_is_moot(shape, scale.len()) => Some(0),
+        _ => None,
+    };
     let Some(qd_usize) = qd_usize else {
         return Err(bad(format!(
             "quantized_dimension {qd} is out of range for rank {}",
@@ -532,6 +539,52 @@ fn lower_quantization(
         min: q.min().map(|v| v.iter().collect()).unwrap_or_default(),
         max: q.max().map(|v| v.iter().collect()).unwrap_or_default(),
     }))
+}
+
+/// Whether a quantization with `scales` scales on `shape` can only mean one axis.
+fn axis_is_moot(shape: &[usize], scales: usize) -> bool {
+    scales == 1 || (shape.len() == 1 && shape[0] == scales)
+}
+
+/// What [`read`] tolerated in a file it accepted and that a stricter runtime would refuse,
+/// one sentence each, for `inspect` to report. Empty for a file `read` refuses.
+pub fn quirks(bytes: &[u8]) -> Vec<String> {
+    let Ok(model) = read(bytes) else {
+        return Vec::new();
+    };
+    // `read` verified the buffer, so this second look cannot fail.
+    let Ok(file) = flatbuffers::root::<fb::Model>(bytes) else {
+        return Vec::new();
+    };
+    let Some(tensors) = file
+        .subgraphs()
+        .and_then(|s| s.iter().next())
+        .and_then(|g| g.tensors())
+    else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (i, t) in tensors.iter().enumerate() {
+        let (Some(q), Some(ir)) = (t.quantization(), model.graph.tensors.get(i)) else {
+            continue;
+        };
+        let axis = q.quantized_dimension();
+        let scales = q.scale().map_or(0, |s| s.len());
+        if scales > 0
+            && axis_is_moot(&ir.shape, scales)
+            && usize::try_from(axis).is_ok_and(|a| a >= ir.shape.len().max(1))
+        {
+            found.push(format!(
+                "tensor #{i} '{}' ({} {}, rank {}) says quantized_dimension {axis}; only one axis \
+                 can be meant, so ferrolite uses it (tflite-micro runs this file, LiteRT refuses it)",
+                ir.name,
+                scales,
+                if scales == 1 { "scale" } else { "scales" },
+                ir.shape.len()
+            ));
+        }
+    }
+    found
 }
 
 fn lower_index_vector(
