@@ -169,10 +169,13 @@ fn ferrolites_int8_conversion_of_each_architecture_is_saved_for_litert() {
         let int8 = ferrolite::tflite::read(&bytes).unwrap();
 
         let x = npy::read(&dir().join(format!("{name}.in0.npy"))).unwrap();
-        let want = Interpreter::new(float).unwrap().run(&[x.clone()]).unwrap();
+        let want = Interpreter::new(float)
+            .unwrap()
+            .run(std::slice::from_ref(&x))
+            .unwrap();
         let got = Interpreter::new(int8.clone())
             .unwrap()
-            .run(&[x.clone()])
+            .run(std::slice::from_ref(&x))
             .unwrap();
         for (g, w) in got.iter().zip(&want) {
             let (g, w) = (g.data.to_f64(), w.data.to_f64());
