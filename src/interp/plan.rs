@@ -122,6 +122,22 @@ impl Plan {
             });
         }
 
+        // Variable tensors without data (SVDF and LSTM state) start as zeros and are kept
+        // by the kernel that reads them; they are known, not computed, and get no slot.
+        for (t, decl) in graph.tensors.iter().enumerate() {
+            if decl.is_variable && infos[t].is_none() {
+                check_size(t, &decl.name, &decl.shape, decl.dtype)?;
+                infos[t] = Some(TensorInfo {
+                    name: decl.name.clone(),
+                    dtype: decl.dtype,
+                    shape: decl.shape.clone(),
+                    quantization: decl.quantization.clone(),
+                    sparsity: None,
+                    constant: None,
+                });
+            }
+        }
+
         // Prepare every operator in order; fold the ones whose outputs are known now.
         struct Candidate {
             index: usize,

@@ -103,6 +103,12 @@ pub enum Op {
         code: i32,
         custom_code: Option<String>,
     },
+    /// Input 4 is the state, a variable tensor the op keeps between invocations.
+    Svdf {
+        rank: i32,
+        activation: Activation,
+        asymmetric_quantize_inputs: bool,
+    },
     Add {
         activation: Activation,
     },

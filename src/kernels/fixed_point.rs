@@ -481,15 +481,16 @@ impl SoftmaxParams {
         exp_on_negative_values::<SOFTMAX_SCALED_DIFF_INTEGER_BITS>(scaled_diff_q5_26)
     }
 
-    /// One row of TFLite `reference_ops::Softmax<InputT, OutputT>` for 8-bit outputs:
-    /// `input` holds the row's integer values (already widened), `output_min` and
-    /// `output_max` are the output type's range (-128/127 for int8, 0/255 for uint8).
-    /// The output is the probability in units of 1/256 plus `output_min`.
-    fn row_8bit<T: Copy + Into<i32> + Ord>(
+    /// One row of TFLite `reference_ops::Softmax<InputT, OutputT>`: `input` holds the
+    /// row's 8-bit values, `output_bits` is the width of the output type (8 or 16) and
+    /// `output_min`/`output_max` its range (-128/127 for int8, 0/255 for uint8,
+    /// -32768/32767 for int16). The output is the probability in units of
+    /// 2^-output_bits plus `output_min`.
+    fn row_quantized<T: Copy + Into<i32> + Ord>(
         &self,
         input: &[T],
-        output_min: i32,
-        output_max: i32,
+        output_bits: i32,
+        (output_min, output_max): (i32, i32),
         mut emit: impl FnMut(usize, i32),
     ) -> Result<(), KernelError> {
         let Some(&max_in_row) = input.iter().max() else {
@@ -510,7 +511,7 @@ impl SoftmaxParams {
         }
         let (reciprocal_q0_31, num_bits_over_unit) =
             get_reciprocal(sum_of_exps_q12_19, SOFTMAX_ACCUMULATION_INTEGER_BITS);
-        let exponent = num_bits_over_unit + 31 - 8;
+        let exponent = num_bits_over_unit + 31 - output_bits;
         // TFLite CHECKs 0 <= exponent <= 31; only a wrapped (overflowed) sum breaks it.
         let exponent = match u32::try_from(exponent) {
             Ok(exponent) if exponent <= 31 => exponent,
@@ -543,7 +544,9 @@ impl SoftmaxParams {
             );
         }
         // Values were clamped to [-128, 127] just before.
-        self.row_8bit(input, -128, 127, |index, value| output[index] = value as i8)
+        self.row_quantized(input, 8, (-128, 127), |index, value| {
+            output[index] = value as i8
+        })
     }
 
     /// One row of the uint8 -> uint8 SOFTMAX reference kernel (output offset 0).
@@ -555,7 +558,28 @@ impl SoftmaxParams {
                 output.len()
             );
         }
-        self.row_8bit(input, 0, 255, |index, value| output[index] = value as u8)
+        self.row_quantized(input, 8, (0, 255), |index, value| {
+            output[index] = value as u8
+        })
+    }
+
+    /// One row of the int8 -> int16 SOFTMAX reference kernel (probabilities in steps of
+    /// 1/65536 from -32768), which keyword-spotting models end with.
+    pub fn softmax_row_int8_to_int16(
+        &self,
+        input: &[i8],
+        output: &mut [i16],
+    ) -> Result<(), KernelError> {
+        if input.len() != output.len() {
+            kbail!(
+                "softmax row of {} inputs into {} outputs",
+                input.len(),
+                output.len()
+            );
+        }
+        self.row_quantized(input, 16, (-32768, 32767), |index, value| {
+            output[index] = value as i16
+        })
     }
 }
 

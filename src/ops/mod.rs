@@ -95,6 +95,7 @@ pub mod softmax;
 pub mod squeeze;
 pub mod strided_slice;
 pub mod sub;
+pub mod svdf;
 pub mod tanh;
 pub mod transpose;
 pub mod unsupported;
@@ -158,6 +159,7 @@ pub struct OpDef {
 /// Every operator ferrolite reads, writes and runs.
 pub static ALL: &[&OpDef] = &[
     &add::DEF,
+    &svdf::DEF,
     &average_pool_2d::DEF,
     &concatenation::DEF,
     &conv_2d::DEF,
@@ -196,6 +198,7 @@ pub static ALL: &[&OpDef] = &[
 pub fn def(op: &Op) -> &'static OpDef {
     match op {
         Op::Unsupported { .. } => &unsupported::DEF,
+        Op::Svdf { .. } => &svdf::DEF,
         Op::Add { .. } => &add::DEF,
         Op::AveragePool2d(_) => &average_pool_2d::DEF,
         Op::Concatenation { .. } => &concatenation::DEF,
@@ -350,6 +353,11 @@ mod tests {
             activation: Activation::Relu6,
         };
         vec![
+            Op::Svdf {
+                rank: 2,
+                activation: Activation::Relu,
+                asymmetric_quantize_inputs: true,
+            },
             Op::Add {
                 activation: Activation::Relu,
             },

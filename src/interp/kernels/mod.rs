@@ -27,6 +27,7 @@ mod sparse_fc_f32;
 mod sparse_fc_i8;
 #[cfg(test)]
 mod sparse_fc_tests;
+pub mod svdf;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod transpose;
@@ -128,6 +129,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             "{}: ferrolite does not support this operator",
             ctx.op.op.name()
         ))),
+        Op::Svdf { .. } => svdf::prepare(ctx),
         Op::Conv2d(_) | Op::DepthwiseConv2d(_) => conv::prepare(ctx),
         Op::FullyConnected(_) => fully_connected::prepare(ctx),
         Op::MaxPool2d(_) | Op::AveragePool2d(_) => pool::prepare(ctx),

@@ -137,12 +137,76 @@ fn prepare_q8<T: SoftmaxRow + softmax_lut::TableOutput>(
     ))
 }
 
+/// int8 in, int16 out (LiteRT's `SoftmaxQuantized<int8_t, int16_t>`): the output holds
+/// probabilities in steps of 1/65536 from -32768.
+struct SoftmaxI8ToI16 {
+    params: SoftmaxParams,
+    depth: usize,
+    len: usize,
+}
+
+impl Kernel for SoftmaxI8ToI16 {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
+            kbail!("missing input or output");
+        };
+        let x = x.i8()?;
+        let y = y.i16()?;
+        check_len("input", x.len(), self.len)?;
+        check_len("output", y.len(), self.len)?;
+        if self.depth == 0 {
+            return Ok(());
+        }
+        for (xr, yr) in x
+            .chunks_exact(self.depth)
+            .zip(y.chunks_exact_mut(self.depth))
+        {
+            self.params.softmax_row_int8_to_int16(xr, yr)?;
+        }
+        Ok(())
+    }
+}
+
+fn prepare_i8_to_i16(
+    ctx: &PrepareCtx<'_>,
+    input: &TensorInfo,
+    beta: f32,
+    depth: usize,
+) -> Result<Prepared, KernelError> {
+    let (in_s, _) = q8_params(input.quantization.as_ref(), DType::I8, "input")?;
+    match ctx.output(0)?.scale_zero_point() {
+        Some((s, -32768)) if (s - 1.0 / 65536.0).abs() <= 0.001 / 65536.0 => {}
+        other => kbail!(
+            "int16 SOFTMAX output must have scale 1/65536 and zero point -32768, got {other:?}"
+        ),
+    }
+    if softmax_lut::needs_table(beta, in_s) {
+        kbail!(
+            "input scale {in_s} with beta {beta} is too small for the reference int8 -> int16 SOFTMAX"
+        );
+    }
+    Ok(Prepared::new(
+        vec![input.shape.clone()],
+        SoftmaxI8ToI16 {
+            params: SoftmaxParams::new(beta, in_s)?,
+            depth,
+            len: input.num_elements(),
+        },
+    ))
+}
+
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(1, 1, 1)?;
     let Op::Softmax { beta } = ctx.op.op else {
         kbail!("not a softmax");
     };
     let input = ctx.input(0)?;
+    if input.dtype == DType::I8 && ctx.output(0)?.dtype == DType::I16 {
+        let Some(&depth) = input.shape.last() else {
+            kbail!("SOFTMAX needs an input of rank at least 1");
+        };
+        return prepare_i8_to_i16(ctx, input, beta, depth);
+    }
     expect_output_dtype(ctx, 0, input.dtype)?;
     let Some(&depth) = input.shape.last() else {
         kbail!("SOFTMAX needs an input of rank at least 1");
@@ -257,6 +321,37 @@ mod q8_tests {
             softmax(DType::I8, vec![-3; 4], 0.1, -128).unwrap(),
             vec![-64; 4]
         );
+    }
+
+    /// int8 in, int16 out: probabilities in steps of 1/65536 from -32768.
+    #[test]
+    fn int16_output_has_steps_of_1_65536() {
+        let run = |x: Vec<i32>, in_s: f32, out_s: f32, out_zp: i64| {
+            let n = x.len();
+            let x = per_tensor(DType::I8, &[1, n], x, in_s, 0);
+            run_q8(
+                Op::Softmax { beta: 1.0 },
+                &[Some(x)],
+                DType::I16,
+                out_s,
+                out_zp,
+            )
+            .map(|(_, y)| y)
+        };
+        let step = 1.0 / 65536.0;
+        // 1/2 each is 32768/65536: 0 from -32768; 1/4 each is -16384.
+        assert_eq!(run(vec![5, 5], 0.1, step, -32768).unwrap(), vec![0, 0]);
+        assert_eq!(
+            run(vec![-3; 4], 0.1, step, -32768).unwrap(),
+            vec![-16384; 4]
+        );
+        // Everything on one logit saturates at 32767; the rest are the minimum.
+        assert_eq!(
+            run(vec![127, -128, -128], 1.0, step, -32768).unwrap(),
+            vec![32767, -32768, -32768]
+        );
+        assert!(run(vec![1, 2], 0.1, step, 0).is_err());
+        assert!(run(vec![1, 2], 0.1, 1.0 / 256.0, -32768).is_err());
     }
 
     #[test]
