@@ -92,6 +92,19 @@ pub struct StridedSliceOptions {
     pub offset: bool,
 }
 
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LstmOptions {
+    /// The cell-update and output activation (TANH in every converted Keras LSTM).
+    pub activation: Activation,
+    /// 0 means no clipping.
+    pub cell_clip: f32,
+    pub proj_clip: f32,
+    /// The input is `[time, batch, features]` rather than `[batch, time, features]`.
+    pub time_major: bool,
+    pub asymmetric_quantize_inputs: bool,
+    pub diagonal_recurrent_tensors: bool,
+}
+
 /// The operator kinds ferrolite reads, writes and runs, with their options. What is fixed
 /// about each kind (code, name, operand counts, ...) is in its `crate::ops` module.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +116,10 @@ pub enum Op {
         code: i32,
         custom_code: Option<String>,
     },
+    /// 24 operands in TFLite's order (input, 4 input weights, 4 recurrent weights, 3
+    /// peepholes, 4 biases, projection weights and bias, output and cell state, 4 layer
+    /// norm coefficients); the states are variable tensors.
+    UnidirectionalSequenceLstm(LstmOptions),
     /// Input 4 is the state, a variable tensor the op keeps between invocations.
     Svdf {
         rank: i32,

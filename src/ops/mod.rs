@@ -98,6 +98,7 @@ pub mod sub;
 pub mod svdf;
 pub mod tanh;
 pub mod transpose;
+pub mod unidirectional_sequence_lstm;
 pub mod unsupported;
 
 // Issue 12: element-wise math and activations.
@@ -160,6 +161,7 @@ pub struct OpDef {
 pub static ALL: &[&OpDef] = &[
     &add::DEF,
     &svdf::DEF,
+    &unidirectional_sequence_lstm::DEF,
     &average_pool_2d::DEF,
     &concatenation::DEF,
     &conv_2d::DEF,
@@ -199,6 +201,7 @@ pub fn def(op: &Op) -> &'static OpDef {
     match op {
         Op::Unsupported { .. } => &unsupported::DEF,
         Op::Svdf { .. } => &svdf::DEF,
+        Op::UnidirectionalSequenceLstm(_) => &unidirectional_sequence_lstm::DEF,
         Op::Add { .. } => &add::DEF,
         Op::AveragePool2d(_) => &average_pool_2d::DEF,
         Op::Concatenation { .. } => &concatenation::DEF,
@@ -353,6 +356,14 @@ mod tests {
             activation: Activation::Relu6,
         };
         vec![
+            Op::UnidirectionalSequenceLstm(crate::ir::LstmOptions {
+                activation: Activation::Tanh,
+                cell_clip: 3.0,
+                proj_clip: 0.5,
+                time_major: true,
+                asymmetric_quantize_inputs: true,
+                diagonal_recurrent_tensors: true,
+            }),
             Op::Svdf {
                 rank: 2,
                 activation: Activation::Relu,

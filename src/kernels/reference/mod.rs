@@ -2,4 +2,5 @@
 //! exactly what these give.
 
 pub mod conv;
+pub mod lstm;
 pub mod svdf;
