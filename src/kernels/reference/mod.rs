@@ -2,3 +2,4 @@
 //! exactly what these give.
 
 pub mod conv;
+pub mod unary;
