@@ -23,7 +23,22 @@ const RUNS: &[&str] = &[
     "transpose_rank5",
     "transpose_rank6",
     // Issue 12: element-wise math and activations.
-
+    "abs",
+    "elu",
+    "exp",
+    "floor",
+    "gelu",
+    "gelu_tanh",
+    "log",
+    "maximum",
+    "minimum",
+    "neg",
+    "pow",
+    "relu_n1_to_1",
+    "rsqrt",
+    "sqrt",
+    "square",
+    "squared_difference",
     // Issue 12: resampling and layout.
 
     // Issue 12: reductions, normalization, matrix products and transpose convolution.

@@ -182,7 +182,24 @@ pub enum Op {
         keep_dims: bool,
     },
     // Issue 12: element-wise math and activations.
-
+    Maximum,
+    Minimum,
+    Abs,
+    Neg,
+    Square,
+    Sqrt,
+    Rsqrt,
+    Exp,
+    Log,
+    ReluN1To1,
+    Floor,
+    Elu,
+    /// `approximate`: the tanh form instead of the exact erf form.
+    Gelu {
+        approximate: bool,
+    },
+    SquaredDifference,
+    Pow,
     // Issue 12: resampling and layout.
 
     // Issue 12: reductions, normalization, matrix products and transpose convolution.

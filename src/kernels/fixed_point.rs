@@ -646,7 +646,7 @@ pub fn calculate_activation_range_quantized(
 /// `static_cast<int32_t>(float)` as x86-64's `cvttss2si` executes it: truncation toward
 /// zero, and the "integer indefinite" value `i32::MIN` for NaN and out-of-range inputs
 /// (where C++ is undefined; ARM would saturate instead).
-fn f32_to_i32_truncate_x86(value: f32) -> i32 {
+pub fn f32_to_i32_truncate_x86(value: f32) -> i32 {
     // 2^31 as f32 is exact.
     const LIMIT: f32 = 2_147_483_648.0;
     if value.is_nan() || !(-LIMIT..LIMIT).contains(&value) {
@@ -657,22 +657,22 @@ fn f32_to_i32_truncate_x86(value: f32) -> i32 {
 }
 
 /// The float parameters of TFLite's 8-bit LUT (`LUTPopulateInt8`, common.h).
-struct LutRecipe {
+struct LutRecipe<F> {
     input_scale: f32,
     input_zero_point: i32,
     inverse_output_scale: f32,
     output_zero_point: i32,
-    transform: fn(f32) -> f32,
+    transform: F,
 }
 
-impl LutRecipe {
+impl<F: Fn(f32) -> f32> LutRecipe<F> {
     fn new(
         input_scale: f32,
         input_zero_point: i32,
         output_scale: f32,
         output_zero_point: i32,
-        transform: fn(f32) -> f32,
-    ) -> LutRecipe {
+        transform: F,
+    ) -> LutRecipe<F> {
         LutRecipe {
             input_scale,
             input_zero_point,
@@ -706,7 +706,7 @@ pub fn lut_populate_int8(
     input_zero_point: i32,
     output_scale: f32,
     output_zero_point: i32,
-    transform: fn(f32) -> f32,
+    transform: impl Fn(f32) -> f32,
 ) -> [i8; 256] {
     let recipe = LutRecipe::new(
         input_scale,
@@ -730,7 +730,7 @@ pub fn lut_populate_uint8(
     input_zero_point: i32,
     output_scale: f32,
     output_zero_point: i32,
-    transform: fn(f32) -> f32,
+    transform: impl Fn(f32) -> f32,
 ) -> [u8; 256] {
     let recipe = LutRecipe::new(
         input_scale,

@@ -102,6 +102,21 @@ pub mod unidirectional_sequence_lstm;
 pub mod unsupported;
 
 // Issue 12: element-wise math and activations.
+pub mod abs;
+pub mod elu;
+pub mod exp;
+pub mod floor;
+pub mod gelu;
+pub mod log;
+pub mod maximum;
+pub mod minimum;
+pub mod neg;
+pub mod pow;
+pub mod relu_n1_to_1;
+pub mod rsqrt;
+pub mod sqrt;
+pub mod square;
+pub mod squared_difference;
 
 // Issue 12: resampling and layout.
 
@@ -190,7 +205,21 @@ pub static ALL: &[&OpDef] = &[
     &hard_swish::DEF,
     &densify::DEF,
     // Issue 12: element-wise math and activations.
-
+    &maximum::DEF,
+    &minimum::DEF,
+    &abs::DEF,
+    &neg::DEF,
+    &square::DEF,
+    &sqrt::DEF,
+    &rsqrt::DEF,
+    &exp::DEF,
+    &log::DEF,
+    &relu_n1_to_1::DEF,
+    &floor::DEF,
+    &elu::DEF,
+    &gelu::DEF,
+    &squared_difference::DEF,
+    &pow::DEF,
     // Issue 12: resampling and layout.
 
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
@@ -231,7 +260,21 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::HardSwish => &hard_swish::DEF,
         Op::Densify => &densify::DEF,
         // Issue 12: element-wise math and activations.
-
+        Op::Maximum => &maximum::DEF,
+        Op::Minimum => &minimum::DEF,
+        Op::Abs => &abs::DEF,
+        Op::Neg => &neg::DEF,
+        Op::Square => &square::DEF,
+        Op::Sqrt => &sqrt::DEF,
+        Op::Rsqrt => &rsqrt::DEF,
+        Op::Exp => &exp::DEF,
+        Op::Log => &log::DEF,
+        Op::ReluN1To1 => &relu_n1_to_1::DEF,
+        Op::Floor => &floor::DEF,
+        Op::Elu => &elu::DEF,
+        Op::Gelu { .. } => &gelu::DEF,
+        Op::SquaredDifference => &squared_difference::DEF,
+        Op::Pow => &pow::DEF,
         // Issue 12: resampling and layout.
 
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
@@ -443,7 +486,21 @@ mod tests {
             Op::Transpose,
             Op::Mean { keep_dims: true },
             // Issue 12: element-wise math and activations.
-
+            Op::Maximum,
+            Op::Minimum,
+            Op::Abs,
+            Op::Neg,
+            Op::Square,
+            Op::Sqrt,
+            Op::Rsqrt,
+            Op::Exp,
+            Op::Log,
+            Op::ReluN1To1,
+            Op::Floor,
+            Op::Elu,
+            Op::SquaredDifference,
+            Op::Pow,
+            Op::Gelu { approximate: true },
             // Issue 12: resampling and layout.
 
             // Issue 12: reductions, normalization, matrix products and transpose convolution.

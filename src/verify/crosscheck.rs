@@ -608,6 +608,28 @@ fn check_real(
             unary(&|v| if v >= 0.0 { v } else { alpha * v })?
         }
         Op::HardSwish => unary(&|v| v * (v + 3.0).clamp(0.0, 6.0) / 6.0)?,
+        Op::ReluN1To1 => unary(&|v| v.clamp(-1.0, 1.0))?,
+        Op::Abs => unary(&f64::abs)?,
+        Op::Neg => unary(&|v| -v)?,
+        Op::Square => unary(&|v| v * v)?,
+        Op::Sqrt => unary(&f64::sqrt)?,
+        Op::Rsqrt => unary(&|v| 1.0 / v.sqrt())?,
+        Op::Exp => unary(&f64::exp)?,
+        Op::Log => unary(&f64::ln)?,
+        Op::Floor => unary(&f64::floor)?,
+        Op::Elu => unary(&|v| if v < 0.0 { v.exp_m1() } else { v })?,
+        Op::Gelu { approximate: false } => {
+            let erfc = crate::kernels::reference::unary::erfc;
+            unary(&|v| 0.5 * v * erfc(-v * std::f64::consts::FRAC_1_SQRT_2))?
+        }
+        Op::Gelu { approximate: true } => {
+            let k = (2.0 / std::f64::consts::PI).sqrt();
+            unary(&|v| 0.5 * v * (1.0 + (k * (v + 0.044715 * v * v * v)).tanh()))?
+        }
+        Op::Maximum => binary(f64::max, Activation::None)?,
+        Op::Minimum => binary(f64::min, Activation::None)?,
+        Op::SquaredDifference => binary(|a, b| (a - b) * (a - b), Activation::None)?,
+        Op::Pow => binary(f64::powf, Activation::None)?,
         Op::Softmax { beta } => {
             let (x, xs) = inputs.first()?;
             let width = *xs.last()?;

@@ -11,7 +11,8 @@ pub const TRACT_LACKS: &[&str] = &["PACK", "QUANTIZE", "DEQUANTIZE", "DENSIFY"];
 
 /// Why tract-tflite 0.23 computes `op` wrongly, when it is one of the faults found by
 /// feeding it hand-computed cases (the tests below fail once tract is fixed):
-/// - int8/uint8 TANH, LOGISTIC, SOFTMAX, MEAN and MUL come out in the input's scale and
+/// - int8/uint8 TANH, LOGISTIC, SOFTMAX, MEAN, MUL, ABS, EXP, LOG and RSQRT come out in
+///   the input's scale and
 ///   zero point, whatever the output tensor declares (int8 TANH of 1.0 at scale 1/16
 ///   gives 12, i.e. 0.75 at 1/16, where the output's scale 1/128 wants 97);
 /// - a float MEAN is rounded to a whole number (the mean of 0.25, 0.5, 0.75, 1.5 gives 1).
@@ -22,7 +23,15 @@ pub fn known_fault(graph: &crate::ir::Graph, op: &crate::ir::Operator) -> Option
     let y = graph.tensors.get(*op.outputs.first()?)?;
     let requantizing = matches!(
         op.op,
-        Op::Tanh | Op::Logistic | Op::Softmax { .. } | Op::Mean { .. } | Op::Mul { .. }
+        Op::Tanh
+            | Op::Logistic
+            | Op::Softmax { .. }
+            | Op::Mean { .. }
+            | Op::Mul { .. }
+            | Op::Abs
+            | Op::Exp
+            | Op::Log
+            | Op::Rsqrt
     );
     if requantizing && matches!(y.dtype, DType::I8 | DType::U8 | DType::I16) && !same_scale(x, y) {
         return Some(format!(
@@ -323,6 +332,59 @@ mod tests {
         );
         assert_eq!(ours.data, TensorBuf::I8(vec![97, -59]));
         assert_eq!(theirs.data, TensorBuf::I8(vec![12, -7]));
+    }
+
+    #[test]
+    fn tract_gives_int8_abs_and_exp_in_the_input_scale() {
+        // |1.0| and |-0.5| at (1/32, -128) are -96 and -112; tract gives 16 and 8, the
+        // magnitudes at the input's (1/16, 0).
+        let (ours, theirs) = both(
+            Op::Abs,
+            vec![
+                quantized("x", vec![1, 2], 1.0 / 16.0, 0),
+                quantized("y", vec![1, 2], 1.0 / 32.0, -128),
+            ],
+            vec![0],
+            vec![Value::new(vec![1, 2], TensorBuf::I8(vec![16, -8]))],
+        );
+        assert_eq!(ours.data, TensorBuf::I8(vec![-96, -112]));
+        assert_eq!(theirs.data, TensorBuf::I8(vec![16, 8]));
+        // e^1 = 2.718 and e^0 = 1 at (1/8, -128): round(21.75) - 128 = -106 and -120;
+        // tract gives 43 and 16, the same values at (1/16, 0).
+        let (ours, theirs) = both(
+            Op::Exp,
+            vec![
+                quantized("x", vec![1, 2], 1.0 / 16.0, 0),
+                quantized("y", vec![1, 2], 1.0 / 8.0, -128),
+            ],
+            vec![0],
+            vec![Value::new(vec![1, 2], TensorBuf::I8(vec![16, 0]))],
+        );
+        assert_eq!(ours.data, TensorBuf::I8(vec![-106, -120]));
+        assert_eq!(theirs.data, TensorBuf::I8(vec![43, 16]));
+    }
+
+    #[test]
+    fn tract_gives_int8_log_and_rsqrt_in_the_input_scale() {
+        // ln 2 = 0.6931 and ln 1 = 0 at 1/32: 22 and 0; tract gives 11 and 0 (at 1/16).
+        let case = |op, x: Vec<i8>| {
+            both(
+                op,
+                vec![
+                    quantized("x", vec![1, 2], 1.0 / 16.0, 0),
+                    quantized("y", vec![1, 2], 1.0 / 32.0, 0),
+                ],
+                vec![0],
+                vec![Value::new(vec![1, 2], TensorBuf::I8(x))],
+            )
+        };
+        let (ours, theirs) = case(Op::Log, vec![32, 16]);
+        assert_eq!(ours.data, TensorBuf::I8(vec![22, 0]));
+        assert_eq!(theirs.data, TensorBuf::I8(vec![11, 0]));
+        // 1/sqrt(4) = 0.5 and 1/sqrt(1) = 1 at 1/32: 16 and 32; tract gives 8 and 16.
+        let (ours, theirs) = case(Op::Rsqrt, vec![64, 16]);
+        assert_eq!(ours.data, TensorBuf::I8(vec![16, 32]));
+        assert_eq!(theirs.data, TensorBuf::I8(vec![8, 16]));
     }
 
     #[test]

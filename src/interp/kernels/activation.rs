@@ -1,10 +1,12 @@
-//! Standalone activations: RELU, RELU6, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH.
+//! Standalone activations: RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU, LOGISTIC, TANH,
+//! HARD_SWISH.
 //! Float32 follows TFLite's reference kernels element by element.
 //!
 //! int8 and uint8 follow what `BuiltinRefOpResolver` runs (`kernels/activations.cc`):
-//! * RELU / RELU6 (`QuantizedReluX` → `reference_ops::ReluX`): requantize with
-//!   `MBQM(q - in_zp, m, s) + out_zp`, `(m, s)` from `float(in_s / out_s)`, then clamp to
-//!   `[max(qmin, out_zp + roundf(0 / out_s)), min(qmax, out_zp + roundf(6 / out_s))]`.
+//! * RELU / RELU6 / RELU_N1_TO_1 (`QuantizedReluX` → `reference_ops::ReluX`): requantize
+//!   with `MBQM(q - in_zp, m, s) + out_zp`, `(m, s)` from `float(in_s / out_s)`, then
+//!   clamp to `[max(qmin, out_zp + roundf(lo / out_s)), min(qmax, out_zp + roundf(hi /
+//!   out_s))]` with `(lo, hi)` = (0, ∞), (0, 6) or (-1, 1).
 //! * LEAKY_RELU (`reference_ops::QuantizeLeakyRelu`): `q - in_zp >= 0` goes through the
 //!   identity multiplier `float(in_s / out_s)`, the rest through the alpha multiplier
 //!   `float(in_s * alpha / out_s)` (a negative alpha multiplies by `|m|` and negates).
@@ -32,6 +34,7 @@ use crate::kernels::fixed_point::{
 enum Kind {
     Relu,
     Relu6,
+    ReluN1To1,
     LeakyRelu(f32),
     Logistic,
     Tanh,
@@ -51,6 +54,7 @@ impl Kind {
                 }
             }
             Kind::Relu6 => clamp(x, (0.0, 6.0)),
+            Kind::ReluN1To1 => clamp(x, (-1.0, 1.0)),
             Kind::LeakyRelu(alpha) => {
                 if x > 0.0 {
                     x
@@ -297,14 +301,18 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
     let (out_scale, out_zp) = activation_params(output.quantization.as_ref(), dtype, "the output")?;
     let (qmin, qmax) = quantized_range(dtype)?;
     let table = match kind {
-        Kind::Relu | Kind::Relu6 => {
+        Kind::Relu | Kind::Relu6 | Kind::ReluN1To1 => {
             // ReluPrepare: `double real_multiplier = in_s / out_s` with a float quotient.
             let (m, shift) = quantize_multiplier(f64::from(in_scale / out_scale))?;
-            let lo = relu_bound(0.0, out_scale, out_zp).max(i64::from(qmin));
-            let hi = if kind == Kind::Relu6 {
-                relu_bound(6.0, out_scale, out_zp).min(i64::from(qmax))
-            } else {
-                i64::from(qmax)
+            let (bottom, top) = match kind {
+                Kind::Relu6 => (0.0, Some(6.0)),
+                Kind::ReluN1To1 => (-1.0, Some(1.0)),
+                _ => (0.0, None),
+            };
+            let lo = relu_bound(bottom, out_scale, out_zp).max(i64::from(qmin));
+            let hi = match top {
+                Some(top) => relu_bound(top, out_scale, out_zp).min(i64::from(qmax)),
+                None => i64::from(qmax),
             };
             if lo > hi {
                 kbail!("empty activation range [{lo}, {hi}]");
@@ -379,6 +387,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let kind = match &ctx.op.op {
         Op::Relu => Kind::Relu,
         Op::Relu6 => Kind::Relu6,
+        Op::ReluN1To1 => Kind::ReluN1To1,
         Op::LeakyRelu { alpha } => Kind::LeakyRelu(*alpha),
         Op::Logistic => Kind::Logistic,
         Op::Tanh => Kind::Tanh,
@@ -442,6 +451,22 @@ mod tests {
             act(Op::LeakyRelu { alpha: 0.2 }, &x),
             vec![-1.4, -0.1, 0.0, 0.5, 6.5]
         );
+        assert_eq!(act(Op::ReluN1To1, &x), vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
+        assert!(act(Op::ReluN1To1, &[f32::NAN])[0].is_nan());
+    }
+
+    #[test]
+    fn relu_n1_to_1_int8_clamps_at_plus_minus_one() {
+        // in (0.25, 0) → out (0.125, -8): ratio 2 → MBQM(x) = 2x, out = 2q - 8 clamped to
+        // [-8 + roundf(-1/0.125), -8 + roundf(1/0.125)] = [-16, 0].
+        let y = act_q(
+            Op::ReluN1To1,
+            i8s(&[-128, -5, -4, 1, 4, 5, 127]),
+            (0.25, 0),
+            (0.125, -8),
+        )
+        .unwrap();
+        assert_eq!(y, i8s(&[-16, -16, -16, -6, 0, 0, 0]));
     }
 
     #[test]

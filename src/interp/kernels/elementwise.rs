@@ -46,7 +46,7 @@ enum BinOp {
 
 /// How the two inputs line up with the output, decided once at prepare.
 #[derive(Clone, Debug)]
-enum Layout {
+pub(crate) enum Layout {
     /// Equal shapes: element i with element i.
     Same,
     /// The left input is a single element.
@@ -66,7 +66,7 @@ enum Layout {
 }
 
 impl Layout {
-    fn new(a: &[usize], b: &[usize], out: &[usize]) -> Layout {
+    pub(crate) fn new(a: &[usize], b: &[usize], out: &[usize]) -> Layout {
         let n_a: usize = a.iter().product();
         let n_b: usize = b.iter().product();
         let n_out: usize = out.iter().product();
@@ -109,7 +109,7 @@ impl Layout {
     }
 
     #[inline]
-    fn apply<T: Copy, F: Fn(T, T) -> T>(&self, a: &[T], b: &[T], out: &mut [T], f: F) {
+    pub(crate) fn apply<T: Copy, F: Fn(T, T) -> T>(&self, a: &[T], b: &[T], out: &mut [T], f: F) {
         match self {
             Layout::Empty => {}
             Layout::Same => {

@@ -34,6 +34,8 @@ pub(crate) mod test_support;
 pub mod transpose;
 
 // Issue 12: element-wise math and activations.
+pub mod binary_math;
+pub mod unary;
 
 // Issue 12: resampling and layout.
 
@@ -154,7 +156,18 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         Op::Dequantize | Op::Quantize => quantize::prepare(ctx),
         Op::Densify => densify::prepare(ctx),
         // Issue 12: element-wise math and activations.
-
+        Op::ReluN1To1 => activation::prepare(ctx),
+        Op::Abs
+        | Op::Neg
+        | Op::Square
+        | Op::Sqrt
+        | Op::Rsqrt
+        | Op::Exp
+        | Op::Log
+        | Op::Floor
+        | Op::Elu
+        | Op::Gelu { .. } => unary::prepare(ctx),
+        Op::Maximum | Op::Minimum | Op::SquaredDifference | Op::Pow => binary_math::prepare(ctx),
         // Issue 12: resampling and layout.
 
         // Issue 12: reductions, normalization, matrix products and transpose convolution.

@@ -4,3 +4,4 @@
 pub mod conv;
 pub mod lstm;
 pub mod svdf;
+pub mod unary;

@@ -1,0 +1,34 @@
+//! NEG: -x.
+
+use super::common::{no_summary, version_1, Fbb, OptionsTable, ReadCtx};
+use super::{Arity, OpDef};
+use crate::ir::Op;
+use crate::tflite::schema_generated::tflite as fb;
+use crate::tflite::ReadError;
+
+pub const CODE: i32 = fb::BuiltinOperator::NEG.0;
+
+/// TFLite's quantizer leaves this op in float between DEQUANTIZE and QUANTIZE; ferrolite's
+/// quantizer has no float islands, so it refuses a model with the op (`quant: None`).
+pub const DEF: OpDef = OpDef {
+    code: CODE,
+    name: "NEG",
+    arity: Arity::fixed(1),
+    quant: None,
+    weights: None,
+    runtime_versions: &["1.9.0"],
+    read,
+    write,
+    version: version_1,
+    summary: no_summary,
+};
+
+fn read(_: &ReadCtx) -> Result<Op, ReadError> {
+    Ok(Op::Neg)
+}
+
+/// The table is empty, but TF's exporter writes it, and so do we.
+fn write(fbb: &mut Fbb, _: &Op) -> OptionsTable {
+    let table = fb::NegOptions::create(fbb, &fb::NegOptionsArgs {});
+    (fb::BuiltinOptions::NegOptions, Some(table.as_union_value()))
+}
