@@ -34,6 +34,11 @@ pub mod transpose;
 // Issue 12: element-wise math and activations.
 
 // Issue 12: resampling and layout.
+pub mod cast;
+pub mod gather;
+pub mod layout;
+pub mod prelu;
+pub mod resize;
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
 
@@ -148,7 +153,18 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         // Issue 12: element-wise math and activations.
 
         // Issue 12: resampling and layout.
-
+        Op::Prelu => prelu::prepare(ctx),
+        Op::ResizeBilinear { .. } | Op::ResizeNearestNeighbor { .. } => resize::prepare(ctx),
+        Op::DepthToSpace { .. }
+        | Op::SpaceToDepth { .. }
+        | Op::Split { .. }
+        | Op::SplitV { .. }
+        | Op::Slice
+        | Op::ExpandDims
+        | Op::Tile
+        | Op::BroadcastTo => layout::prepare(ctx),
+        Op::Gather { .. } => gather::prepare(ctx),
+        Op::Cast => cast::prepare(ctx),
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
     }
 }
