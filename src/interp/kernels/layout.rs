@@ -366,3 +366,207 @@ fn prepare_broadcast_to(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     let box_shape = out.clone();
     one_copy(ctx, out, &box_shape, &strides, 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::interp::{Interpreter, TensorBuf, Value};
+    use crate::ir::{Graph, Model, Op, Operator, Tensor};
+
+    /// Runs `op` on `x` (input 0 unless `data_slot` says otherwise) with constant int32
+    /// operands, returning every output.
+    fn run(
+        op: Op,
+        x: Value,
+        data_slot: usize,
+        consts: &[(Vec<usize>, Vec<i32>)],
+        outputs: usize,
+    ) -> Result<Vec<Value>, String> {
+        let mut tensors = vec![Tensor::activation("x", x.dtype(), x.shape.clone())];
+        let mut operands = Vec::new();
+        for (k, (shape, v)) in consts.iter().enumerate() {
+            tensors.push(Tensor::constant_i32(format!("c{k}"), shape.clone(), v));
+            operands.push(k + 1);
+        }
+        operands.insert(data_slot, 0);
+        let first_out = tensors.len();
+        for k in 0..outputs {
+            tensors.push(Tensor::activation(format!("y{k}"), x.dtype(), vec![]));
+        }
+        let outs: Vec<usize> = (first_out..first_out + outputs).collect();
+        let graph = Graph {
+            name: None,
+            tensors,
+            inputs: vec![0],
+            outputs: outs.clone(),
+            operators: vec![Operator::new(op, operands, outs)],
+        };
+        let mut interp =
+            Interpreter::new(Model::with_default_signature(graph)).map_err(|e| e.to_string())?;
+        interp.run(&[x]).map_err(|e| e.to_string())
+    }
+
+    fn iota(shape: Vec<usize>) -> Value {
+        let n: usize = shape.iter().product();
+        Value::new(shape, TensorBuf::I32((0..n as i32).collect()))
+    }
+
+    fn one(op: Op, x: Value, consts: &[(Vec<usize>, Vec<i32>)]) -> Result<Value, String> {
+        run(op, x, 0, consts, 1).map(|mut v| v.remove(0))
+    }
+
+    #[test]
+    fn depth_to_space_and_back() {
+        // One pixel with 4 channels [0, 1, 2, 3], block 2: a 2x2 image [[0, 1], [2, 3]].
+        let y = one(
+            Op::DepthToSpace { block_size: 2 },
+            iota(vec![1, 1, 1, 4]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![1, 2, 2, 1]);
+        assert_eq!(y.data, TensorBuf::I32(vec![0, 1, 2, 3]));
+        // Two pixels of 8 channels (block 2, 2 output channels): pixel 0 holds
+        // [0..8) = tiles (0,0):[0,1] (0,1):[2,3] (1,0):[4,5] (1,1):[6,7], pixel 1 [8..16).
+        let y = one(
+            Op::DepthToSpace { block_size: 2 },
+            iota(vec![1, 1, 2, 8]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![1, 2, 4, 2]);
+        assert_eq!(
+            y.data,
+            TensorBuf::I32(vec![0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15])
+        );
+        // SPACE_TO_DEPTH undoes it.
+        let x = Value::new(vec![1, 2, 4, 2], y.data);
+        let z = one(Op::SpaceToDepth { block_size: 2 }, x, &[]).unwrap();
+        assert_eq!(z.shape, vec![1, 1, 2, 8]);
+        assert_eq!(z.data, TensorBuf::I32((0..16).collect()));
+        assert!(one(
+            Op::DepthToSpace { block_size: 3 },
+            iota(vec![1, 1, 1, 4]),
+            &[]
+        )
+        .is_err());
+        assert!(one(
+            Op::SpaceToDepth { block_size: 2 },
+            iota(vec![1, 3, 2, 1]),
+            &[]
+        )
+        .is_err());
+        assert!(one(
+            Op::SpaceToDepth { block_size: 0 },
+            iota(vec![1, 2, 2, 1]),
+            &[]
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn split_equal_and_by_sizes() {
+        // [2, 4] split in two along axis 1 (given as -1): columns 0-1 and 2-3.
+        let out = run(
+            Op::Split { num_splits: 2 },
+            iota(vec![2, 4]),
+            1,
+            &[(vec![], vec![-1])],
+            2,
+        )
+        .unwrap();
+        assert_eq!(out[0].shape, vec![2, 2]);
+        assert_eq!(out[0].data, TensorBuf::I32(vec![0, 1, 4, 5]));
+        assert_eq!(out[1].data, TensorBuf::I32(vec![2, 3, 6, 7]));
+        // SPLIT_V of 5 rows into [1, -1, 2]: rows {0}, {1, 2}, {3, 4}.
+        let out = run(
+            Op::SplitV { num_splits: 3 },
+            iota(vec![5, 1]),
+            0,
+            &[(vec![3], vec![1, -1, 2]), (vec![], vec![0])],
+            3,
+        )
+        .unwrap();
+        let rows: Vec<_> = out.iter().map(|v| v.data.clone()).collect();
+        assert_eq!(
+            rows,
+            vec![
+                TensorBuf::I32(vec![0]),
+                TensorBuf::I32(vec![1, 2]),
+                TensorBuf::I32(vec![3, 4])
+            ]
+        );
+        // Unequal split, sizes that overrun, two -1s, a count that disagrees.
+        let bad = |op: Op, slot: usize, c: &[(Vec<usize>, Vec<i32>)], n: usize| {
+            run(op, iota(vec![5, 1]), slot, c, n).is_err()
+        };
+        assert!(bad(Op::Split { num_splits: 2 }, 1, &[(vec![], vec![0])], 2));
+        let v = Op::SplitV { num_splits: 2 };
+        assert!(bad(
+            v.clone(),
+            0,
+            &[(vec![2], vec![3, 3]), (vec![], vec![0])],
+            2
+        ));
+        assert!(bad(
+            v.clone(),
+            0,
+            &[(vec![2], vec![-1, -1]), (vec![], vec![0])],
+            2
+        ));
+        assert!(bad(v, 0, &[(vec![2], vec![2, 3]), (vec![], vec![0])], 3));
+    }
+
+    #[test]
+    fn slice_with_rest_of_dim() {
+        // x [3, 4] = 0..12; begin [1, 1], size [-1, 2]: rows 1-2, columns 1-2.
+        let y = one(
+            Op::Slice,
+            iota(vec![3, 4]),
+            &[(vec![2], vec![1, 1]), (vec![2], vec![-1, 2])],
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![2, 2]);
+        assert_eq!(y.data, TensorBuf::I32(vec![5, 6, 9, 10]));
+        for (b, s) in [([0, 3], [1, 2]), ([-1, 0], [1, 1]), ([0, 0], [4, 1])] {
+            let c = [(vec![2], b.to_vec()), (vec![2], s.to_vec())];
+            assert!(one(Op::Slice, iota(vec![3, 4]), &c).is_err(), "{b:?} {s:?}");
+        }
+    }
+
+    #[test]
+    fn expand_dims_at_each_end() {
+        let y = one(Op::ExpandDims, iota(vec![2, 3]), &[(vec![], vec![-1])]).unwrap();
+        assert_eq!(y.shape, vec![2, 3, 1]);
+        assert_eq!(y.data, TensorBuf::I32((0..6).collect()));
+        let y = one(Op::ExpandDims, iota(vec![2, 3]), &[(vec![1], vec![0])]).unwrap();
+        assert_eq!(y.shape, vec![1, 2, 3]);
+        // Rank 2 takes axes -3..=2.
+        assert!(one(Op::ExpandDims, iota(vec![2, 3]), &[(vec![], vec![2])]).is_ok());
+        assert!(one(Op::ExpandDims, iota(vec![2, 3]), &[(vec![], vec![3])]).is_err());
+        assert!(one(Op::ExpandDims, iota(vec![2, 3]), &[(vec![], vec![-4])]).is_err());
+    }
+
+    #[test]
+    fn tile_and_broadcast_to() {
+        // [[0, 1], [2, 3]] tiled [2, 3] times.
+        let y = one(Op::Tile, iota(vec![2, 2]), &[(vec![2], vec![2, 3])]).unwrap();
+        assert_eq!(y.shape, vec![4, 6]);
+        let r0 = [0, 1, 0, 1, 0, 1];
+        let r1 = [2, 3, 2, 3, 2, 3];
+        assert_eq!(y.data, TensorBuf::I32([r0, r1, r0, r1].concat()));
+        assert!(one(Op::Tile, iota(vec![2, 2]), &[(vec![2], vec![1, -1])]).is_err());
+        assert!(one(Op::Tile, iota(vec![2, 2]), &[(vec![1], vec![2])]).is_err());
+        // A column [0, 1] broadcast to [2, 2, 3]: each row repeats its value.
+        let y = one(
+            Op::BroadcastTo,
+            iota(vec![2, 1]),
+            &[(vec![3], vec![2, 2, 3])],
+        )
+        .unwrap();
+        assert_eq!(y.shape, vec![2, 2, 3]);
+        let half = [0, 0, 0, 1, 1, 1];
+        assert_eq!(y.data, TensorBuf::I32([half, half].concat()));
+        assert!(one(Op::BroadcastTo, iota(vec![2, 2]), &[(vec![2], vec![2, 3])]).is_err());
+        assert!(one(Op::BroadcastTo, iota(vec![2, 2]), &[(vec![1], vec![2])]).is_err());
+    }
+}
