@@ -38,6 +38,8 @@ fn one_copy(
 ) -> Result<Prepared, KernelError> {
     let input = ctx.input(0)?;
     expect_output_dtype(ctx, 0, input.dtype)?;
+    bounded(&out_shape)?;
+    bounded(copy_shape)?;
     let out_len = checked_elements(&out_shape)?;
     if checked_elements(copy_shape)? != out_len {
         kbail!("internal: copy box {copy_shape:?} does not fill the output {out_shape:?}");
@@ -51,6 +53,13 @@ fn one_copy(
         vec![out_shape],
         strided_kernel(input.dtype, copy),
     ))
+}
+
+/// Refuses shapes whose dims multiply past what could be allocated even when a zero
+/// dim makes them empty, so that stride arithmetic on them cannot overflow.
+pub(crate) fn bounded(shape: &[usize]) -> Result<(), KernelError> {
+    let nonzero: Vec<usize> = shape.iter().map(|&d| d.max(1)).collect();
+    checked_elements(&nonzero).map(|_| ())
 }
 
 fn block(block_size: i32) -> Result<usize, KernelError> {
@@ -556,6 +565,13 @@ mod tests {
         assert_eq!(y.data, TensorBuf::I32([r0, r1, r0, r1].concat()));
         assert!(one(Op::Tile, iota(vec![2, 2]), &[(vec![2], vec![1, -1])]).is_err());
         assert!(one(Op::Tile, iota(vec![2, 2]), &[(vec![1], vec![2])]).is_err());
+        // Empty, but with dims whose product overflows: refused, not wrapped.
+        let huge = i32::MAX;
+        let empty = Value::new(vec![0, 1, 1, 1], TensorBuf::I32(vec![]));
+        let c = [(vec![4], vec![1, huge, huge, huge])];
+        assert!(one(Op::Tile, empty.clone(), &c).is_err());
+        let c = [(vec![4], vec![0, huge, huge, huge])];
+        assert!(one(Op::BroadcastTo, empty, &c).is_err());
         // A column [0, 1] broadcast to [2, 2, 3]: each row repeats its value.
         let y = one(
             Op::BroadcastTo,

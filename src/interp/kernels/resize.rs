@@ -109,6 +109,8 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
     let (new_h, new_w) = (new_h as usize, new_w as usize);
     let out_shape = vec![batches, new_h, new_w, depth];
+    // The taps are allocated per output row and column even for an empty batch.
+    super::layout::bounded(&out_shape)?;
     let out_len = checked_elements(&out_shape)?;
     if height == 0 || width == 0 {
         kbail!("cannot resize an empty image {:?}", input.shape);
@@ -223,5 +225,8 @@ mod tests {
         assert!(resize(PLAIN, vec![1, 2, 2, 1], x.clone(), [0, 3]).is_err());
         assert!(resize(PLAIN, vec![2, 2, 1], x.clone(), [3, 3]).is_err());
         assert!(resize(PLAIN, vec![1, 2, 2, 1], x, [1 << 30, 1 << 30]).is_err());
+        // An empty batch does not make a huge size affordable: the taps are per row.
+        let none = TensorBuf::F32(vec![]);
+        assert!(resize(PLAIN, vec![0, 2, 2, 1], none, [1 << 30, 1 << 30]).is_err());
     }
 }
