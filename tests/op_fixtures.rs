@@ -40,7 +40,23 @@ const RUNS: &[&str] = &[
     "square",
     "squared_difference",
     // Issue 12: resampling and layout.
-
+    "prelu",
+    "prelu_shared",
+    "resize_bilinear",
+    "resize_bilinear_align_corners",
+    "resize_bilinear_legacy",
+    "resize_nearest",
+    "resize_nearest_align_corners",
+    "depth_to_space",
+    "space_to_depth",
+    "split",
+    "split_v",
+    "slice",
+    "gather",
+    "expand_dims",
+    "tile",
+    "broadcast_to",
+    "cast",
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
 ];
 

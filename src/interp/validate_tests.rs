@@ -228,3 +228,23 @@ fn signature_indices_are_checked() {
         Err(GraphError::TensorIndex { index: 4, .. })
     ));
 }
+
+#[test]
+fn split_needs_at_least_one_output() {
+    let graph = Graph {
+        name: None,
+        tensors: vec![
+            Tensor::constant_i32("axis", vec![], &[0]),
+            Tensor::activation("x", DType::F32, vec![2]),
+        ],
+        inputs: vec![1],
+        outputs: vec![1],
+        operators: vec![Operator::new(
+            Op::Split { num_splits: 1 },
+            vec![0, 1],
+            vec![],
+        )],
+    };
+    let err = graph.validate().unwrap_err();
+    assert!(err.to_string().contains("has 0 outputs"), "{err}");
+}

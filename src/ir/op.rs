@@ -201,7 +201,40 @@ pub enum Op {
     SquaredDifference,
     Pow,
     // Issue 12: resampling and layout.
-
+    /// x for x >= 0, alpha * x below; alpha (input 1) broadcasts against x.
+    Prelu,
+    ResizeBilinear {
+        align_corners: bool,
+        half_pixel_centers: bool,
+    },
+    ResizeNearestNeighbor {
+        align_corners: bool,
+        half_pixel_centers: bool,
+    },
+    DepthToSpace {
+        block_size: i32,
+    },
+    SpaceToDepth {
+        block_size: i32,
+    },
+    /// The output count is `num_splits`; the axis is input 0, the data input 1.
+    Split {
+        num_splits: i32,
+    },
+    /// Sizes in input 1, axis in input 2.
+    SplitV {
+        num_splits: i32,
+    },
+    Slice,
+    Gather {
+        axis: i32,
+        batch_dims: i32,
+    },
+    ExpandDims,
+    Tile,
+    BroadcastTo,
+    /// To the output tensor's type.
+    Cast,
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
 }
 

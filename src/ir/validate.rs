@@ -71,6 +71,7 @@ pub enum GraphError {
 pub struct Arity {
     pub min_inputs: usize,
     pub max_inputs: usize,
+    /// The output count, or [`Arity::ANY_OUTPUTS`] for ops whose options set it (SPLIT).
     pub outputs: usize,
 }
 
@@ -90,6 +91,18 @@ impl Arity {
             min_inputs: min,
             max_inputs: max,
             outputs: 1,
+        }
+    }
+
+    /// `outputs` of ops that take their output count from their options: one or more.
+    pub const ANY_OUTPUTS: usize = usize::MAX;
+
+    /// Exactly `inputs` inputs, all required, and one or more outputs.
+    pub const fn fixed_any_outputs(inputs: usize) -> Arity {
+        Arity {
+            min_inputs: inputs,
+            max_inputs: inputs,
+            outputs: Arity::ANY_OUTPUTS,
         }
     }
 
@@ -175,11 +188,20 @@ impl Graph {
             {
                 return Err(GraphError::MissingInput { index: k, op, slot });
             }
-            if operator.outputs.len() != arity.outputs {
+            let outputs_ok = if arity.outputs == Arity::ANY_OUTPUTS {
+                !operator.outputs.is_empty()
+            } else {
+                operator.outputs.len() == arity.outputs
+            };
+            if !outputs_ok {
                 return Err(GraphError::OutputCount {
                     index: k,
                     op,
-                    expected: arity.outputs,
+                    expected: if arity.outputs == Arity::ANY_OUTPUTS {
+                        1
+                    } else {
+                        arity.outputs
+                    },
                     got: operator.outputs.len(),
                 });
             }

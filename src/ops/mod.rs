@@ -119,6 +119,19 @@ pub mod square;
 pub mod squared_difference;
 
 // Issue 12: resampling and layout.
+pub mod broadcast_to;
+pub mod cast;
+pub mod depth_to_space;
+pub mod expand_dims;
+pub mod gather;
+pub mod prelu;
+pub mod resize_bilinear;
+pub mod resize_nearest_neighbor;
+pub mod slice;
+pub mod space_to_depth;
+pub mod split;
+pub mod split_v;
+pub mod tile;
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
 
@@ -221,7 +234,19 @@ pub static ALL: &[&OpDef] = &[
     &squared_difference::DEF,
     &pow::DEF,
     // Issue 12: resampling and layout.
-
+    &prelu::DEF,
+    &resize_bilinear::DEF,
+    &resize_nearest_neighbor::DEF,
+    &depth_to_space::DEF,
+    &space_to_depth::DEF,
+    &split::DEF,
+    &split_v::DEF,
+    &slice::DEF,
+    &gather::DEF,
+    &expand_dims::DEF,
+    &tile::DEF,
+    &broadcast_to::DEF,
+    &cast::DEF,
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
 ];
 
@@ -276,7 +301,19 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::SquaredDifference => &squared_difference::DEF,
         Op::Pow => &pow::DEF,
         // Issue 12: resampling and layout.
-
+        Op::Prelu => &prelu::DEF,
+        Op::ResizeBilinear { .. } => &resize_bilinear::DEF,
+        Op::ResizeNearestNeighbor { .. } => &resize_nearest_neighbor::DEF,
+        Op::DepthToSpace { .. } => &depth_to_space::DEF,
+        Op::SpaceToDepth { .. } => &space_to_depth::DEF,
+        Op::Split { .. } => &split::DEF,
+        Op::SplitV { .. } => &split_v::DEF,
+        Op::Slice => &slice::DEF,
+        Op::Gather { .. } => &gather::DEF,
+        Op::ExpandDims => &expand_dims::DEF,
+        Op::Tile => &tile::DEF,
+        Op::BroadcastTo => &broadcast_to::DEF,
+        Op::Cast => &cast::DEF,
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
     }
 }
@@ -502,7 +539,28 @@ mod tests {
             Op::Pow,
             Op::Gelu { approximate: true },
             // Issue 12: resampling and layout.
-
+            Op::Prelu,
+            Op::ResizeBilinear {
+                align_corners: true,
+                half_pixel_centers: false,
+            },
+            Op::ResizeNearestNeighbor {
+                align_corners: false,
+                half_pixel_centers: true,
+            },
+            Op::DepthToSpace { block_size: 2 },
+            Op::SpaceToDepth { block_size: 3 },
+            Op::Split { num_splits: 4 },
+            Op::SplitV { num_splits: 2 },
+            Op::Slice,
+            Op::Gather {
+                axis: -1,
+                batch_dims: 1,
+            },
+            Op::ExpandDims,
+            Op::Tile,
+            Op::BroadcastTo,
+            Op::Cast,
             // Issue 12: reductions, normalization, matrix products and transpose convolution.
         ]
     }

@@ -228,7 +228,10 @@ fn dequantize_hybrid_weights(
 ///   CONCATENATION along it;
 /// - DEPTHWISE_CONV_2D with a depth multiplier above 1 is a CONV_2D whose weights are
 ///   zero except where output channel o reads input channel o / multiplier (the
-///   quantization zero point for integer weights, so it adds nothing).
+///   quantization zero point for integer weights, so it adds nothing);
+/// - SPLIT and SPLIT_V (which tract-tflite lacks) are one SLICE per output;
+/// - DEPTH_TO_SPACE and SPACE_TO_DEPTH (also missing) are RESHAPE to six dims,
+///   TRANSPOSE of the two middle pairs, RESHAPE back.
 fn ops_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) {
     let mut operators = Vec::with_capacity(graph.operators.len());
     for (i, op) in std::mem::take(&mut graph.operators).into_iter().enumerate() {
@@ -237,6 +240,10 @@ fn ops_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) {
             Op::StridedSlice(_) => strided_slice_without_shrink(graph, &op, i, report),
             Op::Pack { .. } => pack_as_concatenation(graph, &op, i, report),
             Op::DepthwiseConv2d(_) => depthwise_as_conv(graph, &op, i, report),
+            Op::Split { .. } | Op::SplitV { .. } => split_as_slices(graph, &op, i, report),
+            Op::DepthToSpace { .. } | Op::SpaceToDepth { .. } => {
+                block_move_as_transpose(graph, &op, i, report)
+            }
             _ => None,
         };
         match replaced {
@@ -475,6 +482,123 @@ fn pack_as_concatenation(
         .rewritten
         .push(format!("PACK #{i} as RESHAPE per input + CONCATENATION"));
     Some(ops)
+}
+
+/// Output k of a split along `axis` is the SLICE starting where outputs 0..k end, as
+/// long as the declared output shapes tile the input along the axis.
+fn split_as_slices(
+    graph: &mut crate::ir::Graph,
+    op: &crate::ir::Operator,
+    i: usize,
+    report: &mut Lowering,
+) -> Option<Vec<crate::ir::Operator>> {
+    let (data, axis_slot) = match op.op {
+        Op::Split { .. } => (op.input(1)?, op.input(0)),
+        Op::SplitV { .. } => (op.input(0)?, op.input(2)),
+        _ => return None,
+    };
+    let in_shape = graph.tensors.get(data)?.shape.clone();
+    let axis = *const_i32s(graph, axis_slot)?.first()?;
+    let rank = in_shape.len() as i32;
+    let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
+        .ok()
+        .filter(|&a| a < in_shape.len())?;
+    let name = format!("ferrolite_lowered_split{i}");
+    let mut ops = Vec::new();
+    let mut offset = 0usize;
+    for (k, &y) in op.outputs.iter().enumerate() {
+        let out_shape = graph.tensors.get(y)?.shape.clone();
+        let same_elsewhere = out_shape.len() == in_shape.len()
+            && (0..in_shape.len()).all(|d| d == axis || out_shape[d] == in_shape[d]);
+        if !same_elsewhere {
+            return None;
+        }
+        let mut begin = vec![0; in_shape.len()];
+        begin[axis] = offset;
+        offset += out_shape[axis];
+        let b = push_tensor(graph, shape_tensor(format!("{name}/begin{k}"), &begin));
+        let s = push_tensor(graph, shape_tensor(format!("{name}/size{k}"), &out_shape));
+        ops.push(crate::ir::Operator::new(
+            Op::Slice,
+            vec![data, b, s],
+            vec![y],
+        ));
+    }
+    if offset != in_shape[axis] {
+        return None;
+    }
+    report
+        .rewritten
+        .push(format!("{} #{i} as one SLICE per output", op.op.name()));
+    Some(ops)
+}
+
+/// DEPTH_TO_SPACE views [n, h, w, b*b*c] as [n, h, w, b, b, c] and SPACE_TO_DEPTH views
+/// [n, h*b, w*b, c] as [n, h, b, w, b, c]; swapping dims 2 and 3 turns one into the
+/// other, and a RESHAPE gives the op's output shape.
+fn block_move_as_transpose(
+    graph: &mut crate::ir::Graph,
+    op: &crate::ir::Operator,
+    i: usize,
+    report: &mut Lowering,
+) -> Option<Vec<crate::ir::Operator>> {
+    let (to_space, block) = match op.op {
+        Op::DepthToSpace { block_size } => (true, block_size),
+        Op::SpaceToDepth { block_size } => (false, block_size),
+        _ => return None,
+    };
+    let b = usize::try_from(block).ok().filter(|&b| b > 0)?;
+    let x = op.input(0)?;
+    let y = *op.outputs.first()?;
+    let like = graph.tensors.get(x)?.clone();
+    let &[n, h, w, c] = like.shape.as_slice() else {
+        return None;
+    };
+    let (split, moved, out) = if to_space {
+        let bb = b.checked_mul(b)?;
+        let oc = c.checked_div(bb).filter(|oc| oc * bb == c)?;
+        (
+            vec![n, h, w, b, b, oc],
+            vec![n, h, b, w, b, oc],
+            vec![n, h.checked_mul(b)?, w.checked_mul(b)?, oc],
+        )
+    } else {
+        if h % b != 0 || w % b != 0 {
+            return None;
+        }
+        let (oh, ow) = (h / b, w / b);
+        let depth = b.checked_mul(b)?.checked_mul(c)?;
+        (
+            vec![n, oh, b, ow, b, c],
+            vec![n, oh, ow, b, b, c],
+            vec![n, oh, ow, depth],
+        )
+    };
+    if graph.tensors.get(y)?.shape != out {
+        return None;
+    }
+    let name = format!("ferrolite_lowered_block{i}");
+    let split_shape = push_tensor(graph, shape_tensor(format!("{name}/split"), &split));
+    let perm = push_tensor(
+        graph,
+        shape_tensor(format!("{name}/perm"), &[0, 1, 3, 2, 4, 5]),
+    );
+    let out_shape = push_tensor(graph, shape_tensor(format!("{name}/out"), &out));
+    let a = push_tensor(graph, activation_like(&like, format!("{name}/a"), split));
+    let t = push_tensor(graph, activation_like(&like, format!("{name}/t"), moved));
+    report.rewritten.push(format!(
+        "{} #{i} as RESHAPE + TRANSPOSE + RESHAPE",
+        op.op.name()
+    ));
+    Some(vec![
+        crate::ir::Operator::new(
+            Op::Reshape { new_shape: None },
+            vec![x, split_shape],
+            vec![a],
+        ),
+        crate::ir::Operator::new(Op::Transpose, vec![a, perm], vec![t]),
+        crate::ir::Operator::new(Op::Reshape { new_shape: None }, vec![t, out_shape], vec![y]),
+    ])
 }
 
 fn depthwise_as_conv(

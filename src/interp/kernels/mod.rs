@@ -38,6 +38,11 @@ pub mod binary_math;
 pub mod unary;
 
 // Issue 12: resampling and layout.
+pub mod cast;
+pub mod gather;
+pub mod layout;
+pub mod prelu;
+pub mod resize;
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
 
@@ -169,7 +174,18 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         | Op::Gelu { .. } => unary::prepare(ctx),
         Op::Maximum | Op::Minimum | Op::SquaredDifference | Op::Pow => binary_math::prepare(ctx),
         // Issue 12: resampling and layout.
-
+        Op::Prelu => prelu::prepare(ctx),
+        Op::ResizeBilinear { .. } | Op::ResizeNearestNeighbor { .. } => resize::prepare(ctx),
+        Op::DepthToSpace { .. }
+        | Op::SpaceToDepth { .. }
+        | Op::Split { .. }
+        | Op::SplitV { .. }
+        | Op::Slice
+        | Op::ExpandDims
+        | Op::Tile
+        | Op::BroadcastTo => layout::prepare(ctx),
+        Op::Gather { .. } => gather::prepare(ctx),
+        Op::Cast => cast::prepare(ctx),
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
     }
 }
