@@ -27,6 +27,13 @@ const RUNS: &[&str] = &[
     // Issue 12: resampling and layout.
 
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
+    "transpose_conv",
+    "transpose_conv_valid",
+    "sum",
+    "sum_keepdims",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
 ];
 
 fn dir() -> PathBuf {

@@ -156,6 +156,31 @@ pub enum Op {
     // Issue 12: resampling and layout.
 
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
+    /// Inputs: output shape (int32), weights OHWI, input, optional bias.
+    TransposeConv {
+        padding: Padding,
+        stride_w: i32,
+        stride_h: i32,
+        activation: Activation,
+    },
+    Sum {
+        keep_dims: bool,
+    },
+    ReduceMax {
+        keep_dims: bool,
+    },
+    ReduceMin {
+        keep_dims: bool,
+    },
+    ReduceProd {
+        keep_dims: bool,
+    },
+    ArgMax {
+        output_type: DType,
+    },
+    ArgMin {
+        output_type: DType,
+    },
 }
 
 /// One operator: inputs may be omitted (TFLite's -1, e.g. a missing bias).

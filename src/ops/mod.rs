@@ -103,6 +103,13 @@ pub mod transpose;
 // Issue 12: resampling and layout.
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
+pub mod arg_max;
+pub mod arg_min;
+pub mod reduce_max;
+pub mod reduce_min;
+pub mod reduce_prod;
+pub mod sum;
+pub mod transpose_conv;
 
 /// How the int8 quantizer chooses an operator's output parameters (docs §2).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -189,6 +196,13 @@ pub static ALL: &[&OpDef] = &[
     // Issue 12: resampling and layout.
 
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
+    &transpose_conv::DEF,
+    &sum::DEF,
+    &reduce_max::DEF,
+    &reduce_min::DEF,
+    &reduce_prod::DEF,
+    &arg_max::DEF,
+    &arg_min::DEF,
 ];
 
 /// The definition of an IR op.
@@ -227,6 +241,13 @@ pub fn def(op: &Op) -> &'static OpDef {
         // Issue 12: resampling and layout.
 
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
+        Op::TransposeConv { .. } => &transpose_conv::DEF,
+        Op::Sum { .. } => &sum::DEF,
+        Op::ReduceMax { .. } => &reduce_max::DEF,
+        Op::ReduceMin { .. } => &reduce_min::DEF,
+        Op::ReduceProd { .. } => &reduce_prod::DEF,
+        Op::ArgMax { .. } => &arg_max::DEF,
+        Op::ArgMin { .. } => &arg_min::DEF,
     }
 }
 
@@ -420,6 +441,22 @@ mod tests {
             // Issue 12: resampling and layout.
 
             // Issue 12: reductions, normalization, matrix products and transpose convolution.
+            Op::TransposeConv {
+                padding: Padding::Valid,
+                stride_w: 2,
+                stride_h: 3,
+                activation: Activation::Relu,
+            },
+            Op::Sum { keep_dims: true },
+            Op::ReduceMax { keep_dims: true },
+            Op::ReduceMin { keep_dims: false },
+            Op::ReduceProd { keep_dims: true },
+            Op::ArgMax {
+                output_type: DType::I64,
+            },
+            Op::ArgMin {
+                output_type: DType::I32,
+            },
         ]
     }
 

@@ -36,6 +36,9 @@ pub mod transpose;
 // Issue 12: resampling and layout.
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
+pub mod arg_min_max;
+mod reduce_other;
+pub mod transpose_conv;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
 /// already computed, so `run` only moves and computes data.
@@ -150,5 +153,10 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         // Issue 12: resampling and layout.
 
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
+        Op::TransposeConv { .. } => transpose_conv::prepare(ctx),
+        Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {
+            reduce::prepare(ctx)
+        }
+        Op::ArgMax { .. } | Op::ArgMin { .. } => arg_min_max::prepare(ctx),
     }
 }

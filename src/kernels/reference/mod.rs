@@ -1,4 +1,7 @@
 //! The plain loops that are the specification of each kernel: every fast path must give
 //! exactly what these give.
 
+pub mod arg_min_max;
 pub mod conv;
+pub mod reduce;
+pub mod transpose_conv;
