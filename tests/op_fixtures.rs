@@ -34,6 +34,7 @@ const RUNS: &[&str] = &[
     "reduce_max",
     "reduce_min",
     "reduce_prod",
+    "l2_normalization",
 ];
 
 fn dir() -> PathBuf {

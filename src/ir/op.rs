@@ -181,6 +181,9 @@ pub enum Op {
     ArgMin {
         output_type: DType,
     },
+    L2Normalization {
+        activation: Activation,
+    },
 }
 
 /// One operator: inputs may be omitted (TFLite's -1, e.g. a missing bias).

@@ -105,6 +105,7 @@ pub mod transpose;
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
 pub mod arg_max;
 pub mod arg_min;
+pub mod l2_normalization;
 pub mod reduce_max;
 pub mod reduce_min;
 pub mod reduce_prod;
@@ -203,6 +204,7 @@ pub static ALL: &[&OpDef] = &[
     &reduce_prod::DEF,
     &arg_max::DEF,
     &arg_min::DEF,
+    &l2_normalization::DEF,
 ];
 
 /// The definition of an IR op.
@@ -248,6 +250,7 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::ReduceProd { .. } => &reduce_prod::DEF,
         Op::ArgMax { .. } => &arg_max::DEF,
         Op::ArgMin { .. } => &arg_min::DEF,
+        Op::L2Normalization { .. } => &l2_normalization::DEF,
     }
 }
 
@@ -456,6 +459,9 @@ mod tests {
             },
             Op::ArgMin {
                 output_type: DType::I32,
+            },
+            Op::L2Normalization {
+                activation: Activation::Relu6,
             },
         ]
     }

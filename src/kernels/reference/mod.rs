@@ -3,5 +3,6 @@
 
 pub mod arg_min_max;
 pub mod conv;
+pub mod l2_normalization;
 pub mod reduce;
 pub mod transpose_conv;
