@@ -35,6 +35,8 @@ const RUNS: &[&str] = &[
     "reduce_min",
     "reduce_prod",
     "l2_normalization",
+    "batch_matmul",
+    "batch_matmul_const",
 ];
 
 fn dir() -> PathBuf {

@@ -184,6 +184,11 @@ pub enum Op {
     L2Normalization {
         activation: Activation,
     },
+    BatchMatmul {
+        adj_x: bool,
+        adj_y: bool,
+        asymmetric_quantize_inputs: bool,
+    },
 }
 
 /// One operator: inputs may be omitted (TFLite's -1, e.g. a missing bias).

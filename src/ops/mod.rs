@@ -105,6 +105,7 @@ pub mod transpose;
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
 pub mod arg_max;
 pub mod arg_min;
+pub mod batch_matmul;
 pub mod l2_normalization;
 pub mod reduce_max;
 pub mod reduce_min;
@@ -205,6 +206,7 @@ pub static ALL: &[&OpDef] = &[
     &arg_max::DEF,
     &arg_min::DEF,
     &l2_normalization::DEF,
+    &batch_matmul::DEF,
 ];
 
 /// The definition of an IR op.
@@ -251,6 +253,7 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::ArgMax { .. } => &arg_max::DEF,
         Op::ArgMin { .. } => &arg_min::DEF,
         Op::L2Normalization { .. } => &l2_normalization::DEF,
+        Op::BatchMatmul { .. } => &batch_matmul::DEF,
     }
 }
 
@@ -462,6 +465,11 @@ mod tests {
             },
             Op::L2Normalization {
                 activation: Activation::Relu6,
+            },
+            Op::BatchMatmul {
+                adj_x: true,
+                adj_y: false,
+                asymmetric_quantize_inputs: true,
             },
         ]
     }

@@ -37,6 +37,7 @@ pub mod transpose;
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
 pub mod arg_min_max;
+pub mod batch_matmul;
 pub mod l2_normalization;
 mod reduce_other;
 pub mod transpose_conv;
@@ -160,5 +161,6 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         }
         Op::ArgMax { .. } | Op::ArgMin { .. } => arg_min_max::prepare(ctx),
         Op::L2Normalization { .. } => l2_normalization::prepare(ctx),
+        Op::BatchMatmul { .. } => batch_matmul::prepare(ctx),
     }
 }

@@ -2,6 +2,7 @@
 //! exactly what these give.
 
 pub mod arg_min_max;
+pub mod batch_matmul;
 pub mod conv;
 pub mod l2_normalization;
 pub mod reduce;
