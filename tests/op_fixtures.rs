@@ -58,6 +58,16 @@ const RUNS: &[&str] = &[
     "broadcast_to",
     "cast",
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
+    "transpose_conv",
+    "transpose_conv_valid",
+    "sum",
+    "sum_keepdims",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
+    "l2_normalization",
+    "batch_matmul",
+    "batch_matmul_const",
 ];
 
 fn dir() -> PathBuf {

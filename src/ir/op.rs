@@ -236,6 +236,39 @@ pub enum Op {
     /// To the output tensor's type.
     Cast,
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
+    /// Inputs: output shape (int32), weights OHWI, input, optional bias.
+    TransposeConv {
+        padding: Padding,
+        stride_w: i32,
+        stride_h: i32,
+        activation: Activation,
+    },
+    Sum {
+        keep_dims: bool,
+    },
+    ReduceMax {
+        keep_dims: bool,
+    },
+    ReduceMin {
+        keep_dims: bool,
+    },
+    ReduceProd {
+        keep_dims: bool,
+    },
+    ArgMax {
+        output_type: DType,
+    },
+    ArgMin {
+        output_type: DType,
+    },
+    L2Normalization {
+        activation: Activation,
+    },
+    BatchMatmul {
+        adj_x: bool,
+        adj_y: bool,
+        asymmetric_quantize_inputs: bool,
+    },
 }
 
 /// One operator: inputs may be omitted (TFLite's -1, e.g. a missing bias).

@@ -134,6 +134,15 @@ pub mod split_v;
 pub mod tile;
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
+pub mod arg_max;
+pub mod arg_min;
+pub mod batch_matmul;
+pub mod l2_normalization;
+pub mod reduce_max;
+pub mod reduce_min;
+pub mod reduce_prod;
+pub mod sum;
+pub mod transpose_conv;
 
 /// How the int8 quantizer chooses an operator's output parameters (docs §2).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -248,6 +257,15 @@ pub static ALL: &[&OpDef] = &[
     &broadcast_to::DEF,
     &cast::DEF,
     // Issue 12: reductions, normalization, matrix products and transpose convolution.
+    &transpose_conv::DEF,
+    &sum::DEF,
+    &reduce_max::DEF,
+    &reduce_min::DEF,
+    &reduce_prod::DEF,
+    &arg_max::DEF,
+    &arg_min::DEF,
+    &l2_normalization::DEF,
+    &batch_matmul::DEF,
 ];
 
 /// The definition of an IR op.
@@ -315,6 +333,15 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::BroadcastTo => &broadcast_to::DEF,
         Op::Cast => &cast::DEF,
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
+        Op::TransposeConv { .. } => &transpose_conv::DEF,
+        Op::Sum { .. } => &sum::DEF,
+        Op::ReduceMax { .. } => &reduce_max::DEF,
+        Op::ReduceMin { .. } => &reduce_min::DEF,
+        Op::ReduceProd { .. } => &reduce_prod::DEF,
+        Op::ArgMax { .. } => &arg_max::DEF,
+        Op::ArgMin { .. } => &arg_min::DEF,
+        Op::L2Normalization { .. } => &l2_normalization::DEF,
+        Op::BatchMatmul { .. } => &batch_matmul::DEF,
     }
 }
 
@@ -562,6 +589,30 @@ mod tests {
             Op::BroadcastTo,
             Op::Cast,
             // Issue 12: reductions, normalization, matrix products and transpose convolution.
+            Op::TransposeConv {
+                padding: Padding::Valid,
+                stride_w: 2,
+                stride_h: 3,
+                activation: Activation::Relu,
+            },
+            Op::Sum { keep_dims: true },
+            Op::ReduceMax { keep_dims: true },
+            Op::ReduceMin { keep_dims: false },
+            Op::ReduceProd { keep_dims: true },
+            Op::ArgMax {
+                output_type: DType::I64,
+            },
+            Op::ArgMin {
+                output_type: DType::I32,
+            },
+            Op::L2Normalization {
+                activation: Activation::Relu6,
+            },
+            Op::BatchMatmul {
+                adj_x: true,
+                adj_y: false,
+                asymmetric_quantize_inputs: true,
+            },
         ]
     }
 

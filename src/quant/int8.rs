@@ -280,7 +280,13 @@ pub fn quantize_int8(
     // Constants, by the role their first consumer gives them.
     let mut done = vec![false; g.tensors.len()];
     for (k, op) in graph.operators.iter().enumerate() {
-        let input_params = op.input(0).and_then(|t| chosen.get(t).copied().flatten());
+        // The first quantized activation input (input 0, except TRANSPOSE_CONV's input 2
+        // after its output shape and weights): biases are scaled by it.
+        let input_params = op
+            .inputs
+            .iter()
+            .flatten()
+            .find_map(|&t| chosen.get(t).copied().flatten());
         let output_params = op
             .outputs
             .first()

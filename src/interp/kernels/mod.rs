@@ -45,6 +45,11 @@ pub mod prelu;
 pub mod resize;
 
 // Issue 12: reductions, normalization, matrix products and transpose convolution.
+pub mod arg_min_max;
+pub mod batch_matmul;
+pub mod l2_normalization;
+mod reduce_other;
+pub mod transpose_conv;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
 /// already computed, so `run` only moves and computes data.
@@ -187,5 +192,12 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         Op::Gather { .. } => gather::prepare(ctx),
         Op::Cast => cast::prepare(ctx),
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
+        Op::TransposeConv { .. } => transpose_conv::prepare(ctx),
+        Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {
+            reduce::prepare(ctx)
+        }
+        Op::ArgMax { .. } | Op::ArgMin { .. } => arg_min_max::prepare(ctx),
+        Op::L2Normalization { .. } => l2_normalization::prepare(ctx),
+        Op::BatchMatmul { .. } => batch_matmul::prepare(ctx),
     }
 }

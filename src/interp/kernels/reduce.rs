@@ -1,4 +1,6 @@
-//! MEAN over constant axes: float32, and int8/uint8/int16 as TFLite's reference.
+//! MEAN over constant axes: float32, and int8/uint8/int16 as TFLite's reference. The
+//! axes and output shape of every reduction (SUM, REDUCE_MAX/MIN/PROD too) are resolved
+//! here; the other reductions' kernels are in `reduce_other`.
 //!
 //! Quantized MEAN: `BuiltinRefOpResolver` always runs `reference_ops::QuantizedMeanOrSum`
 //! (reduce.cc `EvalQuantizedMean`); the special 4-D path over axes {1, 2}
@@ -30,7 +32,7 @@ use crate::kernels::fixed_point::{
 /// Quantized MEAN. Dimensions are split into kept ones (which enumerate the outputs
 /// in row-major order) and reduced ones, each as `(extent, input stride)` with
 /// unit dims dropped and adjacent dims of the same kind merged.
-struct QuantMean {
+pub(super) struct QuantMean {
     kept: Vec<(usize, usize)>,
     reduced: Vec<(usize, usize)>,
     /// Elements summed into each output.
@@ -44,6 +46,8 @@ struct QuantMean {
     qmax: i32,
     len_in: usize,
     len_out: usize,
+    /// Int8 SUM as LiteRT's reference runs it: see [`prepare_quantized`].
+    int8_read_as_uint8: bool,
 }
 
 /// Wrapping int32 sum (the C++ accumulator) of the elements at `base` plus every
@@ -88,8 +92,14 @@ impl QuantMean {
         x: &View<'_>,
         y: &mut ViewMut<'_>,
     ) -> Result<(), KernelError> {
-        let x = T::slice(x)?;
-        let y = T::slice_mut(y)?;
+        self.compute(T::slice(x)?, T::slice_mut(y)?)
+    }
+
+    fn compute<T: Into<i32> + TryFrom<i32> + Default + Copy>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+    ) -> Result<(), KernelError> {
         check_len("input", x.len(), self.len_in)?;
         check_len("output", y.len(), self.len_out)?;
         if self.len_in == 0 {
@@ -118,6 +128,17 @@ impl Kernel for QuantMean {
         let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
             kbail!("missing input or output");
         };
+        if self.int8_read_as_uint8 {
+            // LiteRT's reference SUM passes int8 buffers to the uint8 instantiation.
+            let x: Vec<u8> = x.i8()?.iter().map(|&v| v as u8).collect();
+            let y = y.i8()?;
+            let mut bytes = vec![0u8; y.len()];
+            self.compute(&x, &mut bytes)?;
+            for (out, b) in y.iter_mut().zip(bytes) {
+                *out = b as i8;
+            }
+            return Ok(());
+        }
         // A wrong type is reported by `run_typed`'s typed access.
         if matches!(y, ViewMut::I8(_)) {
             self.run_typed::<i8>(x, y)
@@ -129,12 +150,23 @@ impl Kernel for QuantMean {
     }
 }
 
-fn prepare_quantized(
+/// Quantized MEAN (`fold_divisor`) or SUM (not): both are LiteRT's
+/// `QuantizedMeanOrSum`, which folds 1/n into the multiplier only for MEAN.
+///
+/// Int8 SUM reproduces a quirk of LiteRT's reference kernel (reduce.cc,
+/// `QuantizedMeanOrSum<T, kReference>` hands `GetTensorData<uint8_t>` buffers to the
+/// uint8 instantiation whatever `T` is): the int8 bytes are summed as uint8 values, with
+/// the int8 zero points, clamped to 0..=255 and stored back as bytes. LiteRT's optimized
+/// kernel sums the int8 values properly and gives different outputs; ferrolite follows
+/// the reference, which its fixtures check bit for bit. Int16 SUM, which the reference
+/// reads through the same uint8 pointer (half the bytes), is refused.
+pub(super) fn prepare_quantized(
     ctx: &PrepareCtx<'_>,
     shape: &[usize],
     reduced: &[bool],
     count: usize,
     len_out: usize,
+    fold_divisor: bool,
 ) -> Result<QuantMean, KernelError> {
     let input = ctx.input(0)?;
     let dtype = input.dtype;
@@ -142,13 +174,22 @@ fn prepare_quantized(
     let (out_scale, out_zp) =
         activation_params(ctx.output(0)?.quantization.as_ref(), dtype, "the output")?;
     if dtype == DType::I16 && (in_zp != 0 || out_zp != 0) {
-        kbail!("int16 MEAN needs zero points of 0");
+        kbail!("int16 {} needs zero points of 0", ctx.op.op.name());
     }
-    let (qmin, qmax) = quantized_range(dtype)?;
+    let is_sum = !fold_divisor;
+    if is_sum && dtype == DType::I16 {
+        kbail!("int16 SUM is not supported (LiteRT's reference reads it as uint8)");
+    }
+    let int8_read_as_uint8 = is_sum && dtype == DType::I8;
+    let (qmin, qmax) = if int8_read_as_uint8 {
+        quantized_range(DType::U8)?
+    } else {
+        quantized_range(dtype)?
+    };
     let (multiplier, shift) = quantize_multiplier(effective_scale_ratio(in_scale, out_scale))?;
     let count = i64::try_from(count).map_err(|_| KernelError::new("too many elements"))?;
     // With no elements the reference leaves the zeros it wrote, never rescaling.
-    let (multiplier, shift) = if count > 0 {
+    let (multiplier, shift) = if count > 0 && fold_divisor {
         fold_mean_divisor(multiplier, shift, count)?
     } else {
         (multiplier, shift)
@@ -189,6 +230,7 @@ fn prepare_quantized(
         qmax,
         len_in: input.num_elements(),
         len_out,
+        int8_read_as_uint8,
     })
 }
 
@@ -265,8 +307,13 @@ impl Kernel for FloatMean {
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(2, 2, 1)?;
-    let Op::Mean { keep_dims } = ctx.op.op else {
-        kbail!("not a MEAN");
+    let keep_dims = match ctx.op.op {
+        Op::Mean { keep_dims }
+        | Op::Sum { keep_dims }
+        | Op::ReduceMax { keep_dims }
+        | Op::ReduceMin { keep_dims }
+        | Op::ReduceProd { keep_dims } => keep_dims,
+        _ => kbail!("not a reduction"),
     };
     let input = ctx.input(0)?;
     let axes_info = ctx.input(1)?;
@@ -331,8 +378,15 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         }
         dims.push((n, os));
     }
+    if !matches!(ctx.op.op, Op::Mean { .. }) {
+        let kernel = super::reduce_other::prepare(ctx, input, &reduced, &dims, count, len_out)?;
+        return Ok(Prepared {
+            output_shapes: vec![out_shape],
+            kernel,
+        });
+    }
     if matches!(input.dtype, DType::I8 | DType::U8 | DType::I16) {
-        let kernel = prepare_quantized(ctx, &input.shape, &reduced, count, len_out)?;
+        let kernel = prepare_quantized(ctx, &input.shape, &reduced, count, len_out, true)?;
         return Ok(Prepared::new(vec![out_shape], kernel));
     }
     let kernel = FloatMean {

@@ -1,11 +1,16 @@
 //! The plain loops that are the specification of each kernel: every fast path must give
 //! exactly what these give.
 
+pub mod arg_min_max;
+pub mod batch_matmul;
 pub mod cast;
 pub mod conv;
 pub mod gather;
+pub mod l2_normalization;
 pub mod lstm;
 pub mod prelu;
+pub mod reduce;
 pub mod resize;
 pub mod svdf;
+pub mod transpose_conv;
 pub mod unary;
