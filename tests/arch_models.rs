@@ -14,7 +14,7 @@ use ferrolite::data::npy;
 use ferrolite::interp::{Interpreter, TensorBuf, Value};
 use ferrolite::quant::{self, Int8Options, IoType, Mode, Samples};
 
-const RUNS: &[&str] = &["mobilenet_v3_small", "ssd_head"];
+const RUNS: &[&str] = &["mobilenet_v3_small", "ssd_head", "unet"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()

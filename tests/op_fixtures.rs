@@ -68,6 +68,8 @@ const RUNS: &[&str] = &[
     "l2_normalization",
     "batch_matmul",
     "batch_matmul_const",
+    "arg_max",
+    "arg_min",
 ];
 
 fn dir() -> PathBuf {
