@@ -10,6 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::litert_mismatch as mismatch;
 use ferrolite::data::npy;
 use ferrolite::interp::{Interpreter, TensorBuf, Value};
 use ferrolite::quant::{self, Int8Options, IoType, Mode, Samples};
@@ -28,30 +31,6 @@ fn manifest() -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir().join("manifest.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["models"].as_array().unwrap().clone()
-}
-
-fn mismatch(got: &TensorBuf, want: &TensorBuf) -> Option<String> {
-    if got.dtype() != want.dtype() || got.len() != want.len() {
-        return Some(format!(
-            "got {} {:?} values, LiteRT {} {:?}",
-            got.len(),
-            got.dtype(),
-            want.len(),
-            want.dtype()
-        ));
-    }
-    let exact = !matches!(want, TensorBuf::F32(_));
-    for (i, (a, b)) in got.to_f64().iter().zip(&want.to_f64()).enumerate() {
-        let ok = if exact {
-            a == b
-        } else {
-            (a - b).abs() <= 1e-5 * b.abs().max(0.1)
-        };
-        if !ok {
-            return Some(format!("element {i}: got {a}, LiteRT {b}"));
-        }
-    }
-    None
 }
 
 /// A deterministic stream of uniform samples in `[lo, hi)` (a 64-bit LCG; the values only

@@ -8,8 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::litert_mismatch as mismatch;
 use ferrolite::data::npy;
-use ferrolite::interp::{Interpreter, TensorBuf};
+use ferrolite::interp::Interpreter;
 
 const RUNS: &[&str] = &[
     "add_rank6",
@@ -98,32 +101,6 @@ fn converted() -> Vec<Case> {
             output: m["output"].as_str().unwrap().into(),
         })
         .collect()
-}
-
-/// Compares one output with LiteRT's; returns a description of the first mismatch.
-fn mismatch(got: &TensorBuf, want: &TensorBuf) -> Option<String> {
-    if got.dtype() != want.dtype() || got.len() != want.len() {
-        return Some(format!(
-            "got {} {:?} values, LiteRT {} {:?}",
-            got.len(),
-            got.dtype(),
-            want.len(),
-            want.dtype()
-        ));
-    }
-    let exact = !matches!(want, TensorBuf::F32(_));
-    let (g, w) = (got.to_f64(), want.to_f64());
-    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        let ok = if exact {
-            a == b
-        } else {
-            (a - b).abs() <= 1e-5 * b.abs().max(0.1) || (a.is_nan() && b.is_nan())
-        };
-        if !ok {
-            return Some(format!("element {i}: got {a}, LiteRT {b}"));
-        }
-    }
-    None
 }
 
 #[test]

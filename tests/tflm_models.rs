@@ -11,6 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::litert_mismatch as mismatch;
 use ferrolite::data::npy;
 use ferrolite::interp::{Interpreter, TensorBuf};
 
@@ -50,31 +53,6 @@ fn manifest() -> Vec<serde_json::Value> {
 
 fn count(entry: &serde_json::Value, key: &str) -> usize {
     entry[key].as_u64().unwrap_or(0) as usize
-}
-
-/// The first element that differs from LiteRT's, described.
-fn mismatch(got: &TensorBuf, want: &TensorBuf) -> Option<String> {
-    if got.dtype() != want.dtype() || got.len() != want.len() {
-        return Some(format!(
-            "got {} {:?} values, LiteRT {} {:?}",
-            got.len(),
-            got.dtype(),
-            want.len(),
-            want.dtype()
-        ));
-    }
-    let exact = !matches!(want, TensorBuf::F32(_));
-    for (i, (a, b)) in got.to_f64().iter().zip(&want.to_f64()).enumerate() {
-        let ok = if exact {
-            a == b
-        } else {
-            (a - b).abs() <= 1e-5 * b.abs().max(0.1)
-        };
-        if !ok {
-            return Some(format!("element {i}: got {a}, LiteRT {b}"));
-        }
-    }
-    None
 }
 
 /// Runs one manifest entry; its outputs, or a description of what went wrong.

@@ -80,3 +80,30 @@ pub fn row(v: &Value, i: usize) -> Value {
 pub fn first_rows(v: &Value, n: usize) -> Value {
     rows(v, 0, n)
 }
+
+/// How `got` differs from LiteRT's `want`, described, or `None` when it matches: integer
+/// outputs exactly, float within 1e-5 relative (1e-6 absolute near zero), NaN only where
+/// LiteRT has NaN.
+pub fn litert_mismatch(got: &TensorBuf, want: &TensorBuf) -> Option<String> {
+    if got.dtype() != want.dtype() || got.len() != want.len() {
+        return Some(format!(
+            "got {} {:?} values, LiteRT {} {:?}",
+            got.len(),
+            got.dtype(),
+            want.len(),
+            want.dtype()
+        ));
+    }
+    let exact = !matches!(want, TensorBuf::F32(_));
+    for (i, (a, b)) in got.to_f64().iter().zip(&want.to_f64()).enumerate() {
+        let ok = if exact {
+            a == b
+        } else {
+            (a - b).abs() <= 1e-5 * b.abs().max(0.1) || (a.is_nan() && b.is_nan())
+        };
+        if !ok {
+            return Some(format!("element {i}: got {a}, LiteRT {b}"));
+        }
+    }
+    None
+}

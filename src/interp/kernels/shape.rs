@@ -127,6 +127,23 @@ pub(crate) fn checked_elements(shape: &[usize]) -> Result<usize, KernelError> {
         .ok_or_else(|| KernelError::new(format!("shape {shape:?} has too many elements")))
 }
 
+/// The float32 input 0 and output 0 of a one-in, one-out kernel, both checked to hold the
+/// `len` elements prepare planned for.
+pub(crate) fn f32_in_out<'a>(
+    inputs: &[View<'a>],
+    outputs: &'a mut [ViewMut<'_>],
+    len: usize,
+) -> Result<(&'a [f32], &'a mut [f32]), KernelError> {
+    let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
+        kbail!("missing input or output");
+    };
+    let x = x.f32()?;
+    let y = y.f32()?;
+    check_len("input", x.len(), len)?;
+    check_len("output", y.len(), len)?;
+    Ok((x, y))
+}
+
 /// Fails unless a run-time slice has the length prepare planned for.
 pub(crate) fn check_len(what: &str, got: usize, expected: usize) -> Result<(), KernelError> {
     if got != expected {

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use super::q8::{q8_input, q8_output, q8_params, Q8};
-use super::shape::{check_len, expect_output_dtype};
+use super::shape::{check_len, expect_output_dtype, f32_in_out};
 use super::softmax_lut;
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
@@ -21,13 +21,7 @@ struct FloatSoftmax {
 
 impl Kernel for FloatSoftmax {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
-        let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
-            kbail!("missing input or output");
-        };
-        let x = x.f32()?;
-        let y = y.f32()?;
-        check_len("input", x.len(), self.len)?;
-        check_len("output", y.len(), self.len)?;
+        let (x, y) = f32_in_out(inputs, outputs, self.len)?;
         if self.depth == 0 {
             return Ok(());
         }

@@ -194,6 +194,27 @@ fn symmetric(info: &TensorInfo, what: &str) -> Result<(f32, i32), KernelError> {
     }
 }
 
+fn first_output<'a, 'b>(
+    outputs: &'a mut [ViewMut<'b>],
+) -> Result<&'a mut ViewMut<'b>, KernelError> {
+    outputs
+        .first_mut()
+        .ok_or_else(|| KernelError::new("no output"))
+}
+
+fn check_sizes(d: SvdfDims, input: usize, output: usize) -> Result<(), KernelError> {
+    if input != d.batch * d.input_size || output != d.batch * d.units() {
+        kbail!("input or output size differs from the plan");
+    }
+    Ok(())
+}
+
+fn lock<S>(state: &Mutex<S>) -> Result<std::sync::MutexGuard<'_, S>, KernelError> {
+    state
+        .lock()
+        .map_err(|_| KernelError::new("the SVDF state was poisoned by a failed run"))
+}
+
 /// The state and the per-filter scratch, locked together for one step.
 type StateF32 = Mutex<(Vec<f32>, Vec<f32>)>;
 type StateI16 = Mutex<(Vec<i16>, Vec<i32>)>;
@@ -210,18 +231,10 @@ struct SvdfF32 {
 impl Kernel for SvdfF32 {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let input = inputs.first().map(View::f32).transpose()?.unwrap_or(&[]);
-        let output = outputs
-            .first_mut()
-            .ok_or_else(|| KernelError::new("no output"))?
-            .f32()?;
+        let output = first_output(outputs)?.f32()?;
         let d = self.d;
-        if input.len() != d.batch * d.input_size || output.len() != d.batch * d.units() {
-            kbail!("input or output size differs from the plan");
-        }
-        let mut guard = self
-            .state
-            .lock()
-            .map_err(|_| KernelError::new("the SVDF state was poisoned by a failed run"))?;
+        check_sizes(d, input.len(), output.len())?;
+        let mut guard = lock(&self.state)?;
         let (state, scratch) = &mut *guard;
         svdf_f32(
             d,
@@ -250,18 +263,10 @@ struct SvdfI8 {
 impl Kernel for SvdfI8 {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let input = inputs.first().map(View::i8).transpose()?.unwrap_or(&[]);
-        let output = outputs
-            .first_mut()
-            .ok_or_else(|| KernelError::new("no output"))?
-            .i8()?;
+        let output = first_output(outputs)?.i8()?;
         let d = self.d;
-        if input.len() != d.batch * d.input_size || output.len() != d.batch * d.units() {
-            kbail!("input or output size differs from the plan");
-        }
-        let mut guard = self
-            .state
-            .lock()
-            .map_err(|_| KernelError::new("the SVDF state was poisoned by a failed run"))?;
+        check_sizes(d, input.len(), output.len())?;
+        let mut guard = lock(&self.state)?;
         let (state, scratch) = &mut *guard;
         svdf_i8(
             d,

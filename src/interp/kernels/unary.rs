@@ -16,7 +16,7 @@
 //! DEQUANTIZE / QUANTIZE), so neither do they here.
 
 use super::quantize::activation_params;
-use super::shape::{check_len, expect_output_dtype};
+use super::shape::{check_len, expect_output_dtype, f32_in_out};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
@@ -85,13 +85,7 @@ struct FloatUnary {
 
 impl Kernel for FloatUnary {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
-        let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
-            kbail!("missing input or output");
-        };
-        let x = x.f32()?;
-        let y = y.f32()?;
-        check_len("input", x.len(), self.len)?;
-        check_len("output", y.len(), self.len)?;
+        let (x, y) = f32_in_out(inputs, outputs, self.len)?;
         let f = self.f;
         for (y, &x) in y.iter_mut().zip(x) {
             *y = f(x);
