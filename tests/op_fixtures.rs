@@ -75,6 +75,14 @@ const RUNS: &[&str] = &[
     "arg_min",
 ];
 
+/// Single files (not whole cases) that run: the float half of a case whose int8 kernel
+/// is not written yet.
+const RUNS_FILES: &[&str] = &["log_softmax_float32"];
+
+/// Files that load but that the planner refuses, with what its message must say.
+const REFUSED_WHEN_PLANNED: &[(&str, &str)] =
+    &[("log_softmax_int8", "int8 LOG_SOFTMAX is not supported yet")];
+
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ops")
 }
@@ -116,11 +124,17 @@ fn every_op_fixture_runs_and_matches_litert_or_is_refused_by_name() {
     for c in &cases {
         let path = dir().join(format!("{}.tflite", c.name));
         let read = ferrolite::tflite::read_file(&path);
-        if !RUNS.contains(&c.case.as_str()) {
-            match read {
-                Err(e) if e.to_string().contains("does not support") => {}
-                Err(e) => failures.push(format!("{}: refused, but not by name: {e}", c.name)),
-                Ok(_) => failures.push(format!(
+        if !RUNS.contains(&c.case.as_str()) && !RUNS_FILES.contains(&c.name.as_str()) {
+            let refusal = REFUSED_WHEN_PLANNED.iter().find(|(n, _)| *n == c.name);
+            match (read, refusal) {
+                (Err(e), None) if e.to_string().contains("does not support") => {}
+                (Err(e), _) => failures.push(format!("{}: refused, but not by name: {e}", c.name)),
+                (Ok(m), Some((_, why))) => match Interpreter::new(m) {
+                    Err(e) if e.to_string().contains(why) => {}
+                    Err(e) => failures.push(format!("{}: refused, not with '{why}': {e}", c.name)),
+                    Ok(_) => failures.push(format!("{}: now plans; add it to RUNS", c.name)),
+                },
+                (Ok(_), None) => failures.push(format!(
                     "{}: now loads; add '{}' to RUNS so it is checked",
                     c.name, c.case
                 )),
@@ -155,5 +169,8 @@ fn every_op_fixture_runs_and_matches_litert_or_is_refused_by_name() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(ran >= 2 * RUNS.len(), "only {ran} files ran");
+    assert!(
+        ran >= 2 * RUNS.len() + RUNS_FILES.len(),
+        "only {ran} files ran"
+    );
 }

@@ -116,6 +116,7 @@ pub enum Op {
         code: i32,
         custom_code: Option<String>,
     },
+    LogSoftmax,
     /// 24 operands in TFLite's order (input, 4 input weights, 4 recurrent weights, 3
     /// peepholes, 4 biases, projection weights and bias, output and cell state, 4 layer
     /// norm coefficients); the states are variable tensors.

@@ -80,6 +80,7 @@ pub mod div;
 pub mod fully_connected;
 pub mod hard_swish;
 pub mod leaky_relu;
+pub mod log_softmax;
 pub mod logistic;
 pub mod max_pool_2d;
 pub mod mean;
@@ -197,6 +198,7 @@ pub struct OpDef {
 /// Every operator ferrolite reads, writes and runs.
 pub static ALL: &[&OpDef] = &[
     &add::DEF,
+    &log_softmax::DEF,
     &svdf::DEF,
     &unidirectional_sequence_lstm::DEF,
     &average_pool_2d::DEF,
@@ -273,6 +275,7 @@ pub fn def(op: &Op) -> &'static OpDef {
     match op {
         Op::Unsupported { .. } => &unsupported::DEF,
         Op::Svdf { .. } => &svdf::DEF,
+        Op::LogSoftmax => &log_softmax::DEF,
         Op::UnidirectionalSequenceLstm(_) => &unidirectional_sequence_lstm::DEF,
         Op::Add { .. } => &add::DEF,
         Op::AveragePool2d(_) => &average_pool_2d::DEF,
@@ -463,6 +466,7 @@ mod tests {
             activation: Activation::Relu6,
         };
         vec![
+            Op::LogSoftmax,
             Op::UnidirectionalSequenceLstm(crate::ir::LstmOptions {
                 activation: Activation::Tanh,
                 cell_clip: 3.0,

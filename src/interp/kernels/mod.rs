@@ -14,6 +14,7 @@ pub mod densify;
 pub mod elementwise;
 pub mod fully_connected;
 pub mod hybrid;
+pub mod log_softmax;
 pub mod lstm;
 pub mod pad;
 pub mod pool;
@@ -143,6 +144,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             ctx.op.op.name()
         ))),
         Op::Svdf { .. } => svdf::prepare(ctx),
+        Op::LogSoftmax => log_softmax::prepare(ctx),
         Op::UnidirectionalSequenceLstm(_) => lstm::prepare(ctx),
         Op::Conv2d(_) | Op::DepthwiseConv2d(_) => conv::prepare(ctx),
         Op::FullyConnected(_) => fully_connected::prepare(ctx),

@@ -7,6 +7,7 @@ pub mod cast;
 pub mod conv;
 pub mod gather;
 pub mod l2_normalization;
+pub mod log_softmax;
 pub mod lstm;
 pub mod prelu;
 pub mod reduce;
