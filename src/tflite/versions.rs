@@ -23,11 +23,12 @@ pub fn op_version(graph: &Graph, op: &Operator) -> i32 {
 
 /// The first TFLite runtime release that registers `code` at `version`, from TF's table
 /// as each op's registry entry holds it;
-/// `None` for pairs the table does not list (TF then skips the pair).
+/// `None` for pairs the table does not list (TF then skips the pair); an entry may be
+/// `""` where TF's table skips a version (BROADCAST_TO starts at version 2).
 pub fn runtime_version(code: i32, version: i32) -> Option<&'static str> {
     let table = crate::ops::by_code(code).map_or(&[][..], |d| d.runtime_versions);
     let index = usize::try_from(version).ok()?.checked_sub(1)?;
-    table.get(index).copied()
+    table.get(index).copied().filter(|v| !v.is_empty())
 }
 
 /// Orders dotted version strings numerically, component by component ("1.14.0" > "1.5.0").
@@ -65,6 +66,9 @@ mod tests {
         assert_eq!(runtime_version(ops::dequantize::CODE, 3), Some("1.15.0"));
         assert_eq!(runtime_version(ops::reshape::CODE, 2), None);
         assert_eq!(runtime_version(ops::reshape::CODE, 0), None);
+        // TF's table has no BROADCAST_TO version 1; version 2 came with 2.5.0.
+        assert_eq!(runtime_version(ops::broadcast_to::CODE, 1), None);
+        assert_eq!(runtime_version(ops::broadcast_to::CODE, 2), Some("2.5.0"));
     }
 
     #[test]
