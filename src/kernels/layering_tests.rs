@@ -38,12 +38,16 @@ fn named_items(rest: &str) -> Vec<String> {
     }
 }
 
+/// The interpreter's module path, spelled in pieces so that this file, which must name it,
+/// does not itself look like an import of it to a text search.
+const INTERP_PATH: &str = concat!("crate::", "interp");
+
 /// Offending lines of one source text.
 fn violations(text: &str) -> Vec<String> {
     let mut bad = Vec::new();
     for line in text.lines() {
         let code = line.split("//").next().unwrap_or("");
-        if code.contains("crate::interp") || code.contains("use crate::ir;") {
+        if code.contains(INTERP_PATH) || code.contains("use crate::ir;") {
             bad.push(line.trim().to_string());
             continue;
         }
@@ -64,7 +68,7 @@ fn violations(text: &str) -> Vec<String> {
 
 #[test]
 fn the_scan_catches_graph_and_interpreter_imports() {
-    assert!(violations("use crate::interp::View;").len() == 1);
+    assert!(violations(&format!("use {INTERP_PATH}::View;")).len() == 1);
     assert!(violations("use crate::ir::{DType, Op};").len() == 1);
     assert!(violations("use crate::ir::op::Padding;").len() == 1);
     assert!(violations("use crate::ir;").len() == 1);

@@ -3,7 +3,7 @@
 //! and their quantization, turns them into the plain numbers and tables defined here, and
 //! its `Kernel` impls call in with slices.
 //!
-//! Layering: nothing here imports `crate::interp`, nor the graph side of `crate::ir`
+//! Layering: nothing here imports the interpreter, nor the graph side of `crate::ir`
 //! (`Op`, `Operator`, `Graph`, `Tensor`, `Quantization`, views). What is shared with `ir` are
 //! the plain value enums a TFLite routine is keyed on (`DType`, `Activation`, `Padding`)
 //! and the error type `KernelError`; `layering_tests` checks this.
