@@ -28,9 +28,14 @@ fn read(r: &ReadCtx) -> Result<Op, ReadError> {
     let t = r
         .options(r.fop.builtin_options_as_arg_max_options(), "ArgMaxOptions")?
         .map_or(fb::TensorType::FLOAT32, |o| o.output_type());
-    let output_type = lower_dtype(t)
-        .ok_or_else(|| r.bad(format!("output_type {} is not supported", type_name(t))))?;
-    Ok(Op::ArgMax { output_type })
+    Ok(Op::ArgMax {
+        output_type: index_type(r, t)?,
+    })
+}
+
+/// The IR type of an ARG_MAX / ARG_MIN `output_type` (shared with ARG_MIN).
+pub(super) fn index_type(r: &ReadCtx, t: fb::TensorType) -> Result<DType, ReadError> {
+    lower_dtype(t).ok_or_else(|| r.bad(format!("output_type {} is not supported", type_name(t))))
 }
 
 fn write(fbb: &mut Fbb, op: &Op) -> OptionsTable {
@@ -49,8 +54,8 @@ fn write(fbb: &mut Fbb, op: &Op) -> OptionsTable {
     )
 }
 
-/// bool input → 3, int8 → 2, else 1.
-fn version(s: &OpSig) -> i32 {
+/// bool input → 3, int8 → 2, else 1 (ARG_MIN's rule too).
+pub(super) fn version(s: &OpSig) -> i32 {
     match s.in0 {
         Some(DType::Bool) => 3,
         Some(DType::I8) => 2,

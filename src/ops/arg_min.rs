@@ -1,11 +1,11 @@
 //! ARG_MIN: the index of the smallest value along the axis given by input 1 (the first
 //! such index on ties), as int32 or int64 per the options.
 
-use super::common::{misrouted, Fbb, OpSig, OptionsTable, ReadCtx};
+use super::common::{misrouted, Fbb, OptionsTable, ReadCtx};
 use super::{Arity, OpDef, QuantRule};
-use crate::ir::{DType, Op};
+use crate::ir::Op;
 use crate::tflite::schema_generated::tflite as fb;
-use crate::tflite::{lower_dtype, tensor_type, type_name, ReadError};
+use crate::tflite::{tensor_type, ReadError};
 
 pub const CODE: i32 = 79;
 
@@ -18,7 +18,7 @@ pub const DEF: OpDef = OpDef {
     runtime_versions: &["1.9.0", "1.14.0", "2.9.0"],
     read,
     write,
-    version,
+    version: super::arg_max::version,
     summary,
 };
 
@@ -28,9 +28,9 @@ fn read(r: &ReadCtx) -> Result<Op, ReadError> {
     let t = r
         .options(r.fop.builtin_options_as_arg_min_options(), "ArgMinOptions")?
         .map_or(fb::TensorType::FLOAT32, |o| o.output_type());
-    let output_type = lower_dtype(t)
-        .ok_or_else(|| r.bad(format!("output_type {} is not supported", type_name(t))))?;
-    Ok(Op::ArgMin { output_type })
+    Ok(Op::ArgMin {
+        output_type: super::arg_max::index_type(r, t)?,
+    })
 }
 
 fn write(fbb: &mut Fbb, op: &Op) -> OptionsTable {
@@ -47,15 +47,6 @@ fn write(fbb: &mut Fbb, op: &Op) -> OptionsTable {
         fb::BuiltinOptions::ArgMinOptions,
         Some(table.as_union_value()),
     )
-}
-
-/// bool input → 3, int8 → 2, else 1.
-fn version(s: &OpSig) -> i32 {
-    match s.in0 {
-        Some(DType::Bool) => 3,
-        Some(DType::I8) => 2,
-        _ => 1,
-    }
 }
 
 fn summary(op: &Op) -> String {
