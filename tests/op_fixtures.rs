@@ -73,15 +73,16 @@ const RUNS: &[&str] = &[
     "batch_matmul_const",
     "arg_max",
     "arg_min",
+    "log_softmax",
 ];
 
 /// Single files (not whole cases) that run: the float half of a case whose int8 kernel
-/// is not written yet.
-const RUNS_FILES: &[&str] = &["log_softmax_float32"];
+/// is not written yet. None today.
+const RUNS_FILES: &[&str] = &[];
 
-/// Files that load but that the planner refuses, with what its message must say.
-const REFUSED_WHEN_PLANNED: &[(&str, &str)] =
-    &[("log_softmax_int8", "int8 LOG_SOFTMAX is not supported yet")];
+/// Files that load but that the planner refuses, with what its message must say. None
+/// today.
+const REFUSED_WHEN_PLANNED: &[(&str, &str)] = &[];
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ops")
@@ -173,4 +174,60 @@ fn every_op_fixture_runs_and_matches_litert_or_is_refused_by_name() {
         ran >= 2 * RUNS.len() + RUNS_FILES.len(),
         "only {ran} files ran"
     );
+}
+
+/// ferrolite's own int8 conversion of the float LOG_SOFTMAX model: the op's output gets
+/// TFLite's fixed encoding (scale 16/256, zero point 127, as in TF's int8 file), the
+/// result stays within two output steps of the float model, and the file goes to the
+/// LiteRT cross-check (scripts/litert-check.sh), which must give the same bits.
+#[test]
+fn ferrolite_int8_log_softmax_uses_the_fixed_output_encoding() {
+    use ferrolite::ir::Op;
+    use ferrolite::quant::{self, Int8Options, IoType, Mode, Samples};
+    let float = ferrolite::tflite::read_file(&dir().join("log_softmax_float32.tflite")).unwrap();
+    let theirs = ferrolite::tflite::read_file(&dir().join("log_softmax_int8.tflite")).unwrap();
+    let x = npy::read(&dir().join("log_softmax_float32.input.npy")).unwrap();
+    let samples = Samples::from_batch(&float, &x, None).unwrap();
+    let options = Int8Options {
+        io: IoType::Float32,
+        per_tensor_dense: false,
+    };
+    let ours = quant::convert(&float, Mode::Int8, &options, Some(&samples))
+        .unwrap()
+        .model;
+    let bytes = ferrolite::tflite::write(&ours).unwrap();
+    let ours = ferrolite::tflite::read(&bytes).unwrap();
+    let log_softmax_output = |m: &ferrolite::ir::Model| {
+        let op = m
+            .graph
+            .operators
+            .iter()
+            .find(|o| o.op == Op::LogSoftmax)
+            .expect("a LOG_SOFTMAX operator");
+        m.graph.tensors[op.outputs[0]].scale_zero_point()
+    };
+    assert_eq!(log_softmax_output(&ours), Some((0.0625, 127)));
+    assert_eq!(log_softmax_output(&ours), log_softmax_output(&theirs));
+
+    let want = Interpreter::new(float)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap();
+    let got = Interpreter::new(ours)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap();
+    let (g, w) = (got[0].data.to_f64(), want[0].data.to_f64());
+    for (a, b) in g.iter().zip(&w) {
+        // Values below -16 saturate at the encoding's floor (-255/16).
+        let b = b.max(-255.0 / 16.0);
+        assert!((a - b).abs() <= 2.0 / 16.0, "int8 {a} vs float {b}");
+    }
+
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/litert-cases/ops_log_softmax_int8");
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(case.join("model.tflite"), &bytes).unwrap();
+    std::fs::write(case.join("input.npy"), npy::to_bytes(&x).unwrap()).unwrap();
+    std::fs::write(case.join("exact"), b"float outputs must be bit-identical\n").unwrap();
 }

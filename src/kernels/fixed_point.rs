@@ -584,6 +584,190 @@ impl SoftmaxParams {
 }
 
 // ---------------------------------------------------------------------------------------
+// gemmlowp-style natural logarithm used by the int8 LOG_SOFTMAX reference
+// ---------------------------------------------------------------------------------------
+
+/// gemmlowp's `ln 2` in Q0.31.
+const LN_2_Q0_31: i32 = 1_488_522_236;
+/// `sqrt(sqrt(1/2))` in Q0.31.
+const SQRT_SQRT_HALF_Q0_31: i32 = 1_805_811_301;
+/// `sqrt(1/2)` in Q0.31.
+const SQRT_HALF_Q0_31: i32 = 1_518_500_250;
+/// `1/4` in Q0.31.
+const ONE_QUARTER_Q0_31: i32 = 536_870_912;
+/// The rational approximation's coefficients (TFLite common.h), Q0.31:
+/// `11/240 * 2^(1/4)`, `1/20 * 2^(1/4)`, `2 / 2^(1/4) - 2^(1/4)` and `1/4 * 2^(1/4)`.
+const LOG_ALPHA_N: i32 = 117_049_297;
+const LOG_ALPHA_D: i32 = 127_690_142;
+const LOG_ALPHA_I: i32 = 1_057_819_769;
+const LOG_ALPHA_F: i32 = 638_450_708;
+
+/// TFLite's `SaturatingAddNonGemmlowp` / `SaturatingSub` for int32: the exact sum or
+/// difference clamped to the int32 range.
+fn saturate_i64(x: i64) -> i32 {
+    x.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Mirrors TFLite `log_x_for_x_greater_than_or_equal_to_1_impl<OutputIntegerBits,
+/// InputIntegerBits>` (common.h): `ln(x)` for `x >= 1` given in Q`input_integer_bits`,
+/// returned in Q`output_integer_bits`. The input is normalised to `[1/sqrt 2, sqrt 2)`
+/// twice (directly and after a multiplication by `sqrt(1/2)`), the better of the two
+/// power-of-two estimates is kept, and the remaining factor goes through a rational
+/// approximation around `2^(-1/4)`. Products are gemmlowp's rounding doubling high
+/// multiplications and plain additions wrap, as the compiled C++ does.
+pub fn log_x_for_x_greater_than_or_equal_to_1(
+    input: i32,
+    input_integer_bits: i32,
+    output_integer_bits: i32,
+) -> i32 {
+    let mul = saturating_rounding_doubling_high_mul;
+    // One integer bit of headroom over the output's, as TFLite's accumulator has.
+    let accum_integer_bits = output_integer_bits + 1;
+    let shifted_quarter = rescale(ONE_QUARTER_Q0_31, 0, accum_integer_bits);
+
+    // The input's raw bits read as Q0.31; the shifts below find its binary exponent.
+    let z_a = input;
+    let z_a_headroom_plus_1 = (z_a as u32).leading_zeros() as i32;
+    let r_a_tmp = saturating_rounding_multiply_by_pot(z_a, z_a_headroom_plus_1 - 1);
+    let r_a = saturating_rounding_multiply_by_pot(mul(r_a_tmp, SQRT_HALF_Q0_31), 1);
+    let z_a_pow_2_adj = saturate_i64(
+        i64::from(saturating_rounding_multiply_by_pot(
+            input_integer_bits - z_a_headroom_plus_1,
+            31 - accum_integer_bits,
+        )) + i64::from(shifted_quarter),
+    );
+
+    let z_b = mul(z_a, SQRT_HALF_Q0_31);
+    let z_b_headroom = (z_b as u32).leading_zeros() as i32 - 1;
+    let r_b = saturating_rounding_multiply_by_pot(z_a, z_b_headroom);
+    let z_b_pow_2_adj = saturate_i64(
+        i64::from(saturating_rounding_multiply_by_pot(
+            input_integer_bits - z_b_headroom,
+            31 - accum_integer_bits,
+        )) - i64::from(shifted_quarter),
+    );
+
+    let r = r_a.min(r_b);
+    let z_pow_2_adj = z_a_pow_2_adj.max(z_b_pow_2_adj);
+
+    let p = rounding_half_sum(r, SQRT_SQRT_HALF_Q0_31);
+    let q = r.wrapping_sub(SQRT_SQRT_HALF_Q0_31);
+    let q = q.wrapping_add(q);
+    let common_sq = mul(q, q);
+    let num = mul(q, r).wrapping_add(mul(mul(q, common_sq), LOG_ALPHA_N));
+    let denom_minus_one = mul(
+        p,
+        LOG_ALPHA_I
+            .wrapping_add(q)
+            .wrapping_add(mul(LOG_ALPHA_D, common_sq)),
+    )
+    .wrapping_add(mul(LOG_ALPHA_F, q));
+    let recip_denom = one_over_one_plus_x_for_x_in_0_1(denom_minus_one);
+    let num_scaled = rescale(num, 0, accum_integer_bits);
+    rescale(
+        mul(z_pow_2_adj, LN_2_Q0_31).wrapping_add(mul(num_scaled, recip_denom)),
+        accum_integer_bits,
+        output_integer_bits,
+    )
+}
+
+/// Integer bits of the int8 LOG_SOFTMAX output before the final shift (Q4.27): its
+/// range [-16, 0] is what the fixed output scale 16/256 covers.
+const LOG_SOFTMAX_OUTPUT_INTEGER_BITS: i32 = 4;
+/// The int8 LOG_SOFTMAX output zero point TFLite requires (scale 16/256).
+pub const LOG_SOFTMAX_OUTPUT_ZERO_POINT: i32 = 127;
+/// The int8 LOG_SOFTMAX output scale TFLite requires.
+pub const LOG_SOFTMAX_OUTPUT_SCALE: f32 = 16.0 / 256.0;
+
+/// What `LogSoftmaxPrepare` (activations.cc, reference kernel) stores for int8 inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSoftmaxParams {
+    softmax: SoftmaxParams,
+    /// Multiplier and (non-positive) left shift that take a Q5.26 value back to input
+    /// steps: the inverse of the input scaling.
+    reverse_multiplier: i32,
+    reverse_left_shift: i32,
+}
+
+impl LogSoftmaxParams {
+    /// `PreprocessLogSoftmaxScalingExp(beta = 1, input_scale, 5)`: the softmax input
+    /// scaling, and `2^(31 - left_shift) / multiplier` encoded below one.
+    pub fn new(input_scale: f32) -> Result<LogSoftmaxParams, KernelError> {
+        let softmax = SoftmaxParams::new(1.0, input_scale)?;
+        let reverse =
+            2f64.powi(31 - softmax.input_left_shift) / f64::from(softmax.input_multiplier);
+        let (reverse_multiplier, reverse_left_shift) =
+            quantize_multiplier_smaller_than_one_exp(reverse)?;
+        Ok(LogSoftmaxParams {
+            softmax,
+            reverse_multiplier,
+            reverse_left_shift,
+        })
+    }
+
+    /// One row of TFLite `reference_integer_ops::LogSoftmax`: `x - max - ln(sum of
+    /// exp(x - max))` in Q5.26, written with scale 1/16 and zero point 127; inputs too
+    /// far below the row maximum (or below what the log sum leaves representable) give
+    /// -128.
+    pub fn log_softmax_row_int8(&self, input: &[i8], output: &mut [i8]) -> Result<(), KernelError> {
+        if input.len() != output.len() {
+            kbail!(
+                "log_softmax row of {} inputs into {} outputs",
+                input.len(),
+                output.len()
+            );
+        }
+        let Some(&max_in_row) = input.iter().max() else {
+            return Ok(());
+        };
+        let max_in_row = i32::from(max_in_row);
+        let params = &self.softmax;
+        let mut sum_of_exps_q12_19: i32 = 0;
+        for &value in input {
+            let diff = i32::from(value) - max_in_row;
+            if diff >= params.diff_min {
+                sum_of_exps_q12_19 = sum_of_exps_q12_19.wrapping_add(rescale(
+                    params.exp_of_diff(diff),
+                    0,
+                    SOFTMAX_ACCUMULATION_INTEGER_BITS,
+                ));
+            }
+        }
+        let log_sum_q5_26 = log_x_for_x_greater_than_or_equal_to_1(
+            sum_of_exps_q12_19,
+            SOFTMAX_ACCUMULATION_INTEGER_BITS,
+            SOFTMAX_SCALED_DIFF_INTEGER_BITS,
+        );
+        // The most negative Q5.26 value plus the log sum, brought back to input steps:
+        // differences at or below it would underflow the subtraction below.
+        let shifted_log_sum = log_sum_q5_26.wrapping_add(i32::MIN);
+        let adjusted_diff_min = (params.diff_min - 1).max(multiply_by_quantized_multiplier(
+            shifted_log_sum,
+            self.reverse_multiplier,
+            self.reverse_left_shift,
+        ));
+        let final_shift =
+            (31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS - LOG_SOFTMAX_OUTPUT_INTEGER_BITS) as u32;
+        for (o, &value) in output.iter_mut().zip(input) {
+            let diff = i32::from(value) - max_in_row;
+            *o = if diff > adjusted_diff_min {
+                let diff_q5_26 = multiply_by_quantized_multiplier(
+                    diff,
+                    params.input_multiplier,
+                    params.input_left_shift,
+                );
+                let q = rounding_divide_by_pot(diff_q5_26.wrapping_sub(log_sum_q5_26), final_shift)
+                    + LOG_SOFTMAX_OUTPUT_ZERO_POINT;
+                q.clamp(-128, 127) as i8
+            } else {
+                -128
+            };
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Kernel preparation helpers
 // ---------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 //! LOG_SOFTMAX over the last dimension: x - max - log(Σ exp(x - max)), per row.
 
 use super::common::{no_summary, version_by_int_input, Fbb, OptionsTable, ReadCtx};
-use super::{Arity, OpDef};
+use super::{Arity, OpDef, QuantRule};
 use crate::ir::Op;
 use crate::tflite::schema_generated::tflite as fb;
 use crate::tflite::ReadError;
@@ -12,9 +12,9 @@ pub const DEF: OpDef = OpDef {
     code: CODE,
     name: "LOG_SOFTMAX",
     arity: Arity::fixed(1),
-    // TFLite fixes the int8 output at scale 16/256, zero point 127; ferrolite has no int8
-    // kernel yet, so its quantizer leaves models with this op alone.
-    quant: None,
+    // TFLite fixes the int8 output at [-16, 0] in steps of 1/16: scale 16/256, zero
+    // point 127.
+    quant: Some(QuantRule::Fixed(16.0 / 256.0, 127)),
     weights: None,
     runtime_versions: &["1.14.0", "1.14.0"],
     read,

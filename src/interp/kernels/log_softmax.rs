@@ -1,13 +1,16 @@
-//! LOG_SOFTMAX: float32 over the last dimension (`kernels::reference::log_softmax`). The
-//! int8 kernel (fixed-point log, output scale 16/256 and zero point 127) is not written
-//! yet and is refused with a message that says so.
+//! LOG_SOFTMAX over the last dimension: float32 (`kernels::reference::log_softmax`) and
+//! int8 (`LogSoftmaxParams`, TFLite's reference integer kernel: a fixed-point log of the
+//! sum of exponentials, output scale 16/256 and zero point 127).
 
-use super::shape::{expect_output_dtype, f32_in_out};
+use super::shape::{check_len, expect_output_dtype, f32_in_out};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
 use crate::ir::DType;
 use crate::kbail;
+use crate::kernels::fixed_point::{
+    LogSoftmaxParams, LOG_SOFTMAX_OUTPUT_SCALE, LOG_SOFTMAX_OUTPUT_ZERO_POINT,
+};
 use crate::kernels::reference::log_softmax::log_softmax_f32;
 
 struct FloatLogSoftmax {
@@ -23,24 +26,72 @@ impl Kernel for FloatLogSoftmax {
     }
 }
 
+struct Int8LogSoftmax {
+    params: LogSoftmaxParams,
+    depth: usize,
+    len: usize,
+}
+
+impl Kernel for Int8LogSoftmax {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
+            kbail!("missing input or output");
+        };
+        let x = x.i8()?;
+        let y = y.i8()?;
+        check_len("input", x.len(), self.len)?;
+        check_len("output", y.len(), self.len)?;
+        if self.depth == 0 {
+            return Ok(());
+        }
+        for (xr, yr) in x
+            .chunks_exact(self.depth)
+            .zip(y.chunks_exact_mut(self.depth))
+        {
+            self.params.log_softmax_row_int8(xr, yr)?;
+        }
+        Ok(())
+    }
+}
+
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(1, 1, 1)?;
     let input = ctx.input(0)?;
     let Some(&depth) = input.shape.last() else {
         kbail!("LOG_SOFTMAX needs an input of rank at least 1");
     };
-    if input.dtype != DType::F32 {
-        kbail!(
-            "{} LOG_SOFTMAX is not supported yet (float32 only)",
-            input.dtype
-        );
+    let len = input.num_elements();
+    match input.dtype {
+        DType::F32 => {
+            expect_output_dtype(ctx, 0, DType::F32)?;
+            Ok(Prepared::new(
+                vec![input.shape.clone()],
+                FloatLogSoftmax { depth, len },
+            ))
+        }
+        DType::I8 => {
+            expect_output_dtype(ctx, 0, DType::I8)?;
+            let Some((input_scale, _)) = input.scale_zero_point() else {
+                kbail!("int8 LOG_SOFTMAX input has no quantization parameters");
+            };
+            // TFLite's prepare demands exactly this output encoding of [-16, 0].
+            match ctx.output(0)?.scale_zero_point() {
+                Some((scale, zero_point))
+                    if scale == LOG_SOFTMAX_OUTPUT_SCALE
+                        && zero_point == i64::from(LOG_SOFTMAX_OUTPUT_ZERO_POINT) => {}
+                other => kbail!(
+                    "int8 LOG_SOFTMAX output must have scale 16/256 and zero point 127, got {other:?}"
+                ),
+            }
+            Ok(Prepared::new(
+                vec![input.shape.clone()],
+                Int8LogSoftmax {
+                    params: LogSoftmaxParams::new(input_scale)?,
+                    depth,
+                    len,
+                },
+            ))
+        }
+        other => kbail!("{other} LOG_SOFTMAX is not supported (float32 and int8 are)"),
     }
-    expect_output_dtype(ctx, 0, DType::F32)?;
-    Ok(Prepared::new(
-        vec![input.shape.clone()],
-        FloatLogSoftmax {
-            depth,
-            len: input.num_elements(),
-        },
-    ))
 }

@@ -1044,3 +1044,48 @@ mod mnist_mlp_int8 {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// int8 LOG_SOFTMAX
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    /// The fixed-point log against f64 `ln` over the whole Q12.19 range above 1 that a
+    /// softmax sum can take: within 2^-20 (the approximation's error is far below the
+    /// 1/16 output step).
+    #[test]
+    fn log_x_tracks_the_real_logarithm(raw in (1i32 << 19)..=i32::MAX) {
+        let got = log_x_for_x_greater_than_or_equal_to_1(raw, 12, 5);
+        let x = f64::from(raw) / f64::from(1 << 19);
+        let want = x.ln();
+        let got = f64::from(got) / f64::from(1 << 26);
+        prop_assert!((got - want).abs() < 2f64.powi(-20), "ln({x}) = {want}, got {got}");
+    }
+}
+
+#[test]
+fn log_x_of_one_is_zero_and_of_e_is_one() {
+    assert_eq!(log_x_for_x_greater_than_or_equal_to_1(1 << 19, 12, 5), 0);
+    let e_q12 = (std::f64::consts::E * f64::from(1 << 19)).round() as i32;
+    let one_q5 = log_x_for_x_greater_than_or_equal_to_1(e_q12, 12, 5);
+    assert!((one_q5 - (1 << 26)).abs() < 64, "ln(e) in Q5.26 = {one_q5}");
+}
+
+#[test]
+fn log_softmax_rows_by_hand() {
+    // Input scale 1/8. Two equal values: ln(1/2) = -0.693 → -0.693·16 = -11.09 → 116.
+    let params = LogSoftmaxParams::new(0.125).unwrap();
+    let mut out = [0i8; 2];
+    params.log_softmax_row_int8(&[40, 40], &mut out).unwrap();
+    assert_eq!(out, [116, 116]);
+    // Values 0 and -8 steps (= -1.0): ln(1/(1+e^-1)) = -0.3133 → -5.01 → 122, and
+    // -1.3133 → -21.01 → 106.
+    params.log_softmax_row_int8(&[5, -3], &mut out).unwrap();
+    assert_eq!(out, [122, 106]);
+    // A value 255 steps (-31.9) below the maximum is past the representable range: the
+    // minimum; the maximum's log-probability rounds to 0 → 127.
+    params.log_softmax_row_int8(&[127, -128], &mut out).unwrap();
+    assert_eq!(out, [127, -128]);
+    // Mismatched lengths are an error, not a panic.
+    assert!(params.log_softmax_row_int8(&[1, 2, 3], &mut out).is_err());
+}
