@@ -270,6 +270,14 @@ pub enum Op {
         adj_y: bool,
         asymmetric_quantize_inputs: bool,
     },
+    // Issue 12: custom ops of Google's published models.
+    /// MediaPipe's `Convolution2DTransposeBias`: inputs input, weights OHWI, bias; the
+    /// output size follows from the padding as in TF's `conv2d_transpose`.
+    TransposeConvBias {
+        padding: Padding,
+        stride_w: i32,
+        stride_h: i32,
+    },
 }
 
 /// One operator: inputs may be omitted (TFLite's -1, e.g. a missing bias).

@@ -145,6 +145,9 @@ pub mod reduce_prod;
 pub mod sum;
 pub mod transpose_conv;
 
+// Issue 12: custom ops of Google's published models.
+pub mod convolution_2d_transpose_bias;
+
 /// How the int8 quantizer chooses an operator's output parameters (docs §2).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum QuantRule {
@@ -337,6 +340,8 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::Cast => &cast::DEF,
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
         Op::TransposeConv { .. } => &transpose_conv::DEF,
+        // Issue 12: custom ops of Google's published models.
+        Op::TransposeConvBias { .. } => &convolution_2d_transpose_bias::DEF,
         Op::Sum { .. } => &sum::DEF,
         Op::ReduceMax { .. } => &reduce_max::DEF,
         Op::ReduceMin { .. } => &reduce_min::DEF,
@@ -351,6 +356,29 @@ pub fn def(op: &Op) -> &'static OpDef {
 /// The definition registered for a builtin code, if ferrolite knows the op.
 pub fn by_code(code: i32) -> Option<&'static OpDef> {
     ALL.iter().copied().find(|d| d.code == code)
+}
+
+/// The custom operators ferrolite runs (builtin code `CUSTOM`, told apart by their
+/// custom code, which is their `name`). They are not in [`ALL`]: `by_code` must not
+/// answer for every custom op.
+pub const CUSTOM: &[&OpDef] = &[
+    // Issue 12: custom ops of Google's published models.
+    &convolution_2d_transpose_bias::DEF,
+];
+
+/// The registry entry of a custom op, by its custom code.
+pub fn by_custom_code(custom_code: &str) -> Option<&'static OpDef> {
+    CUSTOM.iter().copied().find(|d| d.name == custom_code)
+}
+
+/// The `custom_options` bytes of a custom op (its C parameter struct, as the runtime that
+/// registers it reads them); `None` for builtin ops.
+pub fn custom_options(op: &Op) -> Option<Vec<u8>> {
+    match op {
+        // Issue 12: custom ops of Google's published models.
+        Op::TransposeConvBias { .. } => Some(convolution_2d_transpose_bias::custom_options(op)),
+        _ => None,
+    }
 }
 
 /// The TFLite name of any builtin code, for messages about ops ferrolite lacks too.

@@ -741,8 +741,9 @@ fn lower_signature(model: &fb::Model, tensor_count: usize) -> Result<Option<Sign
     }))
 }
 
-/// Maps an operator to the IR through its registry entry's `read` hook; codes without an
-/// entry are unsupported (a custom op is named by its custom code).
+/// Maps an operator to the IR through its registry entry's `read` hook (custom ops are
+/// found by their custom code); codes without an entry are unsupported (a custom op is
+/// named by its custom code).
 fn lower_op(
     index: usize,
     code: i32,
@@ -755,10 +756,20 @@ fn lower_op(
             name: def.name,
             fop: *fop,
         }),
-        None if code == fb::BuiltinOperator::CUSTOM.0 => Err(ReadError::UnsupportedCustomOp {
-            op: index,
-            custom_code: opcode.custom_code().unwrap_or("").to_string(),
-        }),
+        None if code == fb::BuiltinOperator::CUSTOM.0 => {
+            let custom_code = opcode.custom_code().unwrap_or("");
+            match crate::ops::by_custom_code(custom_code) {
+                Some(def) => (def.read)(&crate::ops::ReadCtx {
+                    index,
+                    name: def.name,
+                    fop: *fop,
+                }),
+                None => Err(ReadError::UnsupportedCustomOp {
+                    op: index,
+                    custom_code: custom_code.to_string(),
+                }),
+            }
+        }
         None => Err(ReadError::UnsupportedOp {
             op: index,
             name: fb::BuiltinOperator(code)

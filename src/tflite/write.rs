@@ -283,13 +283,18 @@ fn tensor<'a>(fbb: &mut Fbb<'a>, t: &Tensor, buffer: u32) -> WIPOffset<fb::Tenso
     )
 }
 
-/// The opcode table: one entry per (code, version) in order of first use, and each
-/// operator's index into it.
-fn opcode_table(g: &Graph) -> (Vec<(i32, i32)>, Vec<u32>) {
-    let mut codes: Vec<(i32, i32)> = Vec::new();
+/// One opcode table entry: builtin code, version, and the custom code of a custom op.
+type OpcodeKey = (i32, i32, Option<&'static str>);
+
+/// The opcode table: one entry per (code, version, custom code) in order of first use,
+/// and each operator's index into it.
+fn opcode_table(g: &Graph) -> (Vec<OpcodeKey>, Vec<u32>) {
+    let mut codes: Vec<OpcodeKey> = Vec::new();
     let mut indices = Vec::with_capacity(g.operators.len());
     for op in &g.operators {
-        let key = (op.op.builtin_code(), versions::op_version(g, op));
+        let code = op.op.builtin_code();
+        let custom = (code == fb::BuiltinOperator::CUSTOM.0).then(|| op.op.name());
+        let key = (code, versions::op_version(g, op), custom);
         let i = match codes.iter().position(|&k| k == key) {
             Some(i) => i,
             None => {
@@ -350,7 +355,7 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
     }
     let (codes, opcode_index) = opcode_table(g);
     let mut version_bytes = [0u8; 16];
-    if let Some(v) = versions::min_runtime_version(codes.iter().copied()) {
+    if let Some(v) = versions::min_runtime_version(codes.iter().map(|&(c, v, _)| (c, v))) {
         // TF writes nothing when the string would fill the buffer; ours are all shorter.
         if v.len() < version_bytes.len() {
             version_bytes[..v.len()].copy_from_slice(v.as_bytes());
@@ -382,6 +387,9 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
         let outputs = Some(fbb.create_vector(&to_i32s(&op.outputs)));
         // The op's registry entry writes its options table (TF writes the empty ones too).
         let (builtin_options_type, builtin_options) = (op.op.def().write)(&mut fbb, &op.op);
+        // A custom op's parameters are the raw bytes its own runtime kernel reads.
+        let custom_options =
+            crate::ops::custom_options(&op.op).map(|bytes| fbb.create_vector(&bytes));
         operators.push(fb::Operator::create(
             &mut fbb,
             &fb::OperatorArgs {
@@ -390,6 +398,7 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
                 outputs,
                 builtin_options_type,
                 builtin_options,
+                custom_options,
                 ..Default::default()
             },
         ));
@@ -413,13 +422,14 @@ pub fn write(model: &Model) -> Result<Vec<u8>, WriteError> {
     };
 
     let mut opcodes = Vec::with_capacity(codes.len());
-    for &(code, version) in &codes {
+    for &(code, version, custom) in &codes {
+        let custom_code = custom.map(|name| fbb.create_string(name));
         opcodes.push(fb::OperatorCode::create(
             &mut fbb,
             &fb::OperatorCodeArgs {
                 // Codes above 126 live only in `builtin_code`; 127 tells old readers to look there.
                 deprecated_builtin_code: i8::try_from(code.min(127)).unwrap_or(127),
-                custom_code: None,
+                custom_code,
                 version,
                 builtin_code: fb::BuiltinOperator(code),
             },

@@ -231,7 +231,10 @@ fn dequantize_hybrid_weights(
 ///   quantization zero point for integer weights, so it adds nothing);
 /// - SPLIT and SPLIT_V (which tract-tflite lacks) are one SLICE per output;
 /// - DEPTH_TO_SPACE and SPACE_TO_DEPTH (also missing) are RESHAPE to six dims,
-///   TRANSPOSE of the two middle pairs, RESHAPE back.
+///   TRANSPOSE of the two middle pairs, RESHAPE back;
+/// - MediaPipe's custom `Convolution2DTransposeBias`, which no stock runtime registers,
+///   is the builtin TRANSPOSE_CONV with its bias as input 3 and the planned output shape
+///   as input 0 (LiteRT runs that, so the twin checks the custom kernel against it).
 fn ops_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) {
     let mut operators = Vec::with_capacity(graph.operators.len());
     for (i, op) in std::mem::take(&mut graph.operators).into_iter().enumerate() {
@@ -244,6 +247,7 @@ fn ops_for_tract(graph: &mut crate::ir::Graph, report: &mut Lowering) {
             Op::DepthToSpace { .. } | Op::SpaceToDepth { .. } => {
                 block_move_as_transpose(graph, &op, i, report)
             }
+            Op::TransposeConvBias { .. } => transpose_conv_bias_as_builtin(graph, &op, i, report),
             _ => None,
         };
         match replaced {
@@ -599,6 +603,45 @@ fn block_move_as_transpose(
         crate::ir::Operator::new(Op::Transpose, vec![a, perm], vec![t]),
         crate::ir::Operator::new(Op::Reshape { new_shape: None }, vec![t, out_shape], vec![y]),
     ])
+}
+
+fn transpose_conv_bias_as_builtin(
+    graph: &mut crate::ir::Graph,
+    op: &crate::ir::Operator,
+    i: usize,
+    report: &mut Lowering,
+) -> Option<Vec<crate::ir::Operator>> {
+    let Op::TransposeConvBias {
+        padding,
+        stride_w,
+        stride_h,
+    } = op.op
+    else {
+        return None;
+    };
+    let (x, w, b) = (op.input(0)?, op.input(1)?, op.input(2)?);
+    let y = *op.outputs.first()?;
+    let out_shape = graph.tensors.get(y)?.shape.clone();
+    let shape = push_tensor(
+        graph,
+        shape_tensor(
+            format!("{}/output_shape", graph.tensors[y].name),
+            &out_shape,
+        ),
+    );
+    report
+        .rewritten
+        .push(format!("{} #{i} as TRANSPOSE_CONV", op.op.name()));
+    Some(vec![crate::ir::Operator::new(
+        Op::TransposeConv {
+            padding,
+            stride_w,
+            stride_h,
+            activation: crate::ir::Activation::None,
+        },
+        vec![shape, w, x, b],
+        vec![y],
+    )])
 }
 
 fn depthwise_as_conv(

@@ -52,6 +52,9 @@ pub mod l2_normalization;
 mod reduce_other;
 pub mod transpose_conv;
 
+// Issue 12: custom ops of Google's published models.
+mod transpose_conv_bias;
+
 /// A prepared operator: everything that depends only on shapes, types and constants is
 /// already computed, so `run` only moves and computes data.
 pub trait Kernel: Send + Sync {
@@ -195,6 +198,8 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         Op::Cast => cast::prepare(ctx),
         // Issue 12: reductions, normalization, matrix products and transpose convolution.
         Op::TransposeConv { .. } => transpose_conv::prepare(ctx),
+        // Issue 12: custom ops of Google's published models.
+        Op::TransposeConvBias { .. } => transpose_conv_bias::prepare(ctx),
         Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {
             reduce::prepare(ctx)
         }

@@ -113,18 +113,7 @@ pub fn transpose_conv_f32(
         output.len(),
     )?;
     output.fill(0.0);
-    let oc_stride = g.filter_channel_stride();
-    g.for_each_tap(|x_at, w_at, y_at| {
-        let x = &input[x_at..x_at + g.in_c];
-        for (oc, y) in output[y_at..y_at + g.out_c].iter_mut().enumerate() {
-            let w = &filter[oc * oc_stride + w_at..oc * oc_stride + w_at + g.in_c];
-            let mut acc = *y;
-            for (&a, &b) in x.iter().zip(w) {
-                acc += a * b;
-            }
-            *y = acc;
-        }
-    });
+    accumulate_f32(g, input, filter, output);
     if g.out_c == 0 {
         return Ok(());
     }
@@ -137,6 +126,43 @@ pub fn transpose_conv_f32(
             *y = clamp(v, range);
         }
     }
+    Ok(())
+}
+
+/// Adds every product into `output` in LiteRT's order (see the module comment).
+fn accumulate_f32(g: &TransposeConvGeometry, input: &[f32], filter: &[f32], output: &mut [f32]) {
+    let oc_stride = g.filter_channel_stride();
+    g.for_each_tap(|x_at, w_at, y_at| {
+        let x = &input[x_at..x_at + g.in_c];
+        for (oc, y) in output[y_at..y_at + g.out_c].iter_mut().enumerate() {
+            let w = &filter[oc * oc_stride + w_at..oc * oc_stride + w_at + g.in_c];
+            let mut acc = *y;
+            for (&a, &b) in x.iter().zip(w) {
+                acc += a * b;
+            }
+            *y = acc;
+        }
+    });
+}
+
+/// MediaPipe's `Convolution2DTransposeBias`: the output starts from the bias and the
+/// products are added to it in the same order as TRANSPOSE_CONV's (so the two differ
+/// only in where the bias enters the float sum); no activation.
+pub fn transpose_conv_bias_f32(
+    g: &TransposeConvGeometry,
+    input: &[f32],
+    filter: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    g.check(input.len(), filter.len(), Some(bias.len()), output.len())?;
+    if g.out_c == 0 {
+        return Ok(());
+    }
+    for pixel in output.chunks_exact_mut(g.out_c) {
+        pixel.copy_from_slice(bias);
+    }
+    accumulate_f32(g, input, filter, output);
     Ok(())
 }
 
