@@ -141,3 +141,94 @@ fn custom_op_survives_a_write_and_read() {
     let x = image(&[1, 256, 256, 3]);
     assert_eq!(run(&again, &x), run(&model, &x));
 }
+
+/// MediaPipe's argmax pooling pair (hair segmentation's encoder and decoder), in a small
+/// graph written and read back through the custom-op path: the pooled values equal the
+/// builtin MAX_POOL_2D with the same options (an equivalent graph of builtin ops, which
+/// LiteRT also runs: the file goes to the LiteRT cross-check), and unpooling puts every
+/// value back on a pixel of the image that holds it.
+#[test]
+fn argmax_pooling_pair_matches_builtin_max_pool() {
+    use ferrolite::ir::{Activation, DType, Graph, Operator, Padding, Pool2dOptions, Tensor};
+    let pool = Pool2dOptions {
+        padding: Padding::Same,
+        stride_w: 2,
+        stride_h: 2,
+        filter_w: 3,
+        filter_h: 2,
+        activation: Activation::Relu6,
+    };
+    let t = |name: &str, shape: Vec<usize>| Tensor::activation(name, DType::F32, shape);
+    let custom = Graph {
+        name: None,
+        tensors: vec![
+            t("image", vec![1, 7, 6, 3]),
+            t("pooled", vec![1, 4, 3, 3]),
+            t("indices", vec![1, 4, 3, 3]),
+            t("unpooled", vec![1, 8, 9, 3]),
+        ],
+        inputs: vec![0],
+        outputs: vec![1, 3],
+        operators: vec![
+            Operator::new(
+                Op::MaxPoolingWithArgmax2d(pool.clone()),
+                vec![0],
+                vec![1, 2],
+            ),
+            Operator::new(Op::MaxUnpooling2d(pool.clone()), vec![1, 2], vec![3]),
+        ],
+    };
+    let builtin = Graph {
+        name: None,
+        tensors: vec![t("image", vec![1, 7, 6, 3]), t("pooled", vec![1, 4, 3, 3])],
+        inputs: vec![0],
+        outputs: vec![1],
+        operators: vec![Operator::new(Op::MaxPool2d(pool), vec![0], vec![1])],
+    };
+    let custom_bytes = ferrolite::tflite::write(&Model::with_default_signature(custom)).unwrap();
+    let custom = ferrolite::tflite::read(&custom_bytes).unwrap();
+    let builtin_bytes = ferrolite::tflite::write(&Model::with_default_signature(builtin)).unwrap();
+    let builtin = ferrolite::tflite::read(&builtin_bytes).unwrap();
+
+    let x = image(&[1, 7, 6, 3]);
+    // Spread the image over [-4, 8) so RELU6 clamps at both ends.
+    let x = match x.data {
+        TensorBuf::F32(v) => Value::new(
+            x.shape.clone(),
+            TensorBuf::F32(v.iter().map(|a| a * 12.0 - 4.0).collect()),
+        ),
+        _ => unreachable!(),
+    };
+    let got = run_all(&custom, &x);
+    let want = run(&builtin, &x);
+    assert_eq!(got[0], want, "pooled values differ from MAX_POOL_2D");
+    let TensorBuf::F32(pixels) = &x.data else {
+        unreachable!()
+    };
+    // The unpooled output is 8x9 (filter times the pooled size); the image rows and
+    // columns it shares with it must match wherever something was written.
+    let unpooled = &got[1];
+    let mut placed = 0;
+    for y in 0..7 {
+        for xx in 0..6 {
+            for c in 0..3 {
+                let u = unpooled[(y * 9 + xx) * 3 + c];
+                let v = pixels[(y * 6 + xx) * 3 + c];
+                if u != 0.0 {
+                    assert_eq!(u, v.clamp(0.0, 6.0), "at ({y}, {xx}, {c})");
+                    placed += 1;
+                }
+            }
+        }
+    }
+    assert!(placed > 0, "nothing was unpooled");
+
+    let case = root().join("target/litert-cases/mediapipe_builtin_max_pool");
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(case.join("model.tflite"), &builtin_bytes).unwrap();
+    std::fs::write(
+        case.join("input.npy"),
+        ferrolite::data::npy::to_bytes(&x).unwrap(),
+    )
+    .unwrap();
+}

@@ -278,6 +278,11 @@ pub enum Op {
         stride_w: i32,
         stride_h: i32,
     },
+    /// MediaPipe's `MaxPoolingWithArgmax2D`: outputs the pooled values and, as floats,
+    /// where in each window the maximum was.
+    MaxPoolingWithArgmax2d(Pool2dOptions),
+    /// MediaPipe's `MaxUnpooling2D`: inputs values and the indices of the op above.
+    MaxUnpooling2d(Pool2dOptions),
 }
 
 /// One operator: inputs may be omitted (TFLite's -1, e.g. a missing bias).

@@ -263,3 +263,59 @@ pub fn pool_summary(o: &Pool2dOptions) -> String {
         o.activation.name()
     )
 }
+
+// ---------------------------------------------------------------------------------------
+// Custom ops: options as raw C structs
+
+/// The first `count` little-endian int32 fields of a custom op's `custom_options`, which
+/// hold the C struct `struct_name` its runtime kernel casts them to. Fewer bytes is an
+/// error; more (fields newer headers append) are ignored.
+pub fn c_struct_words(r: &ReadCtx, count: usize, struct_name: &str) -> Result<Vec<i32>, ReadError> {
+    let bytes = r.fop.custom_options().map_or(&[][..], |v| v.bytes());
+    if bytes.len() < 4 * count {
+        return Err(r.bad(format!(
+            "custom options hold {} bytes, {struct_name} needs {}",
+            bytes.len(),
+            4 * count
+        )));
+    }
+    Ok(bytes[..4 * count]
+        .chunks_exact(4)
+        .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect())
+}
+
+/// `TfLitePadding` (C): 1 SAME, 2 VALID.
+pub fn c_padding(r: &ReadCtx, value: i32) -> Result<Padding, ReadError> {
+    match value {
+        1 => Ok(Padding::Same),
+        2 => Ok(Padding::Valid),
+        other => Err(r.bad(format!("padding {other} is neither SAME (1) nor VALID (2)"))),
+    }
+}
+
+/// The `TfLitePadding` value of a padding.
+pub fn c_padding_value(p: Padding) -> i32 {
+    match p {
+        Padding::Same => 1,
+        Padding::Valid => 2,
+    }
+}
+
+/// `TfLiteFusedActivation` (C) numbers its values as the schema's `ActivationFunctionType`
+/// does for the activations ferrolite knows.
+pub fn c_activation(r: &ReadCtx, value: i32) -> Result<Activation, ReadError> {
+    let code =
+        i8::try_from(value).map_err(|_| r.bad(format!("unknown fused activation {value}")))?;
+    r.activation(Some(fb::ActivationFunctionType(code)))
+}
+
+/// The `TfLiteFusedActivation` value of an activation.
+pub fn c_activation_value(a: Activation) -> i32 {
+    i32::from(activation(a).0)
+}
+
+/// Little-endian bytes of int32 struct fields.
+pub fn c_struct_bytes(words: &[i32]) -> Vec<u8> {
+    words.iter().flat_map(|v| v.to_le_bytes()).collect()
+}

@@ -9,9 +9,12 @@
 //! stride width and the stride height. Newer TFLite headers append fields MediaPipe's
 //! kernel never reads; longer option blobs are accepted and those bytes ignored.
 
-use super::common::{version_1, Fbb, OptionsTable, ReadCtx, NO_OPTIONS};
+use super::common::{
+    c_padding, c_padding_value, c_struct_bytes, c_struct_words, version_1, Fbb, OptionsTable,
+    ReadCtx, NO_OPTIONS,
+};
 use super::{Arity, OpDef};
-use crate::ir::{Op, Padding};
+use crate::ir::Op;
 use crate::tflite::schema_generated::tflite as fb;
 use crate::tflite::ReadError;
 
@@ -33,33 +36,12 @@ pub const DEF: OpDef = OpDef {
     summary,
 };
 
-/// `TfLitePadding` values.
-const PADDING_SAME: i32 = 1;
-const PADDING_VALID: i32 = 2;
-
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {
-    let bytes = r.fop.custom_options().map_or(&[][..], |v| v.bytes());
-    let word = |i: usize| -> Result<i32, ReadError> {
-        bytes
-            .get(4 * i..4 * i + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(i32::from_le_bytes)
-            .ok_or_else(|| {
-                r.bad(format!(
-                    "custom options hold {} bytes, TfLiteTransposeConvParams needs 12",
-                    bytes.len()
-                ))
-            })
-    };
-    let padding = match word(0)? {
-        PADDING_SAME => Padding::Same,
-        PADDING_VALID => Padding::Valid,
-        other => return Err(r.bad(format!("padding {other} is neither SAME (1) nor VALID (2)"))),
-    };
+    let words = c_struct_words(r, 3, "TfLiteTransposeConvParams")?;
     Ok(Op::TransposeConvBias {
-        padding,
-        stride_w: word(1)?,
-        stride_h: word(2)?,
+        padding: c_padding(r, words[0])?,
+        stride_w: words[1],
+        stride_h: words[2],
     })
 }
 
@@ -70,22 +52,14 @@ fn write(_: &mut Fbb, _: &Op) -> OptionsTable {
 
 /// The 12 bytes MediaPipe's kernel reads.
 pub fn custom_options(op: &Op) -> Vec<u8> {
-    let Op::TransposeConvBias {
-        padding,
-        stride_w,
-        stride_h,
-    } = *op
-    else {
-        return Vec::new();
-    };
-    let padding = match padding {
-        Padding::Same => PADDING_SAME,
-        Padding::Valid => PADDING_VALID,
-    };
-    [padding, stride_w, stride_h]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
+    match *op {
+        Op::TransposeConvBias {
+            padding,
+            stride_w,
+            stride_h,
+        } => c_struct_bytes(&[c_padding_value(padding), stride_w, stride_h]),
+        _ => Vec::new(),
+    }
 }
 
 fn summary(op: &Op) -> String {
@@ -102,6 +76,7 @@ fn summary(op: &Op) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::Padding;
 
     fn read_options(bytes: &[u8]) -> Result<Op, ReadError> {
         let mut fbb = Fbb::new();

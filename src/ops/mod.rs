@@ -147,6 +147,8 @@ pub mod transpose_conv;
 
 // Issue 12: custom ops of Google's published models.
 pub mod convolution_2d_transpose_bias;
+pub mod max_pooling_with_argmax_2d;
+pub mod max_unpooling_2d;
 
 /// How the int8 quantizer chooses an operator's output parameters (docs §2).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -342,6 +344,8 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::TransposeConv { .. } => &transpose_conv::DEF,
         // Issue 12: custom ops of Google's published models.
         Op::TransposeConvBias { .. } => &convolution_2d_transpose_bias::DEF,
+        Op::MaxPoolingWithArgmax2d(_) => &max_pooling_with_argmax_2d::DEF,
+        Op::MaxUnpooling2d(_) => &max_unpooling_2d::DEF,
         Op::Sum { .. } => &sum::DEF,
         Op::ReduceMax { .. } => &reduce_max::DEF,
         Op::ReduceMin { .. } => &reduce_min::DEF,
@@ -364,6 +368,8 @@ pub fn by_code(code: i32) -> Option<&'static OpDef> {
 pub const CUSTOM: &[&OpDef] = &[
     // Issue 12: custom ops of Google's published models.
     &convolution_2d_transpose_bias::DEF,
+    &max_pooling_with_argmax_2d::DEF,
+    &max_unpooling_2d::DEF,
 ];
 
 /// The registry entry of a custom op, by its custom code.
@@ -377,6 +383,8 @@ pub fn custom_options(op: &Op) -> Option<Vec<u8>> {
     match op {
         // Issue 12: custom ops of Google's published models.
         Op::TransposeConvBias { .. } => Some(convolution_2d_transpose_bias::custom_options(op)),
+        Op::MaxPoolingWithArgmax2d(_) => Some(max_pooling_with_argmax_2d::custom_options(op)),
+        Op::MaxUnpooling2d(_) => Some(max_unpooling_2d::custom_options(op)),
         _ => None,
     }
 }

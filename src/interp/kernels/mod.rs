@@ -53,6 +53,7 @@ mod reduce_other;
 pub mod transpose_conv;
 
 // Issue 12: custom ops of Google's published models.
+mod pool_argmax;
 mod transpose_conv_bias;
 
 /// A prepared operator: everything that depends only on shapes, types and constants is
@@ -200,6 +201,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         Op::TransposeConv { .. } => transpose_conv::prepare(ctx),
         // Issue 12: custom ops of Google's published models.
         Op::TransposeConvBias { .. } => transpose_conv_bias::prepare(ctx),
+        Op::MaxPoolingWithArgmax2d(_) | Op::MaxUnpooling2d(_) => pool_argmax::prepare(ctx),
         Op::Sum { .. } | Op::ReduceMax { .. } | Op::ReduceMin { .. } | Op::ReduceProd { .. } => {
             reduce::prepare(ctx)
         }
