@@ -2,7 +2,7 @@
 //! int8 (`LogSoftmaxParams`, TFLite's reference integer kernel: a fixed-point log of the
 //! sum of exponentials, output scale 16/256 and zero point 127).
 
-use super::shape::{check_len, expect_output_dtype, f32_in_out};
+use super::shape::{expect_output_dtype, f32_in_out, for_each_row};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
@@ -37,20 +37,9 @@ impl Kernel for Int8LogSoftmax {
         let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
             kbail!("missing input or output");
         };
-        let x = x.i8()?;
-        let y = y.i8()?;
-        check_len("input", x.len(), self.len)?;
-        check_len("output", y.len(), self.len)?;
-        if self.depth == 0 {
-            return Ok(());
-        }
-        for (xr, yr) in x
-            .chunks_exact(self.depth)
-            .zip(y.chunks_exact_mut(self.depth))
-        {
-            self.params.log_softmax_row_int8(xr, yr)?;
-        }
-        Ok(())
+        for_each_row(x.i8()?, y.i8()?, self.depth, self.len, |xr, yr| {
+            self.params.log_softmax_row_int8(xr, yr)
+        })
     }
 }
 

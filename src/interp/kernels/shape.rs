@@ -144,6 +144,27 @@ pub(crate) fn f32_in_out<'a>(
     Ok((x, y))
 }
 
+/// Checks that `x` and `y` hold the `len` elements prepare planned for, then calls `row`
+/// on each `depth`-long row of `x` with the same row of `y` (the row kernels: SOFTMAX,
+/// LOG_SOFTMAX).
+pub(crate) fn for_each_row<A, B>(
+    x: &[A],
+    y: &mut [B],
+    depth: usize,
+    len: usize,
+    mut row: impl FnMut(&[A], &mut [B]) -> Result<(), KernelError>,
+) -> Result<(), KernelError> {
+    check_len("input", x.len(), len)?;
+    check_len("output", y.len(), len)?;
+    if depth == 0 {
+        return Ok(());
+    }
+    for (xr, yr) in x.chunks_exact(depth).zip(y.chunks_exact_mut(depth)) {
+        row(xr, yr)?;
+    }
+    Ok(())
+}
+
 /// Fails unless a run-time slice has the length prepare planned for.
 pub(crate) fn check_len(what: &str, got: usize, expected: usize) -> Result<(), KernelError> {
     if got != expected {

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use super::q8::{q8_input, q8_output, q8_params, Q8};
-use super::shape::{check_len, expect_output_dtype, f32_in_out};
+use super::shape::{expect_output_dtype, f32_in_out, for_each_row};
 use super::softmax_lut;
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
@@ -74,18 +74,9 @@ impl<T: SoftmaxRow> Kernel for SoftmaxQ8<T> {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let x = q8_input::<T>(inputs, 0)?;
         let y = q8_output::<T>(outputs)?;
-        check_len("input", x.len(), self.len)?;
-        check_len("output", y.len(), self.len)?;
-        if self.depth == 0 {
-            return Ok(());
-        }
-        for (xr, yr) in x
-            .chunks_exact(self.depth)
-            .zip(y.chunks_exact_mut(self.depth))
-        {
-            T::row(&self.params, xr, yr)?;
-        }
-        Ok(())
+        for_each_row(x, y, self.depth, self.len, |xr, yr| {
+            T::row(&self.params, xr, yr)
+        })
     }
 }
 
@@ -144,20 +135,9 @@ impl Kernel for SoftmaxI8ToI16 {
         let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
             kbail!("missing input or output");
         };
-        let x = x.i8()?;
-        let y = y.i16()?;
-        check_len("input", x.len(), self.len)?;
-        check_len("output", y.len(), self.len)?;
-        if self.depth == 0 {
-            return Ok(());
-        }
-        for (xr, yr) in x
-            .chunks_exact(self.depth)
-            .zip(y.chunks_exact_mut(self.depth))
-        {
-            self.params.softmax_row_int8_to_int16(xr, yr)?;
-        }
-        Ok(())
+        for_each_row(x.i8()?, y.i16()?, self.depth, self.len, |xr, yr| {
+            self.params.softmax_row_int8_to_int16(xr, yr)
+        })
     }
 }
 
