@@ -141,3 +141,18 @@ fn run_into_refuses_outputs_of_another_shape() {
         .run_into(std::slice::from_ref(&input), &mut outs)
         .is_err());
 }
+
+/// This file's SLICE takes rows 0..2 of a batch of 2: a one-row slice cannot be planned,
+/// so the batch runs on one plan, as before threads (a regression caught by the
+/// fixture digest: `run` failed to plan).
+#[test]
+fn a_model_fixed_to_its_batch_runs_on_one_plan() {
+    let model = fixture("fixtures/ops/slice_float32.tflite");
+    let batch = model.graph.tensors[model.graph.inputs[0]].shape[0];
+    let input = input_for(&model, batch, 5);
+    let expected = one_thread(&model, &input);
+    let mut interp = Interpreter::new(model).unwrap();
+    interp.set_threads(2).unwrap();
+    assert_eq!(interp.threads_in_use(), 1);
+    assert_eq!(interp.run(std::slice::from_ref(&input)).unwrap(), expected);
+}

@@ -189,7 +189,7 @@ impl Interpreter {
         let threads = threads.max(1);
         if threads != self.threads {
             self.threads = threads;
-            self.split = parallel::Split::new(&self.model, &self.plan, threads)?;
+            self.split = parallel::Split::new(&self.model, &self.plan, threads);
         }
         Ok(())
     }
@@ -210,7 +210,7 @@ impl Interpreter {
             // The old workers go first: their arenas need not live beside the new ones.
             self.split = None;
             self.plan = Plan::new(&self.model, shapes)?;
-            self.split = parallel::Split::new(&self.model, &self.plan, self.threads)?;
+            self.split = parallel::Split::new(&self.model, &self.plan, self.threads);
         }
         Ok(())
     }

@@ -42,18 +42,13 @@ struct OutAt {
 impl Split {
     /// Workers for `threads` threads over the batch `full` was planned for, or `None`
     /// when one plan should run it: a single thread or row, or a model whose rows are
-    /// not independent (see [`rows_independent`]).
-    pub(crate) fn new(
-        model: &Model,
-        full: &Plan,
-        threads: usize,
-    ) -> Result<Option<Split>, PlanError> {
-        let Some(batch) = rows_independent(model, full) else {
-            return Ok(None);
-        };
+    /// not independent (see [`rows_independent`]), or one whose slices cannot be planned
+    /// (a SLICE fixed to the whole batch's size).
+    pub(crate) fn new(model: &Model, full: &Plan, threads: usize) -> Option<Split> {
+        let batch = rows_independent(model, full)?;
         let k = threads.min(batch);
         if k < 2 {
-            return Ok(None);
+            return None;
         }
         let in_row: Vec<usize> = full
             .input_shapes()
@@ -78,7 +73,11 @@ impl Split {
                     s
                 })
                 .collect();
-            let plan = Plan::new(model, &shapes)?;
+            // The whole batch planned, so a slice that does not (a SLICE or RESHAPE
+            // fixed to the whole batch's size) means: one plan runs it.
+            let Ok(plan) = Plan::new(model, &shapes) else {
+                return None;
+            };
             // A plan whose outputs are not the full plan's rows would be a model that
             // mixes rows after all; one plan then runs the batch.
             let same = plan
@@ -88,7 +87,7 @@ impl Split {
                     p.first() == Some(&rows) && f.first() == Some(&batch) && p[1..] == f[1..]
                 });
             if !same {
-                return Ok(None);
+                return None;
             }
             workers.push(Worker {
                 plan,
@@ -103,15 +102,15 @@ impl Split {
         {
             Ok(pool) => pool,
             // No threads to be had: one plan runs the batch, as with one thread.
-            Err(_) => return Ok(None),
+            Err(_) => return None,
         };
-        Ok(Some(Split {
+        Some(Split {
             out_at: Vec::with_capacity(out_row.len()),
             workers,
             pool,
             in_row,
             out_row,
-        }))
+        })
     }
 
     /// Number of workers (threads) the batch is split over.
