@@ -177,6 +177,42 @@ impl Runner {
         Ok(self.interp.run(inputs)?)
     }
 
+    /// Splits each batch over up to `threads` threads, each with its own plan and arena
+    /// for its slice of the batch; outputs are bit for bit those of one thread. A runner
+    /// starts on one thread; a batch of one row, or a model that mixes rows (stateful, or
+    /// moving data along the batch axis), stays on one.
+    ///
+    /// ```
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tflite/mnist_cnn_int8.tflite");
+    /// let mut runner = ferrolite::Runner::for_shapes(ferrolite::load(path)?, &[vec![8, 28, 28]])?;
+    /// runner.set_threads(2)?;
+    /// let input = ferrolite::Value::new(vec![8, 28, 28], ferrolite::TensorBuf::I8(vec![0; 8 * 784]));
+    /// let mut outputs = runner.new_outputs();
+    /// runner.run_into(&[input], &mut outputs)?;
+    /// assert_eq!(outputs[0].shape, vec![8, 10]);
+    /// # Ok::<(), ferrolite::Error>(())
+    /// ```
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        Ok(self.interp.set_threads(threads)?)
+    }
+
+    /// Threads the planned batch runs on (1 when it is not split).
+    pub fn threads_in_use(&self) -> usize {
+        self.interp.threads_in_use()
+    }
+
+    /// Zeroed outputs of the planned shapes and types, for [`Runner::run_into`].
+    pub fn new_outputs(&self) -> Vec<Value> {
+        self.interp.new_outputs()
+    }
+
+    /// Runs one batch of the planned shapes (see [`Runner::plan_for`]) into `outputs`
+    /// made by [`Runner::new_outputs`], without allocating: for callers that run many
+    /// batches of one shape.
+    pub fn run_into(&mut self, inputs: &[Value], outputs: &mut [Value]) -> Result<()> {
+        Ok(self.interp.run_into(inputs, outputs)?)
+    }
+
     /// Runs a single-input model on float data of `shape` and returns its first output
     /// as float: a quantized input gets the data quantized with its own scale and zero
     /// point, a quantized output is dequantized with its own, so float and int8 models

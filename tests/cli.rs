@@ -382,3 +382,55 @@ fn mnist_is_found_at_run_time_from_any_directory() {
         .unwrap();
     assert_one_line_error(&out, "/nonexistent/mnist-here");
 }
+
+/// Issue 13: the global --threads reaches the interpreter of bench and eval: bench
+/// reports the threads its batch ran on and, with --against-threads, the other count;
+/// eval's answers do not depend on the thread count.
+#[test]
+fn threads_reach_bench_and_eval() {
+    let model = fixture("mnist_cnn_int8.tflite");
+    let out = bin()
+        .args(["--threads", "2", "bench", "--batch-size", "3", "--no-tract"])
+        .args(["--seconds", "0.2", "--against-threads", "1", "--json"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(json["threads"], serde_json::json!(2));
+    assert_eq!(json["batch"], serde_json::json!(3));
+    assert_eq!(json["against"]["threads"], serde_json::json!(1));
+    assert!(json["ferrolite_us"].as_f64().unwrap() > 0.0);
+    assert!(json["ferrolite_us_per_image"].as_f64().unwrap() > 0.0);
+
+    let correct = |threads: &str| {
+        let out = bin()
+            .args([
+                "--threads",
+                threads,
+                "eval",
+                "--limit",
+                "250",
+                "--batch-size",
+            ])
+            .args(["64", "--json"])
+            .arg(&model)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap())
+                .unwrap();
+        json["correct"].clone()
+    };
+    assert_eq!(correct("1"), correct("2"));
+}

@@ -10,7 +10,10 @@ use crate::verify::timing::{median_micros, paired_median_micros};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  ferrolite bench cnn_int8.tflite\n  ferrolite bench cnn_int8.tflite --against cnn.tflite --seconds 4\n  ferrolite bench cnn.tflite --batch-size 32 --profile --no-tract --json"
+    after_help = "The global --threads splits each batch over that many threads (one plan \
+and arena per thread); its default is every core, and a batch of one runs on one thread.\n\n\
+Examples:\n  ferrolite bench cnn_int8.tflite\n  ferrolite bench cnn_int8.tflite --against cnn.tflite --seconds 4\n  ferrolite bench cnn.tflite --batch-size 32 --profile --no-tract --json\n  \
+ferrolite --threads 2 bench cnn.tflite --batch-size 64 --against-threads 1 --no-tract"
 )]
 pub struct Args {
     /// The .tflite model, or a model directory from `ferrolite train` (exported first).
@@ -27,6 +30,10 @@ pub struct Args {
     /// the same machine; prints how many times faster the first model is.
     #[arg(long, value_name = "MODEL")]
     against: Option<PathBuf>,
+    /// Time the same model again on this many threads (e.g. 1), rounds alternated with
+    /// the --threads run, and print the throughput ratio of the two.
+    #[arg(long, value_name = "T", conflicts_with = "against")]
+    against_threads: Option<usize>,
     /// Do not time tract (its loading and its alternated rounds take time).
     #[arg(long)]
     no_tract: bool,
@@ -38,10 +45,13 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(a: Args) -> Result<i32> {
+pub fn run(a: Args, threads: usize) -> Result<i32> {
     let out = Out::new(a.json);
     if a.batch_size == 0 {
         anyhow::bail!("--batch-size must be at least 1");
+    }
+    if a.against_threads == Some(0) {
+        anyhow::bail!("--against-threads must be at least 1");
     }
     if !(a.seconds > 0.0 && a.seconds.is_finite()) {
         anyhow::bail!("--seconds must be a positive number");
@@ -61,12 +71,17 @@ pub fn run(a: Args) -> Result<i32> {
 
     let mut interp = Interpreter::new(model.clone()).context("planning the model")?;
     interp.resize(&shapes)?;
+    interp.set_threads(threads)?;
     let arena = interp.plan().arena_bytes();
+    let in_use = interp.threads_in_use();
+    // The timed calls run into outputs made once, so no allocation is timed.
+    let mut outputs = interp.new_outputs();
     let mut against = None;
-    let ours = match &a.against {
-        None => median_micros(|| interp.run(&inputs).map(|_| ()), budget, 7)
+    let mut against_threads = None;
+    let ours = match (&a.against, a.against_threads) {
+        (None, None) => median_micros(|| interp.run_into(&inputs, &mut outputs), budget, 7)
             .context("running the built-in interpreter")?,
-        Some(path) => {
+        (Some(path), _) => {
             let (other, _) = load_runnable(path)?;
             let other_inputs = crate::verify::sample_inputs(&other, a.batch_size, mnist.as_ref())?;
             let mut other_interp =
@@ -74,9 +89,11 @@ pub fn run(a: Args) -> Result<i32> {
             let other_shapes: Vec<Vec<usize>> =
                 other_inputs.iter().map(|v| v.shape.clone()).collect();
             other_interp.resize(&other_shapes)?;
+            other_interp.set_threads(threads)?;
+            let mut other_outputs = other_interp.new_outputs();
             let (ours, theirs, ratio) = paired_median_micros(
-                || interp.run(&inputs).map(|_| ()),
-                || other_interp.run(&other_inputs).map(|_| ()),
+                || interp.run_into(&inputs, &mut outputs),
+                || other_interp.run_into(&other_inputs, &mut other_outputs),
                 budget,
                 15,
             )
@@ -84,12 +101,38 @@ pub fn run(a: Args) -> Result<i32> {
             against = Some((path.display().to_string(), theirs, ratio));
             ours
         }
+        (None, Some(t)) => {
+            let mut other_interp = Interpreter::new(model.clone()).context("planning the model")?;
+            other_interp.resize(&shapes)?;
+            other_interp.set_threads(t)?;
+            let mut other_outputs = other_interp.new_outputs();
+            let (ours, theirs, ratio) = paired_median_micros(
+                || interp.run_into(&inputs, &mut outputs),
+                || other_interp.run_into(&inputs, &mut other_outputs),
+                budget,
+                15,
+            )
+            .context("running the built-in interpreter")?;
+            against_threads = Some((other_interp.threads_in_use(), theirs, ratio));
+            ours
+        }
     };
     out.line(format!(
-        "ferrolite: {ours:.2} µs per batch of {} ({:.2} µs per image), arena {arena} bytes",
+        "ferrolite: {ours:.2} µs per batch of {} ({:.2} µs per image) on {in_use} thread{}, \
+         arena {arena} bytes",
         a.batch_size,
-        ours / a.batch_size as f64
+        ours / a.batch_size as f64,
+        if in_use == 1 { "" } else { "s" }
     ));
+    if let Some((t, theirs, ratio)) = &against_threads {
+        out.line(format!(
+            "against {t} thread{} (rounds alternated): {theirs:.2} µs per batch; {in_use} \
+             thread{} give {:.2}× its throughput (median of per-round ratios)",
+            if *t == 1 { "" } else { "s" },
+            if in_use == 1 { "" } else { "s" },
+            1.0 / ratio
+        ));
+    }
     if let Some((path, theirs, ratio)) = &against {
         out.line(format!(
             "against {path} (built-in interpreter, rounds alternated): {theirs:.2} µs per batch; \
@@ -141,17 +184,28 @@ pub fn run(a: Args) -> Result<i32> {
             "batch": a.batch_size,
             "ferrolite_us": ours,
             "ferrolite_us_per_image": ours / a.batch_size as f64,
+            "threads": in_use,
             "arena_bytes": arena,
             "tract_us": tract_us,
             "tract_model": tract_model,
             "tract_error": tract_error,
             "speedup_vs_tract": speedup_vs_tract,
-            "against": against.as_ref().map(|(path, us, ratio)| serde_json::json!({
-                "model": path,
-                "ferrolite_us": us,
-                "time_ratio": ratio,
-                "speedup": 1.0 / ratio,
-            })),
+            "against": match (&against, &against_threads) {
+                (Some((path, us, ratio)), _) => serde_json::json!({
+                    "model": path,
+                    "ferrolite_us": us,
+                    "time_ratio": ratio,
+                    "speedup": 1.0 / ratio,
+                }),
+                (None, Some((t, us, ratio))) => serde_json::json!({
+                    "threads": t,
+                    "ferrolite_us": us,
+                    "ferrolite_us_per_image": us / a.batch_size as f64,
+                    "time_ratio": ratio,
+                    "speedup": 1.0 / ratio,
+                }),
+                (None, None) => serde_json::Value::Null,
+            },
         }));
     }
     Ok(0)

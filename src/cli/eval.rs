@@ -31,7 +31,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(a: Args) -> Result<i32> {
+pub fn run(a: Args, threads: usize) -> Result<i32> {
     let out = Out::new(a.json);
     if a.limit == Some(0) {
         anyhow::bail!("--limit 0 leaves no test images to evaluate");
@@ -46,6 +46,7 @@ pub fn run(a: Args) -> Result<i32> {
     let dir = default_data_dir(a.data);
     let mnist = data::load(&dir, Split::Test)?;
     let mut interp = Interpreter::new(model).context("planning the model")?;
+    interp.set_threads(threads).context("planning the model")?;
     let total = a.limit.unwrap_or(mnist.count).min(mnist.count);
     let bar = progress_bar(total as u64, "evaluating");
     let result = accuracy::evaluate(&mut interp, &mnist, a.limit, a.batch_size, |done| {

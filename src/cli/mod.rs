@@ -35,8 +35,10 @@ or `ferrolite eval MODEL.tflite` (MNIST accuracy on the vendored test set); trai
 `ferrolite train --preset mnist-cnn -o DIR` and export it with `ferrolite convert DIR -o MODEL.tflite`."
 )]
 struct Cli {
-    /// Worker threads for training, pruning and distillation (the interpreter runs on
-    /// one thread) [default: one per core].
+    /// Worker threads: for training, pruning and distillation, and for the interpreter
+    /// in `run`, `eval` and `bench`, which splits a batch over them (each thread runs
+    /// its own slice of the batch; results are identical to one thread's) [default: one
+    /// per core; a batch of one image always runs on one thread].
     #[arg(long, global = true, value_name = "N")]
     threads: Option<usize>,
     #[command(subcommand)]
@@ -105,11 +107,11 @@ pub fn main() -> i32 {
     }
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
-        Command::Run(a) => run::run(a),
-        Command::Eval(a) => eval::run(a),
+        Command::Run(a) => run::run(a, inference_threads(cli.threads)),
+        Command::Eval(a) => eval::run(a, inference_threads(cli.threads)),
         Command::Verify(a) => verify::run(a),
         Command::Convert(a) => convert::run(a),
-        Command::Bench(a) => bench::run(a),
+        Command::Bench(a) => bench::run(a, inference_threads(cli.threads)),
         Command::Compare(a) => compare::run(a),
         Command::Train(a) => train::run(a),
         Command::Prune(a) => prune::run(a),
@@ -124,6 +126,11 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Threads the interpreter may split a batch over: `--threads`, else every core.
+fn inference_threads(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Help and version go out as clap writes them; an argument error becomes one line

@@ -60,7 +60,7 @@ fn is_npz(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
-pub fn run(a: Args) -> Result<i32> {
+pub fn run(a: Args, threads: usize) -> Result<i32> {
     for output in &a.output {
         let mut inputs: Vec<&Path> = vec![&a.model];
         inputs.extend(a.input.iter().map(PathBuf::as_path));
@@ -105,6 +105,7 @@ pub fn run(a: Args) -> Result<i32> {
     };
 
     let mut interp = Interpreter::new(model.clone()).context("planning the model")?;
+    interp.set_threads(threads).context("planning the model")?;
     let started = Instant::now();
     let outputs = interp.run(&values).context("running the model")?;
     let seconds = started.elapsed().as_secs_f64();

@@ -3,6 +3,7 @@
 //! at plan time, assigning arena offsets by tensor lifetime) and kernels that compute.
 
 pub mod kernels;
+mod parallel;
 mod plan;
 #[cfg(test)]
 mod validate_tests;
@@ -133,14 +134,19 @@ impl TensorInfo {
     }
 }
 
-/// Runs a model, re-planning when the input shapes change (e.g. a new batch size).
+/// Runs a model, re-planning when the input shapes change (e.g. a new batch size), and
+/// splitting a batch over threads when asked to (see [`Interpreter::set_threads`]).
 pub struct Interpreter {
     model: Arc<Model>,
     plan: Plan,
+    threads: usize,
+    /// Per-thread plans for the planned batch, when it is split.
+    split: Option<parallel::Split>,
 }
 
 impl Interpreter {
     /// Plans `model` for the shapes its inputs declare, which validates every operator.
+    /// It runs on the calling thread until [`Interpreter::set_threads`] says otherwise.
     pub fn new(model: Model) -> Result<Interpreter, PlanError> {
         let model = Arc::new(model);
         let shapes: Vec<Vec<usize>> = model
@@ -157,22 +163,54 @@ impl Interpreter {
             })
             .collect();
         let plan = Plan::new(&model, &shapes)?;
-        Ok(Interpreter { model, plan })
+        Ok(Interpreter {
+            model,
+            plan,
+            threads: 1,
+            split: None,
+        })
     }
 
     pub fn model(&self) -> &Model {
         &self.model
     }
 
-    /// The current plan (for arena size and per-op details).
+    /// The current plan (for arena size and per-op details). It is the plan of the whole
+    /// batch, also when the batch runs split over threads (each thread has its own).
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// Splits each batch over up to `threads` threads (at least 1; 1 runs on the calling
+    /// thread): each thread gets its own plan and arena for a contiguous slice of the
+    /// batch, and the results are bit for bit those of one thread. A batch of one row, or
+    /// a model that mixes batch rows or keeps state between calls, runs on one thread.
+    pub fn set_threads(&mut self, threads: usize) -> Result<(), PlanError> {
+        let threads = threads.max(1);
+        if threads != self.threads {
+            self.threads = threads;
+            self.split = parallel::Split::new(&self.model, &self.plan, threads);
+        }
+        Ok(())
+    }
+
+    /// The thread count asked for with [`Interpreter::set_threads`].
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Threads the planned batch actually runs on (1 when it is not split).
+    pub fn threads_in_use(&self) -> usize {
+        self.split.as_ref().map_or(1, |s| s.workers())
     }
 
     /// Re-plans for new input shapes unless they are the planned ones.
     pub fn resize(&mut self, shapes: &[Vec<usize>]) -> Result<(), PlanError> {
         if self.plan.input_shapes() != shapes {
+            // The old workers go first: their arenas need not live beside the new ones.
+            self.split = None;
             self.plan = Plan::new(&self.model, shapes)?;
+            self.split = parallel::Split::new(&self.model, &self.plan, self.threads);
         }
         Ok(())
     }
@@ -182,7 +220,35 @@ impl Interpreter {
     pub fn run(&mut self, inputs: &[Value]) -> Result<Vec<Value>, RunError> {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|v| v.shape.clone()).collect();
         self.resize(&shapes)?;
-        self.plan.run(inputs)
+        match &mut self.split {
+            None => self.plan.run(inputs),
+            Some(split) => {
+                self.plan.check_inputs(inputs)?;
+                let mut outputs = self.plan.new_outputs();
+                split.run_into(inputs, &mut outputs)?;
+                Ok(outputs)
+            }
+        }
+    }
+
+    /// Zeroed outputs of the planned dtypes and shapes, for [`Interpreter::run_into`].
+    pub fn new_outputs(&self) -> Vec<Value> {
+        self.plan.new_outputs()
+    }
+
+    /// Runs one batch of the planned shapes into `outputs` (as
+    /// [`Interpreter::new_outputs`] makes them), allocating nothing: no re-planning, no
+    /// output buffers. Inputs of other shapes are an error; call
+    /// [`Interpreter::resize`] first.
+    pub fn run_into(&mut self, inputs: &[Value], outputs: &mut [Value]) -> Result<(), RunError> {
+        match &mut self.split {
+            None => self.plan.run_into(inputs, outputs),
+            Some(split) => {
+                self.plan.check_inputs(inputs)?;
+                self.plan.check_outputs(outputs)?;
+                split.run_into(inputs, outputs)
+            }
+        }
     }
 }
 

@@ -4,13 +4,18 @@ use std::sync::Arc;
 
 use super::kernels::{self, Kernel, PrepareCtx};
 use super::value::{TensorBuf, Value, View, ViewMut};
-use super::{PlanError, RunError, TensorInfo, MAX_TENSOR_BYTES};
+use super::{KernelError, PlanError, RunError, TensorInfo, MAX_TENSOR_BYTES};
 use crate::ir::{DType, Model, Op};
 use crate::kernels::cpu::CpuFeatures;
 
 /// Arena offsets are multiples of this, so every view is aligned for any element type
 /// and for SIMD loads.
 const ALIGN: usize = 64;
+
+/// Operands a step's views hold on the stack; only CONCATENATION/PACK of many tensors,
+/// the LSTM (24 inputs) and wide SPLITs go past these and allocate their view lists.
+const INLINE_INPUTS: usize = 16;
+const INLINE_OUTPUTS: usize = 8;
 
 /// Where a kernel finds one of its inputs or outputs.
 #[derive(Clone, Copy, Debug)]
@@ -428,7 +433,51 @@ impl Plan {
 
     /// Runs one batch with inputs of exactly the planned shapes.
     pub fn run(&mut self, inputs: &[Value]) -> Result<Vec<Value>, RunError> {
-        self.run_inner(inputs, None)
+        self.load_inputs(inputs)?;
+        self.execute(None)?;
+        Ok(self.collect_outputs())
+    }
+
+    /// Like [`Plan::run`], writing into `outputs`, which must hold one value per model
+    /// output with the planned dtype and shape (as [`Plan::new_outputs`] makes them).
+    /// Nothing is allocated: the timing loop of `ferrolite bench` and callers that run
+    /// many batches reuse their outputs.
+    pub fn run_into(&mut self, inputs: &[Value], outputs: &mut [Value]) -> Result<(), RunError> {
+        self.check_outputs(outputs)?;
+        self.load_inputs(inputs)?;
+        self.execute(None)?;
+        for (k, out) in outputs.iter_mut().enumerate() {
+            let src = self.output_view(k);
+            out.data
+                .view_mut()
+                .copy_from(&src)
+                .map_err(|e| output_error(k, e))?;
+        }
+        Ok(())
+    }
+
+    /// Zeroed outputs of the planned dtypes and shapes, for [`Plan::run_into`].
+    pub fn new_outputs(&self) -> Vec<Value> {
+        self.outputs
+            .iter()
+            .map(|(slot, shape)| {
+                let dtype = match *slot {
+                    Slot::Arena { dtype, .. } => dtype,
+                    Slot::Const(c) => self.constants[c].dtype(),
+                    Slot::Absent => DType::F32,
+                };
+                let len = match *slot {
+                    Slot::Absent => 0,
+                    _ => shape.iter().product(),
+                };
+                Value::new(shape.clone(), TensorBuf::zeros(dtype, len))
+            })
+            .collect()
+    }
+
+    /// The planned output shapes, one per model output.
+    pub fn output_shapes(&self) -> impl Iterator<Item = &[usize]> {
+        self.outputs.iter().map(|(_, shape)| shape.as_slice())
     }
 
     /// Like [`Plan::run`], adding each step's wall time in seconds to `seconds`
@@ -438,14 +487,47 @@ impl Plan {
         inputs: &[Value],
         seconds: &mut [f64],
     ) -> Result<Vec<Value>, RunError> {
-        self.run_inner(inputs, Some(seconds))
+        self.load_inputs(inputs)?;
+        self.execute(Some(seconds))?;
+        Ok(self.collect_outputs())
     }
 
-    fn run_inner(
-        &mut self,
-        inputs: &[Value],
-        mut seconds: Option<&mut [f64]>,
-    ) -> Result<Vec<Value>, RunError> {
+    pub(crate) fn check_outputs(&self, outputs: &[Value]) -> Result<(), RunError> {
+        if outputs.len() != self.outputs.len() {
+            return Err(RunError::Kernel {
+                index: 0,
+                op: "output",
+                message: format!(
+                    "{} output values were given for a model with {} outputs",
+                    outputs.len(),
+                    self.outputs.len()
+                ),
+            });
+        }
+        for (k, (out, (_, shape))) in outputs.iter().zip(&self.outputs).enumerate() {
+            if &out.shape != shape {
+                return Err(output_error(
+                    k,
+                    KernelError::new(format!(
+                        "the output value has shape {:?}, the plan makes {shape:?}",
+                        out.shape
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn load_inputs(&mut self, inputs: &[Value]) -> Result<(), RunError> {
+        self.check_inputs(inputs)?;
+        for (k, value) in inputs.iter().enumerate() {
+            self.load_input(k, value.data.view())?;
+        }
+        Ok(())
+    }
+
+    /// Errors for inputs of the wrong count, dtypes or shapes.
+    pub(crate) fn check_inputs(&self, inputs: &[Value]) -> Result<(), RunError> {
         if inputs.len() != self.inputs.len() {
             return Err(PlanError::InputCount {
                 expected: self.inputs.len(),
@@ -453,62 +535,152 @@ impl Plan {
             }
             .into());
         }
-        for (k, (value, slot)) in inputs.iter().zip(&self.inputs).enumerate() {
-            let name = self.input_name(k);
-            if let Slot::Arena { len, dtype, .. } = *slot {
-                if value.dtype() != dtype {
-                    return Err(PlanError::InputType {
-                        index: k,
-                        name,
-                        expected: dtype,
-                        got: value.dtype(),
-                    }
-                    .into());
+        for (k, value) in inputs.iter().enumerate() {
+            let Some(&Slot::Arena { dtype, .. }) = self.inputs.get(k) else {
+                continue;
+            };
+            if value.dtype() != dtype {
+                return Err(PlanError::InputType {
+                    index: k,
+                    name: self.input_name(k),
+                    expected: dtype,
+                    got: value.dtype(),
                 }
-                if value.data.len() != len || value.shape != self.input_shapes[k] {
-                    return Err(PlanError::InputSize {
-                        index: k,
-                        name,
-                        shape: value.shape.clone(),
-                        expected: len,
-                        got: value.data.len(),
-                    }
-                    .into());
+                .into());
+            }
+            if value.shape != self.input_shapes[k] {
+                return Err(PlanError::InputSize {
+                    index: k,
+                    name: self.input_name(k),
+                    shape: value.shape.clone(),
+                    expected: self.input_len(k),
+                    got: value.data.len(),
                 }
+                .into());
             }
         }
+        Ok(())
+    }
+
+    /// Elements input `k` has in this plan.
+    fn input_len(&self, k: usize) -> usize {
+        match self.inputs.get(k) {
+            Some(Slot::Arena { len, .. }) => *len,
+            _ => self.input_shapes.get(k).map_or(0, |s| s.iter().product()),
+        }
+    }
+
+    /// Copies input `k` (of the planned shape, checked by its dtype and length) into the
+    /// arena. The parallel runner calls it with a batch slice of a caller's input.
+    pub(crate) fn load_input(&mut self, k: usize, data: View<'_>) -> Result<(), RunError> {
+        let Some(&slot) = self.inputs.get(k) else {
+            return Err(PlanError::InputCount {
+                expected: self.inputs.len(),
+                got: k + 1,
+            }
+            .into());
+        };
+        if let Slot::Arena { len, dtype, .. } = slot {
+            let got = view_dtype(&data);
+            if got != Some(dtype) {
+                return Err(PlanError::InputType {
+                    index: k,
+                    name: self.input_name(k),
+                    expected: dtype,
+                    got: got.unwrap_or(dtype),
+                }
+                .into());
+            }
+            if data.len() != len {
+                return Err(PlanError::InputSize {
+                    index: k,
+                    name: self.input_name(k),
+                    shape: self.input_shapes[k].clone(),
+                    expected: len,
+                    got: data.len(),
+                }
+                .into());
+            }
+            let base = self.arena.as_mut_ptr() as *mut u8;
+            // SAFETY: the slot lies inside the arena (planned from the same shapes), and
+            // no other view of the arena exists outside a step.
+            let mut dst = unsafe { view_mut_at(base, slot) };
+            dst.copy_from(&data).map_err(|e| RunError::Kernel {
+                index: 0,
+                op: "input",
+                message: e.0,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Output `k` as the last run left it in the arena (empty if there is none).
+    pub(crate) fn output_view(&self, k: usize) -> View<'_> {
+        match self.outputs.get(k) {
+            // SAFETY: the slot lies inside the arena, and `&self` rules out a running
+            // step or any mutable view of it.
+            Some((slot, _)) => unsafe {
+                view_at(self.arena.as_ptr() as *mut u8, &self.constants, *slot)
+            },
+            None => View::Absent,
+        }
+    }
+
+    fn collect_outputs(&self) -> Vec<Value> {
+        (0..self.outputs.len())
+            .map(|k| {
+                let data = self
+                    .output_view(k)
+                    .to_buf()
+                    .unwrap_or(TensorBuf::F32(Vec::new()));
+                Value::new(self.outputs[k].1.clone(), data)
+            })
+            .collect()
+    }
+
+    /// Runs every step on the inputs already in the arena. Allocates nothing: the views
+    /// of a step sit in fixed arrays unless it has more operands than they hold.
+    pub(crate) fn execute(&mut self, mut seconds: Option<&mut [f64]>) -> Result<(), RunError> {
         let base = self.arena.as_mut_ptr() as *mut u8;
-        for (value, slot) in inputs.iter().zip(&self.inputs) {
-            if let Slot::Arena { .. } = *slot {
-                // SAFETY: the slot lies inside the arena (planned from the same shapes),
-                // and no other view of the arena exists outside a step.
-                let mut dst = unsafe { view_mut_at(base, *slot) };
-                dst.copy_from(&value.data.view())
-                    .map_err(|e| RunError::Kernel {
-                        index: 0,
-                        op: "input",
-                        message: e.0,
-                    })?;
-            }
-        }
         for (k, step) in self.steps.iter().enumerate() {
             let started = seconds.as_ref().map(|_| std::time::Instant::now());
             // SAFETY: within one step every arena slot it touches is live, and the planner
             // gives simultaneously live tensors disjoint byte ranges; an operator never
             // writes a tensor it reads (the planner rejects redefinitions). So the shared
             // input views and the exclusive output views never alias.
-            let in_views: Vec<View<'_>> = step
-                .inputs
-                .iter()
-                .map(|s| unsafe { view_at(base, &self.constants, *s) })
-                .collect();
-            let mut out_views: Vec<ViewMut<'_>> = step
-                .outputs
-                .iter()
-                .map(|s| unsafe { view_mut_at(base, *s) })
-                .collect();
+            let mut in_inline = [View::Absent; INLINE_INPUTS];
+            let in_heap: Vec<View<'_>>;
+            let in_views: &[View<'_>] = if step.inputs.len() <= INLINE_INPUTS {
+                for (v, s) in in_inline.iter_mut().zip(&step.inputs) {
+                    *v = unsafe { view_at(base, &self.constants, *s) };
+                }
+                &in_inline[..step.inputs.len()]
+            } else {
+                in_heap = step
+                    .inputs
+                    .iter()
+                    .map(|s| unsafe { view_at(base, &self.constants, *s) })
+                    .collect();
+                &in_heap
+            };
+            let mut out_inline: [ViewMut<'_>; INLINE_OUTPUTS] =
+                std::array::from_fn(|_| ViewMut::F32(&mut []));
+            let mut out_heap: Vec<ViewMut<'_>>;
+            let out_views: &mut [ViewMut<'_>] = if step.outputs.len() <= INLINE_OUTPUTS {
+                for (v, s) in out_inline.iter_mut().zip(&step.outputs) {
+                    *v = unsafe { view_mut_at(base, *s) };
+                }
+                &mut out_inline[..step.outputs.len()]
+            } else {
+                out_heap = step
+                    .outputs
+                    .iter()
+                    .map(|s| unsafe { view_mut_at(base, *s) })
+                    .collect();
+                &mut out_heap
+            };
             step.kernel
-                .run(&in_views, &mut out_views)
+                .run(in_views, out_views)
                 .map_err(|e| RunError::Kernel {
                     index: step.index,
                     op: step.op,
@@ -520,19 +692,34 @@ impl Plan {
                 }
             }
         }
-        let mut results = Vec::with_capacity(self.outputs.len());
-        for (slot, shape) in &self.outputs {
-            // SAFETY: as above; no step is running.
-            let view = unsafe { view_at(base, &self.constants, *slot) };
-            let data = view.to_buf().unwrap_or(TensorBuf::F32(Vec::new()));
-            results.push(Value::new(shape.clone(), data));
-        }
-        Ok(results)
+        Ok(())
     }
 
     fn input_name(&self, k: usize) -> String {
         self.input_names.get(k).cloned().unwrap_or_default()
     }
+}
+
+fn output_error(k: usize, e: KernelError) -> RunError {
+    RunError::Kernel {
+        index: k,
+        op: "output",
+        message: e.0,
+    }
+}
+
+fn view_dtype(v: &View<'_>) -> Option<DType> {
+    Some(match v {
+        View::Absent => return None,
+        View::F32(_) => DType::F32,
+        View::F16(_) => DType::F16,
+        View::I8(_) => DType::I8,
+        View::U8(_) => DType::U8,
+        View::I16(_) => DType::I16,
+        View::I32(_) => DType::I32,
+        View::I64(_) => DType::I64,
+        View::Bool(_) => DType::Bool,
+    })
 }
 
 fn check_input_shape(

@@ -14,6 +14,7 @@
 //!   [`QuantProd`].
 
 use std::marker::PhantomData;
+use std::sync::Mutex;
 
 use super::q8::q8_params;
 use super::quantize::activation_params;
@@ -132,6 +133,10 @@ fn plain<T: Reducible>(
 /// Quantized REDUCE_PROD over int8 or int16.
 struct QuantProdKernel<T> {
     prod: QuantProd,
+    /// The running product of each output, made at prepare so that a run does not
+    /// allocate (the loop resets it); locked because `run` takes `&self`, never
+    /// contended since every thread of a split batch has its own plan.
+    scratch: Mutex<Vec<Option<i32>>>,
     dims: Vec<(usize, usize)>,
     len_in: usize,
     len_out: usize,
@@ -147,7 +152,10 @@ impl<T: Elem + Into<i32> + TryFrom<i32> + Default> Kernel for QuantProdKernel<T>
         let y = T::slice_mut(y)?;
         check_len("input", x.len(), self.len_in)?;
         check_len("output", y.len(), self.len_out)?;
-        let mut scratch = vec![None; self.len_out];
+        let mut scratch = self
+            .scratch
+            .lock()
+            .map_err(|_| KernelError::new("REDUCE_PROD scratch poisoned by a failed run"))?;
         // `run` clamps to the type's range, so the conversion cannot fail.
         self.prod
             .run(&self.dims, x, &mut scratch, y, Into::into, |v| {
@@ -186,6 +194,7 @@ fn quant_prod<T: Elem + Into<i32> + TryFrom<i32> + Default>(
             shift,
             range: quantized_range(dtype)?,
         },
+        scratch: Mutex::new(vec![None; len_out]),
         dims: dims.to_vec(),
         len_in,
         len_out,

@@ -4,6 +4,7 @@
 //! loops are in `kernels::reference::transpose_conv`.
 
 use std::marker::PhantomData;
+use std::sync::Mutex;
 
 use super::q8::{channel_scales, optional_i32, q8_input, q8_output, q8_params, Q8};
 use super::shape::{checked_elements, const_ints, nhwc};
@@ -51,6 +52,10 @@ impl Kernel for TransposeConvF32 {
 struct TransposeConvQ8<T> {
     geometry: TransposeConvGeometry,
     requant: TransposeConvRequant,
+    /// The int32 sums, one per output element: made once at prepare so that a run does
+    /// not allocate (the loop zeroes it). `run` takes `&self`, hence the lock, which is
+    /// never contended: each thread of a split batch has its own plan.
+    scratch: Mutex<Vec<i32>>,
     elem: PhantomData<fn() -> T>,
 }
 
@@ -60,7 +65,10 @@ impl<T: Q8> Kernel for TransposeConvQ8<T> {
         let input = q8_input::<T>(inputs, 2)?;
         let bias = optional_i32(inputs, 3)?;
         let out = q8_output::<T>(outputs)?;
-        let mut scratch = vec![0i32; self.geometry.output_len()];
+        let mut scratch = self
+            .scratch
+            .lock()
+            .map_err(|_| KernelError::new("TRANSPOSE_CONV scratch poisoned by a failed run"))?;
         transpose_conv_q8(
             &self.geometry,
             &self.requant,
@@ -194,6 +202,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             Ok(Prepared::new(
                 output_shapes,
                 TransposeConvQ8::<i8> {
+                    scratch: Mutex::new(vec![0; geometry.output_len()]),
                     geometry,
                     requant,
                     elem: PhantomData,
@@ -205,6 +214,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             Ok(Prepared::new(
                 output_shapes,
                 TransposeConvQ8::<u8> {
+                    scratch: Mutex::new(vec![0; geometry.output_len()]),
                     geometry,
                     requant,
                     elem: PhantomData,
