@@ -10,6 +10,7 @@ pub mod l2_normalization;
 pub mod log_softmax;
 pub mod lstm;
 pub mod prelu;
+pub mod quant_binary;
 pub mod reduce;
 pub mod resize;
 pub mod svdf;
