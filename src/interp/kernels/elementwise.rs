@@ -413,6 +413,8 @@ struct QuantBinaryKernel {
     /// One input a constant single element: the output byte for each byte of the other
     /// input, from the reference at prepare.
     table: Option<Box<[u8; 256]>>,
+    /// Look the table up 32 bytes per step with AVX2 (detected at prepare).
+    lut_avx2: bool,
 }
 
 impl QuantBinaryKernel {
@@ -444,6 +446,12 @@ impl QuantBinaryKernel {
             } else {
                 a
             };
+            #[cfg(target_arch = "x86_64")]
+            if self.lut_avx2 {
+                // SAFETY: `lut_avx2` is only true when the CPU reported AVX2 at prepare.
+                unsafe { crate::kernels::x86::lut::lookup(table, varying, out) };
+                return Ok(());
+            }
             for (o, &x) in out.iter_mut().zip(varying) {
                 *o = T::from_byte(table[usize::from(x.byte())]);
             }
@@ -611,6 +619,7 @@ fn prepare_quantized(
         len_out: super::shape::checked_elements(&out_shape)?,
         path: quant_path(ctx, &arith),
         table,
+        lut_avx2: ctx.cpu.avx2(),
     })
 }
 
