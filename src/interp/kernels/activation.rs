@@ -110,6 +110,7 @@ struct ByteTable {
     table: [u8; 256],
     len: usize,
     /// Look up 32 bytes per step with AVX2 (detected at prepare).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     avx2: bool,
 }
 

@@ -414,6 +414,7 @@ struct QuantBinaryKernel {
     /// input, from the reference at prepare.
     table: Option<Box<[u8; 256]>>,
     /// Look the table up 32 bytes per step with AVX2 (detected at prepare).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     lut_avx2: bool,
 }
 
