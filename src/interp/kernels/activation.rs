@@ -109,6 +109,23 @@ impl Kernel for FloatActivation {
 struct ByteTable {
     table: [u8; 256],
     len: usize,
+    /// Look up 32 bytes per step with AVX2 (detected at prepare).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx2: bool,
+}
+
+impl ByteTable {
+    fn apply<T: crate::kernels::reference::quant_binary::QByte>(&self, x: &[T], y: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
+            unsafe { crate::kernels::x86::lut::lookup(&self.table, x, y) };
+            return;
+        }
+        for (y, &x) in y.iter_mut().zip(x.iter()) {
+            *y = T::from_byte(self.table[usize::from(x.byte())]);
+        }
+    }
 }
 
 impl Kernel for ByteTable {
@@ -120,16 +137,12 @@ impl Kernel for ByteTable {
             (View::I8(x), ViewMut::I8(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                for (y, &x) in y.iter_mut().zip(x.iter()) {
-                    *y = self.table[usize::from(x as u8)] as i8;
-                }
+                self.apply(x, y);
             }
             (View::U8(x), ViewMut::U8(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                for (y, &x) in y.iter_mut().zip(x.iter()) {
-                    *y = self.table[usize::from(x)];
-                }
+                self.apply(x, y);
             }
             (x, y) => kbail!(
                 "unexpected {} input / {} output",
@@ -372,6 +385,7 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
         ByteTable {
             table,
             len: input.num_elements(),
+            avx2: ctx.cpu.avx2(),
         },
     ))
 }

@@ -27,14 +27,14 @@ use super::shape::{check_len, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
+use crate::interp::TensorBuf;
 use crate::ir::{Activation, DType, Op};
 use crate::kbail;
 use crate::kernels::common::{broadcast_shapes, broadcast_strides, clamp};
 use crate::kernels::fixed_point::{
-    calculate_activation_range_quantized, effective_scale_mul, get_reciprocal,
-    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_greater_than_one,
-    multiply_by_quantized_multiplier_smaller_than_one_exp, quantize_multiplier, AddRescale,
+    calculate_activation_range_quantized, effective_scale_mul, quantize_multiplier, AddRescale,
 };
+use crate::kernels::reference::quant_binary::{Operand, QByte, QuantArith};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BinOp {
@@ -135,6 +135,76 @@ impl Layout {
                 broadcast_rec(shape, sa, sb, a, 0, b, 0, out, &f)
             }
         }
+    }
+}
+
+impl Layout {
+    /// Calls `f` on each run of the output along the innermost (simplified) dim, with
+    /// how each input runs along it. Lengths were checked against the layout.
+    pub(crate) fn rows<'d, T: Copy>(
+        &self,
+        a: &'d [T],
+        b: &'d [T],
+        out: &mut [T],
+        f: &mut impl FnMut(Operand<'d, T>, Operand<'d, T>, &mut [T]),
+    ) {
+        match self {
+            Layout::Empty => {}
+            Layout::Same => f(Operand::Row(a), Operand::Row(b), out),
+            Layout::ScalarA => {
+                if let Some(&x) = a.first() {
+                    f(Operand::Splat(x), Operand::Row(b), out)
+                }
+            }
+            Layout::ScalarB => {
+                if let Some(&y) = b.first() {
+                    f(Operand::Row(a), Operand::Splat(y), out)
+                }
+            }
+            Layout::Broadcast { shape, sa, sb } => rows_rec(shape, sa, sb, a, 0, b, 0, out, f),
+        }
+    }
+}
+
+/// The operand of an input read from `offset` with `stride` over `n` elements.
+fn operand<T: Copy>(v: &[T], offset: usize, stride: usize, n: usize) -> Option<Operand<'_, T>> {
+    Some(match stride {
+        0 => Operand::Splat(*v.get(offset)?),
+        1 => Operand::Row(v.get(offset..offset.checked_add(n)?)?),
+        s => Operand::Strided(v.get(offset..)?, s),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rows_rec<'d, T: Copy>(
+    shape: &[usize],
+    sa: &[usize],
+    sb: &[usize],
+    a: &'d [T],
+    oa: usize,
+    b: &'d [T],
+    ob: usize,
+    out: &mut [T],
+    f: &mut impl FnMut(Operand<'d, T>, Operand<'d, T>, &mut [T]),
+) {
+    match (shape, sa, sb) {
+        ([], _, _) => {
+            if let (Some(x), Some(y), Some(o)) = (a.get(oa), b.get(ob), out.get_mut(..1)) {
+                f(Operand::Splat(*x), Operand::Splat(*y), o)
+            }
+        }
+        ([n], [s], [t]) => {
+            if let (Some(x), Some(y)) = (operand(a, oa, *s, *n), operand(b, ob, *t, *n)) {
+                f(x, y, out)
+            }
+        }
+        ([_, inner @ ..], [s, sa_in @ ..], [t, sb_in @ ..]) => {
+            let block: usize = inner.iter().product();
+            for (i, chunk) in out.chunks_exact_mut(block).enumerate() {
+                rows_rec(inner, sa_in, sb_in, a, oa + i * s, b, ob + i * t, chunk, f);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -317,120 +387,18 @@ fn int_range(act: Activation, min: i64, max: i64) -> Result<(i64, i64), KernelEr
 // ---------------------------------------------------------------------------------
 // int8 / uint8
 
-/// The integer arithmetic of one quantized binary op, every constant from prepare.
+/// How `run` computes a row of a quantized op, picked at prepare.
 #[derive(Clone, Copy, Debug)]
-enum QuantArith {
-    /// ADD (`negate_second` false) or SUB (true).
-    AddSub {
-        negate_second: bool,
-        rescale: AddRescale,
-        input1_zero_point: i32,
-        input2_zero_point: i32,
-        output_zero_point: i32,
-    },
-    Mul {
-        multiplier: i32,
-        shift: i32,
-        input1_zero_point: i32,
-        input2_zero_point: i32,
-        output_zero_point: i32,
-    },
-    /// `run` has checked that no divisor equals `input2_zero_point`.
-    Div {
-        multiplier: i32,
-        shift: i32,
-        input1_zero_point: i32,
-        input2_zero_point: i32,
-        output_zero_point: i32,
-    },
+enum QuantPath {
+    /// The reference loop (DIV, no AVX2, or constants outside the lanes' exact range).
+    Reference,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(crate::kernels::x86::quant_binary::VecArith),
 }
 
-/// GCC's `__builtin_clrsb` as TFLite's `CountLeadingSignBits<int32_t>` uses it: the
-/// number of bits after the sign bit that equal it (31 for 0 and -1).
-fn count_leading_sign_bits(x: i32) -> i32 {
-    let magnitude_bits = if x >= 0 { x } else { !x };
-    magnitude_bits.leading_zeros() as i32 - 1
-}
-
-impl QuantArith {
-    /// One output value before the activation clamp, from two integer inputs; the
-    /// C++ int32 arithmetic never overflows for 8-bit inputs (|q - zp| < 2^9, shifted
-    /// by 20), wrapping only mirrors it for hostile scales.
-    #[inline(always)]
-    fn apply(&self, x: i32, y: i32) -> i32 {
-        match *self {
-            QuantArith::AddSub {
-                negate_second,
-                rescale,
-                input1_zero_point,
-                input2_zero_point,
-                output_zero_point,
-            } => {
-                let shifted1 = (x - input1_zero_point) << rescale.left_shift;
-                let shifted2 = (y - input2_zero_point) << rescale.left_shift;
-                let scaled1 = multiply_by_quantized_multiplier_smaller_than_one_exp(
-                    shifted1,
-                    rescale.input1.0,
-                    rescale.input1.1,
-                );
-                let scaled2 = multiply_by_quantized_multiplier_smaller_than_one_exp(
-                    shifted2,
-                    rescale.input2.0,
-                    rescale.input2.1,
-                );
-                let raw = if negate_second {
-                    scaled1.wrapping_sub(scaled2)
-                } else {
-                    scaled1.wrapping_add(scaled2)
-                };
-                multiply_by_quantized_multiplier_smaller_than_one_exp(
-                    raw,
-                    rescale.output.0,
-                    rescale.output.1,
-                )
-                .wrapping_add(output_zero_point)
-            }
-            QuantArith::Mul {
-                multiplier,
-                shift,
-                input1_zero_point,
-                input2_zero_point,
-                output_zero_point,
-            } => {
-                let product = (x - input1_zero_point) * (y - input2_zero_point);
-                multiply_by_quantized_multiplier(product, multiplier, shift)
-                    .wrapping_add(output_zero_point)
-            }
-            QuantArith::Div {
-                multiplier,
-                shift,
-                input1_zero_point,
-                input2_zero_point,
-                output_zero_point,
-            } => {
-                let mut numerator = x - input1_zero_point;
-                let mut denominator = y - input2_zero_point;
-                // The reciprocal needs a positive divisor.
-                if denominator < 0 {
-                    numerator = -numerator;
-                    denominator = -denominator;
-                }
-                let (reciprocal, reciprocal_shift) = get_reciprocal(denominator, 31);
-                let headroom = count_leading_sign_bits(numerator);
-                let unscaled = multiply_by_quantized_multiplier_greater_than_one(
-                    numerator, reciprocal, headroom,
-                );
-                let total_shift = shift - reciprocal_shift - headroom;
-                multiply_by_quantized_multiplier_smaller_than_one_exp(
-                    unscaled,
-                    multiplier,
-                    total_shift,
-                )
-                .wrapping_add(output_zero_point)
-            }
-        }
-    }
-}
+/// A row at least this long against a single value goes through a table of the 256
+/// possible outputs when the reference loop would run (the table costs 256 elements).
+const ROW_TABLE_MIN: usize = 1024;
 
 struct QuantBinaryKernel {
     arith: QuantArith,
@@ -441,18 +409,25 @@ struct QuantBinaryKernel {
     len_a: usize,
     len_b: usize,
     len_out: usize,
+    path: QuantPath,
+    /// One input a constant single element: the output byte for each byte of the other
+    /// input, from the reference at prepare.
+    table: Option<Box<[u8; 256]>>,
+    /// Look the table up 32 bytes per step with AVX2 (detected at prepare).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    lut_avx2: bool,
 }
 
 impl QuantBinaryKernel {
-    fn run_typed<T: Elem + Into<i32> + TryFrom<i32>>(
+    fn run_typed<T: Elem + QByte>(
         &self,
         a: &View<'_>,
         b: &View<'_>,
         out: &mut ViewMut<'_>,
     ) -> Result<(), KernelError> {
-        let a = T::slice(a)?;
-        let b = T::slice(b)?;
-        let out = T::slice_mut(out)?;
+        let a = <T as Elem>::slice(a)?;
+        let b = <T as Elem>::slice(b)?;
+        let out = <T as Elem>::slice_mut(out)?;
         check_len("input 0", a.len(), self.len_a)?;
         check_len("input 1", b.len(), self.len_b)?;
         check_len("output", out.len(), self.len_out)?;
@@ -462,19 +437,62 @@ impl QuantBinaryKernel {
         } = arith
         {
             // div.cc `CheckNonZero`: a divisor of real value 0.
-            if b.iter().any(|&v| v.into() == input2_zero_point) {
+            if b.iter().any(|&v| v.widen() == input2_zero_point) {
                 kbail!("division by zero");
             }
         }
-        // Fallback for the impossible out-of-range case keeps `run` panic-free.
-        let Some(fallback) = T::try_from(lo).ok() else {
-            kbail!("activation range [{lo}, {hi}] outside the element type");
-        };
-        self.layout.apply(a, b, out, |x: T, y: T| {
-            let v = clamp(arith.apply(x.into(), y.into()), (lo, hi));
-            // [lo, hi] lies inside T's range (checked at prepare).
-            T::try_from(v).unwrap_or(fallback)
-        });
+        if let Some(table) = &self.table {
+            let varying = if matches!(self.layout, Layout::ScalarA) {
+                b
+            } else {
+                a
+            };
+            #[cfg(target_arch = "x86_64")]
+            if self.lut_avx2 {
+                // SAFETY: `lut_avx2` is only true when the CPU reported AVX2 at prepare.
+                unsafe { crate::kernels::x86::lut::lookup(table, varying, out) };
+                return Ok(());
+            }
+            for (o, &x) in out.iter_mut().zip(varying) {
+                *o = T::from_byte(table[usize::from(x.byte())]);
+            }
+            return Ok(());
+        }
+        match self.path {
+            QuantPath::Reference => self.layout.rows(a, b, out, &mut |x, y, o| {
+                if o.len() >= ROW_TABLE_MIN {
+                    let table = match (x, y) {
+                        (Operand::Splat(v), Operand::Row(r)) => {
+                            Some((arith.table_with_fixed(v, false, lo, hi), r))
+                        }
+                        (Operand::Row(r), Operand::Splat(v)) => {
+                            Some((arith.table_with_fixed(v, true, lo, hi), r))
+                        }
+                        _ => None,
+                    };
+                    if let Some((table, r)) = table {
+                        for (o, &x) in o.iter_mut().zip(r) {
+                            *o = table[usize::from(x.byte())];
+                        }
+                        return;
+                    }
+                }
+                arith.row(x, y, o, lo, hi)
+            }),
+            #[cfg(target_arch = "x86_64")]
+            QuantPath::Avx2(vec) => {
+                // SAFETY: `prepare` picks this path only when the detected CpuFeatures
+                // has AVX2.
+                let rows =
+                    unsafe { crate::kernels::x86::quant_binary::Avx2Rows::new(&vec, lo, hi) };
+                self.layout.rows(a, b, out, &mut |x, y, o| {
+                    // SAFETY: as above, AVX2 was detected.
+                    if !unsafe { rows.row(x, y, o) } {
+                        arith.row(x, y, o, lo, hi)
+                    }
+                })
+            }
+        }
         Ok(())
     }
 }
@@ -492,6 +510,30 @@ impl Kernel for QuantBinaryKernel {
             self.run_typed::<u8>(a, b, out)
         }
     }
+}
+
+/// The table of a single constant element `fixed` against the other input's bytes.
+fn constant_table<T: QByte>(
+    arith: &QuantArith,
+    fixed: T,
+    vary_first: bool,
+    lo: i32,
+    hi: i32,
+) -> Box<[u8; 256]> {
+    let table = arith.table_with_fixed(fixed, vary_first, lo, hi);
+    Box::new(table.map(QByte::byte))
+}
+
+/// The AVX2 rows when the CPU has them and the constants fit the lanes.
+fn quant_path(ctx: &PrepareCtx<'_>, arith: &QuantArith) -> QuantPath {
+    #[cfg(target_arch = "x86_64")]
+    if ctx.cpu.avx2() {
+        if let Some(vec) = crate::kernels::x86::quant_binary::VecArith::new(arith) {
+            return QuantPath::Avx2(vec);
+        }
+    }
+    let _ = (ctx, arith);
+    QuantPath::Reference
 }
 
 fn prepare_quantized(
@@ -551,14 +593,34 @@ fn prepare_quantized(
     let a = ctx.input(0)?;
     let b = ctx.input(1)?;
     let out_shape = broadcast_shapes(&a.shape, &b.shape)?;
+    let layout = Layout::new(&a.shape, &b.shape, &out_shape);
+    // A DIV keeps its run-time divisor check, so no table for it.
+    let fixed = match layout {
+        Layout::ScalarA => a.constant.as_deref().map(|c| (c, false)),
+        Layout::ScalarB => b.constant.as_deref().map(|c| (c, true)),
+        _ => None,
+    };
+    let table = match (fixed, &arith) {
+        (_, QuantArith::Div { .. }) => None,
+        (Some((TensorBuf::I8(v), vary_first)), _) => v
+            .first()
+            .map(|&c| constant_table(&arith, c, vary_first, lo, hi)),
+        (Some((TensorBuf::U8(v), vary_first)), _) => v
+            .first()
+            .map(|&c| constant_table(&arith, c, vary_first, lo, hi)),
+        _ => None,
+    };
     Ok(QuantBinaryKernel {
         arith,
-        layout: Layout::new(&a.shape, &b.shape, &out_shape),
+        layout,
         lo,
         hi,
         len_a: a.num_elements(),
         len_b: b.num_elements(),
         len_out: super::shape::checked_elements(&out_shape)?,
+        path: quant_path(ctx, &arith),
+        table,
+        lut_avx2: ctx.cpu.avx2(),
     })
 }
 
@@ -1050,12 +1112,33 @@ mod tests {
 
     #[test]
     fn leading_sign_bits_match_gcc_clrsb() {
-        assert_eq!(super::count_leading_sign_bits(0), 31);
-        assert_eq!(super::count_leading_sign_bits(-1), 31);
-        assert_eq!(super::count_leading_sign_bits(1), 30);
-        assert_eq!(super::count_leading_sign_bits(-2), 30);
-        assert_eq!(super::count_leading_sign_bits(6), 28);
-        assert_eq!(super::count_leading_sign_bits(i32::MIN), 0);
-        assert_eq!(super::count_leading_sign_bits(i32::MAX), 0);
+        assert_eq!(
+            crate::kernels::reference::quant_binary::count_leading_sign_bits(0),
+            31
+        );
+        assert_eq!(
+            crate::kernels::reference::quant_binary::count_leading_sign_bits(-1),
+            31
+        );
+        assert_eq!(
+            crate::kernels::reference::quant_binary::count_leading_sign_bits(1),
+            30
+        );
+        assert_eq!(
+            crate::kernels::reference::quant_binary::count_leading_sign_bits(-2),
+            30
+        );
+        assert_eq!(
+            crate::kernels::reference::quant_binary::count_leading_sign_bits(6),
+            28
+        );
+        assert_eq!(
+            crate::kernels::reference::quant_binary::count_leading_sign_bits(i32::MIN),
+            0
+        );
+        assert_eq!(
+            crate::kernels::reference::quant_binary::count_leading_sign_bits(i32::MAX),
+            0
+        );
     }
 }

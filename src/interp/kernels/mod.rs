@@ -12,6 +12,8 @@ pub mod concat;
 pub mod conv;
 pub mod densify;
 pub mod elementwise;
+#[cfg(test)]
+mod elementwise_q8_tests;
 pub mod fully_connected;
 pub mod hybrid;
 pub mod log_softmax;

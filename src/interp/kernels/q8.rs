@@ -9,31 +9,14 @@ use crate::kbail;
 use crate::kernels::fixed_point::quantized_range;
 
 /// An 8-bit quantized element type: int8 (the current spec) or uint8 (legacy models).
-pub(crate) trait Q8: Copy + Send + Sync + 'static {
+pub(crate) trait Q8: crate::kernels::reference::quant_binary::QByte {
     const DTYPE: DType;
-    fn widen(self) -> i32;
-    /// `value` must already lie in the type's range.
-    fn narrow(value: i32) -> Self;
-    /// The element whose bits are `byte`.
-    fn from_byte(byte: u8) -> Self;
     fn slice<'a>(view: &View<'a>) -> Result<&'a [Self], KernelError>;
     fn slice_mut<'a>(view: &'a mut ViewMut<'_>) -> Result<&'a mut [Self], KernelError>;
 }
 
 impl Q8 for i8 {
     const DTYPE: DType = DType::I8;
-    #[inline(always)]
-    fn widen(self) -> i32 {
-        i32::from(self)
-    }
-    #[inline(always)]
-    fn narrow(value: i32) -> i8 {
-        value as i8
-    }
-    #[inline(always)]
-    fn from_byte(byte: u8) -> i8 {
-        byte as i8
-    }
     fn slice<'a>(view: &View<'a>) -> Result<&'a [i8], KernelError> {
         view.i8()
     }
@@ -44,18 +27,6 @@ impl Q8 for i8 {
 
 impl Q8 for u8 {
     const DTYPE: DType = DType::U8;
-    #[inline(always)]
-    fn widen(self) -> i32 {
-        i32::from(self)
-    }
-    #[inline(always)]
-    fn narrow(value: i32) -> u8 {
-        value as u8
-    }
-    #[inline(always)]
-    fn from_byte(byte: u8) -> u8 {
-        byte
-    }
     fn slice<'a>(view: &View<'a>) -> Result<&'a [u8], KernelError> {
         view.u8()
     }

@@ -108,14 +108,40 @@ impl QuantMean {
         }
         // `temp_sum - in_zp * n` in int64, narrowed to int32 as the C++ does.
         let zero_point_sum = i64::from(self.input_zero_point) * self.count;
-        let mut outputs = y.iter_mut();
-        Self::for_each_output(&self.kept, 0, &mut |base| {
-            let sum = strided_sum(&self.reduced, x, base);
+        let finish = |sum: i32| {
             let centered = (i64::from(sum) - zero_point_sum) as i32;
             let value = multiply_by_quantized_multiplier(centered, self.multiplier, self.shift)
                 .wrapping_add(self.output_zero_point)
                 .clamp(self.qmin, self.qmax);
-            if let (Some(slot), Ok(v)) = (outputs.next(), T::try_from(value)) {
+            T::try_from(value).ok()
+        };
+        if let ([(channels, 1)], [(rows, stride)]) = (&self.kept[..], &self.reduced[..]) {
+            if stride == channels && rows * channels == x.len() && y.len() == *channels {
+                // The global pool of an NHWC image: rows of channels summed in input
+                // order, a block of channels at a time, so the inner loop runs over
+                // contiguous elements. Wrapping i32 sums do not depend on the order.
+                const BLOCK: usize = 64;
+                for (c0, out) in (0..*channels).step_by(BLOCK).zip(y.chunks_mut(BLOCK)) {
+                    let width = out.len();
+                    let mut acc = [0i32; BLOCK];
+                    for row in x.chunks_exact(*channels) {
+                        for (a, &v) in acc.iter_mut().zip(&row[c0..c0 + width]) {
+                            *a = a.wrapping_add(v.into());
+                        }
+                    }
+                    for (slot, &sum) in out.iter_mut().zip(&acc) {
+                        if let Some(v) = finish(sum) {
+                            *slot = v;
+                        }
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let mut outputs = y.iter_mut();
+        Self::for_each_output(&self.kept, 0, &mut |base| {
+            let sum = strided_sum(&self.reduced, x, base);
+            if let (Some(slot), Some(v)) = (outputs.next(), finish(sum)) {
                 *slot = v;
             }
         });
@@ -549,6 +575,44 @@ mod tests {
         let y = mean_q(x, vec![1, 2, 2, 2], &[2, 1], false, (0.5, -1), (0.25, 3)).unwrap();
         assert_eq!(y.shape, vec![1, 2]);
         assert_eq!(y.data, TensorBuf::I8(vec![11, -2]));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// The NHWC global pool (contiguous channel blocks) against the strided loop
+        /// on the same numbers laid out channel-major, reduced over the last axis.
+        #[test]
+        fn global_pool_matches_the_strided_loop(
+            h in 1usize..7,
+            w in 1usize..7,
+            c in 1usize..150,
+            seed in proptest::prelude::any::<u64>(),
+            in_zp in -128i64..128,
+            out_zp in -128i64..128,
+            scales in (0.001f32..0.1, 0.001f32..0.1),
+        ) {
+            let mut state = seed | 1;
+            let nhwc: Vec<i8> = (0..h * w * c)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as i8
+                })
+                .collect();
+            let mut chw = vec![0i8; h * w * c];
+            for p in 0..h * w {
+                for ch in 0..c {
+                    chw[ch * h * w + p] = nhwc[p * c + ch];
+                }
+            }
+            let inq = (scales.0, in_zp);
+            let outq = (scales.1, out_zp);
+            let fast = mean_q(TensorBuf::I8(nhwc), vec![1, h, w, c], &[1, 2], false, inq, outq);
+            let slow = mean_q(TensorBuf::I8(chw), vec![c, h * w], &[1], false, inq, outq);
+            proptest::prop_assert_eq!(fast.unwrap().data, slow.unwrap().data);
+        }
     }
 
     #[test]

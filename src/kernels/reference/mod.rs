@@ -11,6 +11,7 @@ pub mod log_softmax;
 pub mod lstm;
 pub mod pool_argmax;
 pub mod prelu;
+pub mod quant_binary;
 pub mod reduce;
 pub mod resize;
 pub mod svdf;

@@ -2,3 +2,9 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod conv;
+#[cfg(target_arch = "x86_64")]
+pub mod depthwise_q8;
+#[cfg(target_arch = "x86_64")]
+pub mod lut;
+#[cfg(target_arch = "x86_64")]
+pub mod quant_binary;

@@ -10,7 +10,51 @@ struct DepthwiseQ8<T> {
     filter: Vec<i16>,
     requant: Requant,
     avx2: bool,
+    /// The AVX2 loop over a zero-bordered i16 copy of the image (depth multiplier 1,
+    /// lane-exact multipliers), with that copy; made at prepare.
+    #[cfg(target_arch = "x86_64")]
+    fast: Option<(
+        crate::kernels::x86::depthwise_q8::DepthwisePlan,
+        Mutex<Vec<i16>>,
+    )>,
     elem: PhantomData<fn() -> T>,
+}
+
+/// The window axis as the bordered-image loop sees it, if its tap ranges are exactly
+/// those of a window starting `pad` before the image (checked output by output).
+#[cfg(target_arch = "x86_64")]
+fn bordered_axis(
+    a: &crate::kernels::window::WindowAxis,
+    kernel: usize,
+) -> Option<crate::kernels::x86::depthwise_q8::Axis> {
+    let t0 = a.taps.first()?;
+    let pad = (t0.lo * a.dilation).checked_sub(t0.first_input)?;
+    for (o, t) in a.taps.iter().enumerate() {
+        // Taps k with 0 <= o*stride - pad + k*dilation < input, as the reference skips.
+        let start = (o * a.stride) as i64 - pad as i64;
+        let valid: Vec<usize> = (0..kernel)
+            .filter(|&k| {
+                let i = start + (k * a.dilation) as i64;
+                i >= 0 && i < a.input as i64
+            })
+            .collect();
+        let (lo, hi) = match (valid.first(), valid.last()) {
+            (Some(&lo), Some(&hi)) => (lo, hi + 1),
+            _ => return None,
+        };
+        let first = (start + (lo * a.dilation) as i64) as usize;
+        if (t.lo, t.hi, t.first_input) != (lo, hi, first) || valid.len() != hi - lo {
+            return None;
+        }
+    }
+    Some(crate::kernels::x86::depthwise_q8::Axis {
+        input: a.input,
+        output: a.output,
+        stride: a.stride,
+        dilation: a.dilation,
+        kernel,
+        pad,
+    })
 }
 
 pub(super) fn prepare_depthwise_q8<T: Q8>(
@@ -24,11 +68,35 @@ pub(super) fn prepare_depthwise_q8<T: Q8>(
     let (requant, filter_offset) =
         q8_requant::<T>(ctx, input, filter, shape.out_c, 3, params.activation)?;
     let values = q8_constant::<T>(filter, filter.num_elements(), "quantized filter")?;
-    let packed = values
+    let packed: Vec<i16> = values
         .iter()
         .map(|&w| (w.widen() + filter_offset) as i16)
         .collect();
     let output_shape = shape.output_shape();
+    #[cfg(target_arch = "x86_64")]
+    let fast = if ctx.cpu.avx2() && shape.multiplier == 1 && requant.lanes.is_some() {
+        let h = bordered_axis(&shape.win.h, shape.k_h);
+        let w = bordered_axis(&shape.win.w, shape.k_w);
+        h.zip(w)
+            .and_then(|(h, w)| {
+                crate::kernels::x86::depthwise_q8::DepthwisePlan::new(
+                    shape.win.batch,
+                    h,
+                    w,
+                    shape.out_c,
+                    &packed,
+                    &requant.multipliers,
+                    requant.output_zero_point,
+                    requant.range,
+                )
+            })
+            .map(|plan| {
+                let scratch = vec![0i16; plan.scratch_len()];
+                (plan, Mutex::new(scratch))
+            })
+    } else {
+        None
+    };
     Ok(Prepared::new(
         vec![output_shape],
         DepthwiseQ8::<T> {
@@ -36,6 +104,8 @@ pub(super) fn prepare_depthwise_q8<T: Q8>(
             filter: packed,
             requant,
             avx2: ctx.cpu.avx2(),
+            #[cfg(target_arch = "x86_64")]
+            fast,
             elem: PhantomData,
         },
     ))
@@ -53,6 +123,26 @@ impl<T: Q8> Kernel for DepthwiseQ8<T> {
             || bias.is_some_and(|b| b.len() != s.out_c)
         {
             kbail!("DEPTHWISE_CONV_2D buffers do not match the planned shapes");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some((plan, scratch)) = &self.fast {
+            let mut scratch = scratch.lock().map_err(|_| {
+                KernelError::new("DEPTHWISE_CONV_2D scratch was poisoned by an earlier panic")
+            })?;
+            let offset = self.requant.input_offset;
+            // SAFETY: `fast` is only made when the CPU reported AVX2 at prepare.
+            if unsafe {
+                crate::kernels::x86::depthwise_q8::depthwise_q8(
+                    plan,
+                    input,
+                    offset,
+                    bias,
+                    &mut scratch,
+                    out,
+                )
+            } {
+                return Ok(());
+            }
         }
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {

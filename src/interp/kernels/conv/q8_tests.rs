@@ -210,8 +210,8 @@ fn random_case(rng: &mut Rng, depthwise: bool, unsigned: bool) {
     let h = rng.range(1, 9);
     // Wide enough rows that the interior tiles (and their moved-back last tile) run.
     let w = rng.range(1, 17);
-    let kh = rng.range(1, 4);
-    let kw = rng.range(1, 4);
+    let kh = rng.range(1, 5);
+    let kw = rng.range(1, 5);
     let stride = rng.range(1, 3);
     let dilation = rng.range(1, 2);
     let padding = if rng.range(0, 1) == 0 {
@@ -221,8 +221,10 @@ fn random_case(rng: &mut Rng, depthwise: bool, unsigned: bool) {
     };
     let act = [Activation::None, Activation::Relu, Activation::Relu6][rng.range(0, 2)];
     let (c, filter_shape, out_c) = if depthwise {
-        let c = rng.range(1, 20);
-        let m = rng.range(1, 3);
+        // Up to 40 channels: two 16-channel blocks of the AVX2 loop plus a partial one;
+        // multiplier 1 (that loop's case) half the time.
+        let c = rng.range(1, 40);
+        let m = [1, 1, 2, 3][rng.range(0, 3)];
         (c, vec![1, kh, kw, c * m], c * m)
     } else {
         // Up to 9 input channels per group (odd ones pad the pairs of the interior
