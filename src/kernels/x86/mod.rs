@@ -2,3 +2,5 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod conv;
+#[cfg(target_arch = "x86_64")]
+pub mod depthwise;
