@@ -73,7 +73,9 @@ pub(crate) unsafe fn ld<const MASKED: bool>(mask: __m256i, p: *const f32) -> __m
     }
 }
 
-/// Stores the lanes of `mask` (all eight unless `MASKED`).
+/// Stores the lanes of `mask` (all eight unless `MASKED`; a masked mask is a prefix, as
+/// [`tail_mask`] makes). The tail goes through a stack copy: `vmaskmovps` to memory is
+/// microcoded and slow on AMD cores, and a tail store happens once per pixel.
 ///
 /// # Safety
 /// AVX2 is present and the lanes written lie inside one buffer.
@@ -81,7 +83,12 @@ pub(crate) unsafe fn ld<const MASKED: bool>(mask: __m256i, p: *const f32) -> __m
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn st<const MASKED: bool>(mask: __m256i, p: *mut f32, v: __m256) {
     if MASKED {
-        _mm256_maskstore_ps(p, mask, v)
+        let lanes = _mm256_movemask_ps(_mm256_castsi256_ps(mask)).count_ones() as usize;
+        let mut tmp = [0.0f32; 8];
+        _mm256_storeu_ps(tmp.as_mut_ptr(), v);
+        for (i, &t) in tmp.iter().enumerate().take(lanes) {
+            *p.add(i) = t;
+        }
     } else {
         _mm256_storeu_ps(p, v)
     }

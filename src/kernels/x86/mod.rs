@@ -4,3 +4,5 @@
 pub mod conv;
 #[cfg(target_arch = "x86_64")]
 pub mod depthwise;
+#[cfg(target_arch = "x86_64")]
+pub mod elementwise;
