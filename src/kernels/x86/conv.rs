@@ -97,7 +97,11 @@ unsafe fn store<const P: usize, const V: usize>(acc: &[[__m256; V]; P], out: *mu
         if lanes == 0 {
             break;
         }
-        let mask = tail_mask(lanes);
+        let mask = if lanes == 8 {
+            _mm256_set1_epi32(-1)
+        } else {
+            tail_mask(lanes)
+        };
         let b = match s.bias {
             Some(b) if lanes == 8 => ld::<false>(mask, b.add(v * 8)),
             Some(b) => ld::<true>(mask, b.add(v * 8)),
@@ -140,6 +144,14 @@ unsafe fn run_pixels<const V: usize>(
             let acc = micro::<MR, V>(xs, w, k);
             store::<MR, V>(&acc, out.add(first * s.out_c), s);
             i = first + MR;
+        }
+    } else if count >= 3 {
+        // Too few for a whole tile: two overlapping tiles of three keep 3 x V
+        // accumulator chains in flight instead of one pixel's V.
+        for first in [0, count - 3] {
+            let xs: [*const f32; 3] = std::array::from_fn(|t| x0.add((first + t) * step));
+            let acc = micro::<3, V>(xs, w, k);
+            store::<3, V>(&acc, out.add(first * s.out_c), s);
         }
     } else {
         for i in 0..count {

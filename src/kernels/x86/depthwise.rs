@@ -34,21 +34,15 @@ struct Dw {
     hi: __m256,
 }
 
-/// Lanes `0..valid` on, for masked loads and stores of a channel tail.
+/// Lanes `0..valid` on (`valid <= 8`), for masked loads and stores of a channel tail:
+/// eight words of a sliding window over on-then-off words, one load.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) fn tail_mask(valid: usize) -> __m256i {
-    let v = valid as i32;
-    _mm256_setr_epi32(
-        -((v > 0) as i32),
-        -((v > 1) as i32),
-        -((v > 2) as i32),
-        -((v > 3) as i32),
-        -((v > 4) as i32),
-        -((v > 5) as i32),
-        -((v > 6) as i32),
-        -((v > 7) as i32),
-    )
+    static WORDS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    let from = 8 - valid.min(8);
+    // SAFETY: from + 8 <= 16 words.
+    unsafe { _mm256_loadu_si256(WORDS.as_ptr().add(from).cast::<__m256i>()) }
 }
 
 /// TFLite's clamp, NaN passing through: `max_ps(a, b)` returns `b` when either is NaN,
@@ -74,8 +68,8 @@ pub(crate) unsafe fn ld<const MASKED: bool>(mask: __m256i, p: *const f32) -> __m
 }
 
 /// Stores the lanes of `mask` (all eight unless `MASKED`; a masked mask is a prefix, as
-/// [`tail_mask`] makes). The tail goes through a stack copy: `vmaskmovps` to memory is
-/// microcoded and slow on AMD cores, and a tail store happens once per pixel.
+/// [`tail_mask`] makes). The tail is written in 4-, 2- and 1-lane pieces: `vmaskmovps` to memory
+/// is microcoded and slow on AMD cores, and a tail store happens once per pixel.
 ///
 /// # Safety
 /// AVX2 is present and the lanes written lie inside one buffer.
@@ -83,11 +77,24 @@ pub(crate) unsafe fn ld<const MASKED: bool>(mask: __m256i, p: *const f32) -> __m
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn st<const MASKED: bool>(mask: __m256i, p: *mut f32, v: __m256) {
     if MASKED {
-        let lanes = _mm256_movemask_ps(_mm256_castsi256_ps(mask)).count_ones() as usize;
-        let mut tmp = [0.0f32; 8];
-        _mm256_storeu_ps(tmp.as_mut_ptr(), v);
-        for (i, &t) in tmp.iter().enumerate().take(lanes) {
-            *p.add(i) = t;
+        // Four, two, then one lane (a byte loop here would become a memcpy call).
+        let mut n = _mm256_movemask_ps(_mm256_castsi256_ps(mask)).count_ones();
+        let mut p = p;
+        let mut low = _mm256_castps256_ps128(v);
+        if n >= 4 {
+            _mm_storeu_ps(p, low);
+            low = _mm256_extractf128_ps(v, 1);
+            p = p.add(4);
+            n -= 4;
+        }
+        if n >= 2 {
+            _mm_storel_epi64(p.cast::<__m128i>(), _mm_castps_si128(low));
+            low = _mm_movehl_ps(low, low);
+            p = p.add(2);
+            n -= 2;
+        }
+        if n == 1 {
+            _mm_store_ss(p, low);
         }
     } else {
         _mm256_storeu_ps(p, v)
@@ -163,6 +170,14 @@ unsafe fn pixels<const T: usize>(
 ) {
     let all = _mm256_set1_epi32(-1);
     let mut cb = 0;
+    if T == 1 {
+        // A lone pixel has one accumulator chain per vector: four vectors keep four
+        // multiply-adds in flight instead of two.
+        while d.c - cb >= 32 {
+            block::<T, 4, false>(d, row0.add(cb), ty, kx0, kx1, cb, out.add(cb), all);
+            cb += 32;
+        }
+    }
     while d.c - cb >= 16 {
         block::<T, 2, false>(d, row0.add(cb), ty, kx0, kx1, cb, out.add(cb), all);
         cb += 16;

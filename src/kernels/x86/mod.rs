@@ -6,3 +6,5 @@ pub mod conv;
 pub mod depthwise;
 #[cfg(target_arch = "x86_64")]
 pub mod elementwise;
+#[cfg(target_arch = "x86_64")]
+pub mod pool;
