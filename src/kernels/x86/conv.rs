@@ -1,12 +1,13 @@
 //! Float CONV_2D with AVX2 + FMA intrinsics: a register-blocked micro-kernel of `MR`
 //! output pixels x 16 output channels (12 accumulators), each step broadcasting one
-//! input value per pixel against two vectors of the packed filter row.
+//! input value per pixel against two vectors of a filter panel row (the filter packed at
+//! prepare by `ConvShape::pack_panels`: per 16-channel block, all rows contiguous).
 //!
 //! A 1x1 stride-1 convolution is a matrix product of all pixels (of every batch element)
 //! by the filter, so its tiles run over the flattened image and never meet an edge. A
 //! KxK convolution tiles each output row's interior (every tap inside the image) and
 //! walks the taps in place, im2col-free: with one group and no horizontal dilation the
-//! taps of one filter row read one contiguous run of input, matching the packed filter
+//! taps of one filter row read one contiguous run of input, matching the panel
 //! rows one for one. Border pixels go one at a time over their in-image taps.
 //!
 //! Per output value the arithmetic is the reference's: a zero start, one fused
@@ -22,6 +23,9 @@ use crate::kernels::reference::conv::{conv_f32_body, ConvShape, DepthwiseShape};
 /// Output pixels per micro-kernel call: 6 x 2 accumulators + 2 filter vectors + 1
 /// broadcast fill 15 of the 16 ymm registers.
 const MR: usize = 6;
+
+/// Input bytes of one pixel chunk of a 1x1 convolution (half of a 32 KiB L1).
+const CHUNK_BYTES: usize = 16 * 1024;
 
 /// The filter rows a micro-kernel call multiplies, and where their inputs are.
 struct Taps {
@@ -179,7 +183,7 @@ pub(crate) fn conv_f32_avx2(
         && out.len() == s.win.batch * out_h * out_w * out_c
         && packed.len() == s.packed_len()
         && bias.is_none_or(|b| b.len() == out_c);
-    if s.groups != 1 || !s.contiguous_taps || !fits || out.is_empty() || in_c == 0 {
+    if !s.panels || s.groups != 1 || !s.contiguous_taps || !fits || out.is_empty() || in_c == 0 {
         conv_f32_body::<true>(s, input, packed, bias, out, range);
         return;
     }
@@ -192,45 +196,67 @@ pub(crate) fn conv_f32_avx2(
         hi: _mm256_set1_ps(range.1),
     };
     let pointwise = s.k_h == 1 && s.k_w == 1 && s.win.h.stride == 1 && s.win.w.stride == 1;
+    if pointwise {
+        let count = s.win.batch * out_h * out_w;
+        // The pixels go in chunks whose inputs stay in L1 while every column block
+        // passes over them: one pass per column block over a large image streamed the
+        // input from memory once per block and wrote each output line in pieces.
+        let per_chunk = (CHUNK_BYTES / (in_c * 4)).max(4 * MR);
+        let chunks = count.div_ceil(per_chunk);
+        let per_chunk = count.div_ceil(chunks);
+        let mut first = 0;
+        while first < count {
+            let n = per_chunk.min(count - first);
+            let mut start = 0;
+            while start < out_c {
+                let wide = gop - start >= 16;
+                st.valid = (out_c - start).min(if wide { 16 } else { 8 });
+                st.bias = bias.map(|b| b[start..].as_ptr());
+                let width = if wide { 16 } else { 8 };
+                let k = Taps {
+                    run: in_c,
+                    rows: 1,
+                    in_step: 0,
+                    w_step: 0,
+                    w_row: width,
+                };
+                let w0 = packed[start * in_c..].as_ptr();
+                // SAFETY: AVX2 + FMA are enabled on this function, which callers reach
+                // only after detecting them. A 1x1 stride-1 window maps output pixel p to
+                // input pixel p (the lengths checked above are equal in pixels), pixels
+                // first..first+n exist, the block's panel holds in_c rows of `width`
+                // columns from start * in_c on, and the store writes only the valid
+                // channels.
+                unsafe {
+                    let x0 = input.as_ptr().add(first * in_c);
+                    let o = out.as_mut_ptr().add(first * out_c + start);
+                    if wide {
+                        run_pixels::<2>(x0, in_c, n, w0, &k, o, &st);
+                    } else {
+                        run_pixels::<1>(x0, in_c, n, w0, &k, o, &st);
+                    }
+                }
+                start += if wide { 16 } else { 8 };
+            }
+            first += n;
+        }
+        return;
+    }
     let mut start = 0;
     while start < out_c {
         let wide = gop - start >= 16;
         st.valid = (out_c - start).min(if wide { 16 } else { 8 });
         st.bias = bias.map(|b| b[start..].as_ptr());
-        let w0 = packed[start..].as_ptr();
+        let width = if wide { 16 } else { 8 };
+        let w0 = packed[start * s.k_h * s.k_w * in_c..].as_ptr();
         let out0 = out[start..].as_mut_ptr();
-        if pointwise {
-            // Every pixel of every image reads in_c contiguous inputs at p * in_c.
-            let k = Taps {
-                run: in_c,
-                rows: 1,
-                in_step: 0,
-                w_step: 0,
-                w_row: gop,
-            };
-            let count = s.win.batch * out_h * out_w;
-            // SAFETY: AVX2 + FMA are enabled on this function, which callers reach only
-            // after detecting them. A 1x1 stride-1 window maps output pixel p to input
-            // pixel p (the lengths checked above are equal in pixels), the filter row j
-            // starts at j * gop and holds gop >= start + 8 * V columns, and the store
-            // writes only the valid channels.
-            unsafe {
-                if wide {
-                    run_pixels::<2>(input.as_ptr(), in_c, count, w0, &k, out0, &st);
-                } else {
-                    run_pixels::<1>(input.as_ptr(), in_c, count, w0, &k, out0, &st);
-                }
-            }
-            start += if wide { 16 } else { 8 };
-            continue;
-        }
         let row_elems = in_w * in_c;
         let k_full = Taps {
             run: s.k_w * in_c,
             rows: 0,
             in_step: s.win.h.dilation * row_elems,
-            w_step: s.k_w * in_c * gop,
-            w_row: gop,
+            w_step: s.k_w * in_c * width,
+            w_row: width,
         };
         let (full_lo, full_hi) = s.win.w.full;
         for n in 0..s.win.batch {
@@ -276,7 +302,7 @@ pub(crate) fn conv_f32_avx2(
                     unsafe {
                         let x0 = input.as_ptr().add(in_row + tx.first_input * in_c);
                         let o = out0.add(out_row + ox * out_c);
-                        let w = w0.add(w_row + tx.lo * in_c * gop);
+                        let w = w0.add(w_row + tx.lo * in_c * width);
                         if wide {
                             run_pixels::<2>(x0, 0, 1, w, &kb, o, &st);
                         } else {
