@@ -42,7 +42,7 @@ enum Kind {
 }
 
 impl Kind {
-    #[inline]
+    #[inline(always)]
     fn apply(self, x: f32) -> f32 {
         match self {
             // Comparisons rather than f32::max so that NaN passes through as in TFLite.
@@ -88,15 +88,42 @@ fn logistic(x: f32) -> f32 {
 struct FloatActivation {
     kind: Kind,
     len: usize,
+    /// Build the loop for AVX2 (the CPU has it).
+    avx2: bool,
+}
+
+#[inline(always)]
+fn map(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = f(x);
+    }
+}
+
+/// One loop per kind, so the cheap ones compile to straight vector code instead of a
+/// per-element dispatch.
+#[inline(always)]
+fn apply_all(kind: Kind, x: &[f32], y: &mut [f32]) {
+    match kind {
+        Kind::Relu => map(x, y, |v| Kind::Relu.apply(v)),
+        Kind::Relu6 => map(x, y, |v| Kind::Relu6.apply(v)),
+        Kind::ReluN1To1 => map(x, y, |v| Kind::ReluN1To1.apply(v)),
+        Kind::HardSwish => map(x, y, |v| Kind::HardSwish.apply(v)),
+        Kind::LeakyRelu(alpha) => map(x, y, |v| Kind::LeakyRelu(alpha).apply(v)),
+        other => map(x, y, |v| other.apply(v)),
+    }
 }
 
 impl Kernel for FloatActivation {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (x, y) = f32_in_out(inputs, outputs, self.len)?;
         let kind = self.kind;
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = kind.apply(x);
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
+            unsafe { crate::kernels::x86::elementwise::with_avx2(|| apply_all(kind, x, y)) };
+            return Ok(());
         }
+        apply_all(kind, x, y);
         Ok(())
     }
 }
@@ -410,6 +437,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             FloatActivation {
                 kind,
                 len: input.num_elements(),
+                avx2: ctx.cpu.fma(),
             },
         )),
         DType::I8 | DType::U8 => prepare_quantized(ctx, kind),

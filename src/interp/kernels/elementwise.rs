@@ -108,7 +108,7 @@ impl Layout {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn apply<T: Copy, F: Fn(T, T) -> T>(&self, a: &[T], b: &[T], out: &mut [T], f: F) {
         match self {
             Layout::Empty => {}
@@ -132,6 +132,39 @@ impl Layout {
                 }
             }
             Layout::Broadcast { shape, sa, sb } => {
+                // Rows of a matrix against a row or a column (a per-channel scale or
+                // bias, a squeeze-excite gate): inline, so the caller's build of `f`
+                // (AVX2 when the CPU has it) reaches the loops.
+                if let ([rows, n], [ra, 1], [rb, 1 | 0]) | ([rows, n], [ra, 0], [rb, 1]) =
+                    (&shape[..], &sa[..], &sb[..])
+                {
+                    let (n, cb) = (*n, sb[1]);
+                    for (r, o) in out.chunks_exact_mut(n).take(*rows).enumerate() {
+                        let (oa, ob) = (r * ra, r * rb);
+                        match (sa[1], cb) {
+                            (1, 1) => {
+                                for ((o, &x), &y) in
+                                    o.iter_mut().zip(&a[oa..oa + n]).zip(&b[ob..ob + n])
+                                {
+                                    *o = f(x, y);
+                                }
+                            }
+                            (1, _) => {
+                                let y = b[ob];
+                                for (o, &x) in o.iter_mut().zip(&a[oa..oa + n]) {
+                                    *o = f(x, y);
+                                }
+                            }
+                            _ => {
+                                let x = a[oa];
+                                for (o, &y) in o.iter_mut().zip(&b[ob..ob + n]) {
+                                    *o = f(x, y);
+                                }
+                            }
+                        }
+                    }
+                    return;
+                }
                 broadcast_rec(shape, sa, sb, a, 0, b, 0, out, &f)
             }
         }
@@ -326,9 +359,12 @@ struct BinaryKernel {
     len_a: usize,
     len_b: usize,
     len_out: usize,
+    /// Build the float loops for AVX2 (the CPU has it).
+    avx2: bool,
 }
 
 impl BinaryKernel {
+    #[inline(always)]
     fn run_typed<T: Arith>(
         &self,
         a: &View<'_>,
@@ -366,6 +402,15 @@ impl Kernel for BinaryKernel {
             kbail!("missing input or output");
         };
         match self.range {
+            #[cfg(target_arch = "x86_64")]
+            Range::F32(lo, hi) if self.avx2 => {
+                // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
+                unsafe {
+                    crate::kernels::x86::elementwise::with_avx2(|| {
+                        self.run_typed::<f32>(a, b, out, lo, hi)
+                    })
+                }
+            }
             Range::F32(lo, hi) => self.run_typed::<f32>(a, b, out, lo, hi),
             Range::I32(lo, hi) => self.run_typed::<i32>(a, b, out, lo, hi),
             Range::I64(lo, hi) => self.run_typed::<i64>(a, b, out, lo, hi),
@@ -673,6 +718,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             len_a: a.num_elements(),
             len_b: b.num_elements(),
             len_out,
+            avx2: ctx.cpu.fma(),
         },
     ))
 }

@@ -126,8 +126,13 @@ impl Kernel for PoolF32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn pool_f32_avx2(p: &PoolF32, input: &[f32], out: &mut [f32]) {
+    if p.kind == PoolKind::Max
+        && crate::kernels::x86::pool::max_pool_f32_avx2(&p.win, p.channels, input, out, p.range)
+    {
+        return;
+    }
     pool_f32_body(p, input, out);
 }
 

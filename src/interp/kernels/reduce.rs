@@ -270,6 +270,8 @@ struct FloatMean {
     len_out: usize,
     /// No axes: the output is the input.
     identity: bool,
+    /// Build the summing loop for AVX2 (the CPU has it).
+    avx2: bool,
 }
 
 fn sum_rec(shape: &[usize], os: &[usize], x: &[f32], out: &mut [f32], o: usize) {
@@ -305,6 +307,26 @@ fn sum_rec(shape: &[usize], os: &[usize], x: &[f32], out: &mut [f32], o: usize) 
     }
 }
 
+impl FloatMean {
+    /// Sums every input into its output in row-major input order. The spatial mean of an
+    /// NHWC tensor ([pixels, channels] after simplification) adds whole pixel rows
+    /// inline, so an AVX2 caller's build reaches the loop; same additions, same order.
+    #[inline(always)]
+    fn sum(&self, x: &[f32], y: &mut [f32]) {
+        if let ([_, n], [0, 1]) = (&self.shape[..], &self.out_strides[..]) {
+            if y.len() == *n {
+                for row in x.chunks_exact(*n) {
+                    for (y, &v) in y.iter_mut().zip(row) {
+                        *y += v;
+                    }
+                }
+                return;
+            }
+        }
+        sum_rec(&self.shape, &self.out_strides, x, y, 0);
+    }
+}
+
 impl Kernel for FloatMean {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
@@ -320,7 +342,15 @@ impl Kernel for FloatMean {
         }
         y.fill(0.0);
         if self.len_in > 0 {
-            sum_rec(&self.shape, &self.out_strides, x, y, 0);
+            #[cfg(target_arch = "x86_64")]
+            if self.avx2 {
+                // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
+                unsafe { crate::kernels::x86::elementwise::with_avx2(|| self.sum(x, y)) };
+            } else {
+                self.sum(x, y);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            self.sum(x, y);
         }
         // An empty reduction gives 0/0 = NaN, as in TFLite.
         let count = self.count as f32;
@@ -422,6 +452,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         len_in: input.num_elements(),
         len_out,
         identity: !reduced.contains(&true),
+        avx2: ctx.cpu.fma(),
     };
     match input.dtype {
         DType::F32 => Ok(Prepared::new(vec![out_shape], kernel)),
@@ -510,6 +541,34 @@ mod tests {
         assert_eq!(y.shape, vec![3, 4]);
         let want: Vec<f32> = (0..12).map(|v| v as f32 + 6.0).collect();
         assert_eq!(y.data, TensorBuf::F32(want));
+    }
+
+    proptest::proptest! {
+        /// A mean over the leading axis (the spatial mean of NHWC after simplification,
+        /// the AVX2 row loop) is TFLite's row-major running sum, bit for bit.
+        #[test]
+        fn leading_axis_mean_is_the_row_major_sum(rows in 1usize..40, n in 1usize..40, seed in proptest::prelude::any::<u64>()) {
+            let mut state = seed | 1;
+            let x: Vec<f32> = (0..rows * n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 40) as f32 / (1u64 << 20) as f32 - 8.0
+                })
+                .collect();
+            let mut want = vec![0.0f32; n];
+            for row in x.chunks(n) {
+                for (w, &v) in want.iter_mut().zip(row) {
+                    *w += v;
+                }
+            }
+            let want: Vec<u32> = want.iter().map(|w| (w / rows as f32).to_bits()).collect();
+            let y = mean(vec![1, rows, 1, n], x, axes(&[1, 2]), true).unwrap();
+            let TensorBuf::F32(got) = y.data else { panic!("float output") };
+            let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub(crate) struct ConvShape {
     /// One group and no horizontal dilation: the taps of a filter row read one
     /// contiguous run of input.
     pub(crate) contiguous_taps: bool,
+    /// The float filter is packed in column panels for the AVX2 micro-kernel
+    /// ([`ConvShape::pack_panels`]) instead of the tap-major layout the loops here read.
+    pub(crate) panels: bool,
 }
 
 impl ConvShape {
@@ -45,7 +48,38 @@ impl ConvShape {
     /// Rewrites a [out_c, k_h, k_w, group_in] filter as
     /// [groups, k_h, k_w, group_in, group_out_padded] (zero padded) into `packed`.
     pub(crate) fn pack_filter(&self, filter: &[f32], packed: &mut [f32]) {
-        self.pack_filter_with(filter, packed, |w| w);
+        if self.panels {
+            self.pack_panels(filter, packed);
+        } else {
+            self.pack_filter_with(filter, packed, |w| w);
+        }
+    }
+
+    /// The panel layout of the AVX2 micro-kernel (one group only): output channels in
+    /// blocks of 16 (a last block of 8 when `group_out_padded` leaves 8), each block
+    /// stored as [k_h * k_w * in_c rows][block width] and zero padded, blocks one after
+    /// the other, so block `start` begins at `start * rows` and a kernel pass over it
+    /// reads one contiguous stream (the tap-major layout strides a whole padded
+    /// channel row, one TLB page per step on wide layers).
+    pub(crate) fn pack_panels(&self, filter: &[f32], packed: &mut [f32]) {
+        packed.fill(0.0);
+        let rows = self.k_h * self.k_w * self.group_in;
+        let mut start = 0;
+        while start < self.group_out_padded {
+            let width = if self.group_out_padded - start >= BLOCK {
+                BLOCK
+            } else {
+                LANES
+            };
+            let base = start * rows;
+            for j in 0..width.min(self.out_c.saturating_sub(start)) {
+                let src = &filter[(start + j) * rows..(start + j + 1) * rows];
+                for (r, &w) in src.iter().enumerate() {
+                    packed[base + r * width + j] = w;
+                }
+            }
+            start += width;
+        }
     }
 
     /// [`ConvShape::pack_filter`] with each value converted by `convert` (the integer

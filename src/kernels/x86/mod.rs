@@ -3,8 +3,14 @@
 #[cfg(target_arch = "x86_64")]
 pub mod conv;
 #[cfg(target_arch = "x86_64")]
+pub mod depthwise;
+#[cfg(target_arch = "x86_64")]
 pub mod depthwise_q8;
 #[cfg(target_arch = "x86_64")]
+pub mod elementwise;
+#[cfg(target_arch = "x86_64")]
 pub mod lut;
+#[cfg(target_arch = "x86_64")]
+pub mod pool;
 #[cfg(target_arch = "x86_64")]
 pub mod quant_binary;

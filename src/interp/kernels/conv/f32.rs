@@ -18,7 +18,10 @@ pub(super) fn prepare_conv_f32(
     filter: &TensorInfo,
 ) -> Result<Prepared, KernelError> {
     expect_f32_output(ctx, input.dtype, filter.dtype)?;
-    let shape = conv_shape(params, input, filter)?;
+    let mut shape = conv_shape(params, input, filter)?;
+    // The AVX2 micro-kernel reads its own filter layout; it takes one-group convolutions
+    // whose filter rows are contiguous taps.
+    shape.panels = ctx.cpu.fma() && shape.groups == 1 && shape.contiguous_taps;
     let (n, out_c) = (shape.win.batch, shape.out_c);
     check_bias(ctx, out_c)?;
     let range = activation_range_f32(params.activation)?;

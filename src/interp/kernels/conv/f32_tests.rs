@@ -538,3 +538,180 @@ fn depthwise_matches_reference_on_random_configurations() {
         assert_close(&got, &want, 1e-5, &format!("depthwise case {case}"));
     }
 }
+
+/// One random float convolution case for the fast-path property tests: channel counts
+/// around the 8- and 16-lane blocks, rows long enough for the 4- and 6-pixel tiles, 1x1
+/// stride-1 layers (the matrix-product path) one case in three.
+#[derive(Debug, Clone)]
+struct FastCase {
+    n: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    oc: usize,
+    k: (usize, usize),
+    stride: (usize, usize),
+    dilation: (usize, usize),
+    same: bool,
+    act: usize,
+    bias: bool,
+    seed: u64,
+}
+
+fn fast_case(max_c: usize, max_oc: usize) -> impl proptest::strategy::Strategy<Value = FastCase> {
+    use proptest::prelude::*;
+    (
+        (
+            1usize..=2,
+            1usize..=9,
+            1usize..=20,
+            1usize..=max_c,
+            1usize..=max_oc,
+        ),
+        (0usize..3, 1usize..=5, 1usize..=5, 1usize..=2, 1usize..=2),
+        (
+            1usize..=2,
+            1usize..=2,
+            any::<bool>(),
+            0usize..4,
+            any::<bool>(),
+            any::<u64>(),
+        ),
+    )
+        .prop_map(
+            |((n, h, w, c, oc), (pw, kh, kw, sh, sw), (dh, dw, same, act, bias, seed))| {
+                let pointwise = pw == 0;
+                FastCase {
+                    n,
+                    h,
+                    w,
+                    c,
+                    oc,
+                    k: if pointwise {
+                        (1, 1)
+                    } else {
+                        (kh.min(3), kw.min(3))
+                    },
+                    stride: if pointwise { (1, 1) } else { (sh, sw) },
+                    dilation: if pointwise { (1, 1) } else { (dh, dw) },
+                    same,
+                    act,
+                    bias,
+                    seed,
+                }
+            },
+        )
+}
+
+const ACTS: [Activation; 4] = [
+    Activation::None,
+    Activation::Relu,
+    Activation::Relu6,
+    Activation::ReluN1To1,
+];
+
+fn check_fast_conv(cpu: crate::kernels::cpu::CpuFeatures, f: &FastCase) {
+    let mut rng = Rng(f.seed | 1);
+    let (kh, kw) = f.k;
+    let padding = if f.same {
+        Padding::Same
+    } else {
+        Padding::Valid
+    };
+    let input = rng.vec(f.n * f.h * f.w * f.c);
+    let filter = rng.vec(f.oc * kh * kw * f.c);
+    let bias = rng.vec(f.oc);
+    let op = conv_op(
+        padding,
+        (f.stride.0 as i32, f.stride.1 as i32),
+        (f.dilation.0 as i32, f.dilation.1 as i32),
+        ACTS[f.act],
+    );
+    let Ok((_, got)) = run_f32_on(
+        cpu,
+        op,
+        &[
+            var(&[f.n, f.h, f.w, f.c], input.clone()),
+            cst(&[f.oc, kh, kw, f.c], filter.clone()),
+            f.bias.then(|| cst(&[f.oc], bias.clone())).flatten(),
+        ],
+    ) else {
+        // A window larger than a VALID image: nothing to compare.
+        assert!(!f.same);
+        return;
+    };
+    let want = reference_conv(
+        &input,
+        [f.n, f.h, f.w, f.c],
+        &filter,
+        [f.oc, kh, kw, f.c],
+        f.bias.then_some(&bias[..]),
+        padding,
+        f.stride,
+        f.dilation,
+        activation_range_f32(ACTS[f.act]).unwrap(),
+    );
+    assert_close(&got, &want, 1e-5, &format!("{f:?}"));
+}
+
+fn check_fast_depthwise(cpu: crate::kernels::cpu::CpuFeatures, f: &FastCase, m: usize) {
+    let mut rng = Rng(f.seed | 1);
+    let (kh, kw) = (f.k.0 + 1, f.k.1 + 1);
+    let padding = if f.same {
+        Padding::Same
+    } else {
+        Padding::Valid
+    };
+    let oc = f.c * m;
+    let input = rng.vec(f.n * f.h * f.w * f.c);
+    let filter = rng.vec(kh * kw * oc);
+    let bias = rng.vec(oc);
+    let op = dw_op(
+        padding,
+        (f.stride.0 as i32, f.stride.1 as i32),
+        (f.dilation.0 as i32, f.dilation.1 as i32),
+        ACTS[f.act],
+        m as i32,
+    );
+    let Ok((_, got)) = run_f32_on(
+        cpu,
+        op,
+        &[
+            var(&[f.n, f.h, f.w, f.c], input.clone()),
+            cst(&[1, kh, kw, oc], filter.clone()),
+            f.bias.then(|| cst(&[oc], bias.clone())).flatten(),
+        ],
+    ) else {
+        assert!(!f.same);
+        return;
+    };
+    let want = reference_depthwise(
+        &input,
+        [f.n, f.h, f.w, f.c],
+        &filter,
+        [kh, kw, oc],
+        f.bias.then_some(&bias[..]),
+        padding,
+        f.stride,
+        f.dilation,
+        activation_range_f32(ACTS[f.act]).unwrap(),
+    );
+    assert_close(&got, &want, 1e-5, &format!("{f:?} multiplier {m}"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+    /// The AVX2/FMA convolution (on a CPU that has it) and the portable one against the
+    /// specification.
+    #[test]
+    fn fast_conv_matches_the_specification(f in fast_case(20, 40), portable in proptest::prelude::any::<bool>()) {
+        check_fast_conv(cpu_variant(portable), &f);
+    }
+
+    /// Depthwise likewise, 3x3 and 4x4-ish windows, channel tails, multipliers 1 to 3.
+    #[test]
+    fn fast_depthwise_matches_the_specification(f in fast_case(40, 1), m in 1usize..=3, portable in proptest::prelude::any::<bool>()) {
+        check_fast_depthwise(cpu_variant(portable), &f, if m == 3 { 1 } else { m });
+    }
+}

@@ -156,6 +156,7 @@ fn conv_shape(
         k_h,
         k_w,
         contiguous_taps: groups == 1 && win.w.dilation == 1,
+        panels: false,
         win,
     })
 }
