@@ -557,7 +557,7 @@ fn two_unsupported() -> Raw {
     let mut r = Raw::minimal();
     r.tensors.push(t("z", &[1, 4], 0));
     r.tensors.push(t("w", &[1, 4], 0));
-    r.opcodes = vec![(125, None), (19, None), (32, Some("MaxUnpooling2D"))];
+    r.opcodes = vec![(125, None), (19, None), (32, Some("Landmarks2TransformMatrix"))];
     r.ops = vec![
         (0, vec![0, 2], vec![3]),
         (1, vec![3], vec![1]),
@@ -582,7 +582,7 @@ fn inspection_keeps_every_unsupported_op_and_nothing_runs_or_writes_one() {
         m.graph.operators[2].op,
         ferrolite::ir::Op::Unsupported {
             code: 32,
-            custom_code: Some("MaxUnpooling2D".into())
+            custom_code: Some("Landmarks2TransformMatrix".into())
         }
     );
     assert_eq!(m.graph.operators[2].inputs, vec![Some(1), Some(3)]);
@@ -620,7 +620,7 @@ fn inspect_lists_the_whole_model_and_names_each_missing_op() {
     );
     assert!(
         stdout.contains(
-            "lacks 2 operators the model uses: SEGMENT_SUM (#0), custom 'MaxUnpooling2D' (#2)"
+            "lacks 2 operators the model uses: SEGMENT_SUM (#0), custom 'Landmarks2TransformMatrix' (#2)"
         ),
         "{stdout}"
     );
@@ -634,7 +634,7 @@ fn inspect_lists_the_whole_model_and_names_each_missing_op() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["unsupported_ops"][1]["op"], "custom 'MaxUnpooling2D'");
+    assert_eq!(v["unsupported_ops"][1]["op"], "custom 'Landmarks2TransformMatrix'");
     assert_eq!(v["unsupported_ops"][1]["operators"][0], 2);
     assert_eq!(v["operators"].as_array().map(Vec::len), Some(3));
     let _ = std::fs::remove_dir_all(&dir);
