@@ -557,7 +557,11 @@ fn two_unsupported() -> Raw {
     let mut r = Raw::minimal();
     r.tensors.push(t("z", &[1, 4], 0));
     r.tensors.push(t("w", &[1, 4], 0));
-    r.opcodes = vec![(125, None), (19, None), (32, Some("Landmarks2TransformMatrix"))];
+    r.opcodes = vec![
+        (125, None),
+        (19, None),
+        (32, Some("Landmarks2TransformMatrix")),
+    ];
     r.ops = vec![
         (0, vec![0, 2], vec![3]),
         (1, vec![3], vec![1]),
@@ -634,7 +638,10 @@ fn inspect_lists_the_whole_model_and_names_each_missing_op() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["unsupported_ops"][1]["op"], "custom 'Landmarks2TransformMatrix'");
+    assert_eq!(
+        v["unsupported_ops"][1]["op"],
+        "custom 'Landmarks2TransformMatrix'"
+    );
     assert_eq!(v["unsupported_ops"][1]["operators"][0], 2);
     assert_eq!(v["operators"].as_array().map(Vec::len), Some(3));
     let _ = std::fs::remove_dir_all(&dir);

@@ -80,11 +80,7 @@ fn run_writes_the_reference_output() {
         .arg(&out_path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let ours = ferrolite::data::npy::read(&out_path).unwrap();
     let reference =
         ferrolite::data::npy::read(&fixture("mnist_cnn_float32.output.ref.npy")).unwrap();
@@ -114,11 +110,7 @@ fn convert_refuses_to_overwrite_its_input() {
         .arg(d.join("n.tflite"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert!(ferrolite::tflite::read(&std::fs::read(d.join("n.tflite")).unwrap()).is_ok());
 }
 
@@ -130,11 +122,7 @@ fn eval_json_is_the_last_stdout_line() {
         .args(["--limit", "200", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap();
     let v: serde_json::Value = serde_json::from_str(last).unwrap();
@@ -152,11 +140,7 @@ fn inspect_json_reports_arena_and_sizes() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(v["file_bytes"], 84924);
@@ -193,17 +177,9 @@ fn verify_cross_checks_a_ferrolite_int8_model_with_tract() {
         .args(["--quantize", "int8", "--io", "int8"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let (out, json) = verify_json(&model, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert_eq!(json["agree"], serde_json::json!(true), "{json}");
     assert_eq!(json["elements"], serde_json::json!(80), "{json}");
     let steps = json["max_quantized_steps"].as_f64().unwrap();
@@ -261,30 +237,17 @@ fn model_commands_take_a_trained_model_directory() {
         .arg(&model)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let out = bin().arg("inspect").arg(&model).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("FULLY_CONNECTED"));
     let out = bin()
         .args(["eval", "--limit", "100", "--json"])
         .arg(&model)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    common::assert_success(&out);
+    let json: serde_json::Value = common::last_line_json(&out);
     assert_eq!(json["samples"], serde_json::json!(100));
     let out = bin()
         .arg("bench")
@@ -292,11 +255,7 @@ fn model_commands_take_a_trained_model_directory() {
         .args(["--seconds", "0.1"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 }
 
 /// Issue 5: the same input and flags give the same bytes, run after run (two processes,
@@ -321,11 +280,7 @@ fn quantized_conversion_is_byte_reproducible() {
                 })
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            common::assert_success(&out);
             files.push(std::fs::read(&path).unwrap());
         }
         assert!(!files[0].is_empty());
@@ -363,11 +318,7 @@ fn mnist_is_found_at_run_time_from_any_directory() {
         .unwrap();
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_ferrolite"));
     if exe.starts_with(env!("CARGO_MANIFEST_DIR")) {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out);
     } else {
         // Built outside the clone (CARGO_TARGET_DIR elsewhere): nothing to find beside
         // the binary, so the error must say how to point at the data.
@@ -395,13 +346,8 @@ fn threads_reach_bench_and_eval() {
         .arg(&model)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    common::assert_success(&out);
+    let json: serde_json::Value = common::last_line_json(&out);
     assert_eq!(json["threads"], serde_json::json!(2));
     assert_eq!(json["batch"], serde_json::json!(3));
     assert_eq!(json["against"]["threads"], serde_json::json!(1));
@@ -422,14 +368,8 @@ fn threads_reach_bench_and_eval() {
             .arg(&model)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: serde_json::Value =
-            serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap())
-                .unwrap();
+        common::assert_success(&out);
+        let json: serde_json::Value = common::last_line_json(&out);
         json["correct"].clone()
     };
     assert_eq!(correct("1"), correct("2"));

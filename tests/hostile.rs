@@ -628,11 +628,7 @@ fn a_killed_convert_leaves_the_old_file_and_the_next_run_cleans_up() {
         &[],
         60,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert_eq!(leftovers(&d, "out.tflite"), Vec::<String>::new());
     assert!(std::fs::read(&output).unwrap().len() > 1000);
 }
@@ -811,11 +807,7 @@ fn damaged_weights_files_name_the_tensor() {
         &[],
         30,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     // A .tflite input is checked the same way.
     let out = run_within(
         &["convert", s(&tflite), "-o", s(&d.join("again.tflite"))],

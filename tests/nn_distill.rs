@@ -372,11 +372,7 @@ fn cli_distill_small_teacher_records_the_setting() {
         "--out",
         s(&teacher),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 
     let student = d.join("student");
     let out = run(&[

@@ -588,11 +588,7 @@ fn tensorflow_pruned_cnn_round_trip_is_no_larger_than_tensorflows() {
 
 #[cfg(feature = "cli")]
 fn json_of(out: &std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }

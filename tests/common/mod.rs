@@ -39,6 +39,22 @@ pub fn assert_one_line_error(out: &Output, must_mention: &str) {
     );
 }
 
+/// Asserts a successful run, showing its stderr otherwise.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JSON document on the last line of a run's stdout (what `--json` prints).
+pub fn last_line_json(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
 /// The repository root (fixtures are under `fixtures/`).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
