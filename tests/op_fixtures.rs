@@ -231,3 +231,84 @@ fn ferrolite_int8_log_softmax_uses_the_fixed_output_encoding() {
     std::fs::write(case.join("input.npy"), npy::to_bytes(&x).unwrap()).unwrap();
     std::fs::write(case.join("exact"), b"float outputs must be bit-identical\n").unwrap();
 }
+
+/// RELU_0_TO_1, which TF's converter never writes (it keeps MINIMUM + RELU): ferrolite
+/// writes one float32 and one int8 model, checks them against the op's definition, and
+/// puts both in the LiteRT cross-check, where LiteRT (which registers the op since 2.10)
+/// must give the same outputs (the int8 ones bit for bit).
+#[test]
+fn relu_0_to_1_files_run_as_defined_and_go_to_litert() {
+    use ferrolite::interp::{TensorBuf, Value};
+    use ferrolite::ir::{DType, Graph, Model, Op, Operator, Quantization, Tensor};
+    let shape = vec![1, 4, 5, 3];
+    let n: usize = shape.iter().product();
+    // Inputs from -2 to 2, including 0, 1 and values on both sides of them.
+    let xs: Vec<f32> = (0..n)
+        .map(|i| -2.0 + 4.0 * i as f32 / (n - 1) as f32)
+        .collect();
+    let model = |dtype: DType, quant: Option<(Quantization, Quantization)>| {
+        let mut x = Tensor::activation("x", dtype, shape.clone());
+        let mut y = Tensor::activation("y", dtype, shape.clone());
+        if let Some((qx, qy)) = quant {
+            x.quantization = Some(qx);
+            y.quantization = Some(qy);
+        }
+        let graph = Graph {
+            name: None,
+            tensors: vec![x, y],
+            inputs: vec![0],
+            outputs: vec![1],
+            operators: vec![Operator::new(Op::Relu0To1, vec![0], vec![1])],
+        };
+        let bytes = ferrolite::tflite::write(&Model::with_default_signature(graph)).unwrap();
+        (ferrolite::tflite::read(&bytes).unwrap(), bytes)
+    };
+    let save = |name: &str, bytes: &[u8], input: &Value| {
+        let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/litert-cases")
+            .join(name);
+        std::fs::create_dir_all(&case).unwrap();
+        std::fs::write(case.join("model.tflite"), bytes).unwrap();
+        std::fs::write(case.join("input.npy"), npy::to_bytes(input).unwrap()).unwrap();
+    };
+
+    let (float, bytes) = model(DType::F32, None);
+    let x = Value::new(shape.clone(), TensorBuf::F32(xs.clone()));
+    let y = Interpreter::new(float)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap();
+    let TensorBuf::F32(y) = &y[0].data else {
+        panic!("float output expected")
+    };
+    for (a, b) in xs.iter().zip(y) {
+        assert_eq!(*b, a.clamp(0.0, 1.0));
+    }
+    save("ops_relu_0_to_1_float32", &bytes, &x);
+
+    let q = Quantization::per_tensor;
+    let (in_s, in_zp, out_s, out_zp) = (2.0 / 127.0, -1i64, 1.0 / 255.0, -128i64);
+    let (int8, bytes) = model(DType::I8, Some((q(in_s, in_zp), q(out_s, out_zp))));
+    let xq: Vec<i8> = (0..n)
+        .map(|i| (i as i32 * 255 / (n as i32 - 1) - 128) as i8)
+        .collect();
+    let x = Value::new(shape.clone(), TensorBuf::I8(xq.clone()));
+    let y = Interpreter::new(int8)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap();
+    let TensorBuf::I8(y) = &y[0].data else {
+        panic!("int8 output expected")
+    };
+    for (a, b) in xq.iter().zip(y) {
+        // The definition in real numbers, re-quantized; fixed-point rounding may land one
+        // step away from the float rounding.
+        let real = (f32::from(*a) - in_zp as f32) * in_s;
+        let want = (real.clamp(0.0, 1.0) / out_s).round() + out_zp as f32;
+        assert!(
+            (f32::from(*b) - want).abs() <= 1.0,
+            "x {a}: got {b}, want {want}"
+        );
+    }
+    save("ops_relu_0_to_1_int8", &bytes, &x);
+}

@@ -193,6 +193,8 @@ pub enum Op {
     Exp,
     Log,
     ReluN1To1,
+    /// x clamped to [0, 1].
+    Relu0To1,
     Floor,
     Elu,
     /// `approximate`: the tanh form instead of the exact erf form.

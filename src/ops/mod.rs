@@ -113,6 +113,7 @@ pub mod maximum;
 pub mod minimum;
 pub mod neg;
 pub mod pow;
+pub mod relu_0_to_1;
 pub mod relu_n1_to_1;
 pub mod rsqrt;
 pub mod sqrt;
@@ -244,6 +245,7 @@ pub static ALL: &[&OpDef] = &[
     &exp::DEF,
     &log::DEF,
     &relu_n1_to_1::DEF,
+    &relu_0_to_1::DEF,
     &floor::DEF,
     &elu::DEF,
     &gelu::DEF,
@@ -321,6 +323,7 @@ pub fn def(op: &Op) -> &'static OpDef {
         Op::Exp => &exp::DEF,
         Op::Log => &log::DEF,
         Op::ReluN1To1 => &relu_n1_to_1::DEF,
+        Op::Relu0To1 => &relu_0_to_1::DEF,
         Op::Floor => &floor::DEF,
         Op::Elu => &elu::DEF,
         Op::Gelu { .. } => &gelu::DEF,
@@ -600,6 +603,7 @@ mod tests {
             Op::Exp,
             Op::Log,
             Op::ReluN1To1,
+            Op::Relu0To1,
             Op::Floor,
             Op::Elu,
             Op::SquaredDifference,

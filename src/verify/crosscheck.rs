@@ -609,6 +609,7 @@ fn check_real(
         }
         Op::HardSwish => unary(&|v| v * (v + 3.0).clamp(0.0, 6.0) / 6.0)?,
         Op::ReluN1To1 => unary(&|v| v.clamp(-1.0, 1.0))?,
+        Op::Relu0To1 => unary(&|v| v.clamp(0.0, 1.0))?,
         Op::Abs => unary(&f64::abs)?,
         Op::Neg => unary(&|v| -v)?,
         Op::Square => unary(&|v| v * v)?,

@@ -35,6 +35,7 @@ enum Kind {
     Relu,
     Relu6,
     ReluN1To1,
+    Relu0To1,
     LeakyRelu(f32),
     Logistic,
     Tanh,
@@ -55,6 +56,7 @@ impl Kind {
             }
             Kind::Relu6 => clamp(x, (0.0, 6.0)),
             Kind::ReluN1To1 => clamp(x, (-1.0, 1.0)),
+            Kind::Relu0To1 => clamp(x, (0.0, 1.0)),
             Kind::LeakyRelu(alpha) => {
                 if x > 0.0 {
                     x
@@ -107,6 +109,7 @@ fn apply_all(kind: Kind, x: &[f32], y: &mut [f32]) {
         Kind::Relu => map(x, y, |v| Kind::Relu.apply(v)),
         Kind::Relu6 => map(x, y, |v| Kind::Relu6.apply(v)),
         Kind::ReluN1To1 => map(x, y, |v| Kind::ReluN1To1.apply(v)),
+        Kind::Relu0To1 => map(x, y, |v| Kind::Relu0To1.apply(v)),
         Kind::HardSwish => map(x, y, |v| Kind::HardSwish.apply(v)),
         Kind::LeakyRelu(alpha) => map(x, y, |v| Kind::LeakyRelu(alpha).apply(v)),
         other => map(x, y, |v| other.apply(v)),
@@ -335,12 +338,13 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
     let (out_scale, out_zp) = activation_params(output.quantization.as_ref(), dtype, "the output")?;
     let (qmin, qmax) = quantized_range(dtype)?;
     let table = match kind {
-        Kind::Relu | Kind::Relu6 | Kind::ReluN1To1 => {
+        Kind::Relu | Kind::Relu6 | Kind::ReluN1To1 | Kind::Relu0To1 => {
             // ReluPrepare: `double real_multiplier = in_s / out_s` with a float quotient.
             let (m, shift) = quantize_multiplier(f64::from(in_scale / out_scale))?;
             let (bottom, top) = match kind {
                 Kind::Relu6 => (0.0, Some(6.0)),
                 Kind::ReluN1To1 => (-1.0, Some(1.0)),
+                Kind::Relu0To1 => (0.0, Some(1.0)),
                 _ => (0.0, None),
             };
             let lo = relu_bound(bottom, out_scale, out_zp).max(i64::from(qmin));
@@ -423,6 +427,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         Op::Relu => Kind::Relu,
         Op::Relu6 => Kind::Relu6,
         Op::ReluN1To1 => Kind::ReluN1To1,
+        Op::Relu0To1 => Kind::Relu0To1,
         Op::LeakyRelu { alpha } => Kind::LeakyRelu(*alpha),
         Op::Logistic => Kind::Logistic,
         Op::Tanh => Kind::Tanh,
@@ -489,6 +494,8 @@ mod tests {
         );
         assert_eq!(act(Op::ReluN1To1, &x), vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
         assert!(act(Op::ReluN1To1, &[f32::NAN])[0].is_nan());
+        assert_eq!(act(Op::Relu0To1, &x), vec![0.0, 0.0, 0.0, 0.5, 1.0]);
+        assert!(act(Op::Relu0To1, &[f32::NAN])[0].is_nan());
     }
 
     #[test]

@@ -174,7 +174,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         Op::Dequantize | Op::Quantize => quantize::prepare(ctx),
         Op::Densify => densify::prepare(ctx),
         // Issue 12: element-wise math and activations.
-        Op::ReluN1To1 => activation::prepare(ctx),
+        Op::ReluN1To1 | Op::Relu0To1 => activation::prepare(ctx),
         Op::Abs
         | Op::Neg
         | Op::Square

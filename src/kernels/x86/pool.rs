@@ -45,7 +45,14 @@ pub(crate) fn max_pool_f32_avx2(
                 unsafe {
                     let mut cb = 0;
                     while cb < c {
-                        let masked = cb == full;
+                        // With 8 or more channels the last partial block is done as a full
+                        // block ending at the last channel: it recomputes a few channels of
+                        // the block before (same values) and needs no masked loads or
+                        // stores, which are slow on AMD cores.
+                        if cb == full && c > 8 {
+                            cb = c - 8;
+                        }
+                        let masked = cb + 8 > c;
                         let mut acc = lowest;
                         for iy in ty.first_input..ty.first_input + (ty.hi - ty.lo) {
                             let row = input.as_ptr().add(base + iy * in_w * c + cb);
