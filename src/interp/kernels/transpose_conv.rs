@@ -10,7 +10,7 @@ use super::q8::{channel_scales, optional_i32, q8_input, q8_output, q8_params, Q8
 use super::shape::{checked_elements, const_ints, nhwc};
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
-use crate::interp::KernelError;
+use crate::interp::{KernelError, TensorInfo};
 use crate::ir::{Activation, DType, Op, Padding};
 use crate::kbail;
 use crate::kernels::common::{activation_range_f32, positive, window_dim};
@@ -91,6 +91,28 @@ fn stride(value: i32, what: &str) -> Result<usize, KernelError> {
     positive(value, what)
 }
 
+/// The NHWC input's dims and the OHWI filter's (out channels, height, width), checked
+/// positive and agreeing on the input channels (TRANSPOSE_CONV and MediaPipe's
+/// Convolution2DTransposeBias).
+pub(super) fn input_and_filter_dims(
+    input: &TensorInfo,
+    filter: &TensorInfo,
+) -> Result<([usize; 4], [usize; 3]), KernelError> {
+    let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
+    let [f_out, k_h, k_w, f_in] = nhwc(filter, "filter")?;
+    if [in_h, in_w, in_c, f_out, k_h, k_w].contains(&0) {
+        kbail!(
+            "input {:?} and filter {:?} need positive sizes",
+            input.shape,
+            filter.shape
+        );
+    }
+    if f_in != in_c {
+        kbail!("the filter has {f_in} input channels, the input {in_c}");
+    }
+    Ok(([n, in_h, in_w, in_c], [f_out, k_h, k_w]))
+}
+
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(3, 4, 1)?;
     let Op::TransposeConv {
@@ -124,18 +146,7 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         kbail!("output shape {dims:?} must have 4 values");
     };
     checked_elements(&out_shape)?;
-    let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
-    let [f_out, k_h, k_w, f_in] = nhwc(filter, "filter")?;
-    if [in_h, in_w, in_c, f_out, k_h, k_w].contains(&0) {
-        kbail!(
-            "input {:?} and filter {:?} need positive sizes",
-            input.shape,
-            filter.shape
-        );
-    }
-    if f_in != in_c {
-        kbail!("the filter has {f_in} input channels, the input {in_c}");
-    }
+    let ([n, in_h, in_w, in_c], [f_out, k_h, k_w]) = input_and_filter_dims(input, filter)?;
     if out_n != n || out_c != f_out {
         kbail!(
             "output shape {out_shape:?} does not match batch {n} and the filter's {f_out} output channels"

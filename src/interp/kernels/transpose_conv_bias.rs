@@ -2,7 +2,7 @@
 //! from the padding as MediaPipe's kernel does; the loop is
 //! `kernels::reference::transpose_conv::transpose_conv_bias_f32`.
 
-use super::shape::{checked_elements, nhwc};
+use super::shape::checked_elements;
 use super::{Kernel, PrepareCtx, Prepared};
 use crate::interp::value::{View, ViewMut};
 use crate::interp::KernelError;
@@ -79,18 +79,8 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     if ctx.output(0)?.dtype != DType::F32 {
         kbail!("the output must be float32, got {}", ctx.output(0)?.dtype);
     }
-    let [n, in_h, in_w, in_c] = nhwc(input, "input")?;
-    let [out_c, k_h, k_w, f_in] = nhwc(filter, "filter")?;
-    if [in_h, in_w, in_c, out_c, k_h, k_w].contains(&0) {
-        kbail!(
-            "input {:?} and filter {:?} need positive sizes",
-            input.shape,
-            filter.shape
-        );
-    }
-    if f_in != in_c {
-        kbail!("the filter has {f_in} input channels, the input {in_c}");
-    }
+    let ([n, in_h, in_w, in_c], [out_c, k_h, k_w]) =
+        super::transpose_conv::input_and_filter_dims(input, filter)?;
     if bias.shape != [out_c] {
         kbail!(
             "the bias has shape {:?}, the filter's {out_c} output channels need [{out_c}]",
