@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferrolite::interp::kernels::{self, PrepareCtx, Prepared};
 use ferrolite::interp::{TensorBuf, TensorInfo, View, ViewMut};
 use ferrolite::ir::{
     self, Activation, Conv2dOptions, DType, FullyConnectedOptions, Op, Operator, Padding,
     Pool2dOptions,
 };
 use ferrolite::kernels::cpu::CpuFeatures;
+use ferrolite::ops::exec::{self, PrepareCtx, Prepared};
 
 /// xorshift64*, so that every run times the same values.
 struct Rng(u64);
@@ -59,7 +59,7 @@ fn prepare_infos(op: Op, infos: &[Option<TensorInfo>]) -> Prepared {
         outputs: vec![&out],
         cpu: CpuFeatures::detect(),
     };
-    kernels::prepare(&ctx).expect("the MNIST CNN kernels prepare")
+    exec::prepare(&ctx).expect("the MNIST CNN kernels prepare")
 }
 
 struct Bench<'a> {

@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolite::interp::kernels::{self, Kernel, PrepareCtx};
 use ferrolite::interp::{TensorBuf, TensorInfo, ViewMut};
 use ferrolite::ir::{self, DType, FullyConnectedOptions, Op, Operator, Quantization};
+use ferrolite::ops::exec::{self, Kernel, PrepareCtx};
 use ferrolite::verify::timing::paired_median_micros;
 
 /// [units, depth] and the batch sizes each is run at.
@@ -136,7 +136,7 @@ impl Bench {
             outputs: vec![&output],
             cpu: ferrolite::kernels::cpu::CpuFeatures::detect(),
         };
-        let prepared = kernels::prepare(&ctx).map_err(|e| e.to_string())?;
+        let prepared = exec::prepare(&ctx).map_err(|e| e.to_string())?;
         let len = prepared.output_shapes[0].iter().product();
         let constant = |i: &TensorInfo| i.constant.as_deref().cloned().ok_or("not constant");
         Ok(Bench {

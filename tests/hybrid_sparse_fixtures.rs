@@ -254,12 +254,12 @@ fn block16_sparse_int8_fixture_matches_reference_exactly() {
 // ---------------------------------------------------------------------------------------
 // Kernel-level checks: prepare and run one FULLY_CONNECTED directly.
 
-use ferrolite::interp::kernels::{self, PrepareCtx};
 use ferrolite::interp::{TensorInfo, View, ViewMut};
 use ferrolite::ir::{
     Activation, DimensionMetadata, FullyConnectedOptions, IndexVector, Operator, Quantization,
     Sparsity,
 };
+use ferrolite::ops::exec::{self, PrepareCtx};
 use std::sync::Arc;
 
 fn info(
@@ -308,7 +308,7 @@ fn run_op(
         outputs: vec![&output],
         cpu: ferrolite::kernels::cpu::CpuFeatures::detect(),
     };
-    let prepared = kernels::prepare(&ctx).unwrap();
+    let prepared = exec::prepare(&ctx).unwrap();
     let len: usize = prepared.output_shapes[0].iter().product();
     let mut out = TensorBuf::zeros(output.dtype, len);
     let mut views: Vec<View<'_>> = vec![input.view()];
@@ -587,7 +587,7 @@ fn hybrid_fc_follows_tflite_arithmetic() {
 
 #[test]
 fn input_quantization_matches_hand_values() {
-    use ferrolite::interp::kernels::hybrid::{asymmetric_quantize, symmetric_quantize};
+    use ferrolite::ops::exec::hybrid::{asymmetric_quantize, symmetric_quantize};
     let mut q = [0i8; 3];
     let s = symmetric_quantize(&[1.0, -0.5, 0.25], &mut q);
     assert_eq!((s, q), (1.0 / 127.0, [127, -64, 32]));

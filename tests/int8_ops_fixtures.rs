@@ -31,9 +31,9 @@ use common::row as image;
 use std::sync::Arc;
 
 use ferrolite::data::npy;
-use ferrolite::interp::kernels::{self, PrepareCtx};
 use ferrolite::interp::{Interpreter, TensorBuf, TensorInfo};
 use ferrolite::ir::Op;
+use ferrolite::ops::exec::{self, PrepareCtx};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -224,7 +224,7 @@ fn non_conv_ops_of_int8_fixtures_prepare() {
                 outputs: op.outputs.iter().map(|&o| &graph.tensors[o]).collect(),
                 cpu: ferrolite::kernels::cpu::CpuFeatures::detect(),
             };
-            match kernels::prepare(&ctx) {
+            match exec::prepare(&ctx) {
                 Ok(p) => {
                     // The shapes we compute agree with those the converter wrote.
                     for (shape, &o) in p.output_shapes.iter().zip(&op.outputs) {

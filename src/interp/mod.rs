@@ -2,25 +2,24 @@
 //! shapes (validating every op, computing per-op constants once, folding what is known
 //! at plan time, assigning arena offsets by tensor lifetime) and kernels that compute.
 
-pub mod kernels;
 mod parallel;
 mod plan;
 #[cfg(test)]
 mod validate_tests;
-pub mod value;
 
 use std::sync::Arc;
 
 pub use crate::ir::limits::MAX_TENSOR_BYTES;
-use crate::ir::{DType, Model, Quantization, Sparsity};
+use crate::ir::{DType, Model};
 pub use crate::ir::{KernelError, TensorBuf, Value, View, ViewMut};
+pub use crate::ops::exec::TensorInfo;
 pub use plan::Plan;
 
 /// Returns early with a [`KernelError`] built like `format!`.
 #[macro_export]
 macro_rules! kbail {
     ($($arg:tt)*) => {
-        return Err($crate::interp::KernelError::new(format!($($arg)*)))
+        return Err($crate::ir::KernelError::new(format!($($arg)*)))
     };
 }
 
@@ -94,44 +93,6 @@ pub enum RunError {
         op: &'static str,
         message: String,
     },
-}
-
-/// What the planner knows of a tensor: type, concrete shape, quantization, and its
-/// contents when they are constant (model constants and plan-time folded results).
-#[derive(Clone, Debug)]
-pub struct TensorInfo {
-    pub name: String,
-    pub dtype: DType,
-    pub shape: Vec<usize>,
-    pub quantization: Option<Quantization>,
-    pub sparsity: Option<Sparsity>,
-    pub constant: Option<Arc<TensorBuf>>,
-}
-
-impl TensorInfo {
-    pub fn num_elements(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// Per-tensor (scale, zero point), if quantized per tensor.
-    pub fn scale_zero_point(&self) -> Option<(f32, i64)> {
-        let q = self.quantization.as_ref()?;
-        match (q.scale.as_slice(), q.zero_point.as_slice()) {
-            ([s], [z]) => Some((*s, *z)),
-            _ => None,
-        }
-    }
-
-    /// The constant contents, or an error naming the tensor (for inputs that kernels
-    /// need at prepare time, such as reshape targets or paddings).
-    pub fn constant_or_err(&self, what: &str) -> Result<&TensorBuf, KernelError> {
-        self.constant.as_deref().ok_or_else(|| {
-            KernelError::new(format!(
-                "{what} ('{}') must be known when the model is planned (a constant or computed from shapes)",
-                self.name
-            ))
-        })
-    }
 }
 
 /// Runs a model, re-planning when the input shapes change (e.g. a new batch size), and

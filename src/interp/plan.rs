@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use super::kernels::{self, Kernel, PrepareCtx};
-use super::value::{TensorBuf, Value, View, ViewMut};
+use crate::ir::{TensorBuf, Value, View, ViewMut};
 use super::{KernelError, PlanError, RunError, TensorInfo, MAX_TENSOR_BYTES};
 use crate::ir::{DType, Model, Op};
 use crate::kernels::cpu::CpuFeatures;
+use crate::ops::exec::{Kernel, PrepareCtx};
 
 /// Arena offsets are multiples of this, so every view is aligned for any element type
 /// and for SIMD loads.
@@ -198,7 +198,7 @@ impl Plan {
                     .collect(),
                 cpu,
             };
-            let prepared = kernels::prepare(&ctx).map_err(|e| op_err(e.0))?;
+            let prepared = (operator.op.def().prepare)(&ctx).map_err(|e| op_err(e.0))?;
             if prepared.output_shapes.len() != operator.outputs.len() {
                 return Err(op_err(format!(
                     "kernel produced {} output shapes for {} outputs",

@@ -96,3 +96,50 @@ fn kernels_import_neither_the_interpreter_nor_the_graph() {
         bad.join("\n")
     );
 }
+
+/// The part of a source file that is built outside `cargo test`: everything before its
+/// first `#[cfg(test)]` item (test modules sit at the end of a file by convention here).
+fn non_test_code(text: &str) -> &str {
+    text.find("#[cfg(test)]").map_or(text, |at| &text[..at])
+}
+
+#[test]
+fn non_test_code_stops_at_the_test_module() {
+    let text = "use crate::ir::Op;\n#[cfg(test)]\nmod tests { use crate::interp::X; }";
+    assert_eq!(non_test_code(text), "use crate::ir::Op;\n");
+    assert_eq!(non_test_code("fn f() {}"), "fn f() {}");
+}
+
+/// Nothing below the interpreter names it: the graph, the file format, the operators and
+/// their prepared kernels, sparsity and data all build without `interp`. Tests in those
+/// modules may run whole models through the interpreter, so test code is not scanned.
+#[test]
+fn layers_below_the_interpreter_do_not_import_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for dir in ["ir", "tflite", "ops", "sparse", "data", "kernels"] {
+        rust_files(&src.join(dir), &mut files);
+    }
+    assert!(files.len() > 100, "found only {} files", files.len());
+    let mut bad = Vec::new();
+    for file in &files {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let test_only = name.ends_with("tests.rs")
+            || file.components().any(|c| c.as_os_str() == "test_support");
+        if test_only {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("source is readable");
+        for line in non_test_code(&text).lines() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains(INTERP_PATH) {
+                bad.push(format!("{}: {}", file.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "these lines import the interpreter from below it:\n{}",
+        bad.join("\n")
+    );
+}

@@ -1,5 +1,5 @@
 //! The compute library: the arithmetic and loops of every kernel, with no knowledge of the
-//! graph. The interpreter's `prepare` (in `interp::kernels`) reads an operator, its tensors
+//! graph. An operator's `prepare` (in `ops::exec`) reads an operator, its tensors
 //! and their quantization, turns them into the plain numbers and tables defined here, and
 //! its `Kernel` impls call in with slices.
 //!

@@ -20,6 +20,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::arg_min_max::prepare,
 };
 
 /// Absent options mean the schema default, FLOAT32, which TFLite's kernel (and

@@ -20,6 +20,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::batch_matmul::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

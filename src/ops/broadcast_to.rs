@@ -21,6 +21,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary: no_summary,
+    prepare: super::exec::layout::prepare,
 };
 
 fn read(_: &ReadCtx) -> Result<Op, ReadError> {

@@ -22,6 +22,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary: no_summary,
+    prepare: super::exec::cast::prepare,
 };
 
 fn read(_: &ReadCtx) -> Result<Op, ReadError> {

@@ -25,6 +25,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::conv::prepare,
 };
 
 /// Absent options give the schema defaults (strides 0, dilation 1); prepare refuses the

@@ -34,6 +34,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_1,
     summary,
+    prepare: super::exec::transpose_conv_bias::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

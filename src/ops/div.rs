@@ -19,6 +19,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::elementwise::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

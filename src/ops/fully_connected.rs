@@ -26,6 +26,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::fully_connected::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

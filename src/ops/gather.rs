@@ -22,6 +22,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::gather::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

@@ -20,6 +20,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::l2_normalization::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

@@ -21,6 +21,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_by_int_input,
     summary: no_summary,
+    prepare: super::exec::log_softmax::prepare,
 };
 
 fn read(_: &ReadCtx) -> Result<Op, ReadError> {

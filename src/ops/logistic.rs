@@ -18,6 +18,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_by_int_io,
     summary: no_summary,
+    prepare: super::exec::activation::prepare,
 };
 
 fn read(_: &ReadCtx) -> Result<Op, ReadError> {

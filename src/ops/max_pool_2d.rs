@@ -20,6 +20,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_by_int_io,
     summary,
+    prepare: super::exec::pool::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

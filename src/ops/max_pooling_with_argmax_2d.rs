@@ -34,6 +34,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_1,
     summary,
+    prepare: super::exec::pool_argmax::prepare,
 };
 
 /// `TfLitePoolParams` as MediaPipe's pooling ops read it.

@@ -25,6 +25,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_1,
     summary,
+    prepare: super::exec::pool_argmax::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

@@ -19,6 +19,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary: no_summary,
+    prepare: super::exec::binary_math::prepare,
 };
 
 fn read(_: &ReadCtx) -> Result<Op, ReadError> {

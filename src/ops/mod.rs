@@ -1,8 +1,9 @@
 //! The operator registry: one file per TFLite operator ferrolite knows, holding everything
 //! about it that does not run tensors: its builtin code and name, operand counts, the int8
-//! quantizer's rule, the runtime releases that register each version, and four hooks —
+//! quantizer's rule, the runtime releases that register each version, and five hooks —
 //! `read` (flatbuffer options → IR), `write` (IR → options table), `version` (TF's version
-//! rule) and `summary` (the option text of `inspect`). [`ALL`] is the one table the reader,
+//! rule), `summary` (the option text of `inspect`) and `prepare` (shapes, types and
+//! quantization → a ready-to-run kernel, for the interpreter's planner). [`ALL`] is the one table the reader,
 //! the writer, the version rules, the quantizer and `inspect` consult; they are loops over
 //! it and know no op by name.
 //!
@@ -38,6 +39,7 @@
 //!     write,
 //!     version: version_1,
 //!     summary: no_summary,
+//!     prepare: super::exec::unary::prepare,
 //! };
 //!
 //! fn read(_: &ReadCtx) -> Result<Op, ReadError> {
@@ -56,16 +58,21 @@
 //! 3. `pub mod <op>;`, a line in [`ALL`], and the arm in [`def`] (the compiler asks for it).
 //! 4. When its options table is not yet in `schema/tflite.fbs`, the table and its union
 //!    entry there, then `scripts/regen-schema.sh`.
-//! 5. Its kernel in `interp` (the one step still outside this directory).
+//! 5. Its `prepare`: usually the family's in [`exec`] (ELU's is `exec::unary`, which
+//!    builds a byte table for int8); a new family gets a file there. `prepare` checks
+//!    operand types and shapes, computes the output shapes and every constant once, and
+//!    returns a [`exec::Kernel`] whose `run` only computes; the loops themselves belong in
+//!    `crate::kernels`.
 //!
 //! The tests below round-trip one op of every registered code through its `write` and
 //! `read` hooks, so a new file is checked as soon as it is in [`ALL`] and in the sample.
 
-use crate::ir::{Arity, Op};
+use crate::ir::{Arity, KernelError, Op};
 use crate::tflite::schema_generated::tflite as fb;
 use crate::tflite::ReadError;
 
 pub mod common;
+pub mod exec;
 
 pub use common::{Fbb, OpSig, OptionsTable, ReadCtx};
 
@@ -199,6 +206,11 @@ pub struct OpDef {
     pub version: fn(&OpSig<'_>) -> i32,
     /// The one-line option text `inspect` prints (empty for ops without options).
     pub summary: fn(&Op) -> String,
+    /// Checks the operands the planner knows (types, shapes, constants), computes the
+    /// output shapes and every per-op constant once, and returns the kernel that runs
+    /// the op. Ops of one family (ADD/SUB/MUL/DIV, the activations, ...) share a
+    /// `prepare` in [`exec`], which tells them apart by the IR variant.
+    pub prepare: fn(&exec::PrepareCtx<'_>) -> Result<exec::Prepared, KernelError>,
 }
 
 /// Every operator ferrolite reads, writes and runs.

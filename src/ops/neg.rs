@@ -21,6 +21,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_1,
     summary: no_summary,
+    prepare: super::exec::unary::prepare,
 };
 
 fn read(_: &ReadCtx) -> Result<Op, ReadError> {

@@ -19,6 +19,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary: reducer_summary,
+    prepare: super::exec::reduce::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

@@ -20,6 +20,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::resize::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

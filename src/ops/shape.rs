@@ -19,6 +19,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_1,
     summary,
+    prepare: super::exec::shape::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

@@ -19,6 +19,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_by_int_input,
     summary,
+    prepare: super::exec::softmax::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

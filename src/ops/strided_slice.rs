@@ -21,6 +21,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::shape::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

@@ -20,6 +20,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary: reducer_summary,
+    prepare: super::exec::reduce::prepare,
 };
 
 /// `keep_dims` of a `ReducerOptions` table, false when the options are absent.

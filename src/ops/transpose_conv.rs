@@ -26,6 +26,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::transpose_conv::prepare,
 };
 
 /// Absent options give the schema defaults (strides 0), which prepare refuses.

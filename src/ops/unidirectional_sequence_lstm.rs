@@ -29,6 +29,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version,
     summary,
+    prepare: super::exec::lstm::prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {

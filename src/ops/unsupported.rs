@@ -3,8 +3,9 @@
 //! the planner and the writer refuse it too, so it never runs or reaches a file.
 
 use super::common::{version_1, Fbb, OptionsTable, ReadCtx, NO_OPTIONS};
+use super::exec::{PrepareCtx, Prepared};
 use super::{Arity, OpDef};
-use crate::ir::Op;
+use crate::ir::{KernelError, Op};
 use crate::tflite::ReadError;
 
 pub const DEF: OpDef = OpDef {
@@ -22,6 +23,7 @@ pub const DEF: OpDef = OpDef {
     write,
     version: version_1,
     summary,
+    prepare,
 };
 
 fn read(r: &ReadCtx) -> Result<Op, ReadError> {
@@ -45,4 +47,11 @@ fn summary(op: &Op) -> String {
         } => format!("custom op '{c}', not supported by ferrolite"),
         _ => "not supported by ferrolite".into(),
     }
+}
+
+fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
+    Err(KernelError::new(format!(
+        "{}: ferrolite does not support this operator",
+        ctx.op.op.name()
+    )))
 }

@@ -490,7 +490,7 @@ fn check_formula(
         Some(c) => Value::new(x_info.shape.clone(), (**c).clone()),
         None => value_of(values, x)?.clone(),
     };
-    let per_tensor = |i: &crate::interp::TensorInfo| {
+    let per_tensor = |i: &crate::ops::exec::TensorInfo| {
         i.scale_zero_point()
             .ok_or_else(|| format!("'{}' has no per-tensor scale and zero point", i.name))
     };
