@@ -3,6 +3,7 @@
 //! at plan time, assigning arena offsets by tensor lifetime) and kernels that compute.
 
 mod parallel;
+mod passes;
 mod plan;
 #[cfg(test)]
 mod validate_tests;

@@ -1,16 +1,13 @@
-//! Planning: shapes, per-op preparation, plan-time folding, and the arena layout.
+//! The plan: a model specialized to input shapes (built by the passes in
+//! [`super::passes`]), and the executor that runs its steps over one arena.
 
 use std::sync::Arc;
 
-use crate::ir::{TensorBuf, Value, View, ViewMut};
-use super::{KernelError, PlanError, RunError, TensorInfo, MAX_TENSOR_BYTES};
-use crate::ir::{DType, Model, Op};
+use super::passes;
+use super::{KernelError, PlanError, RunError, TensorInfo};
+use crate::ir::{DType, Model, TensorBuf, Value, View, ViewMut};
 use crate::kernels::cpu::CpuFeatures;
-use crate::ops::exec::{Kernel, PrepareCtx};
-
-/// Arena offsets are multiples of this, so every view is aligned for any element type
-/// and for SIMD loads.
-const ALIGN: usize = 64;
+use crate::ops::exec::Kernel;
 
 /// Operands a step's views hold on the stack; only CONCATENATION/PACK of many tensors,
 /// the LSTM (24 inputs) and wide SPLITs go past these and allocate their view lists.
@@ -50,16 +47,8 @@ pub struct Plan {
     arena_bytes: usize,
 }
 
-/// A non-constant tensor awaiting an arena offset.
-struct Pending {
-    tensor: usize,
-    bytes: usize,
-    first: usize,
-    last: usize,
-}
-
 impl Plan {
-    /// Plans `model` for inputs of the given shapes.
+    /// Plans `model` for inputs of the given shapes, in the passes of [`super::passes`].
     pub fn new(model: &Model, input_shapes: &[Vec<usize>]) -> Result<Plan, PlanError> {
         let graph = &model.graph;
         // Graphs built in code (quantizer, exporter, lowering) reach the planner without
@@ -71,287 +60,18 @@ impl Plan {
                 got: input_shapes.len(),
             });
         }
-        let mut infos: Vec<Option<TensorInfo>> = vec![None; graph.tensors.len()];
         // Asked once per process; every kernel of the plan picks its variant from it.
         let cpu = CpuFeatures::detect();
-        let mut constants: Vec<Arc<TensorBuf>> = Vec::new();
-        let mut const_slot: Vec<Option<usize>> = vec![None; graph.tensors.len()];
-
-        for (k, (&t, shape)) in graph.inputs.iter().zip(input_shapes).enumerate() {
-            let decl = &graph.tensors[t];
-            check_input_shape(k, &decl.name, &decl.shape, shape)?;
-            check_size(t, &decl.name, shape, decl.dtype)?;
-            infos[t] = Some(TensorInfo {
-                name: decl.name.clone(),
-                dtype: decl.dtype,
-                shape: shape.clone(),
-                quantization: decl.quantization.clone(),
-                sparsity: None,
-                constant: None,
-            });
-        }
-
-        for (t, decl) in graph.tensors.iter().enumerate() {
-            if infos[t].is_some() {
-                continue;
-            }
-            let Some(bytes) = &decl.data else { continue };
-            let buf = if decl.sparsity.is_some() {
-                TensorBuf::from_le_bytes(decl.dtype, bytes)
-            } else {
-                let need = decl.dense_bytes();
-                if bytes.len() < need {
-                    return Err(PlanError::Operator {
-                        index: 0,
-                        op: "constant",
-                        message: format!(
-                            "tensor {t} ('{}') has {} bytes of data, its shape {:?} needs {need}",
-                            decl.name,
-                            bytes.len(),
-                            decl.shape
-                        ),
-                    });
-                }
-                TensorBuf::from_le_bytes(decl.dtype, &bytes[..need])
-            };
-            let buf = Arc::new(buf);
-            const_slot[t] = Some(constants.len());
-            constants.push(buf.clone());
-            infos[t] = Some(TensorInfo {
-                name: decl.name.clone(),
-                dtype: decl.dtype,
-                shape: decl.shape.clone(),
-                quantization: decl.quantization.clone(),
-                sparsity: decl.sparsity.clone(),
-                constant: Some(buf),
-            });
-        }
-
-        // Variable tensors without data (SVDF and LSTM state) start as zeros and are kept
-        // by the kernel that reads them; they are known, not computed, and get no slot.
-        for (t, decl) in graph.tensors.iter().enumerate() {
-            if decl.is_variable && infos[t].is_none() {
-                check_size(t, &decl.name, &decl.shape, decl.dtype)?;
-                infos[t] = Some(TensorInfo {
-                    name: decl.name.clone(),
-                    dtype: decl.dtype,
-                    shape: decl.shape.clone(),
-                    quantization: decl.quantization.clone(),
-                    sparsity: None,
-                    constant: None,
-                });
-            }
-        }
-
-        // Prepare every operator in order; fold the ones whose outputs are known now.
-        struct Candidate {
-            index: usize,
-            op: &'static str,
-            kernel: Box<dyn Kernel>,
-            inputs: Vec<Option<usize>>,
-            outputs: Vec<usize>,
-        }
-        let mut candidates: Vec<Candidate> = Vec::new();
-        for (index, operator) in graph.operators.iter().enumerate() {
-            let op_name = operator.op.name();
-            let op_err = |message: String| PlanError::Operator {
-                index,
-                op: op_name,
-                message,
-            };
-            for &t in operator.inputs.iter().flatten() {
-                if infos[t].is_none() {
-                    return Err(PlanError::UndefinedTensor {
-                        index,
-                        op: op_name,
-                        tensor: t,
-                        name: graph.tensors[t].name.clone(),
-                    });
-                }
-                let sparse = infos[t].as_ref().is_some_and(|i| i.sparsity.is_some());
-                if sparse && !matches!(operator.op, Op::Densify | Op::FullyConnected(_)) {
-                    return Err(op_err(format!(
-                        "reads sparse tensor {t} ('{}') directly; only DENSIFY and FULLY_CONNECTED accept sparse tensors",
-                        graph.tensors[t].name
-                    )));
-                }
-            }
-            for &t in &operator.outputs {
-                if infos[t].is_some() {
-                    return Err(PlanError::RedefinedTensor {
-                        tensor: t,
-                        name: graph.tensors[t].name.clone(),
-                    });
-                }
-            }
-            let ctx = PrepareCtx {
-                op: operator,
-                inputs: operator
-                    .inputs
-                    .iter()
-                    .map(|i| i.and_then(|t| infos[t].as_ref()))
-                    .collect(),
-                outputs: operator
-                    .outputs
-                    .iter()
-                    .map(|&t| &graph.tensors[t])
-                    .collect(),
-                cpu,
-            };
-            let prepared = (operator.op.def().prepare)(&ctx).map_err(|e| op_err(e.0))?;
-            if prepared.output_shapes.len() != operator.outputs.len() {
-                return Err(op_err(format!(
-                    "kernel produced {} output shapes for {} outputs",
-                    prepared.output_shapes.len(),
-                    operator.outputs.len()
-                )));
-            }
-            for (&t, shape) in operator.outputs.iter().zip(&prepared.output_shapes) {
-                check_size(t, &graph.tensors[t].name, shape, graph.tensors[t].dtype)?;
-            }
-            let all_const = operator
-                .inputs
-                .iter()
-                .flatten()
-                .all(|&t| infos[t].as_ref().is_some_and(|i| i.constant.is_some()));
-            let fold = all_const || prepared.kernel.shape_only();
-
-            let mut outs: Vec<TensorBuf> = Vec::new();
-            if fold {
-                let views: Vec<View<'_>> = operator
-                    .inputs
-                    .iter()
-                    .map(|i| {
-                        match i
-                            .and_then(|t| infos[t].as_ref())
-                            .and_then(|i| i.constant.as_deref())
-                        {
-                            Some(buf) => buf.view(),
-                            None => View::Absent,
-                        }
-                    })
-                    .collect();
-                outs = operator
-                    .outputs
-                    .iter()
-                    .zip(&prepared.output_shapes)
-                    .map(|(&t, s)| TensorBuf::zeros(graph.tensors[t].dtype, s.iter().product()))
-                    .collect();
-                let mut out_views: Vec<ViewMut<'_>> =
-                    outs.iter_mut().map(|b| b.view_mut()).collect();
-                prepared
-                    .kernel
-                    .run(&views, &mut out_views)
-                    .map_err(|e| op_err(format!("while computing at plan time: {}", e.0)))?;
-            }
-            let mut outs = outs.into_iter();
-            for (&t, shape) in operator.outputs.iter().zip(prepared.output_shapes) {
-                let decl = &graph.tensors[t];
-                let constant = if fold {
-                    let buf = Arc::new(
-                        outs.next()
-                            .unwrap_or_else(|| TensorBuf::zeros(decl.dtype, 0)),
-                    );
-                    const_slot[t] = Some(constants.len());
-                    constants.push(buf.clone());
-                    Some(buf)
-                } else {
-                    None
-                };
-                infos[t] = Some(TensorInfo {
-                    name: decl.name.clone(),
-                    dtype: decl.dtype,
-                    shape,
-                    quantization: decl.quantization.clone(),
-                    sparsity: None,
-                    constant,
-                });
-            }
-            if !fold {
-                candidates.push(Candidate {
-                    index,
-                    op: op_name,
-                    kernel: prepared.kernel,
-                    inputs: operator.inputs.clone(),
-                    outputs: operator.outputs.clone(),
-                });
-            }
-        }
-
-        for &t in &graph.outputs {
-            if infos[t].is_none() {
-                return Err(PlanError::OutputNotProduced {
-                    tensor: t,
-                    name: graph.tensors[t].name.clone(),
-                });
-            }
-        }
-
-        // Keep only the steps that contribute to an output.
-        let mut needed = vec![false; graph.tensors.len()];
-        for &t in &graph.outputs {
-            needed[t] = true;
-        }
-        let mut keep = vec![false; candidates.len()];
-        for (c, cand) in candidates.iter().enumerate().rev() {
-            if cand.outputs.iter().any(|&t| needed[t]) {
-                keep[c] = true;
-                for &t in cand.inputs.iter().flatten() {
-                    needed[t] = true;
-                }
-            }
-        }
-        let candidates: Vec<Candidate> = candidates
-            .into_iter()
-            .zip(keep)
-            .filter_map(|(c, k)| k.then_some(c))
-            .collect();
-
-        // Lifetimes in step positions: model inputs are born before step 0, model
-        // outputs live past the last step.
-        let n_steps = candidates.len();
-        let mut first: Vec<Option<usize>> = vec![None; graph.tensors.len()];
-        let mut last: Vec<usize> = vec![0; graph.tensors.len()];
-        for &t in &graph.inputs {
-            first[t] = Some(0);
-        }
-        for (pos, cand) in candidates.iter().enumerate() {
-            for &t in cand.inputs.iter().flatten() {
-                if const_slot[t].is_none() {
-                    last[t] = last[t].max(pos);
-                }
-            }
-            for &t in &cand.outputs {
-                first[t] = Some(pos);
-                last[t] = last[t].max(pos);
-            }
-        }
-        for &t in &graph.outputs {
-            if const_slot[t].is_none() {
-                last[t] = n_steps;
-            }
-        }
-        let mut pending: Vec<Pending> = Vec::new();
-        for (t, f) in first.iter().enumerate() {
-            if let (Some(f), Some(info)) = (f, infos[t].as_ref()) {
-                if const_slot[t].is_none() {
-                    let bytes = info.num_elements() * info.dtype.size();
-                    pending.push(Pending {
-                        tensor: t,
-                        bytes: bytes.div_ceil(ALIGN) * ALIGN,
-                        first: *f,
-                        last: last[t],
-                    });
-                }
-            }
-        }
-        let (offsets, arena_bytes) = assign_offsets(&mut pending, graph.tensors.len());
+        let mut known = passes::seed(graph, input_shapes)?;
+        let candidates = passes::prepare_and_fold(graph, &mut known, cpu)?;
+        let candidates = passes::prune(graph, candidates);
+        let layout = passes::lay_out_arena(graph, &candidates, &known);
 
         let slot_of = |t: usize| -> Slot {
-            if let Some(c) = const_slot[t] {
+            if let Some(c) = known.const_slot[t] {
                 return Slot::Const(c);
             }
-            match (offsets[t], infos[t].as_ref()) {
+            match (layout.offsets[t], known.infos[t].as_ref()) {
                 (Some(offset), Some(info)) => Slot::Arena {
                     offset,
                     len: info.num_elements(),
@@ -381,7 +101,7 @@ impl Plan {
             .map(|&t| {
                 (
                     slot_of(t),
-                    infos[t]
+                    known.infos[t]
                         .as_ref()
                         .map(|i| i.shape.clone())
                         .unwrap_or_default(),
@@ -399,10 +119,10 @@ impl Plan {
             inputs,
             outputs,
             steps,
-            constants,
-            infos,
-            arena: vec![0u64; arena_bytes.div_ceil(8)],
-            arena_bytes,
+            constants: known.constants,
+            infos: known.infos,
+            arena: vec![0u64; layout.bytes.div_ceil(8)],
+            arena_bytes: layout.bytes,
         })
     }
 
@@ -720,80 +440,6 @@ fn view_dtype(v: &View<'_>) -> Option<DType> {
         View::I64(_) => DType::I64,
         View::Bool(_) => DType::Bool,
     })
-}
-
-fn check_input_shape(
-    k: usize,
-    name: &str,
-    declared: &[usize],
-    given: &[usize],
-) -> Result<(), PlanError> {
-    let ok =
-        declared.len() == given.len() && declared.iter().zip(given).skip(1).all(|(a, b)| a == b);
-    if ok {
-        return Ok(());
-    }
-    let expected = if declared.is_empty() {
-        "[] (a scalar)".to_string()
-    } else {
-        let rest: Vec<String> = declared[1..].iter().map(|d| d.to_string()).collect();
-        if rest.is_empty() {
-            "[N]".to_string()
-        } else {
-            format!("[N, {}]", rest.join(", "))
-        }
-    };
-    Err(PlanError::InputShape {
-        index: k,
-        name: name.to_string(),
-        expected,
-        got: given.to_vec(),
-    })
-}
-
-fn check_size(t: usize, name: &str, shape: &[usize], dtype: DType) -> Result<(), PlanError> {
-    let bytes = shape
-        .iter()
-        .try_fold(dtype.size(), |a, &d| a.checked_mul(d))
-        .unwrap_or(usize::MAX);
-    if bytes > MAX_TENSOR_BYTES {
-        return Err(PlanError::TooLarge {
-            tensor: t,
-            name: name.to_string(),
-            bytes,
-            limit: MAX_TENSOR_BYTES,
-        });
-    }
-    Ok(())
-}
-
-/// Greedy placement, largest tensors first: each goes at the lowest offset that does
-/// not overlap a placed tensor whose lifetime overlaps its own. Returns per-tensor
-/// offsets and the arena size.
-fn assign_offsets(pending: &mut [Pending], n_tensors: usize) -> (Vec<Option<usize>>, usize) {
-    pending.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.tensor.cmp(&b.tensor)));
-    let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // offset, bytes, first, last
-    let mut offsets = vec![None; n_tensors];
-    let mut total = 0usize;
-    for p in pending.iter() {
-        let mut busy: Vec<(usize, usize)> = placed
-            .iter()
-            .filter(|&&(_, _, f, l)| f <= p.last && p.first <= l)
-            .map(|&(o, b, _, _)| (o, o + b))
-            .collect();
-        busy.sort_unstable();
-        let mut offset = 0usize;
-        for (start, end) in busy {
-            if offset + p.bytes <= start {
-                break;
-            }
-            offset = offset.max(end);
-        }
-        placed.push((offset, p.bytes, p.first, p.last));
-        offsets[p.tensor] = Some(offset);
-        total = total.max(offset + p.bytes);
-    }
-    (offsets, total)
 }
 
 /// # Safety
