@@ -9,6 +9,7 @@ pub mod gather;
 pub mod l2_normalization;
 pub mod log_softmax;
 pub mod lstm;
+pub mod pool;
 pub mod pool_argmax;
 pub mod prelu;
 pub mod quant_binary;
