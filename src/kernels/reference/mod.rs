@@ -15,6 +15,7 @@ pub mod prelu;
 pub mod quant_binary;
 pub mod reduce;
 pub mod resize;
+pub mod softmax;
 pub mod svdf;
 pub mod transpose_conv;
 pub mod unary;
