@@ -1,5 +1,6 @@
 //! Float MAX_POOL_2D with AVX2 intrinsics: per output pixel, eight channels per step,
-//! the window's in-image taps folded with `max_ps` in tap order.
+//! the window's in-image taps folded with `max_ps` in tap order. The other poolings
+//! compile the reference bodies with AVX2 enabled.
 //!
 //! TFLite's max is `std::max(acc, x)` from the lowest finite float: the accumulator stays
 //! on equal values and on NaN. `_mm256_max_ps(x, acc)` returns `acc` in both cases, so the
@@ -8,7 +9,30 @@
 use std::arch::x86_64::*;
 
 use super::depthwise::{clamp_ps, ld, st, tail_mask};
+use crate::kernels::reference::pool::{pool_f32_body, pool_q8_body, PoolKind, PoolMax, PoolShape};
+use crate::kernels::reference::quant_binary::QByte;
 use crate::kernels::window::Window2d;
+
+/// Float pooling with AVX2 and FMA: max pooling by the intrinsics below, average pooling
+/// by the reference body compiled for these features.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) fn pool_f32_avx2(s: &PoolShape, input: &[f32], out: &mut [f32], range: (f32, f32)) {
+    if s.kind == PoolKind::Max && max_pool_f32_avx2(&s.win, s.channels, input, out, range) {
+        return;
+    }
+    pool_f32_body(s, input, out, range);
+}
+
+/// 8-bit pooling: the reference body compiled with AVX2.
+#[target_feature(enable = "avx2")]
+pub(crate) fn pool_q8_avx2<T: QByte + PoolMax>(
+    s: &PoolShape,
+    input: &[T],
+    out: &mut [T],
+    range: (i32, i32),
+) {
+    pool_q8_body(s, input, out, range);
+}
 
 /// Max pooling of NHWC `input` into `out`. Returns false (and writes nothing) when the
 /// buffers do not match the geometry, which the caller has already ruled out.

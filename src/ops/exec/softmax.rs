@@ -1,5 +1,6 @@
 //! SOFTMAX over the last dimension with TFLite's beta:
-//! y = exp((x - max)·beta) / Σ exp((x - max)·beta), per row.
+//! y = exp((x - max)·beta) / Σ exp((x - max)·beta), per row. The loops are in
+//! `kernels::reference::softmax`; this file validates and hands them slices.
 
 use std::marker::PhantomData;
 
@@ -12,6 +13,7 @@ use crate::ir::{DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
 use crate::kernels::fixed_point::SoftmaxParams;
+use crate::kernels::reference::softmax::{needs_table, softmax_f32, TableOutput};
 use crate::ops::exec::TensorInfo;
 
 struct FloatSoftmax {
@@ -23,24 +25,7 @@ struct FloatSoftmax {
 impl Kernel for FloatSoftmax {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (x, y) = f32_in_out(inputs, outputs, self.len)?;
-        if self.depth == 0 {
-            return Ok(());
-        }
-        for (xr, yr) in x
-            .chunks_exact(self.depth)
-            .zip(y.chunks_exact_mut(self.depth))
-        {
-            // Subtracting the row max keeps every exponent ≤ 0, so nothing overflows.
-            let max = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0f32;
-            for (y, &x) in yr.iter_mut().zip(xr) {
-                *y = ((x - max) * self.beta).exp();
-                sum += *y;
-            }
-            for y in yr.iter_mut() {
-                *y /= sum;
-            }
-        }
+        softmax_f32(x, y, self.depth, self.beta);
         Ok(())
     }
 }
@@ -85,7 +70,7 @@ impl<T: SoftmaxRow> Kernel for SoftmaxQ8<T> {
 /// type's minimum: scale 1/256 and zero point -128 (int8) or 0 (uint8). Input scales too
 /// small for the reference algorithm run the table algorithm of LiteRT's default kernel
 /// (`softmax_lut`), as LiteRT itself does.
-fn prepare_q8<T: SoftmaxRow + softmax_lut::TableOutput>(
+fn prepare_q8<T: SoftmaxRow + TableOutput>(
     ctx: &PrepareCtx<'_>,
     input: &TensorInfo,
     beta: f32,
@@ -100,7 +85,7 @@ fn prepare_q8<T: SoftmaxRow + softmax_lut::TableOutput>(
             T::DTYPE
         );
     }
-    if softmax_lut::needs_table(beta, in_s) {
+    if needs_table(beta, in_s) {
         return Ok(Prepared::new(
             vec![input.shape.clone()],
             softmax_lut::SoftmaxTable::<T>::new(
@@ -155,7 +140,7 @@ fn prepare_i8_to_i16(
             "int16 SOFTMAX output must have scale 1/65536 and zero point -32768, got {other:?}"
         ),
     }
-    if softmax_lut::needs_table(beta, in_s) {
+    if needs_table(beta, in_s) {
         kbail!(
             "input scale {in_s} with beta {beta} is too small for the reference int8 -> int16 SOFTMAX"
         );
