@@ -5,6 +5,7 @@ pub mod arg_min_max;
 pub mod batch_matmul;
 pub mod cast;
 pub mod conv;
+pub mod conv_q8;
 pub mod gather;
 pub mod l2_normalization;
 pub mod log_softmax;

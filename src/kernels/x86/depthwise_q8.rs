@@ -14,6 +14,7 @@
 //! tables are stored in that order, and `vpackssdw` of the two puts the channels back
 //! in order.
 
+use crate::kernels::reference::conv_q8::{depthwise_q8_body, DepthwiseQ8Params};
 use crate::kernels::reference::quant_binary::QByte;
 use std::arch::x86_64::*;
 
@@ -362,4 +363,16 @@ impl Requant {
         let shifted = _mm256_add_epi32(rounded, zero_point);
         _mm256_min_epi32(_mm256_max_epi32(shifted, lo), hi)
     }
+}
+
+/// The general 8-bit DEPTHWISE_CONV_2D body (any depth multiplier, any requantization)
+/// compiled with AVX2, for what the bordered loop above does not take.
+#[target_feature(enable = "avx2")]
+pub(crate) fn depthwise_q8_avx2<T: QByte>(
+    k: &DepthwiseQ8Params,
+    input: &[T],
+    bias: Option<&[i32]>,
+    out: &mut [T],
+) {
+    depthwise_q8_body(k, input, bias, out);
 }

@@ -3,6 +3,8 @@
 #[cfg(target_arch = "x86_64")]
 pub mod conv;
 #[cfg(target_arch = "x86_64")]
+pub mod conv_q8;
+#[cfg(target_arch = "x86_64")]
 pub mod depthwise;
 #[cfg(target_arch = "x86_64")]
 pub mod depthwise_q8;

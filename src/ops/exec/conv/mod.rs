@@ -19,19 +19,19 @@ use crate::kbail;
 use crate::kernels::common::activation_range_f32;
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
+    quantize_multiplier,
 };
-use crate::kernels::window::{window2d, TapRange, WindowParams};
+use crate::kernels::window::{window2d, WindowParams};
 use crate::ops::exec::TensorInfo;
 
-use crate::kernels::reference::conv::{ConvShape, DepthwiseShape, BLOCK, LANES, TILE};
+use crate::kernels::reference::conv::{ConvShape, DepthwiseShape, LANES};
+use crate::kernels::reference::conv_q8::{LaneTables, Requant};
 
 mod depthwise_f32;
 mod depthwise_q8;
 mod f32;
 #[cfg(test)]
 mod f32_tests;
-mod madd;
 mod q8;
 #[cfg(test)]
 mod q8_tests;
@@ -229,54 +229,6 @@ fn depthwise_shape(
     })
 }
 
-/// What every 8-bit conv kernel needs besides its geometry and filter.
-#[derive(Clone, Debug)]
-struct Requant {
-    /// `(multiplier, shift)` per output channel, as `QuantizeMultiplier` encodes them.
-    multipliers: Vec<(i32, i32)>,
-    input_offset: i32,
-    output_zero_point: i32,
-    range: (i32, i32),
-    /// The multipliers split for [`requant_lanes`] (padded with `BLOCK` idle lanes so
-    /// every block reads whole arrays), or None when some channel's is outside what
-    /// that form reproduces exactly.
-    lanes: Option<LaneTables>,
-}
-
-#[derive(Clone, Debug)]
-struct LaneTables {
-    multiplier: Vec<i32>,
-    left: Vec<u32>,
-    right: Vec<u32>,
-}
-
-impl LaneTables {
-    fn new(multipliers: &[(i32, i32)]) -> Option<LaneTables> {
-        if !multipliers.iter().all(|&(m, shift)| lane_exact(m, shift)) {
-            return None;
-        }
-        let idle = std::iter::repeat_n((0, 0), BLOCK);
-        let padded = || multipliers.iter().copied().chain(idle.clone());
-        Some(LaneTables {
-            multiplier: padded().map(|(m, _)| m).collect(),
-            left: padded().map(|(_, s)| s.max(0).unsigned_abs()).collect(),
-            right: padded().map(|(_, s)| s.min(0).unsigned_abs()).collect(),
-        })
-    }
-}
-
-impl Requant {
-    /// Bias added, rescaled, offset and clamped, as TFLite finishes each output.
-    #[inline(always)]
-    fn finish(&self, acc: i32, bias: Option<&[i32]>, channel: usize) -> i32 {
-        let bias = bias.map_or(0, |b| b[channel]);
-        let (m, shift) = self.multipliers[channel];
-        multiply_by_quantized_multiplier(acc.wrapping_add(bias), m, shift)
-            .wrapping_add(self.output_zero_point)
-            .clamp(self.range.0, self.range.1)
-    }
-}
-
 /// Quantization parameters of an 8-bit conv: per-channel multipliers for int8 (as
 /// `PopulateConvolutionQuantizationParams` computes them, a per-tensor filter scale
 /// being broadcast), the legacy per-tensor multiplier for uint8
@@ -337,111 +289,4 @@ fn q8_requant<T: Q8>(
         },
         filter_offset,
     ))
-}
-
-/// The requantization of one block of W output channels, laid out lane by lane so all
-/// W run at once. `lanes` is None when some channel's multiplier falls outside what
-/// [`requant_lanes`] reproduces exactly; those blocks take [`Requant::finish`].
-struct BlockFinish<const W: usize> {
-    lanes: Option<LaneRequant<W>>,
-    bias: Option<[i32; W]>,
-    first: usize,
-}
-
-struct LaneRequant<const W: usize> {
-    bias: [i32; W],
-    multiplier: [i32; W],
-    left: [u32; W],
-    right: [u32; W],
-    zero_point: i32,
-    range: (i32, i32),
-}
-
-impl<const W: usize> BlockFinish<W> {
-    /// Output channels `first..first + valid` (lanes beyond `valid` are never stored).
-    fn new(r: &Requant, bias: Option<&[i32]>, first: usize, valid: usize) -> BlockFinish<W> {
-        let mut block_bias = [0i32; W];
-        if let Some(b) = bias {
-            block_bias[..valid].copy_from_slice(&b[first..first + valid]);
-        }
-        // Lanes past `valid` read the next channels' (or idle) entries and are never
-        // stored.
-        let lanes = r.lanes.as_ref().map(|t| LaneRequant {
-            bias: block_bias,
-            multiplier: lane_block(&t.multiplier, first),
-            left: lane_block(&t.left, first),
-            right: lane_block(&t.right, first),
-            zero_point: r.output_zero_point,
-            range: r.range,
-        });
-        BlockFinish {
-            lanes,
-            bias: bias.map(|_| block_bias),
-            first,
-        }
-    }
-
-    /// Requantizes `acc` and writes its first `dst.len()` lanes.
-    #[inline(always)]
-    fn store<T: Q8>(&self, dst: &mut [T], acc: &[i32; W], r: &Requant) {
-        match &self.lanes {
-            Some(q) => {
-                let values = requant_lanes(acc, q);
-                for (d, &v) in dst.iter_mut().zip(&values) {
-                    *d = T::narrow(v);
-                }
-            }
-            None => {
-                for (l, (d, &a)) in dst.iter_mut().zip(acc).enumerate() {
-                    let with_bias = a.wrapping_add(self.bias.map_or(0, |b| b[l]));
-                    *d = T::narrow(r.finish(with_bias, None, self.first + l));
-                }
-            }
-        }
-    }
-}
-
-/// `table[first..first + W]`; the lane tables are padded by `BLOCK >= W` entries.
-#[inline(always)]
-fn lane_block<X: Copy + Default, const W: usize>(table: &[X], first: usize) -> [X; W] {
-    match table.get(first..).and_then(|t| t.first_chunk::<W>()) {
-        Some(b) => *b,
-        None => [X::default(); W],
-    }
-}
-
-/// True when [`requant_lanes`] gives exactly `multiply_by_quantized_multiplier`: the
-/// left shift fits an i32 lane shift, the right shift is at most 31, and the
-/// multiplier is not i32::MIN (the one input SaturatingRoundingDoublingHighMul
-/// saturates, together with x = i32::MIN). `QuantizeMultiplier` never produces
-/// anything else for the scales real models have.
-fn lane_exact(multiplier: i32, shift: i32) -> bool {
-    multiplier != i32::MIN && (-31..=30).contains(&shift)
-}
-
-/// MultiplyByQuantizedMultiplier, output offset and clamp on W lanes, written with i32
-/// lane operations (and one widening multiply) so it vectorizes. Exactness: with
-/// p = x·m, gemmlowp's SaturatingRoundingDoublingHighMul is (p + nudge) / 2^31
-/// truncated, nudge = 2^30 for p >= 0 and 1 - 2^30 for p < 0; for p < 0 truncation is
-/// ceil(a / 2^31) = floor((a + 2^31 - 1) / 2^31) with a = p + 1 - 2^30, i.e.
-/// floor((p + 2^30) / 2^31) in both cases, an arithmetic shift (x = m = i32::MIN is
-/// excluded by [`lane_exact`]). RoundingDivideByPOT follows gemmlowp's mask/threshold
-/// form, valid for exponents up to 31.
-#[inline(always)]
-fn requant_lanes<const W: usize>(acc: &[i32; W], q: &LaneRequant<W>) -> [i32; W] {
-    let mut out = [0i32; W];
-    for l in 0..W {
-        let x = acc[l].wrapping_add(q.bias[l]).wrapping_shl(q.left[l]);
-        let product = i64::from(x) * i64::from(q.multiplier[l]);
-        let high = ((product + (1 << 30)) >> 31) as i32;
-        let exponent = q.right[l];
-        let mask = (1u32.wrapping_shl(exponent).wrapping_sub(1)) as i32;
-        let remainder = high & mask;
-        let threshold = (mask >> 1) + i32::from(high < 0);
-        let rounded = (high >> exponent) + i32::from(remainder > threshold);
-        out[l] = rounded
-            .wrapping_add(q.zero_point)
-            .clamp(q.range.0, q.range.1);
-    }
-    out
 }

@@ -2,7 +2,8 @@ use super::*;
 use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions, Padding};
 use crate::kernels::common::window_dim;
 use crate::kernels::cpu::CpuFeatures;
-use crate::kernels::fixed_point::quantize_multiplier;
+use crate::kernels::fixed_point::{multiply_by_quantized_multiplier, quantize_multiplier};
+use crate::kernels::reference::conv_q8::{lane_exact, requant_lanes, LaneRequant};
 use crate::ops::exec::test_support::q8::{bias, per_channel, per_tensor, run_q8, run_q8_on, Q};
 use crate::ops::exec::test_support::Rng;
 

@@ -20,7 +20,21 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::{ConvShape, LaneTables, TapRange, Q8};
+use crate::kernels::reference::conv::ConvShape;
+use crate::kernels::reference::conv_q8::{conv_q8_body, ConvQ8Params, LaneTables};
+use crate::kernels::reference::quant_binary::QByte;
+use crate::kernels::window::TapRange;
+
+/// The 8-bit CONV_2D body compiled with AVX2, which also enables the interior path.
+#[target_feature(enable = "avx2")]
+pub(crate) fn conv_q8_avx2<T: QByte>(
+    k: &ConvQ8Params,
+    input: &[T],
+    bias: Option<&[i32]>,
+    out: &mut [T],
+) {
+    conv_q8_body::<T, true>(k, input, bias, out);
+}
 
 /// Output channels per vector (AVX2).
 const V: usize = 8;
@@ -29,7 +43,7 @@ const W512: usize = 16;
 
 /// What prepare works out for the interior path of one conv.
 #[derive(Clone, Debug)]
-pub(super) struct MaddPlan {
+pub(crate) struct MaddPlan {
     /// Per group: [segment][pair][channel (padded to V)][2] widened weights (with the
     /// filter offset), a zero weight in each odd segment's last pair.
     weights: Vec<i16>,
@@ -53,7 +67,7 @@ pub(super) struct MaddPlan {
 impl MaddPlan {
     /// `filter` is [out_c, k_h, k_w, group_in] with the filter offset already added;
     /// `(avx512, vnni)` say which instruction sets the CPU has.
-    pub(super) fn new(
+    pub(crate) fn new(
         s: &ConvShape,
         filter: &[i16],
         input_offset: i32,
@@ -111,21 +125,21 @@ impl MaddPlan {
 
     /// Length of the widened image buffer: the image plus the one element an odd
     /// segment's pad reads past the end.
-    pub(super) fn widened_len(s: &ConvShape) -> usize {
+    pub(crate) fn widened_len(s: &ConvShape) -> usize {
         s.win.h.input * s.win.w.input * s.in_c + 1
     }
 }
 
 /// Copies one image into `dst` as i16 (the last element stays 0).
 #[inline(always)]
-pub(super) fn widen<T: Q8>(image: &[T], dst: &mut [i16]) {
+pub(crate) fn widen<T: QByte>(image: &[T], dst: &mut [i16]) {
     for (d, &x) in dst.iter_mut().zip(image) {
         *d = x.widen() as i16;
     }
 }
 
 /// Everything the interior pixels of one image need.
-pub(super) struct Interior<'a, T> {
+pub(crate) struct Interior<'a, T> {
     pub shape: &'a ConvShape,
     pub plan: &'a MaddPlan,
     pub lanes: &'a LaneTables,
@@ -167,7 +181,7 @@ struct VecRequant {
 /// must have been made for `row.shape`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn interior<T: Q8>(mut row: Interior<'_, T>) {
+pub(crate) unsafe fn interior<T: QByte>(mut row: Interior<'_, T>) {
     let s = row.shape;
     let p = row.plan;
     if p.avx512 {
@@ -199,7 +213,7 @@ pub(super) unsafe fn interior<T: Q8>(mut row: Interior<'_, T>) {
 /// Output channels `start..start + NV·V` of group `g` (within the padded range).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn block<T: Q8, const NV: usize>(row: &mut Interior<'_, T>, g: usize, start: usize) {
+unsafe fn block<T: QByte, const NV: usize>(row: &mut Interior<'_, T>, g: usize, start: usize) {
     let s = row.shape;
     let p = row.plan;
     let first = g * s.group_out + start;
@@ -319,7 +333,7 @@ unsafe fn requant(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn store<T: Q8, const NV: usize>(
+unsafe fn store<T: QByte, const NV: usize>(
     dst: &mut [T],
     values: &[__m256i; NV],
     valid: usize,
@@ -330,7 +344,7 @@ unsafe fn store<T: Q8, const NV: usize>(
     let low = halves(values[0]);
     let high = if NV > 1 { halves(values[NV - 1]) } else { low };
     // Values are clamped to the type's range, so the saturating packs only narrow.
-    let bytes = if T::DTYPE == crate::ir::DType::U8 {
+    let bytes = if !T::SIGNED {
         _mm_packus_epi16(low, high)
     } else {
         _mm_packs_epi16(low, high)
@@ -365,7 +379,7 @@ unsafe fn store<T: Q8, const NV: usize>(
 /// [`block512`] compiled with VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn block512_vnni<T: Q8>(row: &mut Interior<'_, T>, g: usize, start: usize) {
+unsafe fn block512_vnni<T: QByte>(row: &mut Interior<'_, T>, g: usize, start: usize) {
     block512::<T, true>(row, g, start);
 }
 
@@ -375,7 +389,7 @@ unsafe fn block512_vnni<T: Q8>(row: &mut Interior<'_, T>, g: usize, start: usize
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 #[inline]
-unsafe fn block512<T: Q8, const VNNI: bool>(row: &mut Interior<'_, T>, g: usize, start: usize) {
+unsafe fn block512<T: QByte, const VNNI: bool>(row: &mut Interior<'_, T>, g: usize, start: usize) {
     let s = row.shape;
     let p = row.plan;
     let first = g * s.group_out + start;
