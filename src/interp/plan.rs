@@ -48,7 +48,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans `model` for inputs of the given shapes, in the passes of [`super::passes`].
+    /// Plans `model` for inputs of the given shapes, in the passes of `interp/passes.rs`.
     pub fn new(model: &Model, input_shapes: &[Vec<usize>]) -> Result<Plan, PlanError> {
         let graph = &model.graph;
         // Graphs built in code (quantizer, exporter, lowering) reach the planner without

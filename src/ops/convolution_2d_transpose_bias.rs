@@ -1,7 +1,7 @@
 //! MediaPipe's custom operator `Convolution2DTransposeBias`, which Google's segmentation
 //! models (selfie and hair segmentation) use to upsample: TRANSPOSE_CONV with the bias as
 //! its third input and no output-shape operand. Inputs: the input (NHWC), weights OHWI,
-//! bias [out_c]; float32 only, as MediaPipe's kernel.
+//! bias `[out_c]`; float32 only, as MediaPipe's kernel.
 //!
 //! Its options are not a flatbuffer table: `custom_options` holds the raw bytes of
 //! TFLite's C struct `TfLiteTransposeConvParams`, read by the runtime that registers the

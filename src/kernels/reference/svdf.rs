@@ -7,7 +7,7 @@
 //! 1. feature: the newest state column of filter `f` becomes `input · weights_feature[f]`
 //!    (int8: rescaled by the first multiplier into int16 and saturated);
 //! 2. time: `scratch[f] = state[f] · weights_time[f]` over the memory;
-//! 3. output unit `u` = bias[u] + the sum of the `rank` scratch values of its filters
+//! 3. output unit `u` = `bias[u]` + the sum of the `rank` scratch values of its filters
 //!    (float: then the fused activation; int8: rescaled by the second multiplier, plus the
 //!    output zero point, saturated to int8 — the reference applies no activation there);
 //! 4. every filter's memory shifts one step to the past, the newest column becoming 0.

@@ -1,5 +1,5 @@
 //! Layout ops that only move elements: DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPLIT, SPLIT_V,
-//! SLICE, EXPAND_DIMS, TILE and BROADCAST_TO. Each is one [`StridedCopy`] per output,
+//! SLICE, EXPAND_DIMS, TILE and BROADCAST_TO. Each is one `StridedCopy` per output,
 //! worked out at prepare from the shapes and the constant operands, so every element
 //! type (and int8 with its parameters, which these ops never change) runs the same copy.
 
