@@ -5,10 +5,16 @@
 //!
 //! The geometry is given as `(extent, output stride)` per input dimension (stride 0 on
 //! reduced dimensions); callers drop unit dimensions and merge neighbours first.
+//!
+//! MEAN is here too: the float mean as TFLite's reference `Mean` (an f32 running sum per
+//! output in row-major input order, divided once), and the quantized MEAN / SUM as
+//! `QuantizedMeanOrSum` ([`QuantMean`]).
 
 use crate::ir::KernelError;
 use crate::kbail;
-use crate::kernels::fixed_point::multiply_by_quantized_multiplier_i64;
+use crate::kernels::fixed_point::{
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_i64,
+};
 
 fn fold_rec<T: Copy, A: Copy>(
     dims: &[(usize, usize)],
@@ -124,6 +130,239 @@ impl QuantProd {
         }
         Ok(())
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reducer {
+    Sum,
+    Max,
+    Min,
+    Prod,
+}
+
+/// The element types the plain reductions run on, with their identities.
+pub trait Reducible: Copy + PartialOrd {
+    const ZERO: Self;
+    const ONE: Self;
+    const LOWEST: Self;
+    const HIGHEST: Self;
+    fn add(self, other: Self) -> Self;
+    fn mul(self, other: Self) -> Self;
+}
+
+macro_rules! reducible_int {
+    ($($t:ty),*) => {$(
+        impl Reducible for $t {
+            const ZERO: Self = 0;
+            const ONE: Self = 1;
+            const LOWEST: Self = <$t>::MIN;
+            const HIGHEST: Self = <$t>::MAX;
+            fn add(self, other: Self) -> Self {
+                self.wrapping_add(other)
+            }
+            fn mul(self, other: Self) -> Self {
+                self.wrapping_mul(other)
+            }
+        }
+    )*};
+}
+reducible_int!(i8, u8, i16, i32, i64);
+
+impl Reducible for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const LOWEST: Self = f32::MIN;
+    const HIGHEST: Self = f32::MAX;
+    fn add(self, other: Self) -> Self {
+        self + other
+    }
+    fn mul(self, other: Self) -> Self {
+        self * other
+    }
+}
+
+/// SUM, REDUCE_PROD, REDUCE_MAX or REDUCE_MIN of plain (unquantized, or quantized with
+/// equal input and output parameters) values: `y` starts at the reduction's identity.
+pub fn reduce_plain<T: Reducible>(
+    reducer: Reducer,
+    dims: &[(usize, usize)],
+    x: &[T],
+    y: &mut [T],
+) -> Result<(), KernelError> {
+    match reducer {
+        Reducer::Sum => {
+            y.fill(T::ZERO);
+            reduce_fold(dims, x, y, T::add)
+        }
+        Reducer::Prod => {
+            y.fill(T::ONE);
+            reduce_fold(dims, x, y, T::mul)
+        }
+        Reducer::Max => {
+            y.fill(T::LOWEST);
+            reduce_fold(dims, x, y, |c, v| if v > c { v } else { c })
+        }
+        Reducer::Min => {
+            y.fill(T::HIGHEST);
+            reduce_fold(dims, x, y, |c, v| if v < c { v } else { c })
+        }
+    }
+}
+
+/// Quantized MEAN or SUM. Dimensions are split into kept ones (which enumerate the
+/// outputs in row-major order) and reduced ones, each as `(extent, input stride)` with
+/// unit dims dropped and adjacent dims of the same kind merged.
+pub struct QuantMean {
+    pub kept: Vec<(usize, usize)>,
+    pub reduced: Vec<(usize, usize)>,
+    /// Elements summed into each output.
+    pub count: i64,
+    pub input_zero_point: i32,
+    pub output_zero_point: i32,
+    /// The output multiplier, with 1/count folded in for MEAN.
+    pub multiplier: i32,
+    pub shift: i32,
+    pub qmin: i32,
+    pub qmax: i32,
+}
+
+/// Wrapping int32 sum (the C++ accumulator) of the elements at `base` plus every
+/// combination of the `dims` strides.
+fn strided_sum<T: Copy + Into<i32>>(dims: &[(usize, usize)], x: &[T], base: usize) -> i32 {
+    match dims {
+        [] => x.get(base).map_or(0, |&v| v.into()),
+        [(n, stride)] => {
+            let mut acc = 0i32;
+            for i in 0..*n {
+                if let Some(&v) = x.get(base + i * stride) {
+                    acc = acc.wrapping_add(v.into());
+                }
+            }
+            acc
+        }
+        [(n, stride), inner @ ..] => {
+            let mut acc = 0i32;
+            for i in 0..*n {
+                acc = acc.wrapping_add(strided_sum(inner, x, base + i * stride));
+            }
+            acc
+        }
+    }
+}
+
+impl QuantMean {
+    /// Visits the outputs in order, calling `emit(input base offset)` for each.
+    fn for_each_output(dims: &[(usize, usize)], base: usize, emit: &mut impl FnMut(usize)) {
+        match dims {
+            [] => emit(base),
+            [(n, stride), inner @ ..] => {
+                for i in 0..*n {
+                    Self::for_each_output(inner, base + i * stride, emit);
+                }
+            }
+        }
+    }
+
+    /// `QuantizedMeanOrSum` of `x` into `y` (their lengths checked by the caller). An
+    /// input with no elements gives zeros.
+    pub fn run<T: Into<i32> + TryFrom<i32> + Default + Copy>(&self, x: &[T], y: &mut [T]) {
+        if x.is_empty() {
+            y.fill(T::default());
+            return;
+        }
+        // `temp_sum - in_zp * n` in int64, narrowed to int32 as the C++ does.
+        let zero_point_sum = i64::from(self.input_zero_point) * self.count;
+        let finish = |sum: i32| {
+            let centered = (i64::from(sum) - zero_point_sum) as i32;
+            let value = multiply_by_quantized_multiplier(centered, self.multiplier, self.shift)
+                .wrapping_add(self.output_zero_point)
+                .clamp(self.qmin, self.qmax);
+            T::try_from(value).ok()
+        };
+        if let ([(channels, 1)], [(rows, stride)]) = (&self.kept[..], &self.reduced[..]) {
+            if stride == channels && rows * channels == x.len() && y.len() == *channels {
+                // The global pool of an NHWC image: rows of channels summed in input
+                // order, a block of channels at a time, so the inner loop runs over
+                // contiguous elements. Wrapping i32 sums do not depend on the order.
+                const BLOCK: usize = 64;
+                for (c0, out) in (0..*channels).step_by(BLOCK).zip(y.chunks_mut(BLOCK)) {
+                    let width = out.len();
+                    let mut acc = [0i32; BLOCK];
+                    for row in x.chunks_exact(*channels) {
+                        for (a, &v) in acc.iter_mut().zip(&row[c0..c0 + width]) {
+                            *a = a.wrapping_add(v.into());
+                        }
+                    }
+                    for (slot, &sum) in out.iter_mut().zip(&acc) {
+                        if let Some(v) = finish(sum) {
+                            *slot = v;
+                        }
+                    }
+                }
+                return;
+            }
+        }
+        let mut outputs = y.iter_mut();
+        Self::for_each_output(&self.kept, 0, &mut |base| {
+            let sum = strided_sum(&self.reduced, x, base);
+            if let (Some(slot), Some(v)) = (outputs.next(), finish(sum)) {
+                *slot = v;
+            }
+        });
+    }
+}
+
+fn sum_rec(shape: &[usize], os: &[usize], x: &[f32], out: &mut [f32], o: usize) {
+    match (shape, os) {
+        ([], _) => out[o] += x[0],
+        ([_], [0]) => {
+            let mut acc = out[o];
+            for &v in x {
+                acc += v;
+            }
+            out[o] = acc;
+        }
+        ([n], [1]) => {
+            for (y, &v) in out[o..o + n].iter_mut().zip(x) {
+                *y += v;
+            }
+        }
+        ([_], [s]) => {
+            for (i, &v) in x.iter().enumerate() {
+                out[o + i * s] += v;
+            }
+        }
+        ([_, inner @ ..], [s, os_in @ ..]) => {
+            let block: usize = inner.iter().product();
+            if block == 0 {
+                return;
+            }
+            for (i, chunk) in x.chunks_exact(block).enumerate() {
+                sum_rec(inner, os_in, chunk, out, o + i * s);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Adds every input into its output (which the caller zeroed) in row-major input order:
+/// `shape` is the simplified input shape and `out_strides` the output stride of each of
+/// its dims (0 when reduced). The spatial mean of an NHWC tensor ([pixels, channels] after
+/// simplification) adds whole pixel rows inline, so an AVX2 caller's build reaches the
+/// loop; same additions, same order.
+#[inline(always)]
+pub fn mean_sum_f32(shape: &[usize], out_strides: &[usize], x: &[f32], y: &mut [f32]) {
+    if let ([_, n], [0, 1]) = (shape, out_strides) {
+        if y.len() == *n {
+            for row in x.chunks_exact(*n) {
+                for (y, &v) in y.iter_mut().zip(row) {
+                    *y += v;
+                }
+            }
+            return;
+        }
+    }
+    sum_rec(shape, out_strides, x, y, 0);
 }
 
 #[cfg(test)]

@@ -25,68 +25,20 @@ use crate::ir::{DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
 use crate::kernels::fixed_point::{
-    effective_scale_ratio, fold_mean_divisor, multiply_by_quantized_multiplier,
-    quantize_multiplier, quantized_range,
+    effective_scale_ratio, fold_mean_divisor, quantize_multiplier, quantized_range,
 };
+use crate::kernels::reference::reduce::{mean_sum_f32, QuantMean};
 
-/// Quantized MEAN. Dimensions are split into kept ones (which enumerate the outputs
-/// in row-major order) and reduced ones, each as `(extent, input stride)` with
-/// unit dims dropped and adjacent dims of the same kind merged.
-pub(super) struct QuantMean {
-    kept: Vec<(usize, usize)>,
-    reduced: Vec<(usize, usize)>,
-    /// Elements summed into each output.
-    count: i64,
-    input_zero_point: i32,
-    output_zero_point: i32,
-    /// The output multiplier with 1/count folded in.
-    multiplier: i32,
-    shift: i32,
-    qmin: i32,
-    qmax: i32,
+/// Quantized MEAN or SUM over a typed buffer.
+pub(super) struct QuantMeanKernel {
+    mean: QuantMean,
     len_in: usize,
     len_out: usize,
     /// Int8 SUM as LiteRT's reference runs it: see [`prepare_quantized`].
     int8_read_as_uint8: bool,
 }
 
-/// Wrapping int32 sum (the C++ accumulator) of the elements at `base` plus every
-/// combination of the `dims` strides.
-fn strided_sum<T: Copy + Into<i32>>(dims: &[(usize, usize)], x: &[T], base: usize) -> i32 {
-    match dims {
-        [] => x.get(base).map_or(0, |&v| v.into()),
-        [(n, stride)] => {
-            let mut acc = 0i32;
-            for i in 0..*n {
-                if let Some(&v) = x.get(base + i * stride) {
-                    acc = acc.wrapping_add(v.into());
-                }
-            }
-            acc
-        }
-        [(n, stride), inner @ ..] => {
-            let mut acc = 0i32;
-            for i in 0..*n {
-                acc = acc.wrapping_add(strided_sum(inner, x, base + i * stride));
-            }
-            acc
-        }
-    }
-}
-
-impl QuantMean {
-    /// Visits the outputs in order, calling `emit(input base offset)` for each.
-    fn for_each_output(dims: &[(usize, usize)], base: usize, emit: &mut impl FnMut(usize)) {
-        match dims {
-            [] => emit(base),
-            [(n, stride), inner @ ..] => {
-                for i in 0..*n {
-                    Self::for_each_output(inner, base + i * stride, emit);
-                }
-            }
-        }
-    }
-
+impl QuantMeanKernel {
     fn run_typed<T: Elem + Into<i32> + TryFrom<i32> + Default>(
         &self,
         x: &View<'_>,
@@ -102,54 +54,12 @@ impl QuantMean {
     ) -> Result<(), KernelError> {
         check_len("input", x.len(), self.len_in)?;
         check_len("output", y.len(), self.len_out)?;
-        if self.len_in == 0 {
-            y.fill(T::default());
-            return Ok(());
-        }
-        // `temp_sum - in_zp * n` in int64, narrowed to int32 as the C++ does.
-        let zero_point_sum = i64::from(self.input_zero_point) * self.count;
-        let finish = |sum: i32| {
-            let centered = (i64::from(sum) - zero_point_sum) as i32;
-            let value = multiply_by_quantized_multiplier(centered, self.multiplier, self.shift)
-                .wrapping_add(self.output_zero_point)
-                .clamp(self.qmin, self.qmax);
-            T::try_from(value).ok()
-        };
-        if let ([(channels, 1)], [(rows, stride)]) = (&self.kept[..], &self.reduced[..]) {
-            if stride == channels && rows * channels == x.len() && y.len() == *channels {
-                // The global pool of an NHWC image: rows of channels summed in input
-                // order, a block of channels at a time, so the inner loop runs over
-                // contiguous elements. Wrapping i32 sums do not depend on the order.
-                const BLOCK: usize = 64;
-                for (c0, out) in (0..*channels).step_by(BLOCK).zip(y.chunks_mut(BLOCK)) {
-                    let width = out.len();
-                    let mut acc = [0i32; BLOCK];
-                    for row in x.chunks_exact(*channels) {
-                        for (a, &v) in acc.iter_mut().zip(&row[c0..c0 + width]) {
-                            *a = a.wrapping_add(v.into());
-                        }
-                    }
-                    for (slot, &sum) in out.iter_mut().zip(&acc) {
-                        if let Some(v) = finish(sum) {
-                            *slot = v;
-                        }
-                    }
-                }
-                return Ok(());
-            }
-        }
-        let mut outputs = y.iter_mut();
-        Self::for_each_output(&self.kept, 0, &mut |base| {
-            let sum = strided_sum(&self.reduced, x, base);
-            if let (Some(slot), Some(v)) = (outputs.next(), finish(sum)) {
-                *slot = v;
-            }
-        });
+        self.mean.run(x, y);
         Ok(())
     }
 }
 
-impl Kernel for QuantMean {
+impl Kernel for QuantMeanKernel {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
             kbail!("missing input or output");
@@ -193,7 +103,7 @@ pub(super) fn prepare_quantized(
     count: usize,
     len_out: usize,
     fold_divisor: bool,
-) -> Result<QuantMean, KernelError> {
+) -> Result<QuantMeanKernel, KernelError> {
     let input = ctx.input(0)?;
     let dtype = input.dtype;
     let (in_scale, in_zp) = activation_params(input.quantization.as_ref(), dtype, "the input")?;
@@ -244,16 +154,18 @@ pub(super) fn prepare_quantized(
     }
     kept.reverse();
     reduced_dims.reverse();
-    Ok(QuantMean {
-        kept,
-        reduced: reduced_dims,
-        count,
-        input_zero_point: in_zp,
-        output_zero_point: out_zp,
-        multiplier,
-        shift,
-        qmin,
-        qmax,
+    Ok(QuantMeanKernel {
+        mean: QuantMean {
+            kept,
+            reduced: reduced_dims,
+            count,
+            input_zero_point: in_zp,
+            output_zero_point: out_zp,
+            multiplier,
+            shift,
+            qmin,
+            qmax,
+        },
         len_in: input.num_elements(),
         len_out,
         int8_read_as_uint8,
@@ -274,59 +186,6 @@ struct FloatMean {
     avx2: bool,
 }
 
-fn sum_rec(shape: &[usize], os: &[usize], x: &[f32], out: &mut [f32], o: usize) {
-    match (shape, os) {
-        ([], _) => out[o] += x[0],
-        ([_], [0]) => {
-            let mut acc = out[o];
-            for &v in x {
-                acc += v;
-            }
-            out[o] = acc;
-        }
-        ([n], [1]) => {
-            for (y, &v) in out[o..o + n].iter_mut().zip(x) {
-                *y += v;
-            }
-        }
-        ([_], [s]) => {
-            for (i, &v) in x.iter().enumerate() {
-                out[o + i * s] += v;
-            }
-        }
-        ([_, inner @ ..], [s, os_in @ ..]) => {
-            let block: usize = inner.iter().product();
-            if block == 0 {
-                return;
-            }
-            for (i, chunk) in x.chunks_exact(block).enumerate() {
-                sum_rec(inner, os_in, chunk, out, o + i * s);
-            }
-        }
-        _ => {}
-    }
-}
-
-impl FloatMean {
-    /// Sums every input into its output in row-major input order. The spatial mean of an
-    /// NHWC tensor ([pixels, channels] after simplification) adds whole pixel rows
-    /// inline, so an AVX2 caller's build reaches the loop; same additions, same order.
-    #[inline(always)]
-    fn sum(&self, x: &[f32], y: &mut [f32]) {
-        if let ([_, n], [0, 1]) = (&self.shape[..], &self.out_strides[..]) {
-            if y.len() == *n {
-                for row in x.chunks_exact(*n) {
-                    for (y, &v) in y.iter_mut().zip(row) {
-                        *y += v;
-                    }
-                }
-                return;
-            }
-        }
-        sum_rec(&self.shape, &self.out_strides, x, y, 0);
-    }
-}
-
 impl Kernel for FloatMean {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
@@ -345,12 +204,16 @@ impl Kernel for FloatMean {
             #[cfg(target_arch = "x86_64")]
             if self.avx2 {
                 // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
-                unsafe { crate::kernels::x86::elementwise::with_avx2(|| self.sum(x, y)) };
+                unsafe {
+                    crate::kernels::x86::elementwise::with_avx2(|| {
+                        mean_sum_f32(&self.shape, &self.out_strides, x, y)
+                    })
+                };
             } else {
-                self.sum(x, y);
+                mean_sum_f32(&self.shape, &self.out_strides, x, y);
             }
             #[cfg(not(target_arch = "x86_64"))]
-            self.sum(x, y);
+            mean_sum_f32(&self.shape, &self.out_strides, x, y);
         }
         // An empty reduction gives 0/0 = NaN, as in TFLite.
         let count = self.count as f32;

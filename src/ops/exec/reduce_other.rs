@@ -26,57 +26,8 @@ use crate::ir::{DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
 use crate::kernels::fixed_point::{quantize_multiplier, quantized_range};
-use crate::kernels::reference::reduce::{reduce_fold, QuantProd};
+use crate::kernels::reference::reduce::{reduce_plain, QuantProd, Reducer, Reducible};
 use crate::ops::exec::TensorInfo;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reducer {
-    Sum,
-    Max,
-    Min,
-    Prod,
-}
-
-/// The element types the plain reductions run on, with their identities.
-trait Reducible: Elem + PartialOrd {
-    const ZERO: Self;
-    const ONE: Self;
-    const LOWEST: Self;
-    const HIGHEST: Self;
-    fn add(self, other: Self) -> Self;
-    fn mul(self, other: Self) -> Self;
-}
-
-macro_rules! reducible_int {
-    ($($t:ty),*) => {$(
-        impl Reducible for $t {
-            const ZERO: Self = 0;
-            const ONE: Self = 1;
-            const LOWEST: Self = <$t>::MIN;
-            const HIGHEST: Self = <$t>::MAX;
-            fn add(self, other: Self) -> Self {
-                self.wrapping_add(other)
-            }
-            fn mul(self, other: Self) -> Self {
-                self.wrapping_mul(other)
-            }
-        }
-    )*};
-}
-reducible_int!(i8, u8, i16, i32, i64);
-
-impl Reducible for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const LOWEST: Self = f32::MIN;
-    const HIGHEST: Self = f32::MAX;
-    fn add(self, other: Self) -> Self {
-        self + other
-    }
-    fn mul(self, other: Self) -> Self {
-        self * other
-    }
-}
 
 struct PlainReduce<T> {
     reducer: Reducer,
@@ -86,7 +37,7 @@ struct PlainReduce<T> {
     elem: PhantomData<fn() -> T>,
 }
 
-impl<T: Reducible> Kernel for PlainReduce<T> {
+impl<T: Reducible + Elem> Kernel for PlainReduce<T> {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(x), Some(y)) = (inputs.first(), outputs.first_mut()) else {
             kbail!("missing input or output");
@@ -95,28 +46,11 @@ impl<T: Reducible> Kernel for PlainReduce<T> {
         let y = T::slice_mut(y)?;
         check_len("input", x.len(), self.len_in)?;
         check_len("output", y.len(), self.len_out)?;
-        match self.reducer {
-            Reducer::Sum => {
-                y.fill(T::ZERO);
-                reduce_fold(&self.dims, x, y, T::add)
-            }
-            Reducer::Prod => {
-                y.fill(T::ONE);
-                reduce_fold(&self.dims, x, y, T::mul)
-            }
-            Reducer::Max => {
-                y.fill(T::LOWEST);
-                reduce_fold(&self.dims, x, y, |c, v| if v > c { v } else { c })
-            }
-            Reducer::Min => {
-                y.fill(T::HIGHEST);
-                reduce_fold(&self.dims, x, y, |c, v| if v < c { v } else { c })
-            }
-        }
+        reduce_plain(self.reducer, &self.dims, x, y)
     }
 }
 
-fn plain<T: Reducible>(
+fn plain<T: Reducible + Elem>(
     reducer: Reducer,
     dims: &[(usize, usize)],
     len_in: usize,
