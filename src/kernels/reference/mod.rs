@@ -14,6 +14,7 @@ pub mod pool;
 pub mod pool_argmax;
 pub mod prelu;
 pub mod quant_binary;
+pub mod quantize;
 pub mod reduce;
 pub mod resize;
 pub mod softmax;

@@ -25,11 +25,12 @@ use crate::ir::KernelError;
 use crate::ir::{DType, Op, Quantization};
 use crate::ir::{View, ViewMut};
 use crate::kernels::fixed_point::{
-    effective_scale_ratio, multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
-    requantize_is_xor_0x80,
+    effective_scale_ratio, quantize_multiplier, quantized_range, requantize_is_xor_0x80,
+};
+use crate::kernels::reference::quantize::{
+    dequantize, dequantize_f16, flip_i8_to_u8, flip_u8_to_i8, quantize, Affine, Requantize,
 };
 use crate::ops::exec::TensorInfo;
-use half::f16;
 
 /// The per-tensor `(scale, zero point)` of a quantized activation tensor, checked as
 /// the integer kernels rely on it: one finite positive scale and a zero point inside
@@ -80,84 +81,57 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
 }
 
-/// Affine parameters laid out for a flat walk: element `i` belongs to channel
-/// `(i / inner) % scales.len()`; per-tensor parameters are one channel spanning all.
-#[derive(Clone, Debug)]
-struct Affine {
-    scales: Vec<f32>,
-    zero_points: Vec<i32>,
-    /// Elements sharing one channel before the channel index advances (≥ 1).
-    inner: usize,
-    per_tensor: bool,
-}
-
-impl Affine {
-    /// Reads `q` for a tensor of `shape`; `what` names the tensor in errors.
-    fn new(q: Option<&Quantization>, shape: &[usize], what: &str) -> Result<Affine, KernelError> {
-        let Some(q) = q.filter(|q| q.is_quantized()) else {
-            crate::kbail!("{what} has no quantization parameters");
-        };
-        if let Some(s) = q.scale.iter().find(|s| !s.is_finite()) {
-            crate::kbail!("{what} has a non-finite scale {s}");
-        }
-        let zero_points: Vec<i32> = match q.zero_point.len() {
-            // Some writers omit zero points for symmetric tensors.
-            0 => vec![0; q.scale.len()],
-            n if n == q.scale.len() => q
-                .zero_point
-                .iter()
-                .map(|&z| i32::try_from(z))
-                .collect::<Result<_, _>>()
-                .map_err(|_| KernelError::new(format!("{what} has a zero point outside int32")))?,
-            n => crate::kbail!("{what} has {} scales but {n} zero points", q.scale.len()),
-        };
-        if q.scale.len() == 1 {
-            return Ok(Affine {
-                scales: q.scale.clone(),
-                zero_points,
-                inner: shape.iter().product::<usize>().max(1),
-                per_tensor: true,
-            });
-        }
-        let axis = q.quantized_dimension;
-        let Some(&channels) = shape.get(axis) else {
-            crate::kbail!(
-                "{what} is quantized along dimension {axis}, but its shape {shape:?} has rank {}",
-                shape.len()
-            );
-        };
-        if channels != q.scale.len() {
-            crate::kbail!(
-                "{what} has {} scales for dimension {axis} of size {channels}",
-                q.scale.len()
-            );
-        }
-        Ok(Affine {
+/// Reads `q` for a tensor of `shape` as the kernels' [`Affine`] walk; `what` names the
+/// tensor in errors.
+fn affine_params(
+    q: Option<&Quantization>,
+    shape: &[usize],
+    what: &str,
+) -> Result<Affine, KernelError> {
+    let Some(q) = q.filter(|q| q.is_quantized()) else {
+        crate::kbail!("{what} has no quantization parameters");
+    };
+    if let Some(s) = q.scale.iter().find(|s| !s.is_finite()) {
+        crate::kbail!("{what} has a non-finite scale {s}");
+    }
+    let zero_points: Vec<i32> = match q.zero_point.len() {
+        // Some writers omit zero points for symmetric tensors.
+        0 => vec![0; q.scale.len()],
+        n if n == q.scale.len() => q
+            .zero_point
+            .iter()
+            .map(|&z| i32::try_from(z))
+            .collect::<Result<_, _>>()
+            .map_err(|_| KernelError::new(format!("{what} has a zero point outside int32")))?,
+        n => crate::kbail!("{what} has {} scales but {n} zero points", q.scale.len()),
+    };
+    if q.scale.len() == 1 {
+        return Ok(Affine {
             scales: q.scale.clone(),
             zero_points,
-            inner: shape[axis + 1..].iter().product::<usize>().max(1),
-            per_tensor: false,
-        })
+            inner: shape.iter().product::<usize>().max(1),
+            per_tensor: true,
+        });
     }
-
-    /// Calls `f(scale, zero_point, slice)` for every run of elements sharing a channel.
-    fn for_each_run<'a, T>(&self, data: &'a [T], mut f: impl FnMut(f32, i32, &'a [T])) {
-        let channels = self.scales.len().max(1);
-        for (run, chunk) in data.chunks(self.inner).enumerate() {
-            let c = run % channels;
-            let (Some(&s), Some(&z)) = (self.scales.get(c), self.zero_points.get(c)) else {
-                return;
-            };
-            f(s, z, chunk);
-        }
+    let axis = q.quantized_dimension;
+    let Some(&channels) = shape.get(axis) else {
+        crate::kbail!(
+            "{what} is quantized along dimension {axis}, but its shape {shape:?} has rank {}",
+            shape.len()
+        );
+    };
+    if channels != q.scale.len() {
+        crate::kbail!(
+            "{what} has {} scales for dimension {axis} of size {channels}",
+            q.scale.len()
+        );
     }
-}
-
-fn same_len(what: &str, a: usize, b: usize) -> Result<(), KernelError> {
-    if a != b {
-        crate::kbail!("{what}: input has {a} elements, output {b}");
-    }
-    Ok(())
+    Ok(Affine {
+        scales: q.scale.clone(),
+        zero_points,
+        inner: shape[axis + 1..].iter().product::<usize>().max(1),
+        per_tensor: false,
+    })
 }
 
 // ---------------------------------------------------------------------------------
@@ -174,7 +148,7 @@ fn prepare_dequantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     }
     let params = match input.dtype {
         DType::F16 => None,
-        DType::I8 | DType::U8 | DType::I16 => Some(Affine::new(
+        DType::I8 | DType::U8 | DType::I16 => Some(affine_params(
             input.quantization.as_ref(),
             &input.shape,
             &format!("input '{}'", input.name),
@@ -194,37 +168,6 @@ struct Dequantize {
     params: Option<Affine>,
 }
 
-impl Dequantize {
-    fn affine<T: Copy + Into<i32>>(
-        &self,
-        a: &Affine,
-        input: &[T],
-        out: &mut [f32],
-    ) -> Result<(), KernelError> {
-        same_len("DEQUANTIZE", input.len(), out.len())?;
-        let mut pos = 0usize;
-        a.for_each_run(input, |scale, zp, run| {
-            let Some(dst) = out.get_mut(pos..pos + run.len()) else {
-                return;
-            };
-            if a.per_tensor {
-                let scale = scale as f64;
-                for (d, &q) in dst.iter_mut().zip(run) {
-                    let q: i32 = q.into();
-                    *d = (scale * (i64::from(q) - i64::from(zp)) as f64) as f32;
-                }
-            } else {
-                for (d, &q) in dst.iter_mut().zip(run) {
-                    let q: i32 = q.into();
-                    *d = scale * q.wrapping_sub(zp) as f32;
-                }
-            }
-            pos += run.len();
-        });
-        Ok(())
-    }
-}
-
 impl Kernel for Dequantize {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(input), Some(output)) = (inputs.first(), outputs.first_mut()) else {
@@ -232,16 +175,10 @@ impl Kernel for Dequantize {
         };
         let out = output.f32()?;
         match (input, &self.params) {
-            (View::F16(x), None) => {
-                same_len("DEQUANTIZE", x.len(), out.len())?;
-                for (d, &h) in out.iter_mut().zip(x.iter()) {
-                    *d = f16::to_f32(h);
-                }
-                Ok(())
-            }
-            (View::I8(x), Some(a)) => self.affine(a, x, out),
-            (View::U8(x), Some(a)) => self.affine(a, x, out),
-            (View::I16(x), Some(a)) => self.affine(a, x, out),
+            (View::F16(x), None) => dequantize_f16(x, out),
+            (View::I8(x), Some(a)) => dequantize(a, x, out),
+            (View::U8(x), Some(a)) => dequantize(a, x, out),
+            (View::I16(x), Some(a)) => dequantize(a, x, out),
             (other, _) => crate::kbail!("unexpected {} input", other.type_name()),
         }
     }
@@ -270,7 +207,7 @@ fn prepare_quantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     if output.dtype == DType::I32 {
         crate::kbail!("QUANTIZE from float32 produces int8, uint8 or int16, not int32");
     }
-    let params = Affine::new(
+    let params = affine_params(
         output.quantization.as_ref(),
         &input.shape,
         &format!("output '{}'", output.name),
@@ -291,47 +228,6 @@ struct Quantize {
     params: Affine,
 }
 
-/// Integer output types, with their range as f64 for the clamp.
-trait QuantTarget: Copy {
-    const MIN: f64;
-    const MAX: f64;
-    /// `x` is already clamped to `MIN..=MAX` and integral (or NaN → 0).
-    fn from_f64(x: f64) -> Self;
-}
-
-macro_rules! quant_target {
-    ($($t:ty),*) => {$(
-        impl QuantTarget for $t {
-            const MIN: f64 = <$t>::MIN as f64;
-            const MAX: f64 = <$t>::MAX as f64;
-            fn from_f64(x: f64) -> Self {
-                x as $t
-            }
-        }
-    )*};
-}
-quant_target!(i8, u8, i16);
-
-impl Quantize {
-    fn quantize<T: QuantTarget>(&self, input: &[f32], out: &mut [T]) -> Result<(), KernelError> {
-        same_len("QUANTIZE", input.len(), out.len())?;
-        let mut pos = 0usize;
-        self.params.for_each_run(input, |scale, zp, run| {
-            let Some(dst) = out.get_mut(pos..pos + run.len()) else {
-                return;
-            };
-            let zp = f64::from(zp);
-            for (d, &x) in dst.iter_mut().zip(run) {
-                // f32 division and f32 round (half away from zero), as TFLite does.
-                let q = f64::from((x / scale).round()) + zp;
-                *d = T::from_f64(q.clamp(T::MIN, T::MAX));
-            }
-            pos += run.len();
-        });
-        Ok(())
-    }
-}
-
 impl Kernel for Quantize {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(input), Some(output)) = (inputs.first(), outputs.first_mut()) else {
@@ -339,9 +235,9 @@ impl Kernel for Quantize {
         };
         let x = input.f32()?;
         match output {
-            ViewMut::I8(o) => self.quantize(x, o),
-            ViewMut::U8(o) => self.quantize(x, o),
-            ViewMut::I16(o) => self.quantize(x, o),
+            ViewMut::I8(o) => quantize(&self.params, x, o),
+            ViewMut::U8(o) => quantize(&self.params, x, o),
+            ViewMut::I16(o) => quantize(&self.params, x, o),
             other => crate::kbail!("unexpected {} output", other.type_name()),
         }
     }
@@ -389,96 +285,45 @@ fn prepare_requantize(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
         requantize_is_xor_0x80(input.dtype, output.dtype, multiplier, shift, in_zp, out_zp);
     Ok(Prepared::new(
         vec![input.shape.clone()],
-        Requantize {
-            in_zp,
-            out_zp,
-            multiplier,
-            shift,
-            out_min,
-            out_max,
+        RequantizeKernel {
+            requantize: Requantize {
+                in_zp,
+                out_zp,
+                multiplier,
+                shift,
+                out_min,
+                out_max,
+            },
             xor_0x80,
         },
     ))
 }
 
-struct Requantize {
-    in_zp: i32,
-    out_zp: i32,
-    multiplier: i32,
-    shift: i32,
-    /// Output type range.
-    out_min: i32,
-    out_max: i32,
+struct RequantizeKernel {
+    requantize: Requantize,
     /// int8 ↔ uint8 at equal scales with zero points 128 apart: flip the top bit.
     xor_0x80: bool,
 }
 
-/// Integer element types a requantization writes; the value is already clamped.
-trait IntTarget: Copy {
-    fn from_clamped(v: i32) -> Self;
-}
-
-macro_rules! int_target {
-    ($($t:ty),*) => {$(
-        impl IntTarget for $t {
-            fn from_clamped(v: i32) -> Self {
-                // In range by the caller's clamp.
-                v as $t
-            }
-        }
-    )*};
-}
-int_target!(i8, u8, i16, i32);
-
-impl Requantize {
-    fn requantize<I: Copy + Into<i64>, O: IntTarget>(
-        &self,
-        input: &[I],
-        out: &mut [O],
-    ) -> Result<(), KernelError> {
-        same_len("QUANTIZE", input.len(), out.len())?;
-        for (d, &q) in out.iter_mut().zip(input) {
-            // As the C++: `int32_t(q - zp)`, which only wraps for int32 inputs.
-            let centered = (q.into() - i64::from(self.in_zp)) as i32;
-            let scaled = multiply_by_quantized_multiplier(centered, self.multiplier, self.shift)
-                .wrapping_add(self.out_zp);
-            *d = O::from_clamped(scaled.clamp(self.out_min, self.out_max));
-        }
-        Ok(())
-    }
-}
-
-impl Kernel for Requantize {
+impl Kernel for RequantizeKernel {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(input), Some(output)) = (inputs.first(), outputs.first_mut()) else {
             crate::kbail!("QUANTIZE needs one input and one output");
         };
         match (input, output) {
-            (View::I8(x), ViewMut::U8(y)) if self.xor_0x80 => {
-                same_len("QUANTIZE", x.len(), y.len())?;
-                for (d, &q) in y.iter_mut().zip(x.iter()) {
-                    *d = (q as u8) ^ 0x80;
-                }
-                Ok(())
-            }
-            (View::U8(x), ViewMut::I8(y)) if self.xor_0x80 => {
-                same_len("QUANTIZE", x.len(), y.len())?;
-                for (d, &q) in y.iter_mut().zip(x.iter()) {
-                    *d = (q ^ 0x80) as i8;
-                }
-                Ok(())
-            }
-            (View::I8(x), ViewMut::I8(y)) => self.requantize(x, y),
-            (View::I8(x), ViewMut::U8(y)) => self.requantize(x, y),
-            (View::I8(x), ViewMut::I16(y)) => self.requantize(x, y),
-            (View::U8(x), ViewMut::I8(y)) => self.requantize(x, y),
-            (View::U8(x), ViewMut::U8(y)) => self.requantize(x, y),
-            (View::U8(x), ViewMut::I16(y)) => self.requantize(x, y),
-            (View::I16(x), ViewMut::I8(y)) => self.requantize(x, y),
-            (View::I16(x), ViewMut::I16(y)) => self.requantize(x, y),
-            (View::I16(x), ViewMut::I32(y)) => self.requantize(x, y),
-            (View::I32(x), ViewMut::I8(y)) => self.requantize(x, y),
-            (View::I32(x), ViewMut::I16(y)) => self.requantize(x, y),
+            (View::I8(x), ViewMut::U8(y)) if self.xor_0x80 => flip_i8_to_u8(x, y),
+            (View::U8(x), ViewMut::I8(y)) if self.xor_0x80 => flip_u8_to_i8(x, y),
+            (View::I8(x), ViewMut::I8(y)) => self.requantize.run(x, y),
+            (View::I8(x), ViewMut::U8(y)) => self.requantize.run(x, y),
+            (View::I8(x), ViewMut::I16(y)) => self.requantize.run(x, y),
+            (View::U8(x), ViewMut::I8(y)) => self.requantize.run(x, y),
+            (View::U8(x), ViewMut::U8(y)) => self.requantize.run(x, y),
+            (View::U8(x), ViewMut::I16(y)) => self.requantize.run(x, y),
+            (View::I16(x), ViewMut::I8(y)) => self.requantize.run(x, y),
+            (View::I16(x), ViewMut::I16(y)) => self.requantize.run(x, y),
+            (View::I16(x), ViewMut::I32(y)) => self.requantize.run(x, y),
+            (View::I32(x), ViewMut::I8(y)) => self.requantize.run(x, y),
+            (View::I32(x), ViewMut::I16(y)) => self.requantize.run(x, y),
             (x, y) => crate::kbail!(
                 "unexpected {} input / {} output",
                 x.type_name(),
@@ -493,6 +338,7 @@ mod tests {
     use super::*;
     use crate::ir::TensorBuf;
     use crate::ir::{Operator, Tensor};
+    use half::f16;
 
     fn quant(scale: &[f32], zp: &[i64], axis: usize) -> Quantization {
         Quantization {
