@@ -104,6 +104,14 @@ pub fn clamp_slice(values: &mut [f32], range: (f32, f32)) {
     }
 }
 
+/// Fails unless a run-time slice has the length prepare planned for.
+pub fn check_len(what: &str, got: usize, expected: usize) -> Result<(), KernelError> {
+    if got != expected {
+        kbail!("{what} has {got} elements, expected {expected}");
+    }
+    Ok(())
+}
+
 /// Row-major strides of a shape.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];

@@ -4,6 +4,7 @@
 pub mod arg_min_max;
 pub mod batch_matmul;
 pub mod cast;
+pub mod concat;
 pub mod conv;
 pub mod conv_q8;
 pub mod gather;
@@ -18,6 +19,7 @@ pub mod quantize;
 pub mod reduce;
 pub mod resize;
 pub mod softmax;
+pub mod strided_copy;
 pub mod svdf;
 pub mod transpose_conv;
 pub mod unary;

@@ -17,7 +17,8 @@ use crate::ir::KernelError;
 use crate::ir::{Activation, DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
-use crate::kernels::common::activation_range_f32;
+use crate::kernels::common::{activation_range_f32, clamp_slice};
+use crate::kernels::reference::concat::{copy_blocks, requantize_blocks, uint8_requantize_table};
 
 struct ConcatKernel {
     dtype: DType,
@@ -28,23 +29,6 @@ struct ConcatKernel {
     clamp: Option<(f32, f32)>,
     /// uint8 only: per input, the requantization table (None when copied as is).
     requantize: Option<Vec<Option<Box<[u8; 256]>>>>,
-}
-
-/// The uint8 requantization of `ConcatenationWithScaling` for every input value.
-fn uint8_requantize_table(in_scale: f32, in_zp: i32, out_scale: f32, out_zp: i32) -> [u8; 256] {
-    let inverse_output_scale = 1.0f32 / out_scale;
-    let scale = in_scale * inverse_output_scale;
-    // `-input_zeropoint[i] * scale`: the int negated, converted to float, multiplied.
-    let bias = (-in_zp) as f32 * scale;
-    let mut table = [0u8; 256];
-    for (q, entry) in table.iter_mut().enumerate() {
-        // Separate float multiply and add (no fused multiply-add), rounding half away
-        // from zero; saturating conversion where the C++ cast would be undefined.
-        let rounded = (q as f32 * scale + bias).round();
-        let value = (rounded as i32).saturating_add(out_zp);
-        *entry = value.clamp(0, 255) as u8;
-    }
-    table
 }
 
 impl ConcatKernel {
@@ -67,10 +51,7 @@ impl ConcatKernel {
         for (src, &block) in inputs.iter().zip(&self.blocks) {
             let src = T::slice(src)?;
             check_len("input", src.len(), self.outer * block)?;
-            for o in 0..self.outer {
-                let dst = o * row + at;
-                out[dst..dst + block].copy_from_slice(&src[o * block..(o + 1) * block]);
-            }
+            copy_blocks(src, out, self.outer, block, row, at);
             at += block;
         }
         Ok(())
@@ -98,17 +79,9 @@ impl ConcatKernel {
         for ((src, &block), table) in inputs.iter().zip(&self.blocks).zip(tables) {
             let src = src.u8()?;
             check_len("input", src.len(), self.outer * block)?;
-            for o in 0..self.outer {
-                let dst = &mut out[o * row + at..o * row + at + block];
-                let src = &src[o * block..(o + 1) * block];
-                match table {
-                    None => dst.copy_from_slice(src),
-                    Some(table) => {
-                        for (d, &q) in dst.iter_mut().zip(src) {
-                            *d = table[usize::from(q)];
-                        }
-                    }
-                }
+            match table {
+                None => copy_blocks(src, out, self.outer, block, row, at),
+                Some(table) => requantize_blocks(src, out, table, self.outer, block, row, at),
             }
             at += block;
         }
@@ -125,15 +98,9 @@ impl Kernel for ConcatKernel {
             return self.run_requantized_u8(tables, inputs, out);
         }
         by_dtype!(self.dtype, T => self.run_typed::<T>(inputs, out))?;
-        if let (Some((lo, hi)), ViewMut::F32(values)) = (self.clamp, out) {
-            for v in values.iter_mut() {
-                // NaN passes through, as std::min/std::max do in TFLite.
-                if *v < lo {
-                    *v = lo;
-                } else if *v > hi {
-                    *v = hi;
-                }
-            }
+        if let (Some(range), ViewMut::F32(values)) = (self.clamp, out) {
+            // NaN passes through, as std::min/std::max do in TFLite.
+            clamp_slice(values, range);
         }
         Ok(())
     }
