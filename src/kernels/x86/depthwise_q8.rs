@@ -16,6 +16,7 @@
 
 use crate::kernels::reference::conv_q8::{depthwise_q8_body, DepthwiseQ8Params};
 use crate::kernels::reference::quant_binary::QByte;
+use crate::kernels::window::WindowAxis;
 use std::arch::x86_64::*;
 
 /// Channels per step.
@@ -41,6 +42,39 @@ pub struct Axis {
 }
 
 impl Axis {
+    /// The window axis as the bordered-image loop sees it, if its tap ranges are exactly
+    /// those of a window starting `pad` before the image (checked output by output).
+    pub(crate) fn bordered(a: &WindowAxis, kernel: usize) -> Option<Axis> {
+        let t0 = a.taps.first()?;
+        let pad = (t0.lo * a.dilation).checked_sub(t0.first_input)?;
+        for (o, t) in a.taps.iter().enumerate() {
+            // Taps k with 0 <= o*stride - pad + k*dilation < input, as the reference skips.
+            let start = (o * a.stride) as i64 - pad as i64;
+            let valid: Vec<usize> = (0..kernel)
+                .filter(|&k| {
+                    let i = start + (k * a.dilation) as i64;
+                    i >= 0 && i < a.input as i64
+                })
+                .collect();
+            let (lo, hi) = match (valid.first(), valid.last()) {
+                (Some(&lo), Some(&hi)) => (lo, hi + 1),
+                _ => return None,
+            };
+            let first = (start + (lo * a.dilation) as i64) as usize;
+            if (t.lo, t.hi, t.first_input) != (lo, hi, first) || valid.len() != hi - lo {
+                return None;
+            }
+        }
+        Some(Axis {
+            input: a.input,
+            output: a.output,
+            stride: a.stride,
+            dilation: a.dilation,
+            kernel,
+            pad,
+        })
+    }
+
     /// Rows (columns) of the bordered image: the image and every tap of every output.
     fn padded(&self) -> usize {
         let reach = (self.output - 1) * self.stride + (self.kernel - 1) * self.dilation + 1;

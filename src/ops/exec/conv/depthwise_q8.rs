@@ -3,6 +3,8 @@
 #![allow(unused_imports)]
 use super::*;
 use crate::kernels::reference::conv_q8::{depthwise_q8, DepthwiseQ8Params};
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::x86::depthwise_q8::Axis;
 
 struct DepthwiseQ8<T> {
     params: DepthwiseQ8Params,
@@ -15,43 +17,6 @@ struct DepthwiseQ8<T> {
         Mutex<Vec<i16>>,
     )>,
     elem: PhantomData<fn() -> T>,
-}
-
-/// The window axis as the bordered-image loop sees it, if its tap ranges are exactly
-/// those of a window starting `pad` before the image (checked output by output).
-#[cfg(target_arch = "x86_64")]
-fn bordered_axis(
-    a: &crate::kernels::window::WindowAxis,
-    kernel: usize,
-) -> Option<crate::kernels::x86::depthwise_q8::Axis> {
-    let t0 = a.taps.first()?;
-    let pad = (t0.lo * a.dilation).checked_sub(t0.first_input)?;
-    for (o, t) in a.taps.iter().enumerate() {
-        // Taps k with 0 <= o*stride - pad + k*dilation < input, as the reference skips.
-        let start = (o * a.stride) as i64 - pad as i64;
-        let valid: Vec<usize> = (0..kernel)
-            .filter(|&k| {
-                let i = start + (k * a.dilation) as i64;
-                i >= 0 && i < a.input as i64
-            })
-            .collect();
-        let (lo, hi) = match (valid.first(), valid.last()) {
-            (Some(&lo), Some(&hi)) => (lo, hi + 1),
-            _ => return None,
-        };
-        let first = (start + (lo * a.dilation) as i64) as usize;
-        if (t.lo, t.hi, t.first_input) != (lo, hi, first) || valid.len() != hi - lo {
-            return None;
-        }
-    }
-    Some(crate::kernels::x86::depthwise_q8::Axis {
-        input: a.input,
-        output: a.output,
-        stride: a.stride,
-        dilation: a.dilation,
-        kernel,
-        pad,
-    })
 }
 
 pub(super) fn prepare_depthwise_q8<T: Q8>(
@@ -72,8 +37,8 @@ pub(super) fn prepare_depthwise_q8<T: Q8>(
     let output_shape = shape.output_shape();
     #[cfg(target_arch = "x86_64")]
     let fast = if ctx.cpu.avx2() && shape.multiplier == 1 && requant.lanes.is_some() {
-        let h = bordered_axis(&shape.win.h, shape.k_h);
-        let w = bordered_axis(&shape.win.w, shape.k_w);
+        let h = Axis::bordered(&shape.win.h, shape.k_h);
+        let w = Axis::bordered(&shape.win.w, shape.k_w);
         h.zip(w)
             .and_then(|(h, w)| {
                 crate::kernels::x86::depthwise_q8::DepthwisePlan::new(
