@@ -190,35 +190,52 @@ pub(crate) struct ConvQ8Params {
     pub(crate) madd: Option<crate::kernels::x86::conv_q8::MaddPlan>,
 }
 
-/// An 8-bit CONV_2D over buffers whose lengths the caller checked against `p.shape`.
+impl ConvQ8Params {
+    /// Elements of the i16 scratch the kernel needs: the image widened for the AVX2
+    /// interior path when the plan has one, else none. The caller owns it, so that a run
+    /// does not allocate.
+    pub(crate) fn scratch_len(&self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if self.madd.is_some() && self.requant.lanes.is_some() {
+            return madd::MaddPlan::widened_len(&self.shape);
+        }
+        0
+    }
+}
+
+/// An 8-bit CONV_2D over buffers whose lengths the caller checked against `p.shape`,
+/// with `scratch` of [`ConvQ8Params::scratch_len`] elements.
 pub(crate) fn conv_q8<T: QByte>(
     p: &ConvQ8Params,
     input: &[T],
     bias: Option<&[i32]>,
     out: &mut [T],
     avx2: bool,
+    scratch: &mut [i16],
 ) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
-        unsafe { crate::kernels::x86::conv_q8::conv_q8_avx2(p, input, bias, out) };
+        unsafe { crate::kernels::x86::conv_q8::conv_q8_avx2(p, input, bias, out, scratch) };
         return;
     }
     let _ = avx2;
-    conv_q8_body::<T, false>(p, input, bias, out);
+    conv_q8_body::<T, false>(p, input, bias, out, scratch);
 }
 
 /// The convolution proper, one output row, group and channel block at a time: pixels
 /// whose windows lie wholly inside the image horizontally go TILE at a time (each
 /// filter block loaded once per tap for all of them), the border pixels one by one
 /// over their valid taps. Lengths were checked by `run`; tap ranges keep every read
-/// inside the image.
+/// inside the image. The interior path widens each image into `scratch`; a scratch
+/// shorter than the plan's widened image leaves every pixel to the border loop.
 #[inline(always)]
 pub(crate) fn conv_q8_body<T: QByte, const SIMD: bool>(
     k: &ConvQ8Params,
     input: &[T],
     bias: Option<&[i32]>,
     out: &mut [T],
+    scratch: &mut [i16],
 ) {
     let s = &k.shape;
     let image_len = s.win.h.input * s.win.w.input * s.in_c;
@@ -229,16 +246,23 @@ pub(crate) fn conv_q8_body<T: QByte, const SIMD: bool>(
     }
     // The interior path needs the image widened to i16; only the AVX2 build has it.
     #[cfg(target_arch = "x86_64")]
-    let interior = if SIMD {
+    let widened_len = madd::MaddPlan::widened_len(s);
+    #[cfg(target_arch = "x86_64")]
+    let interior = if SIMD && scratch.len() >= widened_len {
         k.madd.as_ref().zip(k.requant.lanes.as_ref())
     } else {
         None
     };
     #[cfg(target_arch = "x86_64")]
-    let mut widened = match interior {
-        Some(_) => vec![0i16; madd::MaddPlan::widened_len(s)],
-        None => Vec::new(),
-    };
+    let widened = &mut scratch[..if interior.is_some() { widened_len } else { 0 }];
+    #[cfg(target_arch = "x86_64")]
+    if let Some(last) = widened.last_mut() {
+        // `widen` leaves the element past the image alone; the interior loop reads it
+        // as 0.
+        *last = 0;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = scratch;
     let (full_lo, full_hi) = s.win.w.full;
     let interior_rows = s.win.h.full.0..s.win.h.full.1;
     let out_image_len = s.win.h.output * out_row_len;
@@ -251,7 +275,7 @@ pub(crate) fn conv_q8_body<T: QByte, const SIMD: bool>(
         #[cfg(target_arch = "x86_64")]
         if let Some((plan, lanes)) = interior {
             if full_lo < full_hi && !interior_rows.is_empty() {
-                madd::widen(image, &mut widened);
+                madd::widen(image, widened);
                 let job = madd::Interior {
                     shape: s,
                     plan,
@@ -259,7 +283,7 @@ pub(crate) fn conv_q8_body<T: QByte, const SIMD: bool>(
                     output_zero_point: k.requant.output_zero_point,
                     range: k.requant.range,
                     bias,
-                    image: &widened,
+                    image: widened,
                     row_taps: &s.win.h.taps,
                     column_taps: &s.win.w.taps,
                     rows: interior_rows.clone(),

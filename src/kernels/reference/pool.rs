@@ -40,7 +40,20 @@ impl PoolShape {
     pub(crate) fn output_len(&self) -> usize {
         self.win.batch * self.win.h.output * self.win.w.output * self.channels
     }
+
+    /// Elements of the scratch row the 8-bit kernels need (the reduced input row of max
+    /// pooling plus its lane padding; none for average pooling), so that the caller can
+    /// own it and a run does not allocate.
+    pub(crate) fn q8_scratch_len(&self) -> usize {
+        match self.kind {
+            PoolKind::Max => self.win.w.input * self.channels + Q8_LANES,
+            PoolKind::Average => 0,
+        }
+    }
 }
+
+/// Channels per step of the 8-bit max pooling.
+const Q8_LANES: usize = 16;
 
 /// Float pooling with the fused activation's `range`. The caller has checked the buffer
 /// lengths against `s` (and that they are non-zero); `avx2` is true only when the CPU
@@ -283,8 +296,8 @@ fn max_pool<E: PoolMax, const L: usize>(
 /// rows of an output row are first reduced over the whole input row (contiguous,
 /// every tap of every pixel at once), then each output pixel folds its window columns
 /// of that reduced row, L channels at a time as in [`max_pool`]. The reduced row is
-/// padded by L lanes so every chunk read stays inside it. Buffer lengths were
-/// checked by the caller.
+/// padded by L lanes so every chunk read stays inside it; it lives in the caller's
+/// `scratch` (at least `row_len + L` long). Buffer lengths were checked by the caller.
 #[inline(always)]
 fn max_pool_rows_first<E: PoolMax, const L: usize>(
     win: &Window2d,
@@ -293,6 +306,7 @@ fn max_pool_rows_first<E: PoolMax, const L: usize>(
     out: &mut [E],
     lowest: E,
     range: (E, E),
+    scratch: &mut [E],
 ) {
     let c = channels;
     let row_len = win.w.input * c;
@@ -300,7 +314,11 @@ fn max_pool_rows_first<E: PoolMax, const L: usize>(
     if c == 0 {
         return;
     }
-    let mut reduced = vec![lowest; row_len + L];
+    let Some(reduced) = scratch.get_mut(..row_len + L) else {
+        return;
+    };
+    // The padding lanes are only read; they hold `lowest` as a fresh row would.
+    reduced[row_len..].fill(lowest);
     let mut at = 0;
     for n in 0..win.batch {
         let Some(image) = input.get(n * image_len..(n + 1) * image_len) else {
@@ -397,23 +415,25 @@ fn fold_window<T: Copy>(win: &Window<'_, T>, dst: &mut [T], f: impl Fn(T, T) -> 
 // zero point and works on the stored integers directly.
 
 /// 8-bit pooling; `range` is the fused activation's clamp in stored integers. The caller
-/// has checked the buffer lengths against `s` (and that they are non-zero); `avx2` is
-/// true only when the CPU reported AVX2.
+/// has checked the buffer lengths against `s` (and that they are non-zero) and passes
+/// `scratch` of at least [`PoolShape::q8_scratch_len`] elements; `avx2` is true only when
+/// the CPU reported AVX2.
 pub(crate) fn pool_q8<T: QByte + PoolMax>(
     s: &PoolShape,
     input: &[T],
     out: &mut [T],
     range: (i32, i32),
     avx2: bool,
+    scratch: &mut [T],
 ) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
-        unsafe { crate::kernels::x86::pool::pool_q8_avx2(s, input, out, range) };
+        unsafe { crate::kernels::x86::pool::pool_q8_avx2(s, input, out, range, scratch) };
         return;
     }
     let _ = avx2;
-    pool_q8_body(s, input, out, range);
+    pool_q8_body(s, input, out, range, scratch);
 }
 
 /// Buffer lengths were checked by the caller (and are non-zero).
@@ -423,6 +443,7 @@ pub(crate) fn pool_q8_body<T: QByte + PoolMax>(
     input: &[T],
     out: &mut [T],
     range: (i32, i32),
+    scratch: &mut [T],
 ) {
     if p.kind == PoolKind::Max {
         // The max of the stored integers (lowest value as the start, as TFLite),
@@ -431,7 +452,15 @@ pub(crate) fn pool_q8_body<T: QByte + PoolMax>(
         // for this type), so narrowing it is exact.
         let narrow_range = (T::narrow(range.0), T::narrow(range.1));
         let lowest = T::narrow(quantized_lowest::<T>());
-        max_pool_rows_first::<T, 16>(&p.win, p.channels, input, out, lowest, narrow_range);
+        max_pool_rows_first::<T, Q8_LANES>(
+            &p.win,
+            p.channels,
+            input,
+            out,
+            lowest,
+            narrow_range,
+            scratch,
+        );
         return;
     }
     let (h, w, c) = (p.win.h.input, p.win.w.input, p.channels);

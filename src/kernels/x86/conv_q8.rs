@@ -32,8 +32,9 @@ pub(crate) fn conv_q8_avx2<T: QByte>(
     input: &[T],
     bias: Option<&[i32]>,
     out: &mut [T],
+    scratch: &mut [i16],
 ) {
-    conv_q8_body::<T, true>(k, input, bias, out);
+    conv_q8_body::<T, true>(k, input, bias, out, scratch);
 }
 
 /// Output channels per vector (AVX2).

@@ -30,8 +30,9 @@ pub(crate) fn pool_q8_avx2<T: QByte + PoolMax>(
     input: &[T],
     out: &mut [T],
     range: (i32, i32),
+    scratch: &mut [T],
 ) {
-    pool_q8_body(s, input, out, range);
+    pool_q8_body(s, input, out, range, scratch);
 }
 
 /// Max pooling of NHWC `input` into `out`. Returns false (and writes nothing) when the

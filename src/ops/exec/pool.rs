@@ -7,7 +7,7 @@
 //! tests and an average divides by the number of in-image taps, as TFLite does.
 
 use crate::kernels::common::{activation_range_f32, positive};
-use std::marker::PhantomData;
+use std::sync::Mutex;
 
 use super::q8::{q8_input, q8_output, q8_params, Q8};
 use super::shape::nhwc;
@@ -109,7 +109,10 @@ struct PoolQ8<T> {
     shape: PoolShape,
     range: (i32, i32),
     avx2: bool,
-    elem: PhantomData<fn() -> T>,
+    /// The kernel's scratch row, made at prepare so that a run does not allocate; locked
+    /// because `run` takes `&self`, never contended since every thread of a split batch
+    /// has its own plan.
+    scratch: Mutex<Vec<T>>,
 }
 
 fn prepare_q8<T: Q8 + PoolMax>(
@@ -132,17 +135,19 @@ fn prepare_q8<T: Q8 + PoolMax>(
         kbail!("AVERAGE_POOL_2D has an output window with no input inside the image");
     }
     let shape = vec![n, win.h.output, win.w.output, c];
+    let pool = PoolShape {
+        kind,
+        win,
+        channels: c,
+    };
+    let scratch = Mutex::new(vec![T::from_byte(0); pool.q8_scratch_len()]);
     Ok(Prepared::new(
         vec![shape],
         PoolQ8::<T> {
-            shape: PoolShape {
-                kind,
-                win,
-                channels: c,
-            },
+            shape: pool,
             range,
             avx2: ctx.cpu.avx2(),
-            elem: PhantomData,
+            scratch,
         },
     ))
 }
@@ -158,7 +163,13 @@ impl<T: Q8 + PoolMax> Kernel for PoolQ8<T> {
         if out.is_empty() {
             return Ok(());
         }
-        pool_q8(s, input, out, self.range, self.avx2);
+        let mut scratch = self.scratch.lock().map_err(|_| {
+            KernelError::new(format!(
+                "{} scratch was poisoned by a failed run",
+                s.kind.name()
+            ))
+        })?;
+        pool_q8(s, input, out, self.range, self.avx2, &mut scratch);
         Ok(())
     }
 }

@@ -6,6 +6,10 @@ use crate::kernels::reference::conv_q8::{conv_q8, ConvQ8Params};
 struct ConvQ8<T> {
     params: ConvQ8Params,
     avx2: bool,
+    /// The kernel's i16 scratch (the widened image of the AVX2 interior path), made at
+    /// prepare so that a run does not allocate; locked because `run` takes `&self`,
+    /// never contended since every thread of a split batch has its own plan.
+    scratch: Mutex<Vec<i16>>,
     elem: PhantomData<fn() -> T>,
 }
 
@@ -37,17 +41,20 @@ pub(super) fn prepare_conv_q8<T: Q8>(
         shape.win.w.output,
         shape.out_c,
     ];
+    let params = ConvQ8Params {
+        shape,
+        filter: packed,
+        requant,
+        #[cfg(target_arch = "x86_64")]
+        madd,
+    };
+    let scratch = Mutex::new(vec![0i16; params.scratch_len()]);
     Ok(Prepared::new(
         vec![output_shape],
         ConvQ8::<T> {
-            params: ConvQ8Params {
-                shape,
-                filter: packed,
-                requant,
-                #[cfg(target_arch = "x86_64")]
-                madd,
-            },
+            params,
             avx2,
+            scratch,
             elem: PhantomData,
         },
     ))
@@ -65,7 +72,11 @@ impl<T: Q8> Kernel for ConvQ8<T> {
         {
             kbail!("CONV_2D buffers do not match the planned shapes");
         }
-        conv_q8(&self.params, input, bias, out, self.avx2);
+        let mut scratch = self
+            .scratch
+            .lock()
+            .map_err(|_| KernelError::new("CONV_2D scratch was poisoned by an earlier panic"))?;
+        conv_q8(&self.params, input, bias, out, self.avx2, &mut scratch);
         Ok(())
     }
 }
