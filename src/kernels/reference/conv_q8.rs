@@ -1,9 +1,10 @@
 //! The 8-bit quantized convolutions, CONV_2D and DEPTHWISE_CONV_2D (int8 per channel,
 //! uint8 per tensor), as plain loops over NHWC slices: `prepare` resolved the geometry,
 //! widened and repacked the filter and computed the requantization, so these only
-//! compute. Each body is generic over `SIMD`: the portable build, and `kernels::x86`
-//! compiling the same body with AVX2 enabled (where CONV_2D also takes the `vpmaddwd`
-//! interior path of `x86::conv_q8`).
+//! compute. `kernels::x86` compiles the same bodies with AVX2 enabled, and CONV_2D's
+//! body takes a hook through which that build hands the pixels whose window lies inside
+//! the image to the `vpmaddwd` path of `x86::conv_q8`. The bodies run no x86 code; only
+//! the dispatchers `conv_q8` and `depthwise_q8` choose the AVX2 build.
 //!
 //! Both follow TFLite's reference kernels: acc = Σ (w + w_off)·(x + in_off) over the taps
 //! inside the image, plus the int32 bias, then MultiplyByQuantizedMultiplier with the
@@ -15,8 +16,6 @@ use crate::kernels::fixed_point::multiply_by_quantized_multiplier;
 use crate::kernels::reference::conv::{ConvShape, DepthwiseShape, BLOCK, LANES, TILE};
 use crate::kernels::reference::quant_binary::QByte;
 use crate::kernels::window::TapRange;
-#[cfg(target_arch = "x86_64")]
-use crate::kernels::x86::conv_q8 as madd;
 
 /// What every 8-bit conv kernel needs besides its geometry and filter.
 #[derive(Clone, Debug)]
@@ -197,7 +196,7 @@ impl ConvQ8Params {
     pub(crate) fn scratch_len(&self) -> usize {
         #[cfg(target_arch = "x86_64")]
         if self.madd.is_some() && self.requant.lanes.is_some() {
-            return madd::MaddPlan::widened_len(&self.shape);
+            return crate::kernels::x86::conv_q8::MaddPlan::widened_len(&self.shape);
         }
         0
     }
@@ -219,23 +218,27 @@ pub(crate) fn conv_q8<T: QByte>(
         unsafe { crate::kernels::x86::conv_q8::conv_q8_avx2(p, input, bias, out, scratch) };
         return;
     }
-    let _ = avx2;
-    conv_q8_body::<T, false>(p, input, bias, out, scratch);
+    let _ = (avx2, scratch);
+    conv_q8_body(p, input, bias, out, |_, _| (0, 0));
 }
 
 /// The convolution proper, one output row, group and channel block at a time: pixels
 /// whose windows lie wholly inside the image horizontally go TILE at a time (each
 /// filter block loaded once per tap for all of them), the border pixels one by one
 /// over their valid taps. Lengths were checked by `run`; tap ranges keep every read
-/// inside the image. The interior path widens each image into `scratch`; a scratch
-/// shorter than the plan's widened image leaves every pixel to the border loop.
+/// inside the image.
+///
+/// `interior(image, out_image)` runs first on each image and returns the output columns
+/// `(lo, hi)` it has already written on the rows of `s.win.h.full`, which the loops
+/// below then skip: the reference passes one that writes nothing, the AVX2 build
+/// (`x86::conv_q8`) its `vpmaddwd` path for windows wholly inside the image.
 #[inline(always)]
-pub(crate) fn conv_q8_body<T: QByte, const SIMD: bool>(
+pub(crate) fn conv_q8_body<T: QByte>(
     k: &ConvQ8Params,
     input: &[T],
     bias: Option<&[i32]>,
     out: &mut [T],
-    scratch: &mut [i16],
+    mut interior: impl FnMut(&[T], &mut [T]) -> (usize, usize),
 ) {
     let s = &k.shape;
     let image_len = s.win.h.input * s.win.w.input * s.in_c;
@@ -244,26 +247,6 @@ pub(crate) fn conv_q8_body<T: QByte, const SIMD: bool>(
     if out_row_len == 0 {
         return;
     }
-    // The interior path needs the image widened to i16; only the AVX2 build has it.
-    #[cfg(target_arch = "x86_64")]
-    let widened_len = madd::MaddPlan::widened_len(s);
-    #[cfg(target_arch = "x86_64")]
-    let interior = if SIMD && scratch.len() >= widened_len {
-        k.madd.as_ref().zip(k.requant.lanes.as_ref())
-    } else {
-        None
-    };
-    #[cfg(target_arch = "x86_64")]
-    let widened = &mut scratch[..if interior.is_some() { widened_len } else { 0 }];
-    #[cfg(target_arch = "x86_64")]
-    if let Some(last) = widened.last_mut() {
-        // `widen` leaves the element past the image alone; the interior loop reads it
-        // as 0.
-        *last = 0;
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = scratch;
-    let (full_lo, full_hi) = s.win.w.full;
     let interior_rows = s.win.h.full.0..s.win.h.full.1;
     let out_image_len = s.win.h.output * out_row_len;
     if out_image_len == 0 {
@@ -271,32 +254,7 @@ pub(crate) fn conv_q8_body<T: QByte, const SIMD: bool>(
     }
     for (n, out_image) in out.chunks_exact_mut(out_image_len).enumerate() {
         let image = &input[n * image_len..(n + 1) * image_len];
-        let mut skip = (0, 0);
-        #[cfg(target_arch = "x86_64")]
-        if let Some((plan, lanes)) = interior {
-            if full_lo < full_hi && !interior_rows.is_empty() {
-                madd::widen(image, widened);
-                let job = madd::Interior {
-                    shape: s,
-                    plan,
-                    lanes,
-                    output_zero_point: k.requant.output_zero_point,
-                    range: k.requant.range,
-                    bias,
-                    image: widened,
-                    row_taps: &s.win.h.taps,
-                    column_taps: &s.win.w.taps,
-                    rows: interior_rows.clone(),
-                    columns: full_lo..full_hi,
-                    out: &mut *out_image,
-                };
-                // SAFETY: `interior` is only Some in the AVX2 build (SIMD), which runs
-                // when the CPU reported AVX2 (and AVX-512 when the plan uses it);
-                // `widened` has the plan's length and the plan was made for this shape.
-                unsafe { madd::interior(job) };
-                skip = (full_lo, full_hi);
-            }
-        }
+        let skip = interior(image, out_image);
         for (oy, (ty, out_row)) in s
             .win
             .h

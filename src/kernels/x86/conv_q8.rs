@@ -25,7 +25,9 @@ use crate::kernels::reference::conv_q8::{conv_q8_body, ConvQ8Params, LaneTables}
 use crate::kernels::reference::quant_binary::QByte;
 use crate::kernels::window::TapRange;
 
-/// The 8-bit CONV_2D body compiled with AVX2, which also enables the interior path.
+/// The 8-bit CONV_2D body compiled with AVX2, with the interior path when the plan has
+/// one: each image is widened into `scratch` (a scratch shorter than the plan's widened
+/// image leaves every pixel to the reference loops).
 #[target_feature(enable = "avx2")]
 pub(crate) fn conv_q8_avx2<T: QByte>(
     k: &ConvQ8Params,
@@ -34,7 +36,48 @@ pub(crate) fn conv_q8_avx2<T: QByte>(
     out: &mut [T],
     scratch: &mut [i16],
 ) {
-    conv_q8_body::<T, true>(k, input, bias, out, scratch);
+    let s = &k.shape;
+    let widened_len = MaddPlan::widened_len(s);
+    let plan = k.madd.as_ref().zip(k.requant.lanes.as_ref());
+    let (full_lo, full_hi) = s.win.w.full;
+    let interior_rows = s.win.h.full.0..s.win.h.full.1;
+    let widened = match scratch.get_mut(..widened_len) {
+        Some(widened) if plan.is_some() && full_lo < full_hi && !interior_rows.is_empty() => {
+            // `widen` leaves the element past the image alone; the interior loop reads
+            // it as 0.
+            if let Some(last) = widened.last_mut() {
+                *last = 0;
+            }
+            Some(widened)
+        }
+        _ => None,
+    };
+    let (Some((plan, lanes)), Some(widened)) = (plan, widened) else {
+        conv_q8_body(k, input, bias, out, |_, _| (0, 0));
+        return;
+    };
+    conv_q8_body(k, input, bias, out, |image, out_image| {
+        widen(image, widened);
+        let job = Interior {
+            shape: s,
+            plan,
+            lanes,
+            output_zero_point: k.requant.output_zero_point,
+            range: k.requant.range,
+            bias,
+            image: widened,
+            row_taps: &s.win.h.taps,
+            column_taps: &s.win.w.taps,
+            rows: interior_rows.clone(),
+            columns: full_lo..full_hi,
+            out: out_image,
+        };
+        // SAFETY: this function runs only when the CPU reported AVX2 (and AVX-512 when
+        // the plan uses it); `widened` has the plan's length and the plan was made for
+        // this shape.
+        unsafe { interior(job) };
+        (full_lo, full_hi)
+    });
 }
 
 /// Output channels per vector (AVX2).
