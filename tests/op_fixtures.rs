@@ -232,6 +232,88 @@ fn ferrolite_int8_log_softmax_uses_the_fixed_output_encoding() {
     std::fs::write(case.join("exact"), b"float outputs must be bit-identical\n").unwrap();
 }
 
+/// FLOOR, NEG, POW and SQUARE have no int8 kernel in TFLite, and TF's converter leaves
+/// them in float between a DEQUANTIZE and a QUANTIZE. ferrolite's int8 conversion of each
+/// float model gives TF's operator sequence, keeps the island (and POW's exponent) in
+/// float32, stays within two output steps of the float model, and goes to the LiteRT
+/// cross-check (scripts/litert-check.sh).
+#[test]
+fn ferrolite_int8_keeps_float_islands_as_tensorflow_does() {
+    use ferrolite::ir::{DType, Model, Op};
+    use ferrolite::quant::{self, Int8Options, IoType, Mode, Samples};
+    let names = |m: &Model| -> Vec<&'static str> {
+        m.graph.operators.iter().map(|o| o.op.name()).collect()
+    };
+    for (op, island) in [
+        ("floor", Op::Floor),
+        ("neg", Op::Neg),
+        ("pow", Op::Pow),
+        ("square", Op::Square),
+    ] {
+        let float =
+            ferrolite::tflite::read_file(&dir().join(format!("{op}_float32.tflite"))).unwrap();
+        let theirs =
+            ferrolite::tflite::read_file(&dir().join(format!("{op}_int8.tflite"))).unwrap();
+        let x = npy::read(&dir().join(format!("{op}_float32.input.npy"))).unwrap();
+        let samples = Samples::from_batch(&float, &x, None).unwrap();
+        let convert = |io| {
+            let options = Int8Options {
+                io,
+                per_tensor_dense: false,
+            };
+            let model = quant::convert(&float, Mode::Int8, &options, Some(&samples))
+                .unwrap()
+                .model;
+            let bytes = ferrolite::tflite::write(&model).unwrap();
+            (ferrolite::tflite::read(&bytes).unwrap(), bytes)
+        };
+        let (ours, _) = convert(IoType::Int8);
+        assert_eq!(names(&ours), names(&theirs), "{op}: operator sequence");
+        let g = &ours.graph;
+        let k = g.operators.iter().position(|o| o.op == island).unwrap();
+        let float_operands = g.operators[k].inputs.iter().flatten();
+        for &t in float_operands.chain(&g.operators[k].outputs) {
+            assert_eq!(g.tensors[t].dtype, DType::F32, "{op}: tensor {t}");
+        }
+        assert_eq!(
+            g.tensors[g.outputs[0]].dtype,
+            DType::I8,
+            "{op}: model output"
+        );
+
+        let (ours, bytes) = convert(IoType::Float32);
+        let want = Interpreter::new(float.clone())
+            .unwrap()
+            .run(std::slice::from_ref(&x))
+            .unwrap();
+        let got = Interpreter::new(ours.clone())
+            .unwrap()
+            .run(std::slice::from_ref(&x))
+            .unwrap();
+        let last = ours.graph.operators.last().unwrap();
+        let (step, _) = ours.graph.tensors[last.inputs[0].unwrap()]
+            .scale_zero_point()
+            .unwrap();
+        // FLOOR jumps by 1 where quantizing its input moves a value across an integer.
+        let jump = if op == "floor" { 1.0 } else { 0.0 };
+        let tolerance = 2.0 * f64::from(step);
+        let (got, want) = (got[0].data.to_f64(), want[0].data.to_f64());
+        let mut jumped = 0;
+        for (a, b) in got.iter().zip(&want) {
+            let d = (a - b).abs();
+            assert!(d <= jump + tolerance, "{op}: int8 {a} vs float {b}");
+            jumped += usize::from(d > tolerance);
+        }
+        assert!(jumped * 10 <= got.len(), "{op}: {jumped} values jumped");
+        let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("target/litert-cases/ops_{op}_int8_float_island"));
+        std::fs::create_dir_all(&case).unwrap();
+        std::fs::write(case.join("model.tflite"), &bytes).unwrap();
+        std::fs::write(case.join("input.npy"), npy::to_bytes(&x).unwrap()).unwrap();
+        std::fs::write(case.join("exact"), b"float outputs must be bit-identical\n").unwrap();
+    }
+}
+
 /// RELU_0_TO_1, which TF's converter never writes (it keeps MINIMUM + RELU): ferrolite
 /// writes one float32 and one int8 model, checks them against the op's definition, and
 /// puts both in the LiteRT cross-check, where LiteRT (which registers the op since 2.10)

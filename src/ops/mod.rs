@@ -169,6 +169,10 @@ pub enum QuantRule {
     SameScale,
     /// Works on shapes or integers only.
     NonFloat,
+    /// Has no int8 kernel in TFLite: the op stays in float32 between a DEQUANTIZE of its
+    /// int8 inputs and a QUANTIZE of its output (a "float island", as TF's quantizer
+    /// leaves it); its output's parameters come from its calibrated range.
+    Float,
 }
 
 /// The operand slots of an op with weights: the weight, the weight dimension its

@@ -1,20 +1,20 @@
 //! POW: a^b elementwise with broadcasting.
 
 use super::common::{no_summary, version_1, Fbb, OptionsTable, ReadCtx, NO_OPTIONS};
-use super::{Arity, OpDef};
+use super::{Arity, OpDef, QuantRule};
 use crate::ir::Op;
 use crate::tflite::schema_generated::tflite as fb;
 use crate::tflite::ReadError;
 
 pub const CODE: i32 = fb::BuiltinOperator::POW.0;
 
-/// TFLite's quantizer leaves this op in float between DEQUANTIZE and QUANTIZE; ferrolite's
-/// quantizer has no float islands, so it refuses a model with the op (`quant: None`).
+/// TFLite's quantizer leaves this op in float between DEQUANTIZE and QUANTIZE, and so does
+/// ferrolite's (`QuantRule::Float`).
 pub const DEF: OpDef = OpDef {
     code: CODE,
     name: "POW",
     arity: Arity::fixed(2),
-    quant: None,
+    quant: Some(QuantRule::Float),
     weights: None,
     runtime_versions: &["1.10.0"],
     read,

@@ -1,20 +1,20 @@
 //! SQUARE: x * x.
 
 use super::common::{no_summary, version_1, Fbb, OptionsTable, ReadCtx};
-use super::{Arity, OpDef};
+use super::{Arity, OpDef, QuantRule};
 use crate::ir::Op;
 use crate::tflite::schema_generated::tflite as fb;
 use crate::tflite::ReadError;
 
 pub const CODE: i32 = fb::BuiltinOperator::SQUARE.0;
 
-/// TFLite's quantizer leaves this op in float between DEQUANTIZE and QUANTIZE; ferrolite's
-/// quantizer has no float islands, so it refuses a model with the op (`quant: None`).
+/// TFLite's quantizer leaves this op in float between DEQUANTIZE and QUANTIZE, and so does
+/// ferrolite's (`QuantRule::Float`).
 pub const DEF: OpDef = OpDef {
     code: CODE,
     name: "SQUARE",
     arity: Arity::fixed(1),
-    quant: None,
+    quant: Some(QuantRule::Float),
     weights: None,
     runtime_versions: &["1.12.0"],
     read,

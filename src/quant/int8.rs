@@ -12,7 +12,11 @@
 //!   requantizing QUANTIZE (int8 → int8) is inserted;
 //! - CONV_2D and FULLY_CONNECTED weights are symmetric narrow-range per channel on dim 0,
 //!   DEPTHWISE_CONV_2D on dim 3; biases int32 with scale input × weight scale;
-//! - other float constants are asymmetric int8 with their own range.
+//! - other float constants are asymmetric int8 with their own range;
+//! - ops with no int8 kernel in TFLite (FLOOR, NEG, POW, SQUARE) stay float32 with their
+//!   float constants, between a DEQUANTIZE of each int8 input and a QUANTIZE of the
+//!   output to the parameters its calibrated range gives, as TF's converter leaves them
+//!   ([`keep_float_islands`]).
 //!
 //! Tensor indices of the input model are kept; boundary ops and requantized copies add
 //! tensors at the end.
@@ -277,9 +281,12 @@ pub fn quantize_int8(
         }
     }
 
-    // Constants, by the role their first consumer gives them.
+    // Constants, by the role their first consumer gives them (float islands keep theirs).
     let mut done = vec![false; g.tensors.len()];
     for (k, op) in graph.operators.iter().enumerate() {
+        if rule(&op.op) == Some(Rule::Float) {
+            continue;
+        }
         // The first quantized activation input (input 0, except TRANSPOSE_CONV's input 2
         // after its output shape and weights): biases are scaled by it.
         let input_params = op
@@ -403,9 +410,125 @@ pub fn quantize_int8(
         g.operators.insert(k, op);
     }
 
+    keep_float_islands(&mut out);
     apply_io(&mut out, options.io)?;
     out.validate().map_err(QuantError::Malformed)?;
     Ok(out)
+}
+
+/// Puts the ops with no int8 kernel (`Rule::Float`) back in float32, operator order kept:
+/// before such an op, a DEQUANTIZE of each int8 operand it reads (one per tensor, shared
+/// by later float ops); after it, when anything but another float op reads its output
+/// (or the output is a model output), a QUANTIZE to the parameters chosen for that
+/// output. The int8 copy takes over the output's name and uses; the float tensor gets a
+/// numbered name, as TF's files have it.
+fn keep_float_islands(model: &mut Model) {
+    let is_float_op = |op: &Operator| rule(&op.op) == Some(Rule::Float);
+    let g = &mut model.graph;
+    if !g.operators.iter().any(is_float_op) {
+        return;
+    }
+    let mut dequantized: Vec<Option<usize>> = vec![None; g.tensors.len()];
+    let mut quantized: Vec<Option<usize>> = vec![None; g.tensors.len()];
+    let old = std::mem::take(&mut g.operators);
+    // Outputs of float ops that something other than a float op reads.
+    let mut needs_int8 = vec![false; g.tensors.len()];
+    for op in old.iter().filter(|op| !is_float_op(op)) {
+        for &t in op.inputs.iter().flatten() {
+            if let Some(flag) = needs_int8.get_mut(t) {
+                *flag = true;
+            }
+        }
+    }
+    for &t in &g.outputs {
+        if let Some(flag) = needs_int8.get_mut(t) {
+            *flag = true;
+        }
+    }
+    let mut ops = Vec::with_capacity(old.len());
+    for mut op in old {
+        if !is_float_op(&op) {
+            for t in op.inputs.iter_mut().flatten() {
+                if let Some(Some(q)) = quantized.get(*t) {
+                    *t = *q;
+                }
+            }
+            ops.push(op);
+            continue;
+        }
+        for t in op.inputs.iter_mut().flatten() {
+            let Some(tensor) = g.tensors.get(*t) else {
+                continue;
+            };
+            if tensor.dtype != DType::I8 {
+                continue;
+            }
+            let float = match dequantized[*t] {
+                Some(f) => f,
+                None => {
+                    let mut copy = tensor.clone();
+                    copy.name = if g.tensors.iter().any(|t| t.name == "tfl.dequantize") {
+                        super::float16::unique_name(&g.tensors, "tfl.dequantize")
+                    } else {
+                        "tfl.dequantize".to_string()
+                    };
+                    copy.dtype = DType::F32;
+                    copy.quantization = None;
+                    copy.data = None;
+                    copy.sparsity = None;
+                    let f = g.tensors.len();
+                    g.tensors.push(copy);
+                    dequantized.push(None);
+                    quantized.push(None);
+                    needs_int8.push(false);
+                    ops.push(Operator::new(Op::Dequantize, vec![*t], vec![f]));
+                    dequantized[*t] = Some(f);
+                    f
+                }
+            };
+            *t = float;
+        }
+        let mut after = Vec::new();
+        for &o in &op.outputs {
+            let Some(tensor) = g.tensors.get(o) else {
+                continue;
+            };
+            if tensor.dtype != DType::I8 {
+                continue;
+            }
+            let int8 = tensor.clone();
+            let float_name = super::float16::unique_name(&g.tensors, &int8.name);
+            let float = &mut g.tensors[o];
+            float.dtype = DType::F32;
+            float.quantization = None;
+            if !needs_int8[o] {
+                continue;
+            }
+            float.name = float_name;
+            let q = g.tensors.len();
+            g.tensors.push(int8);
+            dequantized.push(None);
+            quantized.push(None);
+            needs_int8.push(false);
+            quantized[o] = Some(q);
+            after.push(Operator::new(Op::Quantize, vec![o], vec![q]));
+        }
+        ops.push(op);
+        ops.extend(after);
+    }
+    g.operators = ops;
+    for t in &mut g.outputs {
+        if let Some(Some(q)) = quantized.get(*t) {
+            *t = *q;
+        }
+    }
+    if let Some(sig) = model.signature.as_mut() {
+        for (_, t) in sig.outputs.iter_mut() {
+            if let Some(Some(q)) = quantized.get(*t) {
+                *t = *q;
+            }
+        }
+    }
 }
 
 /// Rewrites the model's boundary for the requested IO type.
