@@ -11,6 +11,8 @@ pub mod depthwise_q8;
 #[cfg(target_arch = "x86_64")]
 pub mod elementwise;
 #[cfg(target_arch = "x86_64")]
+pub mod fully_connected;
+#[cfg(target_arch = "x86_64")]
 pub mod lut;
 #[cfg(target_arch = "x86_64")]
 pub mod pool;
