@@ -8,6 +8,7 @@ pub mod conv;
 pub mod conv_q8;
 pub mod fully_connected;
 pub mod gather;
+pub mod hybrid;
 pub mod l2_normalization;
 pub mod log_softmax;
 pub mod lstm;
