@@ -18,3 +18,7 @@ pub mod lut;
 pub mod pool;
 #[cfg(target_arch = "x86_64")]
 pub mod quant_binary;
+#[cfg(target_arch = "x86_64")]
+pub mod sparse_fc_f32;
+#[cfg(target_arch = "x86_64")]
+pub mod sparse_fc_i8;
