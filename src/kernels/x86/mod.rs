@@ -11,8 +11,14 @@ pub mod depthwise_q8;
 #[cfg(target_arch = "x86_64")]
 pub mod elementwise;
 #[cfg(target_arch = "x86_64")]
+pub mod fully_connected;
+#[cfg(target_arch = "x86_64")]
 pub mod lut;
 #[cfg(target_arch = "x86_64")]
 pub mod pool;
 #[cfg(target_arch = "x86_64")]
 pub mod quant_binary;
+#[cfg(target_arch = "x86_64")]
+pub mod sparse_fc_f32;
+#[cfg(target_arch = "x86_64")]
+pub mod sparse_fc_i8;

@@ -17,11 +17,11 @@ use crate::ir::KernelError;
 use crate::ir::{DType, FullyConnectedOptions, Op};
 use crate::ir::{TensorBuf, View, ViewMut};
 use crate::kbail;
-use crate::kernels::common::clamp;
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier, quantized_range,
+    quantize_multiplier, quantized_range,
 };
+use crate::kernels::reference::fully_connected::{fc_f32, fc_q8, FcQ8Params, FcRequant};
 use crate::ops::exec::TensorInfo;
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
@@ -157,172 +157,14 @@ impl Kernel for FcF32 {
             kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
         }
         let shape = (self.depth, self.units);
-        #[cfg(target_arch = "x86_64")]
-        if self.fused {
-            // SAFETY: `fused` is only true when the CpuFeatures given to prepare had AVX2 and FMA.
-            unsafe { fc_f32_avx2(shape, input, weights, bias, out, self.range) };
-            return Ok(());
-        }
-        fc_f32_body::<false>(shape, input, weights, bias, out, self.range);
+        fc_f32(shape, input, weights, bias, out, self.range, self.fused);
         Ok(())
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn fc_f32_avx2(
-    shape: (usize, usize),
-    input: &[f32],
-    weights: &[f32],
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-    range: (f32, f32),
-) {
-    fc_f32_body::<true>(shape, input, weights, bias, out, range);
-}
-
-/// Lengths were checked by `run`; `depth` is positive (checked at prepare).
-#[inline(always)]
-fn fc_f32_body<const FUSED: bool>(
-    (depth, units): (usize, usize),
-    input: &[f32],
-    weights: &[f32],
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-    range: (f32, f32),
-) {
-    if units == 0 {
-        return;
-    }
-    let bias_of = |u: usize| bias.and_then(|b| b.get(u)).copied().unwrap_or(0.0);
-    for (x, out_row) in input.chunks_exact(depth).zip(out.chunks_exact_mut(units)) {
-        // Four units at a time share each load of the input row.
-        let mut u = 0;
-        for (w, o) in weights
-            .chunks_exact(UNITS * depth)
-            .zip(out_row.chunks_exact_mut(UNITS))
-        {
-            let sums = dot_units::<FUSED>(x, w, depth);
-            for (k, (o, s)) in o.iter_mut().zip(sums).enumerate() {
-                *o = clamp(s + bias_of(u + k), range);
-            }
-            u += UNITS;
-        }
-        for (k, w) in weights[u * depth..].chunks_exact(depth).enumerate() {
-            if let Some(o) = out_row.get_mut(u + k) {
-                *o = clamp(dot::<FUSED>(x, w) + bias_of(u + k), range);
-            }
-        }
-    }
-}
-
-/// Units computed together by `dot_units`.
-const UNITS: usize = 4;
-/// Partial sums per dot product: independent accumulators let the loop vectorize (float
-/// addition is not associative, so LLVM will not split one running sum itself) and hide
-/// the multiply-add latency.
-const LANES: usize = 16;
-
-/// Dot products of `x` with `UNITS` consecutive weight rows of length `depth`.
-#[inline(always)]
-fn dot_units<const FUSED: bool>(x: &[f32], w: &[f32], depth: usize) -> [f32; UNITS] {
-    let (w0, rest) = w.split_at(depth);
-    let (w1, rest) = rest.split_at(depth);
-    let (w2, w3) = rest.split_at(depth);
-    let (x_chunks, x_tail) = x.as_chunks::<LANES>();
-    let rows = [w0, w1, w2, w3];
-    let [c0, c1, c2, c3] = rows.map(|r| r.as_chunks::<LANES>().0);
-    let mut a0 = [0.0f32; LANES];
-    let mut a1 = [0.0f32; LANES];
-    let mut a2 = [0.0f32; LANES];
-    let mut a3 = [0.0f32; LANES];
-    for ((((xc, k0), k1), k2), k3) in x_chunks.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
-        for j in 0..LANES {
-            a0[j] = madd::<FUSED>(a0[j], xc[j], k0[j]);
-            a1[j] = madd::<FUSED>(a1[j], xc[j], k1[j]);
-            a2[j] = madd::<FUSED>(a2[j], xc[j], k2[j]);
-            a3[j] = madd::<FUSED>(a3[j], xc[j], k3[j]);
-        }
-    }
-    let done = x_chunks.len() * LANES;
-    let tail = |row: &[f32]| {
-        let mut t = 0.0f32;
-        for (&a, &b) in x_tail.iter().zip(&row[done.min(row.len())..]) {
-            t = madd::<FUSED>(t, a, b);
-        }
-        t
-    };
-    [
-        reduce(a0) + tail(w0),
-        reduce(a1) + tail(w1),
-        reduce(a2) + tail(w2),
-        reduce(a3) + tail(w3),
-    ]
-}
-
-/// One dot product.
-#[inline(always)]
-fn dot<const FUSED: bool>(a: &[f32], b: &[f32]) -> f32 {
-    let (a_chunks, a_tail) = a.as_chunks::<LANES>();
-    let (b_chunks, b_tail) = b.as_chunks::<LANES>();
-    let mut acc = [0.0f32; LANES];
-    for (x, y) in a_chunks.iter().zip(b_chunks) {
-        for j in 0..LANES {
-            acc[j] = madd::<FUSED>(acc[j], x[j], y[j]);
-        }
-    }
-    let mut tail = 0.0f32;
-    for (&x, &y) in a_tail.iter().zip(b_tail) {
-        tail = madd::<FUSED>(tail, x, y);
-    }
-    reduce(acc) + tail
-}
-
-/// Pairwise sum of the partial sums.
-#[inline(always)]
-fn reduce(mut acc: [f32; LANES]) -> f32 {
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for j in 0..width {
-            acc[j] += acc[j + width];
-        }
-    }
-    acc[0]
-}
-
-/// `acc + a*b`, fused when the caller was compiled for FMA (a plain `mul_add` would be a
-/// slow library call otherwise).
-#[inline(always)]
-fn madd<const FUSED: bool>(acc: f32, a: f32, b: f32) -> f32 {
-    if FUSED {
-        a.mul_add(b, acc)
-    } else {
-        acc + a * b
-    }
-}
-
 // ---------------------------------------------------------------------------------------
-// 8-bit quantized FULLY_CONNECTED (int8 per tensor or per channel, uint8 per tensor)
-//
-// acc = Σ (w + w_off)·(x + in_off) + bias, as TFLite's reference kernels accumulate it
-// (wrapping int32). It is computed as Σ (w + w_off)·x + in_off·Σ (w + w_off), with the
-// second sum taken once at prepare, so the inner loop is a plain dot product; in
-// wrapping arithmetic both forms give the same bits.
-
-/// How the int32 accumulator becomes an output value.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum FcRequant {
-    /// LiteRT's reference kernel since 2025-04 (commit 9213607, "Make the
-    /// fully_connected ref kernel do requant in float"), what LiteRT 2.3.0's
-    /// BUILTIN_REF runs: `(int32)round(double(acc) * (double(in_s) * double(w_s) /
-    /// double(out_s)))`, half away from zero. One real scale per unit.
-    Double(Vec<f64>),
-    /// The older reference and the optimized kernels: MultiplyByQuantizedMultiplier with
-    /// the multiplier of `PopulateConvolutionQuantizationParams` (per channel) or
-    /// `GetQuantizedConvolutionMultipler` (per tensor, scale product in float).
-    Fixed(Vec<(i32, i32)>),
-}
+// 8-bit quantized FULLY_CONNECTED (int8 per tensor or per channel, uint8 per tensor); the
+// loop and the accumulator's algebra are in `kernels::reference::fully_connected`.
 
 /// Which [`FcRequant`] `prepare` builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -354,40 +196,9 @@ impl FcRequantMode {
     }
 }
 
-impl FcRequant {
-    #[inline(always)]
-    fn apply(&self, acc: i32, unit: usize) -> i32 {
-        match self {
-            FcRequant::Double(scales) => double_to_i32((f64::from(acc) * scales[unit]).round()),
-            FcRequant::Fixed(m) => {
-                let (m, shift) = m[unit];
-                multiply_by_quantized_multiplier(acc, m, shift)
-            }
-        }
-    }
-}
-
-/// `static_cast<int32_t>(double)` as x86-64's `cvttsd2si` executes it: the "integer
-/// indefinite" `i32::MIN` for values outside the int32 range (undefined in C++).
-fn double_to_i32(x: f64) -> i32 {
-    if (-2_147_483_648.0..2_147_483_648.0).contains(&x) {
-        x as i32
-    } else {
-        i32::MIN
-    }
-}
-
 struct FcQ8<T> {
     batches: usize,
-    depth: usize,
-    units: usize,
-    /// [units, depth], each weight plus the weight offset, widened to i16.
-    weights: Vec<i16>,
-    /// `in_off · Σ_d (w + w_off)` per unit (wrapping).
-    input_term: Vec<i32>,
-    requant: FcRequant,
-    output_zero_point: i32,
-    range: (i32, i32),
+    params: FcQ8Params,
     avx2: bool,
     elem: PhantomData<fn() -> T>,
 }
@@ -452,32 +263,22 @@ pub(crate) fn prepare_q8<T: Q8>(
         ),
     };
     let values = q8_constant::<T>(weights, shape.units * shape.depth, "quantized weights")?;
-    // |w + offset| <= 255 fits i16.
-    let packed: Vec<i16> = values
-        .iter()
-        .map(|&v| (v.widen() + weight_offset) as i16)
-        .collect();
     let input_offset = -in_zp;
-    let input_term = packed
-        .chunks_exact(shape.depth)
-        .map(|row| {
-            row.iter()
-                .fold(0i32, |s, &w| s.wrapping_add(i32::from(w)))
-                .wrapping_mul(input_offset)
-        })
-        .collect();
     let range = calculate_activation_range_quantized(options.activation, out_s, out_zp, T::DTYPE)?;
     Ok(Prepared::new(
         vec![shape.output],
         FcQ8::<T> {
             batches: shape.batches,
-            depth: shape.depth,
-            units: shape.units,
-            weights: packed,
-            input_term,
-            requant,
-            output_zero_point: out_zp,
-            range,
+            params: FcQ8Params::new(
+                values,
+                weight_offset,
+                input_offset,
+                shape.depth,
+                shape.units,
+                requant,
+                out_zp,
+                range,
+            ),
             avx2: ctx.cpu.avx2(),
             elem: PhantomData,
         },
@@ -489,78 +290,16 @@ impl<T: Q8> Kernel for FcQ8<T> {
         let input = q8_input::<T>(inputs, 0)?;
         let bias = optional_i32(inputs, 2)?;
         let out = q8_output::<T>(outputs)?;
-        if input.len() != self.batches * self.depth
-            || out.len() != self.batches * self.units
-            || bias.is_some_and(|b| b.len() != self.units)
+        let k = &self.params;
+        if input.len() != self.batches * k.depth
+            || out.len() != self.batches * k.units
+            || bias.is_some_and(|b| b.len() != k.units)
         {
             kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
         }
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
-            unsafe { fc_q8_avx2(self, input, bias, out) };
-            return Ok(());
-        }
-        fc_q8_body(self, input, bias, out);
+        fc_q8(k, input, bias, out, self.avx2);
         Ok(())
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn fc_q8_avx2<T: Q8>(k: &FcQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
-    fc_q8_body(k, input, bias, out);
-}
-
-/// Lengths were checked by `run`; `depth` is positive (checked at prepare).
-#[inline(always)]
-fn fc_q8_body<T: Q8>(k: &FcQ8<T>, input: &[T], bias: Option<&[i32]>, out: &mut [T]) {
-    if k.units == 0 {
-        return;
-    }
-    for (x, out_row) in input
-        .chunks_exact(k.depth)
-        .zip(out.chunks_exact_mut(k.units))
-    {
-        for (u, (w, o)) in k
-            .weights
-            .chunks_exact(k.depth)
-            .zip(out_row.iter_mut())
-            .enumerate()
-        {
-            let bias = bias.map_or(0, |b| b[u]);
-            let acc = dot_q8(x, w)
-                .wrapping_add(k.input_term[u])
-                .wrapping_add(bias);
-            let v = k
-                .requant
-                .apply(acc, u)
-                .wrapping_add(k.output_zero_point)
-                .clamp(k.range.0, k.range.1);
-            *o = T::narrow(v);
-        }
-    }
-}
-
-/// Partial sums of the integer dot product (independent lanes for the vectorizer).
-const Q8_LANES: usize = 32;
-
-/// Σ x·w with wrapping int32 sums.
-#[inline(always)]
-fn dot_q8<T: Q8>(x: &[T], w: &[i16]) -> i32 {
-    let (x_chunks, x_tail) = x.as_chunks::<Q8_LANES>();
-    let (w_chunks, w_tail) = w.as_chunks::<Q8_LANES>();
-    let mut acc = [0i32; Q8_LANES];
-    for (xc, wc) in x_chunks.iter().zip(w_chunks) {
-        for j in 0..Q8_LANES {
-            acc[j] = acc[j].wrapping_add(xc[j].widen() * i32::from(wc[j]));
-        }
-    }
-    let mut sum = acc.iter().fold(0i32, |s, &a| s.wrapping_add(a));
-    for (&xv, &wv) in x_tail.iter().zip(w_tail) {
-        sum = sum.wrapping_add(xv.widen() * i32::from(wv));
-    }
-    sum
 }
 
 #[cfg(test)]

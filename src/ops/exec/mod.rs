@@ -28,8 +28,6 @@ pub mod shape;
 pub mod softmax;
 pub(crate) mod softmax_lut;
 pub mod sparse_fc;
-mod sparse_fc_f32;
-mod sparse_fc_i8;
 #[cfg(test)]
 mod sparse_fc_tests;
 pub mod svdf;

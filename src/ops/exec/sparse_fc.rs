@@ -1,7 +1,7 @@
 //! FULLY_CONNECTED with sparse constant weights, computed from the stored blocks
 //! without expanding them (docs §5.3). This file reads and checks the encoding and
-//! prepares the op; the float kernels are in `sparse_fc_f32`, the int8 ones in
-//! `sparse_fc_i8`, each with a portable path (the reference the tests hold the vector
+//! prepares the op; the float kernels are in `kernels::reference::sparse_fc_f32`, the
+//! int8 ones in `kernels::reference::sparse_fc_i8` (AVX2 paths in `kernels::x86`), each with a portable path (the reference the tests hold the vector
 //! paths to) and an AVX2 path chosen at prepare when the CPU has it.
 //!
 //! Formats TensorFlow produces, all [DENSE units, SPARSE_CSR depth(, DENSE block)]:
@@ -30,18 +30,20 @@
 //! visit nonzero blocks.
 
 use super::hybrid::{fc_geometry, FcGeometry};
-use super::sparse_fc_f32::{F32Weights, SparseFcF32};
-use super::sparse_fc_i8::SparseFcI8;
-use super::{PrepareCtx, Prepared};
+use super::{Kernel, PrepareCtx, Prepared};
 use crate::ir::KernelError;
 use crate::ir::TensorBuf;
 use crate::ir::{Activation, DType, DimensionMetadata, IndexVector, Op, Sparsity};
+use crate::ir::{View, ViewMut};
 use crate::kbail;
 use crate::kernels::common::activation_range_f32;
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_per_channel, effective_scale_per_tensor,
-    multiply_by_quantized_multiplier, quantize_multiplier,
+    quantize_multiplier,
 };
+pub use crate::kernels::reference::sparse_fc::{BlockRows, Int8Requant};
+use crate::kernels::reference::sparse_fc_f32::{F32Weights, SparseFcF32};
+use crate::kernels::reference::sparse_fc_i8::SparseFcI8;
 use crate::ops::exec::TensorInfo;
 
 /// True when the weights (input 1) carry a sparse encoding.
@@ -51,90 +53,6 @@ pub fn applies(ctx: &PrepareCtx<'_>) -> bool {
         .copied()
         .flatten()
         .is_some_and(|w| w.sparsity.is_some())
-}
-
-/// Rows of kept blocks: row `r` owns entries `row_start[r]..row_start[r + 1]`; entry `e`
-/// starts at input column `column[e]` and has `B` values at `values[e*B..(e+1)*B]`.
-///
-/// Every constructor keeps `column[e] + B <= depth`, `row_start` nondecreasing from 0 to
-/// `column.len()`, and `values.len() == B * column.len()`; the vector kernels load
-/// inputs without bounds checks on that promise, which is why the fields are not public.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BlockRows<T, const B: usize> {
-    pub(super) depth: usize,
-    pub(super) row_start: Vec<usize>,
-    pub(super) column: Vec<u32>,
-    pub(super) values: Vec<T>,
-}
-
-impl<T: Copy + Default + PartialEq, const B: usize> BlockRows<T, B> {
-    pub(super) fn rows(&self) -> usize {
-        self.row_start.len().saturating_sub(1)
-    }
-
-    /// The entries of row `r`: their first columns and their values.
-    #[inline(always)]
-    pub(super) fn row(&self, r: usize) -> (&[u32], &[T]) {
-        let (s, e) = (self.row_start[r], self.row_start[r + 1]);
-        (&self.column[s..e], &self.values[s * B..e * B])
-    }
-
-    /// An empty matrix of `depth` columns, to be filled row by row with `push_block`
-    /// (each `column + B <= depth`) and `end_row`.
-    pub(super) fn empty(depth: usize) -> Self {
-        BlockRows {
-            depth,
-            row_start: vec![0],
-            column: Vec::new(),
-            values: Vec::new(),
-        }
-    }
-
-    pub(super) fn end_row(&mut self) {
-        self.row_start.push(self.column.len());
-    }
-
-    /// Keeps the nonzero blocks of a dense row-major [units, depth] matrix (the fallback
-    /// for encodings other than TensorFlow's, and a reference in tests).
-    pub fn from_dense(dense: &[T], units: usize, depth: usize) -> Result<Self, KernelError> {
-        if B == 0 || dense.len() != units * depth || depth > u32::MAX as usize {
-            kbail!("dense weights do not have the shape [{units}, {depth}]");
-        }
-        let mut rows = Self::empty(depth);
-        for row in dense.chunks_exact(depth.max(1)).take(units) {
-            for (b, block) in row.chunks_exact(B).enumerate() {
-                rows.push_block(b * B, block);
-            }
-            rows.end_row();
-        }
-        // `chunks_exact` yields no rows when depth is 0.
-        while rows.rows() < units {
-            rows.end_row();
-        }
-        Ok(rows)
-    }
-
-    /// Keeps the block unless all its values are zero.
-    pub(super) fn push_block(&mut self, column: usize, block: &[T]) {
-        debug_assert!(column + B <= self.depth && block.len() == B);
-        if block.iter().any(|v| *v != T::default()) {
-            self.column.push(column as u32);
-            self.values.extend_from_slice(block);
-        }
-    }
-
-    /// The dense [units, depth] matrix (for tests).
-    pub fn to_dense(&self, depth: usize) -> Vec<T> {
-        let mut dense = vec![T::default(); self.rows() * depth];
-        for r in 0..self.rows() {
-            for e in self.row_start[r]..self.row_start[r + 1] {
-                let c = self.column[e] as usize;
-                dense[r * depth + c..r * depth + c + B]
-                    .copy_from_slice(&self.values[e * B..(e + 1) * B]);
-            }
-        }
-        dense
-    }
 }
 
 fn index_values(v: &IndexVector, what: &str) -> Result<Vec<usize>, KernelError> {
@@ -342,26 +260,33 @@ pub(super) fn random_sparse_pays(batches: usize, units: usize) -> bool {
     batches >= 4 && units >= 64
 }
 
-// ---------------------------------------------------------------------------------------
-// int8, 1×16 blocks
-
-/// Requantization of the int8 sparse FC: one (multiplier, shift) per unit.
-pub struct Int8Requant {
-    pub input_offset: i32,
-    pub output_offset: i32,
-    pub multipliers: Vec<(i32, i32)>,
-    pub range: (i32, i32),
-}
-
-impl Int8Requant {
-    /// `acc` (Σ w·(x − in_zp) + bias) to an output byte, as the 1×16 kernel does it.
-    #[inline]
-    pub fn output(&self, acc: i32, unit: usize) -> i8 {
-        let (m, s) = self.multipliers.get(unit).copied().unwrap_or((0, 0));
-        let v = multiply_by_quantized_multiplier(acc, m, s).wrapping_add(self.output_offset);
-        v.clamp(self.range.0, self.range.1) as i8
+impl Kernel for SparseFcF32 {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = match inputs.first() {
+            Some(v) => v.f32()?,
+            None => kbail!("input 0 is missing"),
+        };
+        let bias = match inputs.get(2) {
+            None | Some(View::Absent) => None,
+            Some(v) => Some(v.f32()?),
+        };
+        let out = match outputs.first_mut() {
+            Some(v) => v.f32()?,
+            None => kbail!("output 0 is missing"),
+        };
+        if input.len() != self.batches() * self.depth()
+            || out.len() != self.batches() * self.units()
+            || bias.is_some_and(|b| b.len() != self.units())
+        {
+            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
+        }
+        SparseFcF32::run(self, input, bias, out);
+        Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// int8, 1×16 blocks
 
 fn per_tensor(info: &TensorInfo, what: &str) -> Result<(f32, i32), KernelError> {
     match info.scale_zero_point() {
@@ -457,4 +382,29 @@ fn prepare_i8(
             ctx.cpu.avx2(),
         ),
     ))
+}
+
+impl Kernel for SparseFcI8 {
+    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
+        let input = match inputs.first() {
+            Some(v) => v.i8()?,
+            None => kbail!("input 0 is missing"),
+        };
+        let bias = match inputs.get(2) {
+            None | Some(View::Absent) => None,
+            Some(v) => Some(v.i32()?),
+        };
+        let out = match outputs.first_mut() {
+            Some(v) => v.i8()?,
+            None => kbail!("output 0 is missing"),
+        };
+        if input.len() != self.batches() * self.depth()
+            || out.len() != self.batches() * self.units()
+            || bias.is_some_and(|b| b.len() != self.units())
+        {
+            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
+        }
+        SparseFcI8::run(self, input, bias, out);
+        Ok(())
+    }
 }

@@ -1,4 +1,4 @@
-//! Float32 FULLY_CONNECTED over sparse weights (see `sparse_fc` for the formats, and for
+//! Float32 FULLY_CONNECTED over sparse weights (see `ops::exec::sparse_fc` for the formats, and for
 //! why any summation order of a row's stored products is acceptable: the reference sums
 //! the dense row, whose zeros add nothing).
 //!
@@ -15,27 +15,23 @@
 //!   transposed, so that the eight inputs at one column are contiguous and each stored
 //!   weight multiplies all of them in one multiply-add.
 
-use super::sparse_fc::BlockRows;
-use super::Kernel;
-use crate::ir::KernelError;
-use crate::ir::{View, ViewMut};
-use crate::kbail;
 use crate::kernels::common::clamp;
+use crate::kernels::reference::sparse_fc::BlockRows;
 
-pub(super) enum F32Weights {
+pub(crate) enum F32Weights {
     Random(BlockRows<f32, 1>),
     Block4(BlockRows<f32, 4>),
 }
 
 /// 1×4 block rows regrouped for the vector path: runs of four blocks on consecutive
 /// columns as 16-wide blocks, and the other blocks as they were.
-pub(super) struct Regrouped {
-    wide: BlockRows<f32, 16>,
-    narrow: BlockRows<f32, 4>,
+pub(crate) struct Regrouped {
+    pub(in crate::kernels) wide: BlockRows<f32, 16>,
+    pub(in crate::kernels) narrow: BlockRows<f32, 4>,
 }
 
 impl Regrouped {
-    pub(super) fn new(w: &BlockRows<f32, 4>) -> Regrouped {
+    pub(crate) fn new(w: &BlockRows<f32, 4>) -> Regrouped {
         let mut wide = BlockRows::empty(w.depth);
         let mut narrow = BlockRows::empty(w.depth);
         for u in 0..w.rows() {
@@ -71,8 +67,8 @@ enum VectorPlan {
     Blocks(Regrouped),
 }
 
-pub(super) struct SparseFcF32 {
-    batches: usize,
+pub(crate) struct SparseFcF32 {
+    pub(in crate::kernels) batches: usize,
     weights: F32Weights,
     plan: VectorPlan,
     range: (f32, f32),
@@ -80,7 +76,7 @@ pub(super) struct SparseFcF32 {
 
 impl SparseFcF32 {
     /// `fma`: the CPU has AVX2 and FMA.
-    pub(super) fn new(
+    pub(crate) fn new(
         batches: usize,
         weights: F32Weights,
         range: (f32, f32),
@@ -99,14 +95,18 @@ impl SparseFcF32 {
         }
     }
 
-    fn depth(&self) -> usize {
+    pub(crate) fn batches(&self) -> usize {
+        self.batches
+    }
+
+    pub(crate) fn depth(&self) -> usize {
         match &self.weights {
             F32Weights::Random(w) => w.depth,
             F32Weights::Block4(w) => w.depth,
         }
     }
 
-    fn units(&self) -> usize {
+    pub(crate) fn units(&self) -> usize {
         match &self.weights {
             F32Weights::Random(w) => w.rows(),
             F32Weights::Block4(w) => w.rows(),
@@ -114,7 +114,7 @@ impl SparseFcF32 {
     }
 
     #[inline(always)]
-    fn finish(&self, total: f32, u: usize, bias: Option<&[f32]>) -> f32 {
+    pub(in crate::kernels) fn finish(&self, total: f32, u: usize, bias: Option<&[f32]>) -> f32 {
         clamp(total + bias.map_or(0.0, |b| b[u]), self.range)
     }
 
@@ -263,12 +263,16 @@ impl SparseFcF32 {
         match (&self.plan, &self.weights) {
             (VectorPlan::Random, F32Weights::Random(w)) => {
                 // SAFETY: the plan is only Random when the CPU reported AVX2 and FMA.
-                unsafe { avx::run_random(self, w, input, bias, out) };
+                unsafe {
+                    crate::kernels::x86::sparse_fc_f32::run_random(self, w, input, bias, out)
+                };
                 return;
             }
             (VectorPlan::Blocks(g), _) => {
                 // SAFETY: the plan is only Blocks when the CPU reported AVX2 and FMA.
-                unsafe { avx::run_blocks(self, g, input, bias, out) };
+                unsafe {
+                    crate::kernels::x86::sparse_fc_f32::run_blocks(self, g, input, bias, out)
+                };
                 return;
             }
             _ => {}
@@ -310,37 +314,16 @@ impl SparseFcF32 {
     }
 }
 
-impl Kernel for SparseFcF32 {
-    fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
-        let input = match inputs.first() {
-            Some(v) => v.f32()?,
-            None => kbail!("input 0 is missing"),
-        };
-        let bias = match inputs.get(2) {
-            None | Some(View::Absent) => None,
-            Some(v) => Some(v.f32()?),
-        };
-        let out = match outputs.first_mut() {
-            Some(v) => v.f32()?,
-            None => kbail!("output 0 is missing"),
-        };
-        if input.len() != self.batches * self.depth()
-            || out.len() != self.batches * self.units()
-            || bias.is_some_and(|b| b.len() != self.units())
-        {
-            kbail!("FULLY_CONNECTED buffers do not match the planned shapes");
-        }
+impl SparseFcF32 {
+    /// `input` ([batches, depth]) by the weights into `out` ([batches, units]), plus the
+    /// optional bias, clamped. The caller has checked the lengths.
+    pub(crate) fn run(&self, input: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
         // Depth is positive (`fc_geometry`); with no units there is nothing to compute,
         // and the row loops need both positive.
         if self.units() == 0 {
-            return Ok(());
+            return;
         }
         self.run_paths(input, bias, out);
         self.poison_skipped_products(input, out);
-        Ok(())
     }
 }
-
-#[cfg(target_arch = "x86_64")]
-#[path = "sparse_fc_f32_avx.rs"]
-mod avx;

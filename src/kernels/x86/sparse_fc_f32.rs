@@ -1,9 +1,11 @@
-//! The AVX2 + FMA path of the float sparse FULLY_CONNECTED (see `sparse_fc_f32`).
+//! The AVX2 + FMA path of the float sparse FULLY_CONNECTED (see
+//! `kernels::reference::sparse_fc_f32`).
 //!
 //! Every input load below relies on the [`BlockRows`] promise `column + B <= depth` and
 //! on `run` having checked that `input` holds whole rows of `depth` values.
 
-use super::{BlockRows, Regrouped, SparseFcF32};
+use crate::kernels::reference::sparse_fc::BlockRows;
+use crate::kernels::reference::sparse_fc_f32::{Regrouped, SparseFcF32};
 use std::arch::x86_64::*;
 
 /// Batch rows that share each load of a block of weights: two accumulators per row
@@ -16,7 +18,7 @@ const LANES: usize = 8;
 // 1×4 blocks (regrouped)
 
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn run_blocks(
+pub(crate) fn run_blocks(
     k: &SparseFcF32,
     g: &Regrouped,
     input: &[f32],
@@ -205,7 +207,7 @@ unsafe fn two_slices(x: *const f32, a: u32, b: u32) -> __m256 {
 // Random sparse
 
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn run_random(
+pub(crate) fn run_random(
     k: &SparseFcF32,
     w: &BlockRows<f32, 1>,
     input: &[f32],
