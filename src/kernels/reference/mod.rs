@@ -6,6 +6,7 @@ pub mod batch_matmul;
 pub mod cast;
 pub mod conv;
 pub mod conv_q8;
+pub mod elementwise;
 pub mod gather;
 pub mod l2_normalization;
 pub mod log_softmax;

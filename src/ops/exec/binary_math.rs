@@ -13,7 +13,6 @@
 //!   integer n >= 1, LiteRT multiplies by repeated squaring instead, which rounds
 //!   differently; that path is reproduced too.
 
-use super::elementwise::Layout;
 use super::quantize::activation_params;
 use super::shape::{check_len, checked_elements, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
@@ -23,6 +22,7 @@ use crate::ir::{View, ViewMut};
 use crate::kbail;
 use crate::kernels::common::broadcast_shapes;
 use crate::kernels::fixed_point::quantize_multiplier_smaller_than_one_exp;
+use crate::kernels::reference::elementwise::Layout;
 use crate::kernels::reference::unary::{
     pow_by_squaring_f32, pow_by_squaring_i32, pow_i32, SquaredDifferenceQuant,
 };
