@@ -1,6 +1,7 @@
 //! The plain loops that are the specification of each kernel: every fast path must give
 //! exactly what these give.
 
+pub mod activation;
 pub mod arg_min_max;
 pub mod batch_matmul;
 pub mod cast;
