@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod arg_min_max;
 pub mod batch_matmul;
+pub mod binary_math;
 pub mod cast;
 pub mod conv;
 pub mod conv_q8;
