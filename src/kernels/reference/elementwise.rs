@@ -370,3 +370,108 @@ pub(crate) fn binary_f32(
     let _ = avx2;
     binary::<f32>(op, layout, a, b, out, lo, hi)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::common::broadcast_shapes;
+
+    /// Every pairing of a few shapes: the layout's loops against a naive per-element
+    /// broadcast, for each simplification `Layout::new` may pick.
+    #[test]
+    fn layout_matches_naive_indexing() {
+        let shapes: [&[usize]; 9] = [
+            &[],
+            &[1],
+            &[3],
+            &[2, 1],
+            &[2, 3],
+            &[1, 2, 1, 3],
+            &[4, 1, 1, 3],
+            &[4, 2, 1, 1],
+            &[0, 3],
+        ];
+        for a_shape in shapes {
+            for b_shape in shapes {
+                let Ok(out) = broadcast_shapes(a_shape, b_shape) else {
+                    continue;
+                };
+                let rank = out.len();
+                let pad = |s: &[usize]| {
+                    let mut p = vec![1; rank - s.len()];
+                    p.extend_from_slice(s);
+                    p
+                };
+                let (pa, pb) = (pad(a_shape), pad(b_shape));
+                let av: Vec<i64> = (0..a_shape.iter().product::<usize>() as i64).collect();
+                let bv: Vec<i64> = (0..b_shape.iter().product::<usize>() as i64)
+                    .map(|v| 1000 * v)
+                    .collect();
+                let flat = |idx: &[usize], shape: &[usize]| {
+                    idx.iter()
+                        .zip(shape)
+                        .fold(0, |acc, (&i, &d)| acc * d + if d == 1 { 0 } else { i })
+                };
+                let n: usize = out.iter().product();
+                let mut want = Vec::with_capacity(n);
+                for k in 0..n {
+                    let mut idx = vec![0; rank];
+                    let mut r = k;
+                    for d in (0..rank).rev() {
+                        idx[d] = r % out[d];
+                        r /= out[d];
+                    }
+                    want.push(av[flat(&idx, &pa)] - bv[flat(&idx, &pb)]);
+                }
+                let layout = Layout::new(a_shape, b_shape, &out);
+                let mut got = vec![0i64; n];
+                binary(BinOp::Sub, &layout, &av, &bv, &mut got, i64::MIN, i64::MAX).unwrap();
+                assert_eq!(got, want, "{a_shape:?} - {b_shape:?} as {layout:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn clamps_and_refuses_integer_division_by_zero() {
+        let layout = Layout::new(&[4], &[4], &[4]);
+        let mut out = [0i32; 4];
+        binary(
+            BinOp::Div,
+            &layout,
+            &[-7, 7, 9, -9],
+            &[2, 2, -4, -4],
+            &mut out,
+            0,
+            6,
+        )
+        .unwrap();
+        // C++ division truncates toward zero: -3, 3, -2, 2, then clamped to [0, 6].
+        assert_eq!(out, [0, 3, 0, 2]);
+        let err = binary(
+            BinOp::Div,
+            &layout,
+            &[1, 1, 1, 1],
+            &[1, 0, 1, 1],
+            &mut out,
+            0,
+            6,
+        );
+        assert!(err.is_err());
+        // Float: ±inf saturates to the range given, NaN passes through.
+        let mut f = [0f32; 3];
+        let range = (f32::MIN, f32::MAX);
+        let l3 = Layout::new(&[3], &[], &[3]);
+        binary_f32(
+            BinOp::Div,
+            &l3,
+            &[1.0, -1.0, f32::NAN],
+            &[0.0],
+            &mut f,
+            range,
+            false,
+        )
+        .unwrap();
+        assert_eq!(f[..2], [f32::MAX, f32::MIN]);
+        assert!(f[2].is_nan());
+    }
+}
