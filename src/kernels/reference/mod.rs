@@ -1,12 +1,15 @@
 //! The plain loops that are the specification of each kernel: every fast path must give
 //! exactly what these give.
 
+pub mod activation;
 pub mod arg_min_max;
 pub mod batch_matmul;
+pub mod binary_math;
 pub mod cast;
 pub mod concat;
 pub mod conv;
 pub mod conv_q8;
+pub mod elementwise;
 pub mod fully_connected;
 pub mod gather;
 pub mod hybrid;

@@ -1,12 +1,16 @@
 //! Element-wise math of issue 12 as LiteRT's kernels define it: the float functions
 //! (which also feed the int8 lookup tables built at prepare) and the per-element integer
-//! formulas of the quantized ABS, SQRT and RSQRT.
+//! formulas of the quantized ABS, SQRT and RSQRT; the float, integer and byte-table loops
+//! of the one-input ops.
 //!
 //! Float functions use `f32` arithmetic in the order the C++ evaluates it, so that a
 //! table entry rounded from them lands on the same integer as LiteRT's.
 
+use crate::ir::{DType, KernelError};
+use crate::kbail;
 use crate::kernels::fixed_point::{
-    f32_to_i32_truncate_x86, multiply_by_quantized_multiplier, rescale, rounding_divide_by_pot,
+    f32_to_i32_truncate_x86, lut_populate_int8, lut_populate_uint8,
+    multiply_by_quantized_multiplier, rescale, rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 };
 
@@ -254,6 +258,147 @@ impl SquaredDifferenceQuant {
         let diff = scaled1.wrapping_sub(scaled2);
         let raw = mbqm_lt1(diff.wrapping_mul(diff), self.output.0, self.output.1);
         raw.wrapping_add(self.output_zero_point).clamp(qmin, qmax)
+    }
+}
+
+/// The one-input functions of issue 12.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum UnaryFunc {
+    Abs,
+    Neg,
+    Square,
+    Sqrt,
+    Rsqrt,
+    Exp,
+    Log,
+    Floor,
+    Elu,
+    Gelu { approximate: bool },
+}
+
+impl UnaryFunc {
+    /// The float function, as the float kernel computes it.
+    pub(crate) fn float(self) -> fn(f32) -> f32 {
+        match self {
+            UnaryFunc::Abs => f32::abs,
+            UnaryFunc::Neg => |x| -x,
+            UnaryFunc::Square => |x| x * x,
+            UnaryFunc::Sqrt => f32::sqrt,
+            UnaryFunc::Rsqrt => |x| 1.0 / x.sqrt(),
+            UnaryFunc::Exp => f32::exp,
+            UnaryFunc::Log => f32::ln,
+            UnaryFunc::Floor => f32::floor,
+            UnaryFunc::Elu => elu,
+            UnaryFunc::Gelu { approximate: false } => gelu,
+            UnaryFunc::Gelu { approximate: true } => gelu_tanh,
+        }
+    }
+}
+
+/// `y[i] = f(x[i])`; the caller has checked the lengths.
+pub(crate) fn map_f32(f: fn(f32) -> f32, x: &[f32], y: &mut [f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = f(x);
+    }
+}
+
+/// ABS (`neg` false) or NEG (true) of int32; the C++ overflow at the type's minimum wraps.
+pub(crate) fn abs_neg_i32(neg: bool, x: &[i32], y: &mut [i32]) {
+    for (y, &x) in y.iter_mut().zip(x.iter()) {
+        *y = if neg {
+            x.wrapping_neg()
+        } else {
+            x.wrapping_abs()
+        };
+    }
+}
+
+/// ABS (`neg` false) or NEG (true) of int64; the C++ overflow at the type's minimum wraps.
+pub(crate) fn abs_neg_i64(neg: bool, x: &[i64], y: &mut [i64]) {
+    for (y, &x) in y.iter_mut().zip(x.iter()) {
+        *y = if neg {
+            x.wrapping_neg()
+        } else {
+            x.wrapping_abs()
+        };
+    }
+}
+
+/// An 8-bit op as a table from input byte to output byte (int8 values stored as their
+/// two's-complement bytes), with the bytes LiteRT refuses at run time.
+pub(crate) struct UnaryTable {
+    pub(crate) table: [u8; 256],
+    /// `refused[b]`: input byte `b` is outside the op's domain; the message says why.
+    pub(crate) refused: Option<([bool; 256], &'static str)>,
+}
+
+impl UnaryTable {
+    fn lookup<'a>(
+        &self,
+        bytes: impl Iterator<Item = usize> + Clone,
+        out: impl Iterator<Item = &'a mut u8>,
+    ) -> Result<(), KernelError> {
+        if let Some((refused, message)) = &self.refused {
+            if bytes.clone().any(|b| refused[b]) {
+                kbail!("{message}");
+            }
+        }
+        for (y, b) in out.zip(bytes) {
+            *y = self.table[b];
+        }
+        Ok(())
+    }
+
+    /// `y = table[x]` on int8, or the refusal of an input outside the domain. The caller
+    /// has checked the lengths.
+    pub(crate) fn run_i8(&self, x: &[i8], y: &mut [i8]) -> Result<(), KernelError> {
+        let mut bytes = vec![0u8; y.len()];
+        self.lookup(x.iter().map(|&v| usize::from(v as u8)), bytes.iter_mut())?;
+        for (y, b) in y.iter_mut().zip(bytes) {
+            *y = b as i8;
+        }
+        Ok(())
+    }
+
+    /// `y = table[x]` on uint8, as [`UnaryTable::run_i8`].
+    pub(crate) fn run_u8(&self, x: &[u8], y: &mut [u8]) -> Result<(), KernelError> {
+        self.lookup(x.iter().map(|&v| usize::from(v)), y.iter_mut())
+    }
+}
+
+/// The byte table of an 8-bit type from `f(q)`, `q` the byte read as the tensor's type;
+/// `None` marks a refused input.
+pub(crate) fn byte_table(dtype: DType, f: impl Fn(i32) -> Option<i32>) -> ([u8; 256], [bool; 256]) {
+    let mut table = [0u8; 256];
+    let mut refused = [false; 256];
+    for byte in 0..256usize {
+        let q = if dtype == DType::I8 {
+            i32::from(byte as u8 as i8)
+        } else {
+            byte as i32
+        };
+        match f(q) {
+            // Values are clamped into the type's range; the low byte is the encoding.
+            Some(v) => table[byte] = v as u8,
+            None => refused[byte] = true,
+        }
+    }
+    (table, refused)
+}
+
+/// LiteRT's float-built 8-bit table (`LUTPopulate`) as a byte table.
+pub(crate) fn lut(
+    dtype: DType,
+    (in_s, in_zp): (f32, i32),
+    (out_s, out_zp): (f32, i32),
+    f: impl Fn(f32) -> f32,
+) -> [u8; 256] {
+    if dtype == DType::I8 {
+        let lut = lut_populate_int8(in_s, in_zp, out_s, out_zp, f);
+        // Both indexed by the int8 value's byte.
+        lut.map(|v| v as u8)
+    } else {
+        lut_populate_uint8(in_s, in_zp, out_s, out_zp, f)
     }
 }
 

@@ -1,21 +1,8 @@
 //! Standalone activations: RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU, LOGISTIC, TANH,
-//! HARD_SWISH.
-//! Float32 follows TFLite's reference kernels element by element.
-//!
-//! int8 and uint8 follow what `BuiltinRefOpResolver` runs (`kernels/activations.cc`):
-//! * RELU / RELU6 / RELU_N1_TO_1 (`QuantizedReluX` → `reference_ops::ReluX`): requantize
-//!   with `MBQM(q - in_zp, m, s) + out_zp`, `(m, s)` from `float(in_s / out_s)`, then
-//!   clamp to `[max(qmin, out_zp + roundf(lo / out_s)), min(qmax, out_zp + roundf(hi /
-//!   out_s))]` with `(lo, hi)` = (0, ∞), (0, 6) or (-1, 1).
-//! * LEAKY_RELU (`reference_ops::QuantizeLeakyRelu`): `q - in_zp >= 0` goes through the
-//!   identity multiplier `float(in_s / out_s)`, the rest through the alpha multiplier
-//!   `float(in_s * alpha / out_s)` (a negative alpha multiplies by `|m|` and negates).
-//! * LOGISTIC / TANH: the float-built 256-entry table `LUTPopulate` (LOGISTIC insists
-//!   on an output scale of exactly 1/256).
-//! * HARD_SWISH (`reference_ops::HardSwish`): 16-bit fixed point, see `HardSwish8`.
-//!
-//! Each output byte depends only on the input byte, so `prepare` evaluates the
-//! reference formula for all 256 inputs and `run` is a table lookup.
+//! HARD_SWISH. The functions and the 8-bit tables are in
+//! `kernels::reference::activation`; this file checks types and shapes, fixes every
+//! constant at prepare (int8/uint8: the byte table of all 256 inputs) and hands slices
+//! to the loops.
 
 use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype, f32_in_out};
@@ -24,109 +11,23 @@ use crate::ir::KernelError;
 use crate::ir::{DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
-use crate::kernels::common::clamp;
-use crate::kernels::fixed_point::{
-    lut_populate_int8, lut_populate_uint8, multiply_by_quantized_multiplier, quantize_multiplier,
-    quantized_range, rounding_divide_by_pot,
+use crate::kernels::fixed_point::{quantize_multiplier, quantized_range};
+use crate::kernels::reference::activation::{
+    activation_f32, byte_table, float_lut_table, leaky_relu_table, lookup, relu_bound, relu_table,
+    ActivationKind, HardSwish8,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
-    Relu,
-    Relu6,
-    ReluN1To1,
-    Relu0To1,
-    LeakyRelu(f32),
-    Logistic,
-    Tanh,
-    HardSwish,
-}
-
-impl Kind {
-    #[inline(always)]
-    fn apply(self, x: f32) -> f32 {
-        match self {
-            // Comparisons rather than f32::max so that NaN passes through as in TFLite.
-            Kind::Relu => {
-                if x < 0.0 {
-                    0.0
-                } else {
-                    x
-                }
-            }
-            Kind::Relu6 => clamp(x, (0.0, 6.0)),
-            Kind::ReluN1To1 => clamp(x, (-1.0, 1.0)),
-            Kind::Relu0To1 => clamp(x, (0.0, 1.0)),
-            Kind::LeakyRelu(alpha) => {
-                if x > 0.0 {
-                    x
-                } else {
-                    x * alpha
-                }
-            }
-            Kind::Logistic => logistic(x),
-            Kind::Tanh => x.tanh(),
-            Kind::HardSwish => x * clamp(x + 3.0, (0.0, 6.0)) / 6.0,
-        }
-    }
-}
-
-/// 1/(1+e^-x) with TFLite's cut-offs: above ~16.6 the result rounds to 1 in f32, and
-/// below -9 e^x alone is within float precision of the true value, which also keeps
-/// e^-x from overflowing for very negative x.
-#[inline]
-fn logistic(x: f32) -> f32 {
-    const UPPER: f32 = 16.619_047;
-    const LOWER: f32 = -9.0;
-    if x > UPPER {
-        1.0
-    } else if x < LOWER {
-        x.exp()
-    } else {
-        1.0 / (1.0 + (-x).exp())
-    }
-}
-
 struct FloatActivation {
-    kind: Kind,
+    kind: ActivationKind,
     len: usize,
     /// Build the loop for AVX2 (the CPU has it).
     avx2: bool,
 }
 
-#[inline(always)]
-fn map(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = f(x);
-    }
-}
-
-/// One loop per kind, so the cheap ones compile to straight vector code instead of a
-/// per-element dispatch.
-#[inline(always)]
-fn apply_all(kind: Kind, x: &[f32], y: &mut [f32]) {
-    match kind {
-        Kind::Relu => map(x, y, |v| Kind::Relu.apply(v)),
-        Kind::Relu6 => map(x, y, |v| Kind::Relu6.apply(v)),
-        Kind::ReluN1To1 => map(x, y, |v| Kind::ReluN1To1.apply(v)),
-        Kind::Relu0To1 => map(x, y, |v| Kind::Relu0To1.apply(v)),
-        Kind::HardSwish => map(x, y, |v| Kind::HardSwish.apply(v)),
-        Kind::LeakyRelu(alpha) => map(x, y, |v| Kind::LeakyRelu(alpha).apply(v)),
-        other => map(x, y, |v| other.apply(v)),
-    }
-}
-
 impl Kernel for FloatActivation {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (x, y) = f32_in_out(inputs, outputs, self.len)?;
-        let kind = self.kind;
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
-            unsafe { crate::kernels::x86::elementwise::with_avx2(|| apply_all(kind, x, y)) };
-            return Ok(());
-        }
-        apply_all(kind, x, y);
+        activation_f32(self.kind, x, y, self.avx2);
         Ok(())
     }
 }
@@ -140,22 +41,7 @@ struct ByteTable {
     table: [u8; 256],
     len: usize,
     /// Look up 32 bytes per step with AVX2 (detected at prepare).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     avx2: bool,
-}
-
-impl ByteTable {
-    fn apply<T: crate::kernels::reference::quant_binary::QByte>(&self, x: &[T], y: &mut [T]) {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is only true when the CPU reported AVX2 at prepare.
-            unsafe { crate::kernels::x86::lut::lookup(&self.table, x, y) };
-            return;
-        }
-        for (y, &x) in y.iter_mut().zip(x.iter()) {
-            *y = T::from_byte(self.table[usize::from(x.byte())]);
-        }
-    }
 }
 
 impl Kernel for ByteTable {
@@ -167,12 +53,12 @@ impl Kernel for ByteTable {
             (View::I8(x), ViewMut::I8(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                self.apply(x, y);
+                lookup(&self.table, x, y, self.avx2);
             }
             (View::U8(x), ViewMut::U8(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                self.apply(x, y);
+                lookup(&self.table, x, y, self.avx2);
             }
             (x, y) => kbail!(
                 "unexpected {} input / {} output",
@@ -184,153 +70,7 @@ impl Kernel for ByteTable {
     }
 }
 
-/// Builds the byte table of an 8-bit type from `f(q)`, an integer already clamped
-/// into the type's range.
-fn byte_table(dtype: DType, f: impl Fn(i32) -> i32) -> [u8; 256] {
-    let mut table = [0u8; 256];
-    for (byte, entry) in table.iter_mut().enumerate() {
-        // The byte read as the tensor's type.
-        let q = if dtype == DType::I8 {
-            i32::from(byte as u8 as i8)
-        } else {
-            byte as i32
-        };
-        // `f` returns a value inside the type's range; its low byte is the encoding.
-        *entry = f(q) as u8;
-    }
-    table
-}
-
-/// `zp + (int)roundf(value / scale)` as `QuantizedReluX` computes its bounds: division
-/// and rounding (half away from zero) in float. Saturates where the C++ cast would
-/// overflow, which only matters for absurd scales and is clamped away afterwards.
-fn relu_bound(value: f32, scale: f32, zero_point: i32) -> i64 {
-    let rounded = (value / scale).round();
-    i64::from(zero_point) + rounded.clamp(i32::MIN as f32, i32::MAX as f32) as i64
-}
-
-/// The 16-bit fixed-point parameters of quantized HARD_SWISH (`HardSwishPrepare`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct HardSwish8 {
-    input_zero_point: i32,
-    output_zero_point: i32,
-    /// `in_s / 128 / out_s` as a Q0.15 multiplier and a right shift (exponent <= 0).
-    output_multiplier: i16,
-    output_exponent: i32,
-    /// `in_s / 128 / (3 / 32768)`: maps the input onto a scale where 3.0 is 2^15.
-    reluish_multiplier: i16,
-    reluish_exponent: i32,
-}
-
-/// TFLite `DownScaleInt32ToInt16Multiplier`: the Q0.31 multiplier rounded to Q0.15,
-/// saturating at `i16::MAX` near 1.
-fn downscale_multiplier_to_i16(multiplier: i32) -> i16 {
-    const ROUNDING: i32 = 1 << 15;
-    if multiplier >= i32::MAX - ROUNDING {
-        return i16::MAX;
-    }
-    // multiplier >= 0 comes from a positive scale; the sum cannot overflow here.
-    ((multiplier + ROUNDING) >> 16) as i16
-}
-
-/// gemmlowp `SaturatingRoundingDoublingHighMul<int16_t>`: `a * b / 2^15` rounded to
-/// nearest (ties toward +infinity), saturating only for `-32768 * -32768`.
-fn srdhm_i16(a: i16, b: i16) -> i16 {
-    if a == i16::MIN && b == i16::MIN {
-        return i16::MAX;
-    }
-    let product = i32::from(a) * i32::from(b);
-    let nudge = if product >= 0 { 1 << 14 } else { 1 - (1 << 14) };
-    // C++ division truncates toward zero, as Rust's does.
-    ((product + nudge) / (1 << 15)) as i16
-}
-
-/// TFLite `SaturatingDoublingHighMul` (hard_swish.h): like [`srdhm_i16`] but the
-/// quotient is truncated toward zero instead of rounded.
-fn sdhm_i16(a: i16, b: i16) -> i16 {
-    if a == i16::MIN && b == i16::MIN {
-        return i16::MAX;
-    }
-    ((i32::from(a) * i32::from(b)) / (1 << 15)) as i16
-}
-
-/// gemmlowp `RoundingDivideByPOT<int16_t>` with the C++ integer promotions: the mask
-/// is `(2^e - 1)` truncated to 16 bits, shifts happen on the value promoted to int.
-/// For `e <= 15` this is division by `2^e` rounded half away from zero.
-fn rounding_divide_by_pot_i16(x: i16, exponent: u32) -> i16 {
-    if exponent <= 15 {
-        // Within gemmlowp's intended domain the 32-bit version gives the same value.
-        return rounding_divide_by_pot(i32::from(x), exponent) as i16;
-    }
-    // A 16-bit mask of all ones: remainder = x, threshold = -1 + (x < 0).
-    let exponent = exponent.min(31);
-    let threshold = -1 + i32::from(x < 0);
-    let shifted = i32::from(x) >> exponent;
-    (shifted + i32::from(i32::from(x) > threshold)) as i16
-}
-
-/// TFLite `SaturatingLeftShift` (hard_swish.h): `value * 2^amount` saturated to int16.
-fn saturating_left_shift_i16(value: i16, amount: i32) -> i16 {
-    let shifted = i64::from(value) << amount.clamp(0, 40);
-    shifted.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16
-}
-
-impl HardSwish8 {
-    fn new(
-        input_scale: f32,
-        input_zero_point: i32,
-        output_scale: f32,
-        output_zero_point: i32,
-    ) -> Result<HardSwish8, KernelError> {
-        // All in float, as the C++ declares these `const float`.
-        let hires_input_scale = (1.0f32 / 128.0) * input_scale;
-        let reluish_scale = 3.0f32 / 32768.0;
-        let output_multiplier = hires_input_scale / output_scale;
-        let reluish_multiplier = hires_input_scale / reluish_scale;
-        let (output_m32, output_exponent) = quantize_multiplier(f64::from(output_multiplier))?;
-        let (reluish_m32, reluish_exponent) = quantize_multiplier(f64::from(reluish_multiplier))?;
-        if output_exponent > 0 {
-            kbail!(
-                "HARD_SWISH output multiplier {output_multiplier} needs a left shift, which TFLite refuses"
-            );
-        }
-        Ok(HardSwish8 {
-            input_zero_point,
-            output_zero_point,
-            output_multiplier: downscale_multiplier_to_i16(output_m32),
-            output_exponent,
-            reluish_multiplier: downscale_multiplier_to_i16(reluish_m32),
-            reluish_exponent,
-        })
-    }
-
-    /// One value of `reference_ops::HardSwish<T>`; `(min, max)` is the type's range.
-    /// int16 arithmetic wraps where the C++ narrows an int back to `int16_t`.
-    fn apply(&self, q: i32, min: i32, max: i32) -> i32 {
-        let input_value = q.wrapping_sub(self.input_zero_point) as i16;
-        let hires = (i32::from(input_value) * (1 << 7)) as i16;
-        let preshift_output = srdhm_i16(hires, self.output_multiplier);
-        let mut reluish = hires;
-        if self.reluish_exponent > 0 {
-            reluish = saturating_left_shift_i16(reluish, self.reluish_exponent - 1);
-        }
-        reluish = srdhm_i16(reluish, self.reluish_multiplier);
-        if self.reluish_exponent > 0 {
-            reluish = saturating_left_shift_i16(reluish, 1);
-        }
-        if self.reluish_exponent < 0 {
-            reluish = rounding_divide_by_pot_i16(reluish, self.reluish_exponent.unsigned_abs());
-        }
-        // [-1, 1] in Q0.15 to [0, 1]: at most 65535 >> 1, which fits.
-        let reluish = ((i32::from(reluish) + (1 << 15)) >> 1) as i16;
-        let preshift = sdhm_i16(reluish, preshift_output);
-        let output = rounding_divide_by_pot_i16(preshift, self.output_exponent.unsigned_abs());
-        let output = (i32::from(output) + self.output_zero_point) as i16;
-        i32::from(output).clamp(min, max)
-    }
-}
-
-fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, KernelError> {
+fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: ActivationKind) -> Result<Prepared, KernelError> {
     let input = ctx.input(0)?;
     let output = ctx.output(0)?;
     let dtype = input.dtype;
@@ -338,13 +78,16 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
     let (out_scale, out_zp) = activation_params(output.quantization.as_ref(), dtype, "the output")?;
     let (qmin, qmax) = quantized_range(dtype)?;
     let table = match kind {
-        Kind::Relu | Kind::Relu6 | Kind::ReluN1To1 | Kind::Relu0To1 => {
+        ActivationKind::Relu
+        | ActivationKind::Relu6
+        | ActivationKind::ReluN1To1
+        | ActivationKind::Relu0To1 => {
             // ReluPrepare: `double real_multiplier = in_s / out_s` with a float quotient.
             let (m, shift) = quantize_multiplier(f64::from(in_scale / out_scale))?;
             let (bottom, top) = match kind {
-                Kind::Relu6 => (0.0, Some(6.0)),
-                Kind::ReluN1To1 => (-1.0, Some(1.0)),
-                Kind::Relu0To1 => (0.0, Some(1.0)),
+                ActivationKind::Relu6 => (0.0, Some(6.0)),
+                ActivationKind::ReluN1To1 => (-1.0, Some(1.0)),
+                ActivationKind::Relu0To1 => (0.0, Some(1.0)),
                 _ => (0.0, None),
             };
             let lo = relu_bound(bottom, out_scale, out_zp).max(i64::from(qmin));
@@ -357,36 +100,24 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
             }
             // Both within [qmin, qmax] now.
             let (lo, hi) = (lo as i32, hi as i32);
-            byte_table(dtype, |q| {
-                let scaled = multiply_by_quantized_multiplier(q - in_zp, m, shift);
-                out_zp.wrapping_add(scaled).clamp(lo, hi)
-            })
+            relu_table(dtype, in_zp, (m, shift), out_zp, (lo, hi))
         }
-        Kind::LeakyRelu(alpha) => {
+        ActivationKind::LeakyRelu(alpha) => {
             // Both products and quotients in float, then widened.
             let (alpha_m, alpha_shift) =
                 quantize_multiplier(f64::from(in_scale * alpha / out_scale))?;
             let (id_m, id_shift) = quantize_multiplier(f64::from(in_scale / out_scale))?;
-            let alpha_negative = alpha_m < 0;
-            // |i32::MIN| cannot come out of quantize_multiplier (|m| < 2^31).
-            let alpha_abs = alpha_m.wrapping_abs();
-            byte_table(dtype, |q| {
-                let centered = q - in_zp;
-                let scaled = if centered >= 0 {
-                    multiply_by_quantized_multiplier(centered, id_m, id_shift)
-                } else {
-                    let v = multiply_by_quantized_multiplier(centered, alpha_abs, alpha_shift);
-                    if alpha_negative {
-                        v.wrapping_neg()
-                    } else {
-                        v
-                    }
-                };
-                out_zp.wrapping_add(scaled).clamp(qmin, qmax)
-            })
+            leaky_relu_table(
+                dtype,
+                in_zp,
+                out_zp,
+                (id_m, id_shift),
+                (alpha_m, alpha_shift),
+                (qmin, qmax),
+            )
         }
-        Kind::Logistic | Kind::Tanh => {
-            let transform: fn(f32) -> f32 = if kind == Kind::Logistic {
+        ActivationKind::Logistic | ActivationKind::Tanh => {
+            let transform: fn(f32) -> f32 = if kind == ActivationKind::Logistic {
                 // SigmoidPrepare compares the float scale, widened, with 1./256.
                 if f64::from(out_scale) != 1.0 / 256.0 {
                     kbail!("quantized LOGISTIC needs an output scale of 1/256, not {out_scale}");
@@ -395,18 +126,9 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
             } else {
                 crate::kernels::fixed_point::tanh_f32
             };
-            if dtype == DType::I8 {
-                let lut = lut_populate_int8(in_scale, in_zp, out_scale, out_zp, transform);
-                byte_table(dtype, |q| {
-                    // q is an int8 value here.
-                    i32::from(lut[usize::from(q as i8 as u8)])
-                })
-            } else {
-                let lut = lut_populate_uint8(in_scale, in_zp, out_scale, out_zp, transform);
-                byte_table(dtype, |q| i32::from(lut[q as u8 as usize]))
-            }
+            float_lut_table(dtype, (in_scale, in_zp), (out_scale, out_zp), transform)
         }
-        Kind::HardSwish => {
+        ActivationKind::HardSwish => {
             let params = HardSwish8::new(in_scale, in_zp, out_scale, out_zp)?;
             byte_table(dtype, |q| params.apply(q, qmin, qmax))
         }
@@ -424,14 +146,14 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, kind: Kind) -> Result<Prepared, Kerne
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(1, 1, 1)?;
     let kind = match &ctx.op.op {
-        Op::Relu => Kind::Relu,
-        Op::Relu6 => Kind::Relu6,
-        Op::ReluN1To1 => Kind::ReluN1To1,
-        Op::Relu0To1 => Kind::Relu0To1,
-        Op::LeakyRelu { alpha } => Kind::LeakyRelu(*alpha),
-        Op::Logistic => Kind::Logistic,
-        Op::Tanh => Kind::Tanh,
-        Op::HardSwish => Kind::HardSwish,
+        Op::Relu => ActivationKind::Relu,
+        Op::Relu6 => ActivationKind::Relu6,
+        Op::ReluN1To1 => ActivationKind::ReluN1To1,
+        Op::Relu0To1 => ActivationKind::Relu0To1,
+        Op::LeakyRelu { alpha } => ActivationKind::LeakyRelu(*alpha),
+        Op::Logistic => ActivationKind::Logistic,
+        Op::Tanh => ActivationKind::Tanh,
+        Op::HardSwish => ActivationKind::HardSwish,
         other => kbail!("{} is not an activation", other.name()),
     };
     let input = ctx.input(0)?;
@@ -689,23 +411,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(y, i8s(&[21, -11, 0, 0, 0, 127]));
-    }
-
-    #[test]
-    fn hard_swish_pieces() {
-        // (2^30 + 2^15) >> 16 = 16384; near 2^31 saturates.
-        assert_eq!(super::downscale_multiplier_to_i16(1 << 30), 16384);
-        assert_eq!(super::downscale_multiplier_to_i16(i32::MAX - 10), i16::MAX);
-        // SRDHM16 rounds (ties up), SDHM16 truncates toward zero.
-        assert_eq!(super::srdhm_i16(3, 1 << 14), 2); // 1.5 → 2
-        assert_eq!(super::srdhm_i16(-3, 1 << 14), -1); // -1.5 → -1
-        assert_eq!(super::sdhm_i16(3, 1 << 14), 1);
-        assert_eq!(super::sdhm_i16(-3, 1 << 14), -1);
-        assert_eq!(super::srdhm_i16(i16::MIN, i16::MIN), i16::MAX);
-        // RDBP16 for e <= 15: half away from zero.
-        assert_eq!(super::rounding_divide_by_pot_i16(-3, 1), -2);
-        assert_eq!(super::rounding_divide_by_pot_i16(3, 1), 2);
-        assert_eq!(super::saturating_left_shift_i16(20000, 1), i16::MAX);
-        assert_eq!(super::saturating_left_shift_i16(-20000, 2), i16::MIN);
     }
 }

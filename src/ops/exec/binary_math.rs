@@ -1,5 +1,7 @@
 //! Broadcasting binary math of issue 12: MAXIMUM, MINIMUM, SQUARED_DIFFERENCE and POW,
-//! on the broadcast layouts of [`super::elementwise`].
+//! on the broadcast layouts of `kernels::reference::elementwise`; the loops are in
+//! `kernels::reference::binary_math`, this file checks types and shapes and fixes the
+//! constants at prepare.
 //!
 //! * MAXIMUM / MINIMUM compare stored values as they are, for every numeric type: LiteRT
 //!   expects (and its quantizer gives) all three tensors the same parameters, and does
@@ -13,7 +15,6 @@
 //!   integer n >= 1, LiteRT multiplies by repeated squaring instead, which rounds
 //!   differently; that path is reproduced too.
 
-use super::elementwise::Layout;
 use super::quantize::activation_params;
 use super::shape::{check_len, checked_elements, expect_output_dtype, Elem};
 use super::{Kernel, PrepareCtx, Prepared};
@@ -23,9 +24,12 @@ use crate::ir::{View, ViewMut};
 use crate::kbail;
 use crate::kernels::common::broadcast_shapes;
 use crate::kernels::fixed_point::quantize_multiplier_smaller_than_one_exp;
-use crate::kernels::reference::unary::{
-    pow_by_squaring_f32, pow_by_squaring_i32, pow_i32, SquaredDifferenceQuant,
+use crate::kernels::reference::binary_math::{
+    max_min, pow_f32, pow_int32, squared_difference_f32, squared_difference_i32,
+    squared_difference_i8,
 };
+use crate::kernels::reference::elementwise::Layout;
+use crate::kernels::reference::unary::SquaredDifferenceQuant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Func {
@@ -52,22 +56,6 @@ impl Shapes {
     }
 }
 
-fn maximum<T: PartialOrd>(a: T, b: T) -> T {
-    if a > b {
-        a
-    } else {
-        b
-    }
-}
-
-fn minimum<T: PartialOrd>(a: T, b: T) -> T {
-    if a < b {
-        a
-    } else {
-        b
-    }
-}
-
 struct MaxMinKernel {
     max: bool,
     shapes: Shapes,
@@ -82,11 +70,7 @@ impl MaxMinKernel {
     ) -> Result<(), KernelError> {
         let (a, b, out) = (T::slice(a)?, T::slice(b)?, T::slice_mut(out)?);
         self.shapes.check(a.len(), b.len(), out.len())?;
-        if self.max {
-            self.shapes.layout.apply(a, b, out, maximum);
-        } else {
-            self.shapes.layout.apply(a, b, out, minimum);
-        }
+        max_min(self.max, &self.shapes.layout, a, b, out);
         Ok(())
     }
 }
@@ -125,24 +109,15 @@ impl Kernel for SquaredDifferenceKernel {
         match (a, b, out, &self.quant) {
             (View::F32(a), View::F32(b), ViewMut::F32(out), _) => {
                 self.shapes.check(a.len(), b.len(), out.len())?;
-                layout.apply(a, b, out, |x, y| {
-                    let d = x - y;
-                    d * d
-                });
+                squared_difference_f32(layout, a, b, out);
             }
             (View::I32(a), View::I32(b), ViewMut::I32(out), _) => {
                 self.shapes.check(a.len(), b.len(), out.len())?;
-                layout.apply(a, b, out, |x, y| {
-                    let d = x.wrapping_sub(y);
-                    d.wrapping_mul(d)
-                });
+                squared_difference_i32(layout, a, b, out);
             }
             (View::I8(a), View::I8(b), ViewMut::I8(out), Some(q)) => {
                 self.shapes.check(a.len(), b.len(), out.len())?;
-                // The result is clamped to [-128, 127], so the narrowing is exact.
-                layout.apply(a, b, out, |x, y| {
-                    q.apply(i32::from(x), i32::from(y), -128, 127) as i8
-                });
+                squared_difference_i8(q, layout, a, b, out);
             }
             (a, _, out, _) => kbail!(
                 "unexpected {} input / {} output",
@@ -158,16 +133,6 @@ struct PowKernel {
     shapes: Shapes,
 }
 
-/// The exponent LiteRT's broadcast POW treats as an integer: one value within 1e-5 of a
-/// whole number n >= 1 (compared in float, as the C++ does).
-fn squaring_exponent(exponent: f32) -> Option<u32> {
-    let rounded = exponent.round();
-    if !(1.0..=i32::MAX as f32).contains(&rounded) {
-        return None;
-    }
-    ((exponent - rounded).abs() < 1e-5).then_some(rounded as u32)
-}
-
 impl Kernel for PowKernel {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (Some(a), Some(b), Some(out)) = (inputs.first(), inputs.get(1), outputs.first_mut())
@@ -180,32 +145,11 @@ impl Kernel for PowKernel {
         match (a, b, out) {
             (View::F32(a), View::F32(b), ViewMut::F32(out)) => {
                 self.shapes.check(a.len(), b.len(), out.len())?;
-                let n = b
-                    .first()
-                    .filter(|_| single_exponent)
-                    .and_then(|&e| squaring_exponent(e));
-                match n {
-                    Some(n) if a.len() == out.len() => {
-                        for (o, &x) in out.iter_mut().zip(a.iter()) {
-                            *o = pow_by_squaring_f32(x, n);
-                        }
-                    }
-                    _ => layout.apply(a, b, out, f32::powf),
-                }
+                pow_f32(layout, single_exponent, a, b, out);
             }
             (View::I32(a), View::I32(b), ViewMut::I32(out)) => {
                 self.shapes.check(a.len(), b.len(), out.len())?;
-                if b.iter().any(|&e| e < 0) {
-                    kbail!("POW does not support negative int32 exponents");
-                }
-                match b.first() {
-                    Some(&n) if single_exponent && n >= 1 && a.len() == out.len() => {
-                        for (o, &x) in out.iter_mut().zip(a.iter()) {
-                            *o = pow_by_squaring_i32(x, n.unsigned_abs());
-                        }
-                    }
-                    _ => layout.apply(a, b, out, pow_i32),
-                }
+                pow_int32(layout, single_exponent, a, b, out)?;
             }
             (a, _, out) => kbail!(
                 "unexpected {} input / {} output",

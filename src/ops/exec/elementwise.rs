@@ -1,26 +1,13 @@
 //! Binary elementwise ops ADD, SUB, MUL, DIV with NumPy broadcasting and a fused
 //! activation. Float32 and int32 throughout, int64 for ADD/SUB/MUL (TFLite's DIV has no
-//! int64).
+//! int64). The loops are in `kernels::reference::elementwise` and, for int8/uint8,
+//! `kernels::reference::quant_binary`; this file checks types and shapes, fixes every
+//! constant at prepare and hands slices to them.
 //!
 //! ADD, SUB and MUL on int8/uint8 follow TFLite's reference kernels (`add.cc`,
-//! `sub.cc`, `mul.cc`, `reference/integer_ops/{add,mul}.h`, `reference/sub.h`); the
-//! per-element function is the same with and without broadcasting:
-//! * ADD / SUB: each input `(q - zp) << 20` is rescaled by `s_i / (2 max(s1, s2))`
-//!   (MBQM "smaller than one"), the two are added (subtracted), the result is rescaled
-//!   by `2 max(s1, s2) / (2^20 s_out)`, offset by the output zero point and clamped to
-//!   the fused activation's quantized range ([`AddRescale`]).
-//! * MUL: `MBQM((q1 - zp1)(q2 - zp2), m, s) + zp_out`, `(m, s)` from `s1 * s2 / s_out`
-//!   evaluated in float, then clamped.
-//! * DIV (`div.cc`, `reference/div.h` `DivElementwise`): with `v1 = q1 - zp1`,
-//!   `v2 = q2 - zp2` (signs flipped together so that `v2 > 0`), the quotient is
-//!   `SRDHM(v1 << headroom(v1), GetReciprocal(v2))` rescaled by the multiplier of
-//!   `s1 / (s2 * s_out)` (float) and a shift corrected for the reciprocal's exponent
-//!   and the headroom. A divisor equal to its zero point is an error, as in TFLite.
-//!
-//! TFLite clamps every result to the fused activation range, and with no activation
-//! that range is [lowest, max] of the type: a float result of ±inf comes out as
-//! ±f32::MAX, NaN passes through. Integer arithmetic wraps (TFLite's C++ overflow is
-//! undefined; wrapping is what it does in practice).
+//! `sub.cc`, `mul.cc`, `reference/integer_ops/{add,mul}.h`, `reference/sub.h`), DIV
+//! `div.cc` and `reference/div.h`; the per-element arithmetic is described in
+//! `kernels::reference::quant_binary`.
 
 use super::quantize::activation_params;
 use super::shape::{check_len, expect_output_dtype, Elem};
@@ -30,319 +17,14 @@ use crate::ir::TensorBuf;
 use crate::ir::{Activation, DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
-use crate::kernels::common::{broadcast_shapes, broadcast_strides, clamp};
+use crate::kernels::common::broadcast_shapes;
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_mul, quantize_multiplier, AddRescale,
 };
-use crate::kernels::reference::quant_binary::{Operand, QByte, QuantArith};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-}
-
-/// How the two inputs line up with the output, decided once at prepare.
-#[derive(Clone, Debug)]
-pub(crate) enum Layout {
-    /// Equal shapes: element i with element i.
-    Same,
-    /// The left input is a single element.
-    ScalarA,
-    /// The right input is a single element.
-    ScalarB,
-    /// General broadcast over a simplified shape (unit dims dropped, contiguous runs
-    /// merged); the output is row-major over `shape`, inputs read with `sa`/`sb`
-    /// (0 along broadcast dims).
-    Broadcast {
-        shape: Vec<usize>,
-        sa: Vec<usize>,
-        sb: Vec<usize>,
-    },
-    /// The output has no elements.
-    Empty,
-}
-
-impl Layout {
-    pub(crate) fn new(a: &[usize], b: &[usize], out: &[usize]) -> Layout {
-        let n_a: usize = a.iter().product();
-        let n_b: usize = b.iter().product();
-        let n_out: usize = out.iter().product();
-        if n_out == 0 {
-            return Layout::Empty;
-        }
-        if a == b {
-            return Layout::Same;
-        }
-        if n_a == 1 {
-            return Layout::ScalarA;
-        }
-        if n_b == 1 {
-            return Layout::ScalarB;
-        }
-        let full_a = broadcast_strides(a, out);
-        let full_b = broadcast_strides(b, out);
-        let mut dims: Vec<(usize, usize, usize)> = Vec::new();
-        for ((&n, &sa), &sb) in out.iter().zip(&full_a).zip(&full_b) {
-            if n == 1 {
-                continue;
-            }
-            if let Some(last) = dims.last_mut() {
-                if last.1 == sa * n && last.2 == sb * n {
-                    *last = (last.0 * n, sa, sb);
-                    continue;
-                }
-            }
-            dims.push((n, sa, sb));
-        }
-        if let [(_, 1, 1)] = dims[..] {
-            // Only possible when the element orders coincide.
-            return Layout::Same;
-        }
-        Layout::Broadcast {
-            shape: dims.iter().map(|d| d.0).collect(),
-            sa: dims.iter().map(|d| d.1).collect(),
-            sb: dims.iter().map(|d| d.2).collect(),
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn apply<T: Copy, F: Fn(T, T) -> T>(&self, a: &[T], b: &[T], out: &mut [T], f: F) {
-        match self {
-            Layout::Empty => {}
-            Layout::Same => {
-                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                    *o = f(x, y);
-                }
-            }
-            Layout::ScalarA => {
-                if let Some(&x) = a.first() {
-                    for (o, &y) in out.iter_mut().zip(b) {
-                        *o = f(x, y);
-                    }
-                }
-            }
-            Layout::ScalarB => {
-                if let Some(&y) = b.first() {
-                    for (o, &x) in out.iter_mut().zip(a) {
-                        *o = f(x, y);
-                    }
-                }
-            }
-            Layout::Broadcast { shape, sa, sb } => {
-                // Rows of a matrix against a row or a column (a per-channel scale or
-                // bias, a squeeze-excite gate): inline, so the caller's build of `f`
-                // (AVX2 when the CPU has it) reaches the loops.
-                if let ([rows, n], [ra, 1], [rb, 1 | 0]) | ([rows, n], [ra, 0], [rb, 1]) =
-                    (&shape[..], &sa[..], &sb[..])
-                {
-                    let (n, cb) = (*n, sb[1]);
-                    for (r, o) in out.chunks_exact_mut(n).take(*rows).enumerate() {
-                        let (oa, ob) = (r * ra, r * rb);
-                        match (sa[1], cb) {
-                            (1, 1) => {
-                                for ((o, &x), &y) in
-                                    o.iter_mut().zip(&a[oa..oa + n]).zip(&b[ob..ob + n])
-                                {
-                                    *o = f(x, y);
-                                }
-                            }
-                            (1, _) => {
-                                let y = b[ob];
-                                for (o, &x) in o.iter_mut().zip(&a[oa..oa + n]) {
-                                    *o = f(x, y);
-                                }
-                            }
-                            _ => {
-                                let x = a[oa];
-                                for (o, &y) in o.iter_mut().zip(&b[ob..ob + n]) {
-                                    *o = f(x, y);
-                                }
-                            }
-                        }
-                    }
-                    return;
-                }
-                broadcast_rec(shape, sa, sb, a, 0, b, 0, out, &f)
-            }
-        }
-    }
-}
-
-impl Layout {
-    /// Calls `f` on each run of the output along the innermost (simplified) dim, with
-    /// how each input runs along it. Lengths were checked against the layout.
-    pub(crate) fn rows<'d, T: Copy>(
-        &self,
-        a: &'d [T],
-        b: &'d [T],
-        out: &mut [T],
-        f: &mut impl FnMut(Operand<'d, T>, Operand<'d, T>, &mut [T]),
-    ) {
-        match self {
-            Layout::Empty => {}
-            Layout::Same => f(Operand::Row(a), Operand::Row(b), out),
-            Layout::ScalarA => {
-                if let Some(&x) = a.first() {
-                    f(Operand::Splat(x), Operand::Row(b), out)
-                }
-            }
-            Layout::ScalarB => {
-                if let Some(&y) = b.first() {
-                    f(Operand::Row(a), Operand::Splat(y), out)
-                }
-            }
-            Layout::Broadcast { shape, sa, sb } => rows_rec(shape, sa, sb, a, 0, b, 0, out, f),
-        }
-    }
-}
-
-/// The operand of an input read from `offset` with `stride` over `n` elements.
-fn operand<T: Copy>(v: &[T], offset: usize, stride: usize, n: usize) -> Option<Operand<'_, T>> {
-    Some(match stride {
-        0 => Operand::Splat(*v.get(offset)?),
-        1 => Operand::Row(v.get(offset..offset.checked_add(n)?)?),
-        s => Operand::Strided(v.get(offset..)?, s),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn rows_rec<'d, T: Copy>(
-    shape: &[usize],
-    sa: &[usize],
-    sb: &[usize],
-    a: &'d [T],
-    oa: usize,
-    b: &'d [T],
-    ob: usize,
-    out: &mut [T],
-    f: &mut impl FnMut(Operand<'d, T>, Operand<'d, T>, &mut [T]),
-) {
-    match (shape, sa, sb) {
-        ([], _, _) => {
-            if let (Some(x), Some(y), Some(o)) = (a.get(oa), b.get(ob), out.get_mut(..1)) {
-                f(Operand::Splat(*x), Operand::Splat(*y), o)
-            }
-        }
-        ([n], [s], [t]) => {
-            if let (Some(x), Some(y)) = (operand(a, oa, *s, *n), operand(b, ob, *t, *n)) {
-                f(x, y, out)
-            }
-        }
-        ([_, inner @ ..], [s, sa_in @ ..], [t, sb_in @ ..]) => {
-            let block: usize = inner.iter().product();
-            for (i, chunk) in out.chunks_exact_mut(block).enumerate() {
-                rows_rec(inner, sa_in, sb_in, a, oa + i * s, b, ob + i * t, chunk, f);
-            }
-        }
-        _ => {}
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn broadcast_rec<T: Copy, F: Fn(T, T) -> T>(
-    shape: &[usize],
-    sa: &[usize],
-    sb: &[usize],
-    a: &[T],
-    oa: usize,
-    b: &[T],
-    ob: usize,
-    out: &mut [T],
-    f: &F,
-) {
-    match (shape, sa, sb) {
-        ([], _, _) => {
-            if let Some(o) = out.first_mut() {
-                *o = f(a[oa], b[ob]);
-            }
-        }
-        // The innermost dim: the common cases as plain slice loops.
-        ([n], [1], [1]) => {
-            for ((o, &x), &y) in out.iter_mut().zip(&a[oa..oa + n]).zip(&b[ob..ob + n]) {
-                *o = f(x, y);
-            }
-        }
-        ([n], [0], [1]) => {
-            let x = a[oa];
-            for (o, &y) in out.iter_mut().zip(&b[ob..ob + n]) {
-                *o = f(x, y);
-            }
-        }
-        ([n], [1], [0]) => {
-            let y = b[ob];
-            for (o, &x) in out.iter_mut().zip(&a[oa..oa + n]) {
-                *o = f(x, y);
-            }
-        }
-        ([_], [s], [t]) => {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = f(a[oa + i * s], b[ob + i * t]);
-            }
-        }
-        ([_, inner @ ..], [s, sa_in @ ..], [t, sb_in @ ..]) => {
-            let block: usize = inner.iter().product();
-            for (i, chunk) in out.chunks_exact_mut(block).enumerate() {
-                broadcast_rec(inner, sa_in, sb_in, a, oa + i * s, b, ob + i * t, chunk, f);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Element types with the four operations as TFLite computes them.
-trait Arith: Elem + PartialOrd {
-    const ZERO: Self;
-    fn add(self, o: Self) -> Self;
-    fn sub(self, o: Self) -> Self;
-    fn mul(self, o: Self) -> Self;
-    /// Integers truncate toward zero (C++ `/`); callers rule out a zero divisor.
-    fn div(self, o: Self) -> Self;
-    /// Integer division by zero is an error; float division gives ±inf/NaN.
-    const CHECK_ZERO_DIVISOR: bool;
-}
-
-impl Arith for f32 {
-    const ZERO: f32 = 0.0;
-    const CHECK_ZERO_DIVISOR: bool = false;
-    fn add(self, o: f32) -> f32 {
-        self + o
-    }
-    fn sub(self, o: f32) -> f32 {
-        self - o
-    }
-    fn mul(self, o: f32) -> f32 {
-        self * o
-    }
-    fn div(self, o: f32) -> f32 {
-        self / o
-    }
-}
-
-macro_rules! int_arith {
-    ($($t:ty),*) => {$(
-        impl Arith for $t {
-            const ZERO: $t = 0;
-            const CHECK_ZERO_DIVISOR: bool = true;
-            fn add(self, o: $t) -> $t {
-                self.wrapping_add(o)
-            }
-            fn sub(self, o: $t) -> $t {
-                self.wrapping_sub(o)
-            }
-            fn mul(self, o: $t) -> $t {
-                self.wrapping_mul(o)
-            }
-            fn div(self, o: $t) -> $t {
-                // MIN / -1 overflows; wrapping keeps it defined. o == 0 is excluded.
-                self.checked_div(o).unwrap_or(self.wrapping_neg())
-            }
-        }
-    )*};
-}
-int_arith!(i32, i64);
+use crate::kernels::reference::elementwise::{binary, binary_f32, Arith, BinOp, Layout};
+use crate::kernels::reference::quant_binary::{
+    constant_table, QByte, QuantArith, QuantBinary, QuantPath,
+};
 
 /// Fused activation range, in the widest form; narrowed per type at prepare.
 #[derive(Clone, Copy, Debug)]
@@ -363,9 +45,27 @@ struct BinaryKernel {
     avx2: bool,
 }
 
+/// Both inputs and the output as typed slices.
+type Slices<'a, 'o, T> = (&'a [T], &'a [T], &'o mut [T]);
+
 impl BinaryKernel {
-    #[inline(always)]
-    fn run_typed<T: Arith>(
+    /// The typed slices of both inputs and the output, checked against the layout.
+    fn slices<'a, 'o, T: Elem>(
+        &self,
+        a: &View<'a>,
+        b: &View<'a>,
+        out: &'o mut ViewMut<'_>,
+    ) -> Result<Slices<'a, 'o, T>, KernelError> {
+        let a = T::slice(a)?;
+        let b = T::slice(b)?;
+        let out = T::slice_mut(out)?;
+        check_len("input 0", a.len(), self.len_a)?;
+        check_len("input 1", b.len(), self.len_b)?;
+        check_len("output", out.len(), self.len_out)?;
+        Ok((a, b, out))
+    }
+
+    fn run_typed<T: Arith + Elem>(
         &self,
         a: &View<'_>,
         b: &View<'_>,
@@ -373,25 +73,8 @@ impl BinaryKernel {
         lo: T,
         hi: T,
     ) -> Result<(), KernelError> {
-        let a = T::slice(a)?;
-        let b = T::slice(b)?;
-        let out = T::slice_mut(out)?;
-        check_len("input 0", a.len(), self.len_a)?;
-        check_len("input 1", b.len(), self.len_b)?;
-        check_len("output", out.len(), self.len_out)?;
-        let l = &self.layout;
-        match self.op {
-            BinOp::Add => l.apply(a, b, out, |x, y| clamp(x.add(y), (lo, hi))),
-            BinOp::Sub => l.apply(a, b, out, |x, y| clamp(x.sub(y), (lo, hi))),
-            BinOp::Mul => l.apply(a, b, out, |x, y| clamp(x.mul(y), (lo, hi))),
-            BinOp::Div => {
-                if T::CHECK_ZERO_DIVISOR && b.contains(&T::ZERO) {
-                    kbail!("integer division by zero");
-                }
-                l.apply(a, b, out, |x, y| clamp(x.div(y), (lo, hi)))
-            }
-        }
-        Ok(())
+        let (a, b, out) = self.slices::<T>(a, b, out)?;
+        binary(self.op, &self.layout, a, b, out, lo, hi)
     }
 }
 
@@ -402,16 +85,10 @@ impl Kernel for BinaryKernel {
             kbail!("missing input or output");
         };
         match self.range {
-            #[cfg(target_arch = "x86_64")]
-            Range::F32(lo, hi) if self.avx2 => {
-                // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
-                unsafe {
-                    crate::kernels::x86::elementwise::with_avx2(|| {
-                        self.run_typed::<f32>(a, b, out, lo, hi)
-                    })
-                }
+            Range::F32(lo, hi) => {
+                let (a, b, out) = self.slices::<f32>(a, b, out)?;
+                binary_f32(self.op, &self.layout, a, b, out, (lo, hi), self.avx2)
             }
-            Range::F32(lo, hi) => self.run_typed::<f32>(a, b, out, lo, hi),
             Range::I32(lo, hi) => self.run_typed::<i32>(a, b, out, lo, hi),
             Range::I64(lo, hi) => self.run_typed::<i64>(a, b, out, lo, hi),
         }
@@ -432,35 +109,11 @@ fn int_range(act: Activation, min: i64, max: i64) -> Result<(i64, i64), KernelEr
 // ---------------------------------------------------------------------------------
 // int8 / uint8
 
-/// How `run` computes a row of a quantized op, picked at prepare.
-#[derive(Clone, Copy, Debug)]
-enum QuantPath {
-    /// The reference loop (DIV, no AVX2, or constants outside the lanes' exact range).
-    Reference,
-    #[cfg(target_arch = "x86_64")]
-    Avx2(crate::kernels::x86::quant_binary::VecArith),
-}
-
-/// A row at least this long against a single value goes through a table of the 256
-/// possible outputs when the reference loop would run (the table costs 256 elements).
-const ROW_TABLE_MIN: usize = 1024;
-
 struct QuantBinaryKernel {
-    arith: QuantArith,
-    layout: Layout,
-    /// The fused activation's clamp, inside the type's range.
-    lo: i32,
-    hi: i32,
+    params: QuantBinary,
     len_a: usize,
     len_b: usize,
     len_out: usize,
-    path: QuantPath,
-    /// One input a constant single element: the output byte for each byte of the other
-    /// input, from the reference at prepare.
-    table: Option<Box<[u8; 256]>>,
-    /// Look the table up 32 bytes per step with AVX2 (detected at prepare).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    lut_avx2: bool,
 }
 
 impl QuantBinaryKernel {
@@ -476,69 +129,7 @@ impl QuantBinaryKernel {
         check_len("input 0", a.len(), self.len_a)?;
         check_len("input 1", b.len(), self.len_b)?;
         check_len("output", out.len(), self.len_out)?;
-        let (arith, lo, hi) = (self.arith, self.lo, self.hi);
-        if let QuantArith::Div {
-            input2_zero_point, ..
-        } = arith
-        {
-            // div.cc `CheckNonZero`: a divisor of real value 0.
-            if b.iter().any(|&v| v.widen() == input2_zero_point) {
-                kbail!("division by zero");
-            }
-        }
-        if let Some(table) = &self.table {
-            let varying = if matches!(self.layout, Layout::ScalarA) {
-                b
-            } else {
-                a
-            };
-            #[cfg(target_arch = "x86_64")]
-            if self.lut_avx2 {
-                // SAFETY: `lut_avx2` is only true when the CPU reported AVX2 at prepare.
-                unsafe { crate::kernels::x86::lut::lookup(table, varying, out) };
-                return Ok(());
-            }
-            for (o, &x) in out.iter_mut().zip(varying) {
-                *o = T::from_byte(table[usize::from(x.byte())]);
-            }
-            return Ok(());
-        }
-        match self.path {
-            QuantPath::Reference => self.layout.rows(a, b, out, &mut |x, y, o| {
-                if o.len() >= ROW_TABLE_MIN {
-                    let table = match (x, y) {
-                        (Operand::Splat(v), Operand::Row(r)) => {
-                            Some((arith.table_with_fixed(v, false, lo, hi), r))
-                        }
-                        (Operand::Row(r), Operand::Splat(v)) => {
-                            Some((arith.table_with_fixed(v, true, lo, hi), r))
-                        }
-                        _ => None,
-                    };
-                    if let Some((table, r)) = table {
-                        for (o, &x) in o.iter_mut().zip(r) {
-                            *o = table[usize::from(x.byte())];
-                        }
-                        return;
-                    }
-                }
-                arith.row(x, y, o, lo, hi)
-            }),
-            #[cfg(target_arch = "x86_64")]
-            QuantPath::Avx2(vec) => {
-                // SAFETY: `prepare` picks this path only when the detected CpuFeatures
-                // has AVX2.
-                let rows =
-                    unsafe { crate::kernels::x86::quant_binary::Avx2Rows::new(&vec, lo, hi) };
-                self.layout.rows(a, b, out, &mut |x, y, o| {
-                    // SAFETY: as above, AVX2 was detected.
-                    if !unsafe { rows.row(x, y, o) } {
-                        arith.row(x, y, o, lo, hi)
-                    }
-                })
-            }
-        }
-        Ok(())
+        self.params.run(a, b, out)
     }
 }
 
@@ -555,18 +146,6 @@ impl Kernel for QuantBinaryKernel {
             self.run_typed::<u8>(a, b, out)
         }
     }
-}
-
-/// The table of a single constant element `fixed` against the other input's bytes.
-fn constant_table<T: QByte>(
-    arith: &QuantArith,
-    fixed: T,
-    vary_first: bool,
-    lo: i32,
-    hi: i32,
-) -> Box<[u8; 256]> {
-    let table = arith.table_with_fixed(fixed, vary_first, lo, hi);
-    Box::new(table.map(QByte::byte))
 }
 
 /// The AVX2 rows when the CPU has them and the constants fit the lanes.
@@ -656,16 +235,18 @@ fn prepare_quantized(
         _ => None,
     };
     Ok(QuantBinaryKernel {
-        arith,
-        layout,
-        lo,
-        hi,
+        params: QuantBinary {
+            arith,
+            layout,
+            lo,
+            hi,
+            path: quant_path(ctx, &arith),
+            table,
+            lut_avx2: ctx.cpu.avx2(),
+        },
         len_a: a.num_elements(),
         len_b: b.num_elements(),
         len_out: super::shape::checked_elements(&out_shape)?,
-        path: quant_path(ctx, &arith),
-        table,
-        lut_avx2: ctx.cpu.avx2(),
     })
 }
 
@@ -1154,37 +735,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(y.data, q8(&[15, -15, 3]));
-    }
-
-    #[test]
-    fn leading_sign_bits_match_gcc_clrsb() {
-        assert_eq!(
-            crate::kernels::reference::quant_binary::count_leading_sign_bits(0),
-            31
-        );
-        assert_eq!(
-            crate::kernels::reference::quant_binary::count_leading_sign_bits(-1),
-            31
-        );
-        assert_eq!(
-            crate::kernels::reference::quant_binary::count_leading_sign_bits(1),
-            30
-        );
-        assert_eq!(
-            crate::kernels::reference::quant_binary::count_leading_sign_bits(-2),
-            30
-        );
-        assert_eq!(
-            crate::kernels::reference::quant_binary::count_leading_sign_bits(6),
-            28
-        );
-        assert_eq!(
-            crate::kernels::reference::quant_binary::count_leading_sign_bits(i32::MIN),
-            0
-        );
-        assert_eq!(
-            crate::kernels::reference::quant_binary::count_leading_sign_bits(i32::MAX),
-            0
-        );
     }
 }

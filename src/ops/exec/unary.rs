@@ -1,6 +1,6 @@
 //! One-input element-wise math of issue 12: ABS, NEG, SQUARE, SQRT, RSQRT, EXP, LOG,
-//! FLOOR, ELU and GELU. The functions are in `kernels::reference::unary`; this file
-//! checks types and shapes and fixes every constant at prepare.
+//! FLOOR, ELU and GELU. The functions and loops are in `kernels::reference::unary`;
+//! this file checks types and shapes and fixes every constant at prepare.
 //!
 //! Float32 applies the function per element (integer ABS and NEG too). The 8-bit types
 //! follow LiteRT's kernels, and since each output byte depends only on the input byte,
@@ -22,60 +22,28 @@ use crate::ir::KernelError;
 use crate::ir::{DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
-use crate::kernels::fixed_point::{
-    lut_populate_int8, lut_populate_uint8, quantize_multiplier, quantized_range,
+use crate::kernels::fixed_point::{quantize_multiplier, quantized_range};
+use crate::kernels::reference::unary::{
+    self as math, byte_table, lut, AbsQuant, UnaryFunc as Func, UnaryTable,
 };
-use crate::kernels::reference::unary::{self as math, AbsQuant};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Func {
-    Abs,
-    Neg,
-    Square,
-    Sqrt,
-    Rsqrt,
-    Exp,
-    Log,
-    Floor,
-    Elu,
-    Gelu { approximate: bool },
-}
-
-impl Func {
-    fn of(op: &Op) -> Option<Func> {
-        Some(match op {
-            Op::Abs => Func::Abs,
-            Op::Neg => Func::Neg,
-            Op::Square => Func::Square,
-            Op::Sqrt => Func::Sqrt,
-            Op::Rsqrt => Func::Rsqrt,
-            Op::Exp => Func::Exp,
-            Op::Log => Func::Log,
-            Op::Floor => Func::Floor,
-            Op::Elu => Func::Elu,
-            Op::Gelu { approximate } => Func::Gelu {
-                approximate: *approximate,
-            },
-            _ => return None,
-        })
-    }
-
-    /// The float function, as the float kernel computes it.
-    fn float(self) -> fn(f32) -> f32 {
-        match self {
-            Func::Abs => f32::abs,
-            Func::Neg => |x| -x,
-            Func::Square => |x| x * x,
-            Func::Sqrt => f32::sqrt,
-            Func::Rsqrt => |x| 1.0 / x.sqrt(),
-            Func::Exp => f32::exp,
-            Func::Log => f32::ln,
-            Func::Floor => f32::floor,
-            Func::Elu => math::elu,
-            Func::Gelu { approximate: false } => math::gelu,
-            Func::Gelu { approximate: true } => math::gelu_tanh,
-        }
-    }
+/// The function of a one-input math op.
+fn func_of(op: &Op) -> Option<Func> {
+    Some(match op {
+        Op::Abs => Func::Abs,
+        Op::Neg => Func::Neg,
+        Op::Square => Func::Square,
+        Op::Sqrt => Func::Sqrt,
+        Op::Rsqrt => Func::Rsqrt,
+        Op::Exp => Func::Exp,
+        Op::Log => Func::Log,
+        Op::Floor => Func::Floor,
+        Op::Elu => Func::Elu,
+        Op::Gelu { approximate } => Func::Gelu {
+            approximate: *approximate,
+        },
+        _ => return None,
+    })
 }
 
 struct FloatUnary {
@@ -86,10 +54,7 @@ struct FloatUnary {
 impl Kernel for FloatUnary {
     fn run(&self, inputs: &[View<'_>], outputs: &mut [ViewMut<'_>]) -> Result<(), KernelError> {
         let (x, y) = f32_in_out(inputs, outputs, self.len)?;
-        let f = self.f;
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = f(x);
-        }
+        math::map_f32(self.f, x, y);
         Ok(())
     }
 }
@@ -109,24 +74,12 @@ impl Kernel for IntUnary {
             (View::I32(x), ViewMut::I32(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                for (y, &x) in y.iter_mut().zip(x.iter()) {
-                    *y = if self.neg {
-                        x.wrapping_neg()
-                    } else {
-                        x.wrapping_abs()
-                    };
-                }
+                math::abs_neg_i32(self.neg, x, y);
             }
             (View::I64(x), ViewMut::I64(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                for (y, &x) in y.iter_mut().zip(x.iter()) {
-                    *y = if self.neg {
-                        x.wrapping_neg()
-                    } else {
-                        x.wrapping_abs()
-                    };
-                }
+                math::abs_neg_i64(self.neg, x, y);
             }
             (x, y) => kbail!(
                 "unexpected {} input / {} output",
@@ -138,31 +91,10 @@ impl Kernel for IntUnary {
     }
 }
 
-/// An 8-bit op as a table from input byte to output byte (int8 values stored as their
-/// two's-complement bytes), with the bytes LiteRT refuses at run time.
+/// An 8-bit op as a byte table, with the bytes LiteRT refuses at run time.
 struct ByteTable {
-    table: [u8; 256],
-    /// `refused[b]`: input byte `b` is outside the op's domain; the message says why.
-    refused: Option<([bool; 256], &'static str)>,
+    table: UnaryTable,
     len: usize,
-}
-
-impl ByteTable {
-    fn lookup<'a>(
-        &self,
-        bytes: impl Iterator<Item = usize> + Clone,
-        out: impl Iterator<Item = &'a mut u8>,
-    ) -> Result<(), KernelError> {
-        if let Some((refused, message)) = &self.refused {
-            if bytes.clone().any(|b| refused[b]) {
-                kbail!("{message}");
-            }
-        }
-        for (y, b) in out.zip(bytes) {
-            *y = self.table[b];
-        }
-        Ok(())
-    }
 }
 
 impl Kernel for ByteTable {
@@ -174,16 +106,12 @@ impl Kernel for ByteTable {
             (View::I8(x), ViewMut::I8(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                let mut bytes = vec![0u8; y.len()];
-                self.lookup(x.iter().map(|&v| usize::from(v as u8)), bytes.iter_mut())?;
-                for (y, b) in y.iter_mut().zip(bytes) {
-                    *y = b as i8;
-                }
+                self.table.run_i8(x, y)?;
             }
             (View::U8(x), ViewMut::U8(y)) => {
                 check_len("input", x.len(), self.len)?;
                 check_len("output", y.len(), self.len)?;
-                self.lookup(x.iter().map(|&v| usize::from(v)), y.iter_mut())?;
+                self.table.run_u8(x, y)?;
             }
             (x, y) => kbail!(
                 "unexpected {} input / {} output",
@@ -192,42 +120,6 @@ impl Kernel for ByteTable {
             ),
         }
         Ok(())
-    }
-}
-
-/// The byte table of an 8-bit type from `f(q)`, `q` the byte read as the tensor's type;
-/// `None` marks a refused input.
-fn byte_table(dtype: DType, f: impl Fn(i32) -> Option<i32>) -> ([u8; 256], [bool; 256]) {
-    let mut table = [0u8; 256];
-    let mut refused = [false; 256];
-    for byte in 0..256usize {
-        let q = if dtype == DType::I8 {
-            i32::from(byte as u8 as i8)
-        } else {
-            byte as i32
-        };
-        match f(q) {
-            // Values are clamped into the type's range; the low byte is the encoding.
-            Some(v) => table[byte] = v as u8,
-            None => refused[byte] = true,
-        }
-    }
-    (table, refused)
-}
-
-/// LiteRT's float-built 8-bit table (`LUTPopulate`) as a byte table.
-fn lut(
-    dtype: DType,
-    (in_s, in_zp): (f32, i32),
-    (out_s, out_zp): (f32, i32),
-    f: impl Fn(f32) -> f32,
-) -> [u8; 256] {
-    if dtype == DType::I8 {
-        let lut = lut_populate_int8(in_s, in_zp, out_s, out_zp, f);
-        // Both indexed by the int8 value's byte.
-        lut.map(|v| v as u8)
-    } else {
-        lut_populate_uint8(in_s, in_zp, out_s, out_zp, f)
     }
 }
 
@@ -303,8 +195,7 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, func: Func) -> Result<Prepared, Kerne
     Ok(Prepared::new(
         vec![input.shape.clone()],
         ByteTable {
-            table,
-            refused,
+            table: UnaryTable { table, refused },
             len: input.num_elements(),
         },
     ))
@@ -312,7 +203,7 @@ fn prepare_quantized(ctx: &PrepareCtx<'_>, func: Func) -> Result<Prepared, Kerne
 
 pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
     ctx.expect_arity(1, 1, 1)?;
-    let Some(func) = Func::of(&ctx.op.op) else {
+    let Some(func) = func_of(&ctx.op.op) else {
         kbail!("{} is not a one-input math op", ctx.op.op.name());
     };
     let input = ctx.input(0)?;
