@@ -365,6 +365,43 @@ pub fn mean_sum_f32(shape: &[usize], out_strides: &[usize], x: &[f32], y: &mut [
     sum_rec(shape, out_strides, x, y, 0);
 }
 
+/// Float MEAN of `x` into `y` over the simplified geometry of [`mean_sum_f32`]: zeroed,
+/// summed (in a build with AVX2 + FMA enabled when `avx2`, which the caller sets only when
+/// the CPU has them; the same additions in the same order), then divided once by `count`.
+/// An empty reduction gives 0/0 = NaN, as in TFLite.
+pub fn mean_f32(
+    shape: &[usize],
+    out_strides: &[usize],
+    count: usize,
+    x: &[f32],
+    y: &mut [f32],
+    avx2: bool,
+) {
+    y.fill(0.0);
+    if !x.is_empty() {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
+            unsafe {
+                crate::kernels::x86::elementwise::with_avx2(|| {
+                    mean_sum_f32(shape, out_strides, x, y)
+                })
+            };
+        } else {
+            mean_sum_f32(shape, out_strides, x, y);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = avx2;
+            mean_sum_f32(shape, out_strides, x, y);
+        }
+    }
+    let count = count as f32;
+    for v in y.iter_mut() {
+        *v /= count;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ use crate::kbail;
 use crate::kernels::fixed_point::{
     effective_scale_ratio, fold_mean_divisor, quantize_multiplier, quantized_range,
 };
-use crate::kernels::reference::reduce::{mean_sum_f32, QuantMean};
+use crate::kernels::reference::reduce::{mean_f32, QuantMean};
 
 /// Quantized MEAN or SUM over a typed buffer.
 pub(super) struct QuantMeanKernel {
@@ -199,27 +199,7 @@ impl Kernel for FloatMean {
             y.copy_from_slice(x);
             return Ok(());
         }
-        y.fill(0.0);
-        if self.len_in > 0 {
-            #[cfg(target_arch = "x86_64")]
-            if self.avx2 {
-                // SAFETY: `avx2` is set only when the prepare-time CpuFeatures had AVX2 + FMA.
-                unsafe {
-                    crate::kernels::x86::elementwise::with_avx2(|| {
-                        mean_sum_f32(&self.shape, &self.out_strides, x, y)
-                    })
-                };
-            } else {
-                mean_sum_f32(&self.shape, &self.out_strides, x, y);
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            mean_sum_f32(&self.shape, &self.out_strides, x, y);
-        }
-        // An empty reduction gives 0/0 = NaN, as in TFLite.
-        let count = self.count as f32;
-        for v in y.iter_mut() {
-            *v /= count;
-        }
+        mean_f32(&self.shape, &self.out_strides, self.count, x, y, self.avx2);
         Ok(())
     }
 }
