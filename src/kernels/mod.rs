@@ -17,3 +17,5 @@ pub mod x86;
 
 #[cfg(test)]
 mod layering_tests;
+#[cfg(test)]
+pub(crate) mod test_rng;

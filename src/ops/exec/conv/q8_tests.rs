@@ -3,7 +3,6 @@ use crate::ir::{Conv2dOptions, DepthwiseConv2dOptions, Padding};
 use crate::kernels::common::window_dim;
 use crate::kernels::cpu::CpuFeatures;
 use crate::kernels::fixed_point::{multiply_by_quantized_multiplier, quantize_multiplier};
-use crate::kernels::reference::conv_q8::{lane_exact, requant_lanes, LaneRequant};
 use crate::ops::exec::test_support::q8::{bias, per_channel, per_tensor, run_q8, run_q8_on, Q};
 use crate::ops::exec::test_support::Rng;
 
@@ -322,56 +321,6 @@ fn random_case(rng: &mut Rng, depthwise: bool, unsigned: bool) {
              avx2 only {avx2_only} no vnni {no_vnni}"
         );
     }
-}
-
-#[test]
-#[allow(clippy::needless_range_loop)] // lanes of several arrays at once
-fn lane_requantization_matches_the_scalar_one() {
-    // Every shift the lane form accepts, multipliers from the ends of the range,
-    // accumulators at the i32 extremes (wrapping bias add, wrapping left shift) and
-    // random ones; each lane checked against the scalar fixed-point path.
-    let mut rng = Rng(0x5151_2024_0BAD_F00D);
-    let edges = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
-    for shift in -31..=30 {
-        for case in 0..64 {
-            let mut q = LaneRequant::<8> {
-                bias: [0; 8],
-                multiplier: [0; 8],
-                left: [shift.max(0) as u32; 8],
-                right: [(-shift).max(0) as u32; 8],
-                zero_point: rng.range(0, 255) as i32 - 128,
-                range: (-128, 127),
-            };
-            if case % 4 == 0 {
-                q.range = (i32::MIN, i32::MAX);
-            }
-            let mut acc = [0i32; 8];
-            for l in 0..8 {
-                let wide = |rng: &mut Rng| rng.next_u64() as i32;
-                q.multiplier[l] = match rng.range(0, 3) {
-                    0 => [1 << 30, i32::MAX, i32::MIN + 1, 0][rng.range(0, 3)],
-                    1 => (1 << 30) + (wide(&mut rng) & 0x3FFF_FFFF),
-                    _ => wide(&mut rng).max(i32::MIN + 1),
-                };
-                acc[l] = if rng.range(0, 2) == 0 {
-                    edges[rng.range(0, edges.len() - 1)]
-                } else {
-                    wide(&mut rng) >> rng.range(0, 31)
-                };
-                q.bias[l] = wide(&mut rng) >> rng.range(0, 31);
-            }
-            let got = requant_lanes(&acc, &q);
-            for l in 0..8 {
-                let x = acc[l].wrapping_add(q.bias[l]);
-                let want = multiply_by_quantized_multiplier(x, q.multiplier[l], shift)
-                    .wrapping_add(q.zero_point)
-                    .clamp(q.range.0, q.range.1);
-                assert_eq!(got[l], want, "x {x} m {} shift {shift}", q.multiplier[l]);
-            }
-        }
-    }
-    assert!(!lane_exact(i32::MIN, 0) && !lane_exact(1 << 30, 31));
-    assert!(!lane_exact(1 << 30, -32) && lane_exact(1 << 30, -31));
 }
 
 #[test]
