@@ -122,39 +122,6 @@ fn int8_accuracy_equals_the_manifest() {
     }
 }
 
-/// Best per-image time of a model over the fixture images, through `Interpreter`.
-fn best_micros(name: &str) -> f64 {
-    let mut interp = load("tflite", name);
-    let input = npy::read(&root().join(format!("tflite/{name}.input.npy"))).unwrap();
-    let image = row(&input, 0);
-    let mut best = f64::INFINITY;
-    for _ in 0..50 {
-        let n = 200;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(interp.run(std::slice::from_ref(&image)).unwrap());
-        }
-        best = best.min(start.elapsed().as_secs_f64() * 1e6 / n as f64);
-    }
-    best
-}
-
-#[test]
-#[ignore = "timing, not a check; run in release with --nocapture"]
-fn int8_against_float_mnist_cnn_timing() {
-    for name in [
-        "mnist_cnn_float32",
-        "mnist_cnn_int8",
-        "mnist_mlp_float32",
-        "mnist_mlp_int8",
-    ] {
-        println!(
-            "{name}: {:.2} us per image (batch 1, best of 50 rounds)",
-            best_micros(name)
-        );
-    }
-}
-
 /// The extra TensorFlow-made int8 models (fixtures/extra): each also needs int8 kernels
 /// from other branches, named in its ignore reason. They should pass once merged.
 #[test]
