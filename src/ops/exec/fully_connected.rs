@@ -762,9 +762,10 @@ mod q8_tests {
     }
 
     /// Over all 10 000 MNIST test images: how many FC outputs the two requantizations
-    /// disagree on, and the accuracy each reaches (the manifest has LiteRT's).
+    /// disagree on, the accuracy each reaches, and that the default one (`Double`) gets
+    /// exactly as many images right as LiteRT's reference kernels (the manifest).
     #[test]
-    #[ignore = "slow; run in release with --nocapture to compare the two requantizations"]
+    #[ignore = "slow (all of MNIST); run in release with --ignored --nocapture"]
     fn requantizations_over_all_mnist() {
         use crate::interp::{Interpreter, Value};
         let mnist =
@@ -801,6 +802,21 @@ mod q8_tests {
                 a.len(),
                 correct(&outs[0]),
                 correct(&outs[1])
+            );
+            let manifest: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                    .unwrap();
+            let litert = manifest["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["file"] == format!("{name}.tflite").as_str())
+                .and_then(|m| m["accuracy_10000_ref"].as_f64())
+                .unwrap();
+            assert_eq!(
+                correct(&outs[0]),
+                (litert * 10_000.0).round() as usize,
+                "{name}"
             );
         }
     }
