@@ -16,7 +16,7 @@
 //! - ops with no int8 kernel in TFLite (FLOOR, NEG, POW, SQUARE) stay float32 with their
 //!   float constants, between a DEQUANTIZE of each int8 input and a QUANTIZE of the
 //!   output to the parameters its calibrated range gives, as TF's converter leaves them
-//!   ([`keep_float_islands`]).
+//!   (`keep_float_islands`).
 //!
 //! Tensor indices of the input model are kept; boundary ops and requantized copies add
 //! tensors at the end.

@@ -15,7 +15,7 @@
 //! * HARD_SWISH (`reference_ops::HardSwish`): 16-bit fixed point, see `HardSwish8`.
 //!
 //! Each output byte depends only on the input byte, so prepare evaluates the reference
-//! formula for all 256 inputs ([`byte_table`]) and the run is a table lookup.
+//! formula for all 256 inputs (`byte_table`) and the run is a table lookup.
 
 use crate::ir::{DType, KernelError};
 use crate::kbail;

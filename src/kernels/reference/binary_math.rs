@@ -1,5 +1,5 @@
 //! The loops of the broadcasting binary math ops MAXIMUM, MINIMUM, SQUARED_DIFFERENCE and
-//! POW, on the broadcast [`Layout`] of `elementwise`.
+//! POW, on the broadcast `Layout` of `elementwise`.
 //!
 //! * MAXIMUM / MINIMUM compare stored values as they are, for every numeric type. With a
 //!   NaN on either side the second operand comes out, as the C++ `a > b ? a : b` gives.

@@ -1,5 +1,5 @@
 //! The loops of the binary element-wise ops ADD, SUB, MUL and DIV on float32, int32 and
-//! int64 with NumPy broadcasting, and the broadcast [`Layout`] the other binary families
+//! int64 with NumPy broadcasting, and the broadcast `Layout` the other binary families
 //! (`binary_math`, the 8-bit rows of `quant_binary`) run on.
 //!
 //! TFLite clamps every result to the fused activation range, and with no activation

@@ -1,7 +1,7 @@
 //! The per-element integer arithmetic of int8/uint8 ADD, SUB, MUL and DIV (TFLite's
 //! reference kernels `reference/integer_ops/{add,mul}.h`, `reference/sub.h`,
 //! `reference/div.h`): the specification the vectorised rows in `x86::quant_binary`
-//! must reproduce bit for bit, and [`QuantBinary`], the row loop over a broadcast
+//! must reproduce bit for bit, and `QuantBinary`, the row loop over a broadcast
 //! layout that picks a table, the reference rows or the AVX2 rows.
 //!
 //! The per-element function is the same with and without broadcasting:
