@@ -227,15 +227,20 @@ pub struct QuantMean {
 }
 
 /// Wrapping int32 sum (the C++ accumulator) of the elements at `base` plus every
-/// combination of the `dims` strides.
-fn strided_sum<T: Copy + Into<i32>>(dims: &[(usize, usize)], x: &[T], base: usize) -> i32 {
+/// combination of the `dims` strides, each read through `widen`.
+fn strided_sum<T: Copy>(
+    dims: &[(usize, usize)],
+    x: &[T],
+    base: usize,
+    widen: &impl Fn(T) -> i32,
+) -> i32 {
     match dims {
-        [] => x.get(base).map_or(0, |&v| v.into()),
+        [] => x.get(base).map_or(0, |&v| widen(v)),
         [(n, stride)] => {
             let mut acc = 0i32;
             for i in 0..*n {
                 if let Some(&v) = x.get(base + i * stride) {
-                    acc = acc.wrapping_add(v.into());
+                    acc = acc.wrapping_add(widen(v));
                 }
             }
             acc
@@ -243,7 +248,7 @@ fn strided_sum<T: Copy + Into<i32>>(dims: &[(usize, usize)], x: &[T], base: usiz
         [(n, stride), inner @ ..] => {
             let mut acc = 0i32;
             for i in 0..*n {
-                acc = acc.wrapping_add(strided_sum(inner, x, base + i * stride));
+                acc = acc.wrapping_add(strided_sum(inner, x, base + i * stride, widen));
             }
             acc
         }
@@ -266,6 +271,19 @@ impl QuantMean {
     /// `QuantizedMeanOrSum` of `x` into `y` (their lengths checked by the caller). An
     /// input with no elements gives zeros.
     pub fn run<T: Into<i32> + TryFrom<i32> + Default + Copy>(&self, x: &[T], y: &mut [T]) {
+        self.run_as(x, y, Into::into, |v| T::try_from(v).ok());
+    }
+
+    /// [`QuantMean::run`] with the element conversions given: `widen` reads an element
+    /// as the C++ instantiation does, `narrow` stores a result already clamped to
+    /// `qmin..=qmax` (LiteRT's int8 SUM reads and writes int8 bytes as uint8).
+    pub fn run_as<T: Default + Copy>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        widen: impl Fn(T) -> i32,
+        narrow: impl Fn(i32) -> Option<T>,
+    ) {
         if x.is_empty() {
             y.fill(T::default());
             return;
@@ -277,7 +295,7 @@ impl QuantMean {
             let value = multiply_by_quantized_multiplier(centered, self.multiplier, self.shift)
                 .wrapping_add(self.output_zero_point)
                 .clamp(self.qmin, self.qmax);
-            T::try_from(value).ok()
+            narrow(value)
         };
         if let ([(channels, 1)], [(rows, stride)]) = (&self.kept[..], &self.reduced[..]) {
             if stride == channels && rows * channels == x.len() && y.len() == *channels {
@@ -290,7 +308,7 @@ impl QuantMean {
                     let mut acc = [0i32; BLOCK];
                     for row in x.chunks_exact(*channels) {
                         for (a, &v) in acc.iter_mut().zip(&row[c0..c0 + width]) {
-                            *a = a.wrapping_add(v.into());
+                            *a = a.wrapping_add(widen(v));
                         }
                     }
                     for (slot, &sum) in out.iter_mut().zip(&acc) {
@@ -304,7 +322,7 @@ impl QuantMean {
         }
         let mut outputs = y.iter_mut();
         Self::for_each_output(&self.kept, 0, &mut |base| {
-            let sum = strided_sum(&self.reduced, x, base);
+            let sum = strided_sum(&self.reduced, x, base, &widen);
             if let (Some(slot), Some(v)) = (outputs.next(), finish(sum)) {
                 *slot = v;
             }

@@ -65,14 +65,17 @@ impl Kernel for QuantMeanKernel {
             kbail!("missing input or output");
         };
         if self.int8_read_as_uint8 {
-            // LiteRT's reference SUM passes int8 buffers to the uint8 instantiation.
-            let x: Vec<u8> = x.i8()?.iter().map(|&v| v as u8).collect();
-            let y = y.i8()?;
-            let mut bytes = vec![0u8; y.len()];
-            self.compute(&x, &mut bytes)?;
-            for (out, b) in y.iter_mut().zip(bytes) {
-                *out = b as i8;
-            }
+            // LiteRT's reference SUM passes int8 buffers to the uint8 instantiation: each
+            // byte is read, and the result (clamped to 0..=255) stored, as a uint8.
+            let (x, y) = (x.i8()?, y.i8()?);
+            check_len("input", x.len(), self.len_in)?;
+            check_len("output", y.len(), self.len_out)?;
+            self.mean.run_as(
+                x,
+                y,
+                |v| i32::from(v as u8),
+                |v| u8::try_from(v).ok().map(|b| b as i8),
+            );
             return Ok(());
         }
         // A wrong type is reported by `run_typed`'s typed access.
