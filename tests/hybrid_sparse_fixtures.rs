@@ -587,7 +587,7 @@ fn hybrid_fc_follows_tflite_arithmetic() {
 
 #[test]
 fn input_quantization_matches_hand_values() {
-    use ferrolite::ops::exec::hybrid::{asymmetric_quantize, symmetric_quantize};
+    use ferrolite::kernels::reference::hybrid::{asymmetric_quantize, symmetric_quantize};
     let mut q = [0i8; 3];
     let s = symmetric_quantize(&[1.0, -0.5, 0.25], &mut q);
     assert_eq!((s, q), (1.0 / 127.0, [127, -64, 32]));

@@ -55,6 +55,21 @@ pub fn activation_range_f32(act: Activation) -> Result<(f32, f32), KernelError> 
     })
 }
 
+/// TFLite's `CalculateActivationRange` for integer outputs.
+pub fn activation_range_int(
+    act: Activation,
+    min: i64,
+    max: i64,
+) -> Result<(i64, i64), KernelError> {
+    Ok(match act {
+        Activation::None => (min, max),
+        Activation::Relu => (0, max),
+        Activation::ReluN1To1 => (-1, 1),
+        Activation::Relu6 => (0, 6),
+        other => kbail!("fused activation {} is not supported here", other.name()),
+    })
+}
+
 /// TFLite's fused-activation clamp `min(max(x, lo), hi)`, written as the comparisons its
 /// `std::max`/`std::min` make: a NaN fails both and passes through, as in LiteRT's reference
 /// kernels. `f32::max`/`f32::min` would turn it into `lo` instead. Every kernel clamps with this

@@ -17,7 +17,7 @@ use crate::ir::TensorBuf;
 use crate::ir::{Activation, DType, Op};
 use crate::ir::{View, ViewMut};
 use crate::kbail;
-use crate::kernels::common::broadcast_shapes;
+use crate::kernels::common::{activation_range_int, broadcast_shapes};
 use crate::kernels::fixed_point::{
     calculate_activation_range_quantized, effective_scale_mul, quantize_multiplier, AddRescale,
 };
@@ -93,17 +93,6 @@ impl Kernel for BinaryKernel {
             Range::I64(lo, hi) => self.run_typed::<i64>(a, b, out, lo, hi),
         }
     }
-}
-
-/// TFLite's `CalculateActivationRange` for integer outputs.
-fn int_range(act: Activation, min: i64, max: i64) -> Result<(i64, i64), KernelError> {
-    Ok(match act {
-        Activation::None => (min, max),
-        Activation::Relu => (0, max),
-        Activation::ReluN1To1 => (-1, 1),
-        Activation::Relu6 => (0, 6),
-        other => kbail!("fused activation {} is not supported here", other.name()),
-    })
 }
 
 // ---------------------------------------------------------------------------------
@@ -278,11 +267,11 @@ pub fn prepare(ctx: &PrepareCtx<'_>) -> Result<Prepared, KernelError> {
             Range::F32(lo, hi)
         }
         (DType::I32, _) => {
-            let (lo, hi) = int_range(act, i32::MIN as i64, i32::MAX as i64)?;
+            let (lo, hi) = activation_range_int(act, i32::MIN as i64, i32::MAX as i64)?;
             Range::I32(lo as i32, hi as i32)
         }
         (DType::I64, BinOp::Add | BinOp::Sub | BinOp::Mul) => {
-            let (lo, hi) = int_range(act, i64::MIN, i64::MAX)?;
+            let (lo, hi) = activation_range_int(act, i64::MIN, i64::MAX)?;
             Range::I64(lo, hi)
         }
         (other, _) => kbail!("{name} of {other} tensors is not supported"),

@@ -11,7 +11,6 @@ use crate::kbail;
 use crate::kernels::common::{
     activation_range_f32, positive, vector_activation_bounds, window_dim,
 };
-pub use crate::kernels::reference::hybrid::{asymmetric_quantize, symmetric_quantize};
 use crate::kernels::reference::hybrid::{
     hybrid_conv, hybrid_fc, Axis, ConvScaling, HybridConvParams, HybridFcParams,
 };
